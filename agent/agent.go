@@ -1,0 +1,287 @@
+// Package agent runs mailscope: it loads and validates the config, builds the
+// enabled collectors, runs each under one context (one failing never stops
+// another), reloads on SIGHUP or POST /-/reload, keeps the self-metrics and
+// serves the status page.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/exporters/otel"
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/postconf"
+)
+
+// Options configure an Agent.
+type Options struct {
+	// ConfigFile is the file to load. Empty means DefaultConfigFile when it
+	// exists, else the embedded default (zero-config start).
+	ConfigFile string
+	Logger     *slog.Logger
+	// LookupEnv expands ${VAR}; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
+	Clock     clock.Clock
+	Version   string
+	// DetectPostfix finds the host's Postfix for a zero-config start;
+	// postconf.Detect when nil.
+	DetectPostfix func(ctx context.Context) (*postconf.Facts, error)
+}
+
+// Agent is one running mailscope.
+type Agent struct {
+	opts   Options
+	logger *slog.Logger
+	self   *prometheus.Registry
+	m      *selfMetrics
+
+	reloadMu sync.Mutex // one reload at a time
+	mu       sync.Mutex // guards the fields below
+	cfg      *Config
+	tp       *otel.Provider
+	running  map[string]*instance
+	runCtx   context.Context
+	ready    atomic.Bool
+}
+
+// New loads the config and builds the agent. A config with problems is
+// refused with every problem listed (a config.Problems).
+func New(opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.DetectPostfix == nil {
+		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
+	}
+	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{}}
+	a.self = prometheus.NewRegistry()
+	a.m = newSelfMetrics(a)
+	a.m.register(a.self)
+	cfg, err := a.load()
+	if err != nil {
+		return nil, err
+	}
+	tp, err := otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: opts.Version}, a.getenv, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.cfg, a.tp = cfg, tp
+	a.m.reloadOK.Set(1)
+	a.m.reloadTime.Set(float64(opts.Clock.Now().UnixNano()) / 1e9)
+	return a, nil
+}
+
+func (a *Agent) getenv(k string) string {
+	v, _ := a.opts.LookupEnv(k)
+	return v
+}
+
+// Registry is the agent's own registry (self-metrics, Go and process).
+func (a *Agent) Registry() *prometheus.Registry { return a.self }
+
+// Config returns the running config.
+func (a *Agent) Config() *Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+// load reads the config the options name.
+func (a *Agent) load() (*Config, error) {
+	if a.opts.ConfigFile != "" {
+		return LoadFile(a.opts.ConfigFile, a.opts.LookupEnv)
+	}
+	if _, err := os.Stat(DefaultConfigFile); err == nil {
+		return LoadFile(DefaultConfigFile, a.opts.LookupEnv)
+	}
+	return a.zeroConfig()
+}
+
+// zeroConfig builds the embedded default and, on a Postfix host, lets each
+// collector propose its section from what postconf says.
+func (a *Agent) zeroConfig() (*Config, error) {
+	cfg, err := Parse("embedded default config", nil, a.opts.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Source = "embedded default config (no --config.file, and no " + DefaultConfigFile + ")"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	facts, err := a.opts.DetectPostfix(ctx)
+	switch {
+	case errors.Is(err, postconf.ErrNoPostfix):
+		a.logger.Info("No Postfix found on this host; serving self-metrics only")
+	case err != nil:
+		a.logger.Warn("Could not ask Postfix for its settings", "err", err)
+	default:
+		a.logger.Info("Postfix found", "version", facts.Version, "config_dir", facts.ConfigDir, "log_file", facts.LogFile, "log_via", facts.LogVia, "queue_directory", facts.QueueDirectory, "domains", strings.Join(facts.Domains, ","))
+		for i, s := range cfg.Sections {
+			f, _ := collectors.Lookup(s.Name)
+			if f.Auto == nil {
+				continue
+			}
+			if c := f.Auto(facts); c != nil {
+				if err := c.Validate(); err != nil {
+					a.logger.Warn("Skipping a collector the host's Postfix settings do not fit", "collector", s.Name, "err", err)
+					continue
+				}
+				cfg.Sections[i].Config, cfg.Sections[i].Enabled = c, true
+			}
+		}
+	}
+	if len(cfg.Enabled()) == 0 {
+		var names []string
+		for _, s := range cfg.Sections {
+			names = append(names, s.Name)
+		}
+		a.logger.Info("No collector is enabled: write a config file (see deploy/mailscope.example.yml) and pass it with --config.file", "available_collectors", strings.Join(names, ","))
+	}
+	return cfg, nil
+}
+
+// Run starts the enabled collectors and runs until ctx ends, then stops
+// them and flushes traces.
+func (a *Agent) Run(ctx context.Context) error {
+	a.mu.Lock()
+	a.runCtx = ctx
+	cfg := a.cfg
+	a.logger.Info("Using config", "config", cfg.Source)
+	for _, s := range cfg.Enabled() {
+		a.running[s.Name] = a.startLocked(s)
+	}
+	a.mu.Unlock()
+	a.ready.Store(true)
+	<-ctx.Done()
+	a.ready.Store(false)
+	a.mu.Lock()
+	insts := make([]*instance, 0, len(a.running))
+	for _, in := range a.running {
+		insts = append(insts, in)
+	}
+	a.running = map[string]*instance{}
+	tp := a.tp
+	a.mu.Unlock()
+	for _, in := range insts {
+		in.stop()
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("flushing traces: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the collectors have been started.
+func (a *Agent) Ready() bool { return a.ready.Load() }
+
+// Reload re-reads the config. A config with problems leaves the running one
+// in place and sets mailscope_config_last_reload_successful to 0. Sections
+// that did not change keep their collector running.
+func (a *Agent) Reload() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	cfg, err := a.load()
+	if err != nil {
+		a.m.reloadOK.Set(0)
+		a.logger.Error("Config reload failed; the previous config keeps running", "err", err)
+		return err
+	}
+	a.mu.Lock()
+	old, oldTP := a.cfg, a.tp
+	a.mu.Unlock()
+	tp := oldTP
+	tracingChanged := !equalTracing(old.Tracing, cfg.Tracing)
+	if tracingChanged {
+		tp, err = otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: a.opts.Version}, a.getenv, a.logger)
+		if err != nil {
+			a.m.reloadOK.Set(0)
+			a.logger.Error("Config reload failed; the previous config keeps running", "err", err)
+			return err
+		}
+	}
+	a.mu.Lock()
+	a.cfg, a.tp = cfg, tp
+	var stop []*instance
+	changed := 0
+	if a.runCtx != nil {
+		want := map[string]Section{}
+		for _, s := range cfg.Enabled() {
+			want[s.Name] = s
+		}
+		for name, in := range a.running {
+			if s, ok := want[name]; !ok || tracingChanged || !s.Equal(in.section) {
+				stop = append(stop, in)
+				delete(a.running, name)
+			}
+		}
+		// Stop the old instances before their replacements start, so two
+		// never read the same log or checkpoint at once.
+		a.mu.Unlock()
+		for _, in := range stop {
+			in.stop()
+		}
+		a.mu.Lock()
+		for name, s := range want {
+			if _, ok := a.running[name]; !ok {
+				a.running[name] = a.startLocked(s)
+				changed++
+			}
+		}
+	}
+	a.mu.Unlock()
+	if tracingChanged {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := oldTP.Shutdown(ctx); err != nil {
+			a.logger.Warn("Flushing the previous tracer failed", "err", err)
+		}
+	}
+	a.m.reloadOK.Set(1)
+	a.m.reloadTime.Set(float64(a.opts.Clock.Now().UnixNano()) / 1e9)
+	a.logger.Info("Config reloaded", "config", cfg.Source, "collectors_stopped", len(stop), "collectors_started", changed)
+	return nil
+}
+
+func equalTracing(a, b otel.Config) bool {
+	return reflect.DeepEqual(a, b)
+}
+
+// instances returns the running instances sorted by name.
+func (a *Agent) instances() []*instance {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*instance, 0, len(a.running))
+	for _, in := range a.running {
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Gatherers returns each running collector's registry, for /metrics.
+func (a *Agent) Gatherers() map[string]prometheus.Gatherer {
+	out := map[string]prometheus.Gatherer{}
+	for _, in := range a.instances() {
+		out[in.name] = in.reg
+	}
+	return out
+}

@@ -1,0 +1,211 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"reflect"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/exporters/otel"
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// DefaultConfigFile is read when --config.file is not given and it exists.
+const DefaultConfigFile = "/etc/mailscope/mailscope.yml"
+
+// DefaultStateDir holds checkpoints, cursors and dedup state.
+const DefaultStateDir = "/var/lib/mailscope"
+
+// Config is the whole running configuration.
+type Config struct {
+	StateDir string
+	Tracing  otel.Config
+	// Sections has one entry per registered collector, in name order.
+	Sections []Section
+	// Source is the file the config came from, or a description of the
+	// embedded default.
+	Source string
+}
+
+// Section is one collector's part of the config.
+type Section struct {
+	Name    string
+	Enabled bool
+	// InFile is true when the file has a section for it.
+	InFile bool
+	Config collectors.Config
+}
+
+// Enabled returns the sections of the collectors that run.
+func (c *Config) Enabled() []Section {
+	var out []Section
+	for _, s := range c.Sections {
+		if s.Enabled {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// topLevelKeys are the agent's own keys; every other key names a collector.
+var topLevelKeys = []string{"state_dir", "tracing"}
+
+// LoadFile reads, expands, decodes and validates a config file, returning
+// every problem found (a config.Problems) when there is any.
+func LoadFile(path string, lookup func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, config.Problems{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", unwrapPathErr(err))}}
+	}
+	return Parse(path, data, lookup)
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse decodes and validates config text; file names it in problems.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	doc, err := config.Parse(file, data, lookup)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{StateDir: DefaultStateDir, Tracing: otel.DefaultConfig(), Source: file}
+	var ps config.Problems
+	seen := map[string]*yaml.Node{}
+	if doc.Root != nil {
+		for i := 0; i+1 < len(doc.Root.Content); i += 2 {
+			k, v := doc.Root.Content[i], doc.Root.Content[i+1]
+			switch k.Value {
+			case "state_dir":
+				ps = append(ps, doc.Decode(v, "state_dir", &cfg.StateDir)...)
+			case "tracing":
+				if p := doc.Decode(v, "tracing", &cfg.Tracing); len(p) > 0 {
+					ps = append(ps, p...)
+				} else {
+					ps.Merge("tracing", cfg.Tracing.Validate())
+				}
+			default:
+				if _, ok := collectors.Lookup(k.Value); !ok {
+					ps = append(ps, &config.Problem{Line: k.Line, Path: k.Value, Msg: config.UnknownMsg("section", k.Value, knownSections())})
+					continue
+				}
+				seen[k.Value] = v
+			}
+		}
+	}
+	if cfg.StateDir == "" {
+		ps.Add("state_dir", "must not be empty")
+	}
+	for _, f := range collectors.All() {
+		node, inFile := seen[f.Name]
+		s := Section{Name: f.Name, Enabled: f.DefaultEnabled, InFile: inFile, Config: f.NewConfig()}
+		if inFile {
+			s.Enabled = true
+			rest, enabled, p := splitEnabled(doc, node, f.Name)
+			ps = append(ps, p...)
+			if enabled != nil {
+				s.Enabled = *enabled
+			}
+			p = doc.Decode(rest, f.Name, s.Config)
+			ps = append(ps, p...)
+			if len(p) == 0 && s.Enabled {
+				ps.Merge(f.Name, s.Config.Validate())
+			}
+		} else if s.Enabled {
+			ps.Merge(f.Name, s.Config.Validate())
+		}
+		cfg.Sections = append(cfg.Sections, s)
+	}
+	if err := doc.Finish(ps); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// splitEnabled takes the agent-owned `enabled` key out of a collector's
+// section, so the collector's own struct does not need to declare it.
+func splitEnabled(doc *config.Document, node *yaml.Node, name string) (*yaml.Node, *bool, config.Problems) {
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		return nil, nil, nil // "dnsbl:" alone: enabled with defaults
+	}
+	if node.Kind != yaml.MappingNode {
+		return node, nil, nil // the decoder reports the type
+	}
+	rest := *node
+	rest.Content = nil
+	var enabled *bool
+	var ps config.Problems
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == "enabled" {
+			var b bool
+			ps = append(ps, doc.Decode(node.Content[i+1], name+".enabled", &b)...)
+			enabled = &b
+			continue
+		}
+		rest.Content = append(rest.Content, node.Content[i], node.Content[i+1])
+	}
+	return &rest, enabled, ps
+}
+
+func knownSections() []string {
+	out := append([]string(nil), topLevelKeys...)
+	for _, f := range collectors.All() {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// Equal reports whether two sections would build the same collector.
+// Secrets are compared by value, so a rotated password file restarts the
+// collector that uses it.
+func (s Section) Equal(o Section) bool {
+	return s.Name == o.Name && s.Enabled == o.Enabled && reflect.DeepEqual(s.Config, o.Config)
+}
+
+// Redacted renders the config as YAML with every secret shown as
+// "<secret>", for /config.
+func (c *Config) Redacted() ([]byte, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	add := func(key string, v any) error {
+		var n yaml.Node
+		if err := n.Encode(v); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &n)
+		return nil
+	}
+	if err := add("state_dir", c.StateDir); err != nil {
+		return nil, err
+	}
+	if err := add("tracing", c.Tracing); err != nil {
+		return nil, err
+	}
+	for _, s := range c.Sections {
+		var n yaml.Node
+		if err := n.Encode(s.Config); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		if n.Kind != yaml.MappingNode {
+			n = yaml.Node{Kind: yaml.MappingNode}
+		}
+		n.Content = append([]*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "enabled"},
+			{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(s.Enabled)},
+		}, n.Content...)
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: s.Name}, &n)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}

@@ -1,0 +1,154 @@
+package agent
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/exporters/prom"
+)
+
+//go:embed web/status.html
+var webFS embed.FS
+
+var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
+	"ago":       ago,
+	"seconds":   func(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) },
+	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"firstLine": firstLine,
+}).ParseFS(webFS, "web/status.html"))
+
+// HandlerOptions shape the HTTP interface.
+type HandlerOptions struct {
+	// TelemetryPath serves the metrics, "/metrics" by default.
+	TelemetryPath string
+}
+
+// Handler serves the agent's pages: the status page at /, metrics, health,
+// readiness, reload and the redacted running config. Authentication and
+// TLS wrap it in exporter-toolkit's web config.
+func (a *Agent) Handler(o HandlerOptions) http.Handler {
+	if o.TelemetryPath == "" {
+		o.TelemetryPath = "/metrics"
+	}
+	mux := http.NewServeMux()
+	mux.Handle(o.TelemetryPath, prom.NewHandler(a.self, a.Gatherers, a.logger))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
+		if !a.Ready() {
+			http.Error(w, "Not ready: collectors are starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "Use POST (or PUT) to reload the config", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := a.Reload(); err != nil {
+			http.Error(w, "Config reload failed; the previous config keeps running:\n"+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Config reloaded")
+	})
+	mux.HandleFunc("/config", func(w http.ResponseWriter, r *http.Request) {
+		out, err := a.Config().Redacted()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(out)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		a.serveStatus(w, o)
+	})
+	return mux
+}
+
+// statusRow is one collector on the status page.
+type statusRow struct {
+	snapshot
+	Help    string
+	Enabled bool
+	Outcome string // ok, error, none
+}
+
+type statusPage struct {
+	Version       string
+	Source        string
+	Now           time.Time
+	TelemetryPath string
+	Rows          []statusRow
+	Tracing       bool
+	AnyEnabled    bool
+}
+
+func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
+	cfg := a.Config()
+	running := map[string]snapshot{}
+	for _, in := range a.instances() {
+		running[in.name] = in.snapshot()
+	}
+	a.mu.Lock()
+	tracing := a.tp.Exporting()
+	a.mu.Unlock()
+	p := statusPage{Version: a.opts.Version, Source: cfg.Source, Now: a.opts.Clock.Now(), TelemetryPath: o.TelemetryPath, Tracing: tracing}
+	for _, s := range cfg.Sections {
+		f, _ := collectors.Lookup(s.Name)
+		row := statusRow{Help: f.Help, Enabled: s.Enabled, Outcome: "none"}
+		if snap, ok := running[s.Name]; ok {
+			row.snapshot = snap
+			switch {
+			case snap.State == stateFailed || snap.State == stateRestarting:
+				row.Outcome = "error"
+			case snap.Last != nil && snap.Last.Err != nil:
+				row.Outcome = "error"
+			case snap.Last != nil:
+				row.Outcome = "ok"
+			}
+		} else {
+			row.Name, row.State = s.Name, "disabled"
+		}
+		p.AnyEnabled = p.AnyEnabled || s.Enabled
+		p.Rows = append(p.Rows, row)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusTmpl.Execute(w, p); err != nil {
+		a.logger.Error("Rendering the status page failed", "err", err)
+	}
+}
+
+// ago says how long before now t was, in the largest sensible unit.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// firstLine keeps the status page to one line per error.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

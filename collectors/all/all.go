@@ -1,0 +1,3 @@
+// Package all imports every collector for its registration; the binary
+// imports it once. Add a collector here when it lands.
+package all

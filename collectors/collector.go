@@ -1,0 +1,135 @@
+// Package collectors defines the contract every mailscope collector keeps and
+// the registry the agent builds them from. A collector is one package that
+// calls Register from its init function; the agent imports it for that side
+// effect (see collectors/all).
+//
+// A collector runs until its context ends. Event-stream collectors (MTA
+// logs) keep live counters; scheduled collectors (blocklists, domain
+// posture, seeds, reports) keep their last result and report it at scrape
+// time, so no network I/O ever happens inside a scrape.
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/postconf"
+)
+
+// Config is a collector's section of the config file. Its struct carries
+// YAML tags; the factory's NewConfig returns it filled with defaults, the
+// decoder overlays the user's keys, then Validate returns every problem (a
+// config.Problems with key paths relative to the section, or a plain error).
+type Config interface {
+	Validate() error
+}
+
+// Collector is one running collector.
+type Collector interface {
+	// Run works until ctx ends. An error return means the collector could not
+	// go on; the agent logs and counts it and restarts the collector with
+	// backoff. Errors of single runs are reported through Settings.Report and
+	// do not end Run.
+	Run(ctx context.Context) error
+}
+
+// Settings is what the agent hands a collector.
+type Settings struct {
+	Logger *slog.Logger
+	// Registerer is the collector's own registry: metrics registered here
+	// are served on /metrics and selected by collect[]/exclude[].
+	Registerer prometheus.Registerer
+	// Tracer makes the collector's spans; a no-op tracer when tracing is off.
+	Tracer trace.Tracer
+	// StateDir is a directory private to this collector for checkpoints,
+	// cursors and dedup state, created by the agent.
+	StateDir string
+	Clock    clock.Clock
+	// Report records the outcome of one run (a sweep, a check, a batch) for
+	// the status page and the mailscope_collector_* metrics.
+	Report func(RunResult)
+}
+
+// RunResult is the outcome of one run of a collector.
+type RunResult struct {
+	Start    time.Time
+	Duration time.Duration
+	// Err is nil for a run that worked, even if what it found is bad
+	// (a listing is a finding, not an error).
+	Err error
+	// Summary is one line for the status page: "3 targets x 5 zones, 0 listed".
+	Summary string
+}
+
+// Factory registers a collector.
+type Factory struct {
+	// Name is the config section and the `collector` label.
+	Name string
+	// DefaultEnabled collectors run without a config section.
+	DefaultEnabled bool
+	// Help is one line for the status page and check-config.
+	Help string
+	// NewConfig returns a config with every default set.
+	NewConfig func() Config
+	// New builds a collector from a validated config. It registers its
+	// metrics on s.Registerer once, here, never per run.
+	New func(cfg Config, s Settings) (Collector, error)
+	// Auto, when set, proposes a config for a zero-config start from facts
+	// about the host (nil when the host has no Postfix); nil means "not on
+	// this host".
+	Auto func(facts *postconf.Facts) Config
+}
+
+var (
+	mu        sync.Mutex
+	factories = map[string]Factory{}
+)
+
+// Register adds a collector factory. It panics on a duplicate or incomplete
+// registration, which is a programming error found at start.
+func Register(f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if f.Name == "" || f.NewConfig == nil || f.New == nil {
+		panic(fmt.Sprintf("collectors: incomplete registration %q", f.Name))
+	}
+	if _, dup := factories[f.Name]; dup {
+		panic(fmt.Sprintf("collectors: %q registered twice", f.Name))
+	}
+	factories[f.Name] = f
+}
+
+// Lookup returns the factory registered under name.
+func Lookup(name string) (Factory, bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	f, ok := factories[name]
+	return f, ok
+}
+
+// All returns every registered factory, sorted by name.
+func All() []Factory {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]Factory, 0, len(factories))
+	for _, f := range factories {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Unregister removes a factory; tests use it to clean up after themselves.
+func Unregister(name string) {
+	mu.Lock()
+	defer mu.Unlock()
+	delete(factories, name)
+}

@@ -1,0 +1,32 @@
+package collectors
+
+import (
+	"context"
+	"time"
+)
+
+// Every runs check at once and then every interval until ctx ends, timing
+// each run and handing its outcome to s.Report. A run is bounded by the
+// interval: it gets a context that ends when the next run is due. Scheduled
+// collectors (blocklists, domain posture, seeds, reports) use it as their
+// Run loop.
+func Every(ctx context.Context, s Settings, interval time.Duration, check func(ctx context.Context) (summary string, err error)) error {
+	for {
+		start := s.Clock.Now()
+		runCtx, cancel := context.WithTimeout(ctx, interval)
+		summary, err := check(runCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if s.Report != nil {
+			s.Report(RunResult{Start: start, Duration: s.Clock.Now().Sub(start), Err: err, Summary: summary})
+		}
+		wait := interval - s.Clock.Now().Sub(start)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.Clock.After(wait):
+		}
+	}
+}

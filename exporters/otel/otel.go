@@ -1,0 +1,245 @@
+// Package otel builds mailscope's OpenTelemetry tracer provider: OTLP over
+// gRPC or HTTP, the standard OTEL_* environment variables honoured, resource
+// attributes for the service and host, and a ratio sampler that follows its
+// parent. Tracing is off unless the config or the environment names an
+// endpoint; then every span is flushed on shutdown.
+package otel
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// Protocols accepted in tracing.otlp.protocol, as OTEL_EXPORTER_OTLP_PROTOCOL
+// spells them.
+const (
+	ProtocolGRPC = "grpc"
+	ProtocolHTTP = "http/protobuf"
+)
+
+// Config is the `tracing` section.
+type Config struct {
+	OTLP OTLPConfig `yaml:"otlp"`
+	// SampleRatio is the share of root traces kept, 0 to 1. Children follow
+	// their parent's decision.
+	SampleRatio float64 `yaml:"sample_ratio"`
+}
+
+// OTLPConfig says where spans go. An empty endpoint falls back to the
+// OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT environment variables.
+type OTLPConfig struct {
+	// Endpoint is host:port, or a URL (http:// means no TLS).
+	Endpoint string `yaml:"endpoint"`
+	Protocol string `yaml:"protocol"`
+	// Insecure sends spans without TLS.
+	Insecure bool `yaml:"insecure"`
+	// CAFile verifies the collector's certificate against this CA bundle.
+	CAFile string `yaml:"ca_file"`
+	// Headers are sent with every export, e.g. an authorization token;
+	// their values are secrets.
+	Headers map[string]config.Secret `yaml:"headers"`
+	Timeout time.Duration            `yaml:"timeout"`
+}
+
+// DefaultConfig returns the defaults: off, gRPC when turned on, every
+// trace sampled, a 10 s export timeout.
+func DefaultConfig() Config {
+	return Config{
+		OTLP:        OTLPConfig{Protocol: ProtocolGRPC, Timeout: 10 * time.Second},
+		SampleRatio: 1,
+	}
+}
+
+// Validate returns every problem of the section.
+func (c Config) Validate() error {
+	var ps config.Problems
+	switch c.OTLP.Protocol {
+	case ProtocolGRPC, ProtocolHTTP:
+	default:
+		ps.Addf("otlp.protocol", "must be %q or %q, got %q", ProtocolGRPC, ProtocolHTTP, c.OTLP.Protocol)
+	}
+	if e := c.OTLP.Endpoint; e != "" {
+		if strings.Contains(e, "://") {
+			u, err := url.Parse(e)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				ps.Addf("otlp.endpoint", "must be host:port or an http(s):// URL, got %q", e)
+			}
+		} else if !strings.Contains(e, ":") {
+			ps.Addf("otlp.endpoint", "must be host:port or an http(s):// URL, got %q", e)
+		}
+	}
+	if c.OTLP.CAFile != "" {
+		if _, err := os.Stat(c.OTLP.CAFile); err != nil {
+			ps.Addf("otlp.ca_file", "cannot read %s: %v", c.OTLP.CAFile, unwrapPath(err))
+		}
+	}
+	if c.OTLP.Timeout <= 0 {
+		ps.Addf("otlp.timeout", "must be positive, got %s", c.OTLP.Timeout)
+	}
+	if c.SampleRatio < 0 || c.SampleRatio > 1 {
+		ps.Addf("sample_ratio", "must be between 0 and 1, got %g", c.SampleRatio)
+	}
+	return ps.Err()
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Enabled reports whether spans are exported: an endpoint in the config or
+// in the environment, and the SDK not disabled by OTEL_SDK_DISABLED or
+// OTEL_TRACES_EXPORTER=none.
+func (c Config) Enabled(getenv func(string) string) bool {
+	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || getenv("OTEL_TRACES_EXPORTER") == "none" {
+		return false
+	}
+	return c.OTLP.Endpoint != "" || getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+// Provider hands out tracers and flushes their spans on Shutdown.
+type Provider struct {
+	trace.TracerProvider
+	sdk *sdktrace.TracerProvider
+}
+
+// Shutdown flushes every pending span and stops the exporter.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	if p.sdk == nil {
+		return nil
+	}
+	return p.sdk.Shutdown(ctx)
+}
+
+// Exporting reports whether spans leave the process.
+func (p *Provider) Exporting() bool { return p.sdk != nil }
+
+// Info names the service in the resource attributes.
+type Info struct {
+	Name    string
+	Version string
+}
+
+// New builds the provider for cfg: a no-op one when tracing is off.
+func New(ctx context.Context, cfg Config, info Info, getenv func(string) string, logger *slog.Logger) (*Provider, error) {
+	if !cfg.Enabled(getenv) {
+		return &Provider{TracerProvider: noop.NewTracerProvider()}, nil
+	}
+	protocol := cfg.OTLP.Protocol
+	if cfg.OTLP.Endpoint == "" {
+		// Configured by the environment alone: its protocol wins, with the
+		// OTLP specification's default.
+		protocol = firstNonEmpty(getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), ProtocolHTTP)
+	}
+	exp, err := newExporter(ctx, cfg.OTLP, protocol)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName(info.Name), semconv.ServiceVersion(info.Version)),
+		resource.WithHost(),
+		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override
+	)
+	if err != nil {
+		logger.Warn("Some tracing resource attributes could not be read", "err", err)
+	}
+	sdk := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+	)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	logger.Info("Tracing enabled", "protocol", protocol, "endpoint", firstNonEmpty(cfg.OTLP.Endpoint, "(from OTEL_* environment)"), "sample_ratio", cfg.SampleRatio)
+	return &Provider{TracerProvider: sdk, sdk: sdk}, nil
+}
+
+func newExporter(ctx context.Context, c OTLPConfig, protocol string) (sdktrace.SpanExporter, error) {
+	headers := make(map[string]string, len(c.Headers))
+	for k, v := range c.Headers {
+		headers[k] = v.Reveal()
+	}
+	var tlsCfg *tls.Config
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", c.CAFile)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	switch protocol {
+	case ProtocolGRPC:
+		var opts []otlptracegrpc.Option
+		if c.Endpoint != "" {
+			if strings.Contains(c.Endpoint, "://") {
+				opts = append(opts, otlptracegrpc.WithEndpointURL(c.Endpoint))
+			} else {
+				opts = append(opts, otlptracegrpc.WithEndpoint(c.Endpoint))
+			}
+			opts = append(opts, otlptracegrpc.WithTimeout(c.Timeout))
+		}
+		if c.Insecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		} else if tlsCfg != nil {
+			opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+		}
+		if len(headers) > 0 {
+			opts = append(opts, otlptracegrpc.WithHeaders(headers))
+		}
+		return otlptracegrpc.New(ctx, opts...)
+	case ProtocolHTTP, "http/json", "http":
+		var opts []otlptracehttp.Option
+		if c.Endpoint != "" {
+			if strings.Contains(c.Endpoint, "://") {
+				opts = append(opts, otlptracehttp.WithEndpointURL(c.Endpoint))
+			} else {
+				opts = append(opts, otlptracehttp.WithEndpoint(c.Endpoint))
+			}
+			opts = append(opts, otlptracehttp.WithTimeout(c.Timeout))
+		}
+		if c.Insecure {
+			opts = append(opts, otlptracehttp.WithInsecure())
+		} else if tlsCfg != nil {
+			opts = append(opts, otlptracehttp.WithTLSClientConfig(tlsCfg))
+		}
+		if len(headers) > 0 {
+			opts = append(opts, otlptracehttp.WithHeaders(headers))
+		}
+		return otlptracehttp.New(ctx, opts...)
+	}
+	return nil, fmt.Errorf("unsupported OTLP protocol %q (want %q or %q)", protocol, ProtocolGRPC, ProtocolHTTP)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
