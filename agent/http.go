@@ -1,8 +1,13 @@
 package agent
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+
 	"embed"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"html/template"
 	"net/http"
 	"strings"
@@ -37,6 +42,7 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.TelemetryPath, prom.NewHandler(a.self, a.Gatherers, a.logger))
+	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
@@ -151,4 +157,22 @@ func ago(now, t time.Time) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// probeModules offers /probe for every collector that can check one target
+// on demand, with the running section's config (or the defaults).
+func (a *Agent) probeModules() map[string]prom.ProbeFunc {
+	cfg := a.Config()
+	out := map[string]prom.ProbeFunc{}
+	for _, s := range cfg.Sections {
+		f, _ := collectors.Lookup(s.Name)
+		if f.Probe == nil {
+			continue
+		}
+		probe, c := f.Probe, s.Config
+		out[s.Name] = func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) bool {
+			return probe(ctx, c, target, reg, debug, logger)
+		}
+	}
+	return out
 }

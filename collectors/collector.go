@@ -10,6 +10,7 @@
 package collectors
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -86,6 +87,14 @@ type Factory struct {
 	// about the host (nil when the host has no Postfix); nil means "not on
 	// this host".
 	Auto func(facts *postconf.Facts) Config
+	// Probe, when set, answers /probe?module=NAME&target=T (Prometheus's
+	// multi-target pattern, as blackbox_exporter does): one check of one
+	// target, its metrics registered on reg, a fresh registry per request.
+	// cfg is the running section, or the defaults when the collector is not
+	// enabled. It returns whether the check could be done (not whether the
+	// target is healthy), and writes a human-readable trace of what it did
+	// to debug for the ?debug=true view.
+	Probe func(ctx context.Context, cfg Config, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) (ok bool)
 }
 
 var (

@@ -54,11 +54,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	runCmd := app.Command("run", "Run the agent (the default).").Default()
 	checkCmd := app.Command("check-config", "Validate the configuration, print every problem, and exit 1 if there is any.")
 	versionCmd := app.Command("version", "Print the version and exit.")
+	extra := addSubcommands(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope: %v (try --help)\n", err)
 		return 2
+	}
+	for _, c := range extra {
+		if cmd == c.clause.FullCommand() {
+			return c.run(stdout, stderr)
+		}
 	}
 	switch cmd {
 	case versionCmd.FullCommand():

@@ -23,7 +23,7 @@ type Handler struct {
 	self    prometheus.Gatherer
 	sources Sources
 	logger  *slog.Logger
-	inner http.Handler
+	inner   http.Handler
 }
 
 // NewHandler returns a /metrics handler over the agent's registry self and

@@ -1,0 +1,86 @@
+package prom
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ProbeFunc checks one target for one module; see collectors.Factory.Probe.
+type ProbeFunc func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) (ok bool)
+
+// Modules returns the probe function of each module by name.
+type Modules func() map[string]ProbeFunc
+
+// defaultProbeTimeout applies when Prometheus does not send its scrape
+// timeout header.
+const defaultProbeTimeout = 10 * time.Second
+
+// ProbeHandler serves /probe?module=M&target=T with a fresh registry per
+// request, bounded by the scrape timeout Prometheus announces (less half a
+// second, to answer in time), as blackbox_exporter does. With debug=true it
+// returns the probe's own trace as text instead of metrics.
+func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		name, target := q.Get("module"), q.Get("target")
+		if target == "" {
+			http.Error(w, "target parameter is missing", http.StatusBadRequest)
+			return
+		}
+		mods := modules()
+		probe, ok := mods[name]
+		if !ok {
+			known := make([]string, 0, len(mods))
+			for k := range mods {
+				known = append(known, k)
+			}
+			http.Error(w, fmt.Sprintf("unknown module %q (known: %v)", name, known), http.StatusBadRequest)
+			return
+		}
+		timeout := defaultProbeTimeout
+		if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+			if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+				timeout = time.Duration(secs*float64(time.Second)) - 500*time.Millisecond
+				if timeout < time.Second {
+					timeout = time.Second
+				}
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+
+		reg := prometheus.NewRegistry()
+		success := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailscope_probe_success", Help: "Whether the probe could check the target (1), not whether the target is healthy."})
+		duration := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailscope_probe_duration_seconds", Help: "How long the probe took."})
+		reg.MustRegister(success, duration)
+		var debug bytes.Buffer
+		start := time.Now()
+		okProbe := probe(ctx, target, reg, &debug, logger.With("module", name, "target", target))
+		duration.Set(time.Since(start).Seconds())
+		if okProbe {
+			success.Set(1)
+		}
+		if q.Get("debug") == "true" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "Probe of %q with module %q: success=%v, %.3fs\n\n", target, name, okProbe, time.Since(start).Seconds())
+			_, _ = w.Write(debug.Bytes())
+			fmt.Fprintln(w, "\nMetrics that would have been returned:")
+			mfs, _ := reg.Gather()
+			for _, mf := range mfs {
+				for _, m := range mf.GetMetric() {
+					fmt.Fprintf(w, "%s %v %s\n", mf.GetName(), labelString(m.GetLabel()), valueString(m))
+				}
+			}
+			return
+		}
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	})
+}

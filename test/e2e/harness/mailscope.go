@@ -1,0 +1,50 @@
+package harness
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Agent is a running mailscope binary.
+type Agent struct {
+	Addr       string // host:port
+	Dir        string // its private directory (config, state)
+	ConfigFile string
+	Proc       *Process
+}
+
+// AgentOptions start mailscope.
+type AgentOptions struct {
+	// Config is the YAML config; empty starts with no --config.file.
+	Config string
+	// WebConfig is an exporter-toolkit web config (TLS, basic auth).
+	WebConfig string
+	Args      []string
+	Env       []string
+}
+
+// StartAgent builds and starts mailscope on a free loopback port and waits
+// until the port accepts connections.
+func StartAgent(t testing.TB, o AgentOptions) *Agent {
+	t.Helper()
+	bin := Mailscope(t)
+	dir := Dir(t)
+	a := &Agent{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Dir: dir}
+	args := []string{"--web.listen-address=" + a.Addr, "--log.level=debug"}
+	if o.Config != "" {
+		a.ConfigFile = WriteFile(t, filepath.Join(dir, "mailscope.yml"), o.Config)
+		args = append(args, "--config.file="+a.ConfigFile)
+	}
+	if o.WebConfig != "" {
+		args = append(args, "--web.config.file="+WriteFile(t, filepath.Join(dir, "web.yml"), o.WebConfig))
+	}
+	args = append(args, o.Args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(cmd.Environ(), o.Env...)
+	a.Proc = Start(t, "mailscope", cmd)
+	WaitPort(t, a.Addr, 30*time.Second)
+	return a
+}
