@@ -1,0 +1,319 @@
+// Package dnsx is the one DNS client every mailscope collector uses
+// (blocklists, domain posture). It owns the choices that must be the same
+// everywhere: which resolver (the system's by default; a local recursive
+// resolver such as unbound is recommended, because Spamhaus and other lists
+// refuse or falsify answers for queries through public resolvers), a
+// per-attempt timeout with retries, UDP with a TCP retry when the answer is
+// truncated, a cache that honours the records' TTLs (and RFC 2308 negative
+// TTLs), one concurrency limit shared by every client in the process, and
+// errors classified as timeout, servfail, refused, nxdomain or network.
+//
+// Lookup asks for any record type and returns the records, the rcode and
+// the AD (DNSSEC authenticated data) bit; it never interprets them.
+package dnsx
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailscope/mailscope/internal/clock"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTimeout     = 2 * time.Second
+	DefaultAttempts    = 2
+	DefaultMaxInFlight = 32
+	DefaultCacheSize   = 10000
+	DefaultMaxTTL      = time.Hour
+	// defaultNegativeTTL caches an NXDOMAIN or NODATA answer that carries no
+	// SOA (so no RFC 2308 TTL) briefly, as a blocklist's "not listed" would be.
+	defaultNegativeTTL = 60 * time.Second
+	// udpSize is the EDNS0 buffer size of the DNS flag day 2020: big enough
+	// for most answers, small enough to avoid IP fragmentation.
+	udpSize = 1232
+	// resolvConf is where the system resolver is read from.
+	resolvConf = "/etc/resolv.conf"
+)
+
+// Config sets up a Client. Zero values take the defaults.
+type Config struct {
+	// Servers are resolvers as host:port, tried in order on failure. Empty
+	// means the system's (the nameservers of /etc/resolv.conf).
+	Servers []string
+	// Timeout bounds one attempt (one exchange with one server).
+	Timeout time.Duration
+	// Attempts is how many exchanges a lookup tries before it gives up on
+	// timeouts and network errors, rotating through Servers.
+	Attempts int
+	// CacheSize bounds the cached answers; 0 takes the default, negative
+	// turns the cache off.
+	CacheSize int
+	// MaxTTL caps how long an answer is cached, whatever its TTL says.
+	MaxTTL time.Duration
+	// Limiter bounds the exchanges in flight; nil shares the process-wide
+	// one, so that every collector together stays under one limit.
+	Limiter *Limiter
+	// Clock drives cache expiry; nil is the wall clock.
+	Clock clock.Clock
+}
+
+// Answer is the reply to one lookup.
+type Answer struct {
+	Name  string // the query name, fully qualified
+	Type  uint16 // the query type
+	Rcode int    // dns.RcodeSuccess or dns.RcodeNameError
+	// Records are the answer section's records of the asked type (CNAMEs
+	// that led to them are left out).
+	Records []dns.RR
+	// AD is the reply's authenticated-data bit: the resolver validated the
+	// answer with DNSSEC. It means something only with a validating resolver
+	// the agent trusts, over a trusted path (a local one).
+	AD bool
+	// TTL is the smallest TTL of the answer (or the negative TTL), as
+	// received; a cached answer's TTL is what was left when it was stored.
+	TTL time.Duration
+	// Server is the resolver that answered; empty for a cached answer.
+	Server string
+	// Cached says the answer came from the cache.
+	Cached bool
+}
+
+// NXDomain reports whether the name does not exist.
+func (a *Answer) NXDomain() bool { return a.Rcode == dns.RcodeNameError }
+
+// Err returns an error of class nxdomain for an NXDOMAIN answer, else nil,
+// for callers to whom a missing name is a failure.
+func (a *Answer) Err() error {
+	if a.NXDomain() {
+		return &Error{Class: ClassNXDomain, Name: a.Name, Type: a.Type, Server: a.Server, Rcode: a.Rcode}
+	}
+	return nil
+}
+
+// Stats counts what a Client did, for benchmarks and tests.
+type Stats struct {
+	Lookups   uint64 // calls to Lookup
+	CacheHits uint64 // lookups answered from the cache
+	Exchanges uint64 // queries sent (each UDP or TCP attempt)
+}
+
+// Client is a DNS client. It is safe for concurrent use.
+type Client struct {
+	servers  []string
+	timeout  time.Duration
+	attempts int
+	maxTTL   time.Duration
+	limiter  *Limiter
+	clock    clock.Clock
+	cache    *cache
+	udp, tcp *dns.Client
+
+	lookups, hits, exchanges atomic.Uint64
+}
+
+// New makes a client. It fails only when no resolver is configured and the
+// system's cannot be read.
+func New(cfg Config) (*Client, error) {
+	c := &Client{
+		servers:  cfg.Servers,
+		timeout:  cfg.Timeout,
+		attempts: cfg.Attempts,
+		maxTTL:   cfg.MaxTTL,
+		limiter:  cfg.Limiter,
+		clock:    cfg.Clock,
+	}
+	if len(c.servers) == 0 {
+		sys, err := SystemServers(resolvConf)
+		if err != nil {
+			return nil, err
+		}
+		c.servers = sys
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.attempts <= 0 {
+		c.attempts = DefaultAttempts
+	}
+	if c.maxTTL <= 0 {
+		c.maxTTL = DefaultMaxTTL
+	}
+	if c.limiter == nil {
+		c.limiter = sharedLimiter
+	}
+	if c.clock == nil {
+		c.clock = clock.Real{}
+	}
+	switch {
+	case cfg.CacheSize == 0:
+		c.cache = newCache(DefaultCacheSize)
+	case cfg.CacheSize > 0:
+		c.cache = newCache(cfg.CacheSize)
+	}
+	c.udp = &dns.Client{Net: "udp", Timeout: c.timeout, UDPSize: udpSize}
+	c.tcp = &dns.Client{Net: "tcp", Timeout: c.timeout}
+	return c, nil
+}
+
+// SystemServers reads the nameservers of a resolv.conf file as host:port.
+func SystemServers(path string) ([]string, error) {
+	cc, err := dns.ClientConfigFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("dnsx: no resolver configured and the system's cannot be read: %w", err)
+	}
+	if len(cc.Servers) == 0 {
+		return nil, fmt.Errorf("dnsx: no resolver configured and %s names none", path)
+	}
+	out := make([]string, len(cc.Servers))
+	for i, s := range cc.Servers {
+		out[i] = JoinHostPort(s, cc.Port)
+	}
+	return out, nil
+}
+
+// JoinHostPort is net.JoinHostPort that also accepts an address which
+// already carries a port ("127.0.0.1:5353" stays as it is).
+func JoinHostPort(host, port string) string {
+	if strings.HasPrefix(host, "[") || strings.Count(host, ":") == 1 {
+		return host
+	}
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// Servers returns the resolvers the client asks.
+func (c *Client) Servers() []string { return append([]string(nil), c.servers...) }
+
+// Stats returns the counts so far.
+func (c *Client) Stats() Stats {
+	return Stats{Lookups: c.lookups.Load(), CacheHits: c.hits.Load(), Exchanges: c.exchanges.Load()}
+}
+
+// Lookup asks for the records of type qtype at name. An answer (NOERROR,
+// with or without records, or NXDOMAIN) comes back with a nil error; a
+// failure comes back as an *Error with its class. Failures are not cached:
+// the next sweep asks again.
+func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Answer, error) {
+	c.lookups.Add(1)
+	name = dns.Fqdn(strings.ToLower(name))
+	key := cacheKey{name: name, qtype: qtype}
+	if c.cache != nil {
+		if a, ok := c.cache.get(key, c.clock.Now()); ok {
+			c.hits.Add(1)
+			return a, nil
+		}
+	}
+	a, err := c.exchange(ctx, name, qtype)
+	if err != nil {
+		return nil, err
+	}
+	if c.cache != nil {
+		if ttl := min(a.TTL, c.maxTTL); ttl > 0 {
+			now := c.clock.Now()
+			c.cache.put(key, a, now, now.Add(ttl))
+		}
+	}
+	return a, nil
+}
+
+// exchange sends the query, retrying timeouts and network errors on the
+// next server, and moving on to the next server after SERVFAIL or REFUSED
+// (another resolver may do better); the last failure is returned.
+func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answer, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.RecursionDesired = true
+	// Setting AD in a query asks for the AD bit in the reply (RFC 6840 §5.7)
+	// without the DNSSEC records that the DO bit would bring.
+	m.AuthenticatedData = true
+	m.SetEdns0(udpSize, false)
+
+	tries := max(c.attempts, len(c.servers))
+	var last *Error
+	for i := 0; i < tries; i++ {
+		if err := ctx.Err(); err != nil {
+			if last != nil {
+				return nil, last
+			}
+			return nil, &Error{Class: ClassTimeout, Name: name, Type: qtype, Server: c.servers[0], Err: err}
+		}
+		server := c.servers[i%len(c.servers)]
+		r, err := c.once(ctx, m, server)
+		if err != nil {
+			last = &Error{Class: classifyNetErr(err), Name: name, Type: qtype, Server: server, Err: err}
+			continue
+		}
+		if cl := classifyRcode(r.Rcode); cl != "" {
+			last = &Error{Class: cl, Name: name, Type: qtype, Server: server, Rcode: r.Rcode}
+			if len(c.servers) == 1 {
+				break // the same resolver would answer the same
+			}
+			continue
+		}
+		return answerOf(name, qtype, server, r), nil
+	}
+	return nil, last
+}
+
+// once does one exchange with one server under the shared limit: UDP, then
+// TCP if the UDP reply was truncated.
+func (c *Client) once(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error) {
+	if err := c.limiter.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.limiter.release()
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	c.exchanges.Add(1)
+	r, _, err := c.udp.ExchangeContext(actx, m, server)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Truncated {
+		return r, nil
+	}
+	c.exchanges.Add(1)
+	r, _, err = c.tcp.ExchangeContext(actx, m, server)
+	if err != nil {
+		return nil, fmt.Errorf("tcp retry after a truncated udp reply: %w", err)
+	}
+	return r, nil
+}
+
+// answerOf keeps the records of the asked type and finds the TTL to cache
+// them for: the smallest record TTL, or for a negative answer the SOA's
+// (RFC 2308 §5: the smaller of the SOA TTL and its MINIMUM field).
+func answerOf(name string, qtype uint16, server string, r *dns.Msg) *Answer {
+	a := &Answer{Name: name, Type: qtype, Rcode: r.Rcode, AD: r.AuthenticatedData, Server: server}
+	ttl := uint32(0)
+	first := true
+	for _, rr := range r.Answer {
+		h := rr.Header()
+		if h.Rrtype != qtype && qtype != dns.TypeANY {
+			continue
+		}
+		a.Records = append(a.Records, rr)
+		if first || h.Ttl < ttl {
+			ttl, first = h.Ttl, false
+		}
+	}
+	if len(a.Records) == 0 {
+		a.TTL = defaultNegativeTTL
+		for _, rr := range r.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				a.TTL = time.Duration(min(soa.Hdr.Ttl, soa.Minttl)) * time.Second
+			}
+		}
+		return a
+	}
+	a.TTL = time.Duration(ttl) * time.Second
+	return a
+}
