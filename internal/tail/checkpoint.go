@@ -1,0 +1,322 @@
+package tail
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// checkpointVersion is bumped when the file format changes incompatibly.
+const checkpointVersion = 1
+
+// checkpointFile is the on-disk checkpoint: where each followed file was
+// delivered up to.
+type checkpointFile struct {
+	Version int       `json:"version"`
+	SavedAt time.Time `json:"saved_at,omitzero"`
+	// Patterns are the Config.Paths of the run that saved it: a file found
+	// at start under one of them but absent from Files appeared while the
+	// agent was down, so it is read from its beginning, not per StartAt.
+	Patterns []string          `json:"patterns"`
+	Files    []checkpointEntry `json:"files"`
+}
+
+// checkpointEntry is one file's position.
+type checkpointEntry struct {
+	Path        string `json:"path"`
+	Dev         uint64 `json:"dev"`
+	Ino         uint64 `json:"ino"`
+	Fingerprint []byte `json:"fingerprint"` // the file's first bytes, base64
+	Offset      int64  `json:"offset"`      // lines before it were delivered
+	AfterFlush  bool   `json:"after_flush,omitempty"`
+	Discarding  bool   `json:"discarding,omitempty"`
+}
+
+// checkpointState is the follower's view of its checkpoint file.
+type checkpointState struct {
+	path     string // "" when checkpoints are off
+	have     bool   // a checkpoint was loaded at start
+	patterns []string
+	paths    map[string]bool
+	// resume holds loaded positions not yet matched to an open file, by
+	// identity; also positions of files closed on a stale NFS handle.
+	resume   map[FileID]checkpointEntry
+	lastSave time.Time
+	last     []byte // the last saved content without SavedAt, to skip no-op saves
+}
+
+// loadCheckpoint reads the checkpoint file, if checkpoints are on. A file
+// that cannot be parsed is moved aside and the run starts as a first start
+// (StartAt applies): loudly, because lines may be skipped or repeated.
+func (fl *Follower) loadCheckpoint() {
+	fl.ckpt.lastSave = fl.clock.Now()
+	if fl.cfg.StateDir == "" {
+		return
+	}
+	fl.ckpt.path = filepath.Join(fl.cfg.StateDir, "tail-"+fl.cfg.Name+".json")
+	if err := os.MkdirAll(fl.cfg.StateDir, 0o750); err != nil {
+		fl.log.Warn("cannot create state directory, checkpoints will fail", "state_dir", fl.cfg.StateDir, "err", err)
+	}
+	data, err := os.ReadFile(fl.ckpt.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		fl.log.Info("no checkpoint, first start", "checkpoint", fl.ckpt.path, "start_at", startAtName(fl.cfg.StartAt))
+		return
+	}
+	if err != nil {
+		fl.log.Warn("cannot read checkpoint, starting as on a first start", "checkpoint", fl.ckpt.path, "err", err)
+		return
+	}
+	var cf checkpointFile
+	if err := json.Unmarshal(data, &cf); err != nil || cf.Version != checkpointVersion {
+		if err == nil {
+			err = fmt.Errorf("unknown version %d", cf.Version)
+		}
+		aside := fl.ckpt.path + ".corrupt"
+		rerr := os.Rename(fl.ckpt.path, aside)
+		fl.log.Warn("checkpoint is corrupt, moved aside; starting as on a first start, lines may be skipped or read twice",
+			"checkpoint", fl.ckpt.path, "moved_to", aside, "err", err, "rename_err", rerr)
+		return
+	}
+	fl.ckpt.have = true
+	fl.ckpt.patterns = cf.Patterns
+	fl.ckpt.paths = make(map[string]bool, len(cf.Files))
+	for _, e := range cf.Files {
+		fl.ckpt.resume[FileID{Dev: e.Dev, Ino: e.Ino}] = e
+		fl.ckpt.paths[e.Path] = true
+	}
+	fl.log.Info("loaded checkpoint", "checkpoint", fl.ckpt.path, "files", len(cf.Files), "saved_at", cf.SavedAt)
+}
+
+func startAtName(s StartAt) string {
+	if s == Beginning {
+		return "beginning"
+	}
+	return "end"
+}
+
+// startOffset decides where a newly opened file is read from. The policy:
+//  1. a checkpoint entry with the file's identity (or, after a reboot that
+//     renumbered the device, its path and inode), whose fingerprint still
+//     matches and whose offset is not past the file's size: resume there;
+//     if it does not match, the file was replaced or truncated while the
+//     agent was down: warn, read from 0;
+//  2. a file opened after the first poll appeared while running: read from 0;
+//  3. at the first poll, a path that had a checkpoint entry for another
+//     file: the file was replaced while the agent was down; warn, read
+//     from 0 (the old file's unread tail is lost);
+//  4. a path matched by the checkpoint's patterns but not in it: the file
+//     appeared while the agent was down: read from 0;
+//  5. otherwise (first start, or a newly configured path): StartAt.
+func (fl *Follower) startOffset(tf *trackedFile, size int64) (off int64, afterFlush bool) {
+	e, ok := fl.ckpt.resume[tf.id]
+	if !ok && fl.polls == 0 {
+		e, ok = fl.renumbered(tf)
+	}
+	if ok {
+		delete(fl.ckpt.resume, FileID{Dev: e.Dev, Ino: e.Ino})
+		why := fl.checkpointMismatch(tf, e, size)
+		if why == "" {
+			tf.sp.discarding = e.Discarding
+			return e.Offset, e.AfterFlush
+		}
+		fl.stats.CheckpointMismatches.Add(1)
+		fl.log.Warn("checkpoint does not match the file, reading it from the beginning",
+			"path", tf.path, "file", tf.id.String(), "checkpoint_path", e.Path,
+			"checkpoint_offset", e.Offset, "size", size, "mismatch", why)
+		return 0, false
+	}
+	if fl.polls > 0 {
+		return 0, false
+	}
+	if fl.ckpt.paths[tf.path] {
+		fl.stats.CheckpointMismatches.Add(1)
+		fl.log.Warn("file was replaced while the agent was down, reading the new file from the beginning; "+
+			"lines written to the old file after the last checkpoint are lost", "path", tf.path, "file", tf.id.String())
+		return 0, false
+	}
+	if fl.ckpt.covers(tf.path) {
+		fl.log.Info("file appeared while the agent was down, reading it from the beginning", "path", tf.path)
+		return 0, false
+	}
+	if fl.cfg.StartAt == Beginning {
+		return 0, false
+	}
+	return fl.alignedEnd(tf, size), false
+}
+
+// renumbered finds the entry of a file whose device number changed across a
+// reboot (LVM, some virtual disks): same path, same inode, and a full-length
+// fingerprint to make the match safe. Without this, such a file would look
+// replaced and be read again from its beginning.
+func (fl *Follower) renumbered(tf *trackedFile) (checkpointEntry, bool) {
+	for _, e := range fl.ckpt.resume {
+		if e.Path == tf.path && e.Ino == tf.id.Ino && e.Dev != tf.id.Dev && len(e.Fingerprint) == fl.cfg.FingerprintBytes {
+			fl.log.Info("device number of checkpointed file changed, matching it by inode and fingerprint",
+				"path", tf.path, "file", tf.id.String(), "checkpoint_dev", e.Dev)
+			return e, true
+		}
+	}
+	return checkpointEntry{}, false
+}
+
+// checkpointMismatch says why entry e does not describe tf, or "".
+func (fl *Follower) checkpointMismatch(tf *trackedFile, e checkpointEntry, size int64) string {
+	if size < e.Offset {
+		return "size"
+	}
+	if len(e.Fingerprint) > 0 {
+		head, err := fl.readHead(tf.f, len(e.Fingerprint))
+		if err != nil || !bytes.Equal(head, e.Fingerprint) {
+			return "fingerprint"
+		}
+	}
+	return ""
+}
+
+// covers reports whether one of the checkpoint's patterns names p.
+func (c *checkpointState) covers(p string) bool {
+	for _, pat := range c.patterns {
+		if pat == p {
+			return true
+		}
+		if ok, _ := filepath.Match(pat, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// alignedEnd returns the offset just after the last newline in the last
+// tailWindow bytes, so StartAt End does not start inside a line. Without a
+// newline there, it is the end of the file, or 0 if the whole file fits in
+// the window (one unfinished first line).
+func (fl *Follower) alignedEnd(tf *trackedFile, size int64) int64 {
+	from := max(0, size-tailWindow)
+	buf := fl.scratch[:size-from]
+	n, err := tf.f.ReadAt(buf, from)
+	if err != nil && n < len(buf) {
+		return size
+	}
+	if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+		return from + int64(i) + 1
+	}
+	if from == 0 {
+		return 0
+	}
+	return size
+}
+
+// reportUnmatchedCheckpoints warns, after the first poll, about checkpoint
+// entries whose file was not found: rotated out of the followed paths or
+// deleted while the agent was down.
+func (fl *Follower) reportUnmatchedCheckpoints() {
+	for id, e := range fl.ckpt.resume {
+		fl.log.Warn("checkpointed file not found under the followed paths; lines written to it after the last checkpoint are not read",
+			"path", e.Path, "file", id.String(), "checkpoint_offset", e.Offset)
+	}
+}
+
+// entryFor returns tf's checkpoint entry.
+func (fl *Follower) entryFor(tf *trackedFile) checkpointEntry {
+	return checkpointEntry{
+		Path: tf.path, Dev: tf.id.Dev, Ino: tf.id.Ino,
+		Fingerprint: slices.Clone(tf.fp),
+		Offset:      tf.sp.off,
+		AfterFlush:  tf.sp.swallowNL,
+		Discarding:  tf.sp.discarding,
+	}
+}
+
+// maybeCheckpoint saves the checkpoint when CheckpointInterval has passed.
+func (fl *Follower) maybeCheckpoint(now time.Time) {
+	if fl.ckpt.path == "" || now.Sub(fl.ckpt.lastSave) < fl.cfg.CheckpointInterval {
+		return
+	}
+	if err := fl.saveCheckpoint(now); err != nil {
+		fl.log.Warn("cannot save checkpoint", "checkpoint", fl.ckpt.path, "err", err)
+	}
+}
+
+// saveCheckpoint writes the positions of the live files (rotated files are
+// not resumable by path) plus loaded positions of paths that are failing
+// now, so a file we could not open yet keeps its place.
+func (fl *Follower) saveCheckpoint(now time.Time) error {
+	if fl.ckpt.path == "" {
+		return nil
+	}
+	fl.ckpt.lastSave = now
+	cf := checkpointFile{Version: checkpointVersion, Patterns: fl.cfg.Paths, Files: []checkpointEntry{}}
+	for _, tf := range fl.sortedFiles() {
+		if tf.live {
+			cf.Files = append(cf.Files, fl.entryFor(tf))
+		}
+	}
+	for _, e := range fl.ckpt.resume {
+		if ps := fl.paths[e.Path]; ps != nil && ps.failing {
+			cf.Files = append(cf.Files, e)
+		}
+	}
+	body, err := json.Marshal(cf)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	if bytes.Equal(body, fl.ckpt.last) {
+		return nil
+	}
+	cf.SavedAt = now.UTC()
+	data, err := json.MarshalIndent(cf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	if err := writeFileAtomic(fl.ckpt.path, data); err != nil {
+		fl.stats.CheckpointErrors.Add(1)
+		return err
+	}
+	fl.ckpt.last = body
+	fl.stats.CheckpointSaves.Add(1)
+	return nil
+}
+
+// writeFileAtomic replaces path with data so that a crash at any point
+// leaves either the old or the new content: write a temporary file in the
+// same directory, fsync it, rename it over path, fsync the directory.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("checkpoint %s: write: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("checkpoint %s: fsync: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("checkpoint %s: close: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("checkpoint %s: rename: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: open dir: %w", path, err)
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("checkpoint %s: fsync dir: %w", path, err)
+	}
+	return nil
+}
