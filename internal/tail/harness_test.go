@@ -304,3 +304,8 @@ func seqRange(from, to int) []int {
 	}
 	return out
 }
+
+// newTestLogger logs text to w at debug level.
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
