@@ -1,0 +1,287 @@
+// Package dnsbl checks the company's own sending IPs and domains against
+// DNS blocklists, with each list's answers read correctly: a listing only
+// when the zone really lists the target (decoded return codes, as a set),
+// and the answers that look like listings or like "clean" but are not
+// (Spamhaus 127.255.255.x refusals, wildcarded or dead zones, timeouts)
+// reported as zone_error, zone_broken or unknown. Each zone's RFC 5782
+// health test runs every sweep.
+//
+// The scheduled collector sweeps every target on every zone that fits it
+// and keeps the last sweep for /metrics; /probe?module=dnsbl and
+// `mailscope probe dnsbl` run the same Sweep on demand.
+package dnsbl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
+)
+
+func init() {
+	collectors.Register(collectors.Factory{
+		Name:      "dnsbl",
+		Help:      "IP and domain blocklist (DNSBL) probing with correct answer semantics and zone health tests",
+		NewConfig: func() collectors.Config { return NewConfig() },
+		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
+			return New(cfg.(*Config), s)
+		},
+		Probe: probe,
+	})
+}
+
+// sinceFile keeps listed_since across restarts, in the collector's state
+// directory.
+const sinceFile = "listed_since.json"
+
+// Collector is the scheduled blocklist collector.
+type Collector struct {
+	cfg       *Config
+	s         collectors.Settings
+	resolvers *resolvers
+	live      *liveMetrics
+	results   *resultCollector
+	discover  func(ctx context.Context) ([]Target, error)
+
+	mu    sync.Mutex
+	since map[string]time.Time
+}
+
+// New builds the collector from a validated config and registers its
+// metrics.
+func New(cfg *Config, s collectors.Settings) (*Collector, error) {
+	if !cfg.prepared {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := newResolvers(cfg, s.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("dnsbl: %w", err)
+	}
+	c := &Collector{cfg: cfg, s: s, resolvers: rs, live: newLiveMetrics(), results: &resultCollector{}, since: map[string]time.Time{}}
+	if err := c.live.register(s.Registerer); err != nil {
+		return nil, fmt.Errorf("dnsbl: register metrics: %w", err)
+	}
+	if err := s.Registerer.Register(c.results); err != nil {
+		return nil, fmt.Errorf("dnsbl: register metrics: %w", err)
+	}
+	if cfg.Targets.Discover.Postfix {
+		dir := cfg.Targets.Discover.PostfixConfigDir
+		c.discover = func(ctx context.Context) ([]Target, error) {
+			return discoverPostfix(ctx, runPostconf, dir, defaultRouteSources)
+		}
+	}
+	for _, srv := range rs.base.Servers() {
+		if who := publicResolverName(srv); who != "" {
+			s.Logger.Warn("The DNS resolver is a public one, which several blocklists refuse: run a local recursive resolver such as unbound and set dnsbl.resolver", "resolver", srv, "operator", who)
+		}
+	}
+	c.loadSince()
+	return c, nil
+}
+
+// Run sweeps on schedule until ctx ends.
+func (c *Collector) Run(ctx context.Context) error {
+	if c.cfg.Jitter > 0 {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.s.Clock.After(rand.N(c.cfg.Jitter)):
+		}
+	}
+	return collectors.Every(ctx, c.s, c.cfg.Interval, c.sweep)
+}
+
+// sweep runs one sweep and keeps it for scrapes; its summary goes to the
+// status page.
+func (c *Collector) sweep(ctx context.Context) (string, error) {
+	targets := c.cfg.targets
+	if c.discover != nil {
+		found, err := c.discover(ctx)
+		if err != nil {
+			c.s.Logger.Warn("Could not discover the sending addresses", "err", err)
+		}
+		var folded int
+		targets, folded = mergeTargets(targets, found, c.cfg.MaxTargets)
+		if folded > 0 {
+			c.live.folded.Add(float64(folded))
+			c.s.Logger.Warn("Discovered targets left out: max_targets reached", "folded", folded, "max_targets", c.cfg.MaxTargets)
+		}
+	}
+	rep := Sweep(ctx, c.sweepOptions(), c.cfg.zones, targets)
+	c.live.observeHealth(rep.Health)
+	c.mu.Lock()
+	c.since = updateSince(c.since, rep, c.s.Clock.Now())
+	since := c.since
+	c.mu.Unlock()
+	c.results.set(&snapshot{report: rep, zones: c.cfg.zones, since: since})
+	c.saveSince(since)
+	for _, res := range rep.Results {
+		if res.State == Listed {
+			c.s.Logger.Warn("Listed", "target", res.Target, "zone", res.Zone, "codes", codeList(res.Codes), "reason", res.Reason)
+		}
+	}
+	for _, h := range rep.Health {
+		if !h.Healthy() {
+			c.s.Logger.Warn("Zone failed its health test", "zone", h.Zone, "state", h.State, "detail", h.Detail)
+		}
+	}
+	if ctx.Err() != nil {
+		return Summary(rep), fmt.Errorf("dnsbl sweep: %w", ctx.Err())
+	}
+	return Summary(rep), nil
+}
+
+func (c *Collector) sweepOptions() SweepOptions {
+	return SweepOptions{
+		Resolver:     c.resolvers.forZone,
+		Concurrency:  c.cfg.Concurrency,
+		ZoneInterval: zoneInterval(c.cfg.ZoneRate),
+		Now:          c.s.Clock.Now,
+		Tracer:       c.s.Tracer,
+		Observe:      c.live.observe,
+	}
+}
+
+func zoneInterval(rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate)
+}
+
+// Summary is one line for the status page: counts, then each listing with
+// its codes and the zone's TXT reason, then each unhealthy zone.
+func Summary(r *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d targets, %d checks: %d listed, %d not listed, %d zone_error, %d unknown, %d zone_broken",
+		len(r.Targets), len(r.Results), r.Count(Listed), r.Count(NotListed), r.Count(ZoneError), r.Count(Unknown), r.Count(ZoneBroken))
+	for _, res := range r.Results {
+		if res.State == Listed {
+			fmt.Fprintf(&b, "; %s listed on %s (%s)", res.Target, res.Zone, codeList(res.Codes))
+			if res.Reason != "" {
+				fmt.Fprintf(&b, ": %s", res.Reason)
+			}
+		}
+	}
+	for _, h := range r.Health {
+		if !h.Healthy() {
+			fmt.Fprintf(&b, "; zone %s %s: %s", h.Zone, h.State, h.Detail)
+		}
+	}
+	return b.String()
+}
+
+func codeList(cs []Code) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.Value + " " + c.Meaning
+	}
+	return strings.Join(parts, ", ")
+}
+
+// resolvers holds one DNS client for the configured resolver and one per
+// zone that names its own.
+type resolvers struct {
+	base   *dnsx.Client
+	byAddr map[string]*dnsx.Client
+}
+
+func newResolvers(cfg *Config, clk clock.Clock) (*resolvers, error) {
+	mk := func(server string) (*dnsx.Client, error) {
+		dc := dnsx.Config{Timeout: cfg.Timeout, Attempts: cfg.Attempts, Clock: clk}
+		if server != "" {
+			dc.Servers = []string{normalizeHostPort(server)}
+		}
+		return dnsx.New(dc)
+	}
+	base, err := mk(cfg.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	rs := &resolvers{base: base, byAddr: map[string]*dnsx.Client{}}
+	for _, z := range cfg.zones {
+		if z.Resolver == "" || rs.byAddr[z.Resolver] != nil {
+			continue
+		}
+		c, err := mk(z.Resolver)
+		if err != nil {
+			return nil, err
+		}
+		rs.byAddr[z.Resolver] = c
+	}
+	return rs, nil
+}
+
+func (rs *resolvers) forZone(z *Zone) Resolver {
+	if c := rs.byAddr[z.Resolver]; c != nil {
+		return c
+	}
+	return rs.base
+}
+
+// loadSince reads the listing times kept by the previous run; a missing
+// or unreadable file starts afresh.
+func (c *Collector) loadSince() {
+	if c.s.StateDir == "" {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(c.s.StateDir, sinceFile))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			c.s.Logger.Warn("Could not read the listing times; starting afresh", "err", err)
+		}
+		return
+	}
+	var m map[string]time.Time
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.s.Logger.Warn("Could not parse the listing times; starting afresh", "err", err, "file", sinceFile)
+		return
+	}
+	c.since = m
+}
+
+func (c *Collector) saveSince(m map[string]time.Time) {
+	if c.s.StateDir == "" {
+		return
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	path := filepath.Join(c.s.StateDir, sinceFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+		err = os.Rename(tmp, path)
+		if err != nil {
+			c.s.Logger.Warn("Could not save the listing times", "err", err)
+		}
+	} else {
+		c.s.Logger.Warn("Could not save the listing times", "err", err)
+	}
+}
+
+// ParseTarget reads a CLI or /probe target: an IP address or a domain.
+func ParseTarget(s string) (Target, error) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return Target{Addr: a.Unmap(), Source: SourceConfigured}, nil
+	}
+	d := strings.ToLower(strings.TrimSuffix(s, "."))
+	if !isDomain(d) {
+		return Target{}, fmt.Errorf("%q is neither an IP address nor a domain name", s)
+	}
+	return Target{Domain: d, Source: SourceConfigured}, nil
+}
