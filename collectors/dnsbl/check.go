@@ -169,7 +169,8 @@ func (z *Zone) meaning(ip netip.Addr) string {
 			return strings.Join(parts, ", ")
 		}
 	}
-	if z.generic {
+	if z.generic || (len(z.Codes) == 0 && z.Bits == nil) {
+		// A list without a code map has one meaning: listed.
 		return "listed"
 	}
 	return "unknown code"

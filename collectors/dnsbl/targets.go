@@ -61,7 +61,7 @@ func (c *Config) validateTargets(ps *config.Problems) []Target {
 	if c.MaxTargets > 0 && len(out) > c.MaxTargets {
 		ps.Addf("targets", "%d targets, more than max_targets (%d)", len(out), c.MaxTargets)
 	}
-	if len(out) == 0 && !c.Targets.Discover.Postfix && !c.probeOnly {
+	if len(c.Targets.IPs)+len(c.Targets.Domains) == 0 && !c.Targets.Discover.Postfix && !c.probeOnly {
 		ps.Add("targets", "nothing to check: list ips or domains, or turn on discover.postfix")
 	}
 	return out
