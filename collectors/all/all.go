@@ -1,3 +1,7 @@
 // Package all imports every collector for its registration; the binary
 // imports it once. Add a collector here when it lands.
 package all
+
+import (
+	_ "github.com/mailscope/mailscope/collectors/dnsbl" // IP and domain blocklists
+)

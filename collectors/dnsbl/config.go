@@ -48,6 +48,8 @@ type Config struct {
 	prepared bool
 	// probeOnly validates for /probe, which brings its own target.
 	probeOnly bool
+	// generic are the CLI's zones that are not in the catalog.
+	generic []Zone
 }
 
 // TargetsConfig says what to check.
@@ -243,6 +245,7 @@ func (c *Config) validateZones(ps *config.Problems, key config.Secret) []Zone {
 		seen[z.Name] = true
 		zones = append(zones, z)
 	}
+	zones = append(zones, c.generic...)
 	if len(zones) == 0 && len(*ps) == 0 {
 		ps.Add("zones", "no zone to check: name catalog zones or define custom_zones")
 	}

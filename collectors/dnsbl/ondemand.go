@@ -1,0 +1,45 @@
+package dnsbl
+
+import (
+	"strings"
+	"time"
+
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// OnDemandConfig is the config of a one-off check (mailscope probe dnsbl):
+// catalog zones by name (DQS zones with the key read from dqsKeyFile), any
+// other name as a generic RFC 5782 zone, and the targets given later to
+// Run. An empty resolver is the system's; no zone means DefaultZones.
+func OnDemandConfig(resolver string, zones []string, dqsKeyFile string, timeout time.Duration) (*Config, error) {
+	c := NewConfig()
+	c.Resolver = resolver
+	c.DQSKeyFile = dqsKeyFile
+	if timeout > 0 {
+		c.Timeout = timeout
+	}
+	c.probeOnly = true
+	if len(zones) > 0 {
+		c.Zones = nil
+		var ps config.Problems
+		for _, name := range zones {
+			n := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+			if _, ok := lookupZone(n, ""); ok || defunctReason(n) != "" {
+				c.Zones = append(c.Zones, n)
+				continue
+			}
+			if !isDomain(n) {
+				ps.Addf("zone", "%q is not a DNS name", name)
+				continue
+			}
+			c.generic = append(c.generic, GenericZone(n))
+		}
+		if err := ps.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
