@@ -201,7 +201,9 @@ type resolvers struct {
 
 func newResolvers(cfg *Config, clk clock.Clock) (*resolvers, error) {
 	mk := func(server string) (*dnsx.Client, error) {
-		dc := dnsx.Config{Timeout: cfg.Timeout, Attempts: cfg.Attempts, Clock: clk}
+		// Answers live at most half an interval, so each sweep sees the
+		// lists afresh while the lookups within one sweep share the cache.
+		dc := dnsx.Config{Timeout: cfg.Timeout, Attempts: cfg.Attempts, Clock: clk, MaxTTL: cfg.Interval / 2}
 		if server != "" {
 			dc.Servers = []string{normalizeHostPort(server)}
 		}

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailscope/mailscope/test/e2e/harness"
+)
+
+// TestDNSBLWithRbldnsd runs the agent against a real rbldnsd on loopback
+// serving four test zones: listed.test lists one target with a code and a
+// reason, err.test answers a Spamhaus-style 127.255.255.254 refusal for
+// everything, wild.test lists everything (127.0.0.1 included: broken), and
+// slow.test goes to a socket that never answers (timeout). It checks
+// /metrics, /probe and the CLI, then edits the zone file and waits for the
+// next sweep to follow.
+func TestDNSBLWithRbldnsd(t *testing.T) {
+	rbldnsd := harness.RequireBinary(t, "rbldnsd", "rbldnsd")
+	dir := harness.Dir(t)
+	listed := harness.WriteFile(t, filepath.Join(dir, "listed"),
+		":127.0.0.2:Listed, see https://listed.test/$\n127.0.0.2\n192.0.2.10 :127.0.0.3:Spam trap hit at $\n")
+	harness.WriteFile(t, filepath.Join(dir, "err"), "0.0.0.0/0 :127.255.255.254:Query refused\n")
+	harness.WriteFile(t, filepath.Join(dir, "wild"), "0.0.0.0/0 :127.0.0.2:Everything\n")
+	port := harness.FreeUDPPort(t)
+	resolver := fmt.Sprintf("127.0.0.1:%d", port)
+	// -t 1: one-second TTLs; -c 1: reread changed zone files every second.
+	harness.Start(t, "rbldnsd", exec.Command(rbldnsd, "-n", "-t", "1", "-c", "1", "-b", fmt.Sprintf("127.0.0.1/%d", port), "-r", dir,
+		"listed.test:ip4set:listed", "err.test:ip4trie:err", "wild.test:ip4trie:wild"))
+
+	// A UDP socket that is never read: queries to it time out.
+	hole, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+
+	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`
+state_dir: %s
+dnsbl:
+  interval: 2s
+  jitter: 0s
+  resolver: %s
+  timeout: 300ms
+  attempts: 1
+  zone_rate: 0
+  zones: []
+  targets:
+    ips: [192.0.2.10, 192.0.2.11]
+  custom_zones:
+    - name: listed.test
+      type: ip
+      codes: {"127.0.0.2": "spam source", "127.0.0.3": "spam trap hit"}
+      delist: https://listed.test/remove
+      weight: critical
+    - name: err.test
+      type: ip
+      error_codes: {"127.255.255.254": "query via a public resolver"}
+    - name: wild.test
+      type: ip
+    - name: slow.test
+      type: ip
+      resolver: %s
+`, filepath.Join(dir, "state"), resolver, hole.LocalAddr())})
+	base := "http://" + agent.Addr
+
+	dnsblWantMetrics(t, base+"/metrics", 20*time.Second,
+		`mailscope_dnsbl_state{state="listed",target="192.0.2.10",zone="listed.test"} 1`,
+		`mailscope_dnsbl_state{state="not_listed",target="192.0.2.11",zone="listed.test"} 1`,
+		`mailscope_dnsbl_return_code_info{code="127.0.0.3",meaning="spam trap hit",target="192.0.2.10",zone="listed.test"} 1`,
+		`mailscope_dnsbl_state{state="zone_error",target="192.0.2.10",zone="err.test"} 1`,
+		`mailscope_dnsbl_state{state="zone_error",target="192.0.2.11",zone="err.test"} 1`,
+		`mailscope_dnsbl_state{state="zone_broken",target="192.0.2.11",zone="wild.test"} 1`,
+		`mailscope_dnsbl_listed{target="192.0.2.11",zone="wild.test"} 0`,
+		`mailscope_dnsbl_state{state="unknown",target="192.0.2.10",zone="slow.test"} 1`,
+		`mailscope_dnsbl_zone_healthy{zone="listed.test"} 1`,
+		`mailscope_dnsbl_zone_healthy{zone="wild.test"} 0`,
+		`mailscope_dnsbl_lookup_errors_total{error="timeout",zone="slow.test"}`,
+	)
+
+	// /probe: the same semantics on demand, and the TXT reason in the
+	// debug view (never in a label).
+	body := dnsblGet(t, base+"/probe?module=dnsbl&target=192.0.2.10")
+	for _, want := range []string{`mailscope_dnsbl_listed{target="192.0.2.10",zone="listed.test"} 1`, "mailscope_probe_success 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/probe lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Spam trap hit") {
+		t.Error("/probe metrics carry the TXT reason")
+	}
+	if body := dnsblGet(t, base+"/probe?module=dnsbl&target=192.0.2.10&debug=true"); !strings.Contains(body, "reason: Spam trap hit at 192.0.2.10") {
+		t.Errorf("/probe debug lacks the reason:\n%s", body)
+	}
+
+	// The CLI, on the built binary.
+	var out bytes.Buffer
+	cli := exec.Command(harness.Mailscope(t), "probe", "dnsbl", "--resolver="+resolver, "--zone=listed.test", "--zone=err.test", "192.0.2.10")
+	cli.Stdout, cli.Stderr = &out, &out
+	err = cli.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out.String(), "Spam trap hit at 192.0.2.10") || !strings.Contains(out.String(), "zone_error") {
+		t.Errorf("CLI: %v\n%s", err, out.String())
+	}
+
+	// The listing moves from .10 to .11; the next sweeps follow.
+	harness.WriteFile(t, listed, ":127.0.0.2:Listed, see https://listed.test/$\n127.0.0.2\n192.0.2.11\n")
+	dnsblWantMetrics(t, base+"/metrics", 20*time.Second,
+		`mailscope_dnsbl_state{state="not_listed",target="192.0.2.10",zone="listed.test"} 1`,
+		`mailscope_dnsbl_state{state="listed",target="192.0.2.11",zone="listed.test"} 1`,
+		`mailscope_dnsbl_return_code_info{code="127.0.0.2",meaning="spam source",target="192.0.2.11",zone="listed.test"} 1`,
+	)
+}
+
+// dnsblWantMetrics polls url until every line is in the exposition.
+func dnsblWantMetrics(t *testing.T, url string, timeout time.Duration, lines ...string) {
+	t.Helper()
+	harness.Eventually(t, timeout, "metrics", func() error {
+		body, err := dnsblFetch(url)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if !strings.Contains(body, l) {
+				return fmt.Errorf("no %s", l)
+			}
+		}
+		return nil
+	})
+}
+
+func dnsblFetch(url string) (string, error) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func dnsblGet(t *testing.T, url string) string {
+	t.Helper()
+	body, err := dnsblFetch(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
