@@ -227,13 +227,17 @@ func (fl *Follower) deliver(tf *trackedFile, before int64) {
 }
 
 // truncated restarts tf from offset 0 after its content was replaced in
-// place. The partial line it held can never be completed, so it is
-// delivered as it is.
+// place. First it reads the unread tail from the rotated copy, if it finds
+// one; a partial line that is still incomplete then can never be completed,
+// so it is delivered as it is.
 func (fl *Follower) truncated(tf *trackedFile, why string) {
+	readOff := tf.sp.readOff()
+	copyPath := fl.readRotatedCopy(tf)
 	fl.flushPartial(tf)
 	fl.stats.rotations[RotationTruncate].Add(1)
 	fl.log.Info("file truncated, reading it from the start",
-		"path", tf.path, "file", tf.id.String(), "offset", tf.sp.off, "size", tf.size, "detected_by", why)
+		"path", tf.path, "file", tf.id.String(), "offset", readOff, "size", tf.size, "detected_by", why,
+		"tail_read_from", copyPath, "tail_read_to", tf.sp.off)
 	tf.sp.reset(0)
 	tf.fp = tf.fp[:0]
 }

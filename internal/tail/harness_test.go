@@ -281,9 +281,17 @@ func checkSeq(t *testing.T, lines []got, last int, lost []int) {
 		}
 	}
 	if len(missing)+len(dups)+len(unexpected) > 0 {
-		t.Errorf("of lines 1..%d: missing %v, duplicated %v, unexpected (documented loss that was read, or never written) %v",
-			last, missing, dups, unexpected)
+		t.Errorf("of lines 1..%d: missing %s, duplicated %s, unexpected (documented loss that was read, or never written) %s",
+			last, brief(missing), brief(dups), brief(unexpected))
 	}
+}
+
+// brief prints a list of numbers, shortened when long.
+func brief(ns []int) string {
+	if len(ns) <= 20 {
+		return fmt.Sprint(ns)
+	}
+	return fmt.Sprintf("%d lines: %v ... %v", len(ns), ns[:10], ns[len(ns)-10:])
 }
 
 // otherLines returns the delivered lines that are not numbered.

@@ -141,20 +141,65 @@ func matrixCases() []matrixCase {
 			after: func(t *testing.T, h *harness, st *Stats) { wantRotations(t, st, 0, 1, 0) },
 		},
 		{
-			// Documented loss: lines written after the last read and
-			// before the truncation are only in the rotated copy.
-			name: "copytruncate_window_loss",
+			// Lines written after the last read and before the truncation
+			// are only in the rotated copy: found by fingerprint, read.
+			name: "copytruncate_unread_tail_from_copy",
+			run: func(t *testing.T, h *harness) []int {
+				w := h.create("app.log")
+				h.start()
+				h.writeN(w, 5)
+				h.step()
+				h.write(w, "seq 000006 a\nseq 000007 half")
+				copyFile(t, h.path("app.log"), h.path("app.log.1"))
+				h.must(os.Truncate(h.path("app.log"), 0))
+				h.seq = 7
+				h.writeN(w, 3)
+				h.step()
+				return nil
+			},
+			after: func(t *testing.T, h *harness, st *Stats) {
+				if n := st.CopyRecoveries.Load(); n != 1 {
+					t.Errorf("copy recoveries = %d, want 1", n)
+				}
+				for _, l := range h.delivered() {
+					if seqOf(l.text) == 7 && (l.text != "seq 000007 half" || l.flags != Unterminated) {
+						t.Errorf("line 7 = %+v, want the copy's unterminated last line", l)
+					}
+				}
+			},
+		},
+		{
+			// Documented loss: without a copy (or when a generation is
+			// truncated twice between polls) the unread tail is gone.
+			name: "truncate_without_copy_loss",
 			run: func(t *testing.T, h *harness) []int {
 				w := h.create("app.log")
 				h.start()
 				h.writeN(w, 5)
 				h.step()
 				h.writeN(w, 2)
-				copyFile(t, h.path("app.log"), h.path("app.log.1"))
 				h.must(os.Truncate(h.path("app.log"), 0))
 				h.writeN(w, 3)
 				h.step()
 				return []int{6, 7}
+			},
+		},
+		{
+			name: "copytruncate_twice_between_polls",
+			run: func(t *testing.T, h *harness) []int {
+				w := h.create("app.log")
+				h.start()
+				h.writeN(w, 5)
+				h.step()
+				h.writeN(w, 2) // 6, 7: in the first copy, recovered
+				copyFile(t, h.path("app.log"), h.path("app.log.1"))
+				h.must(os.Truncate(h.path("app.log"), 0))
+				h.writeN(w, 2) // 8, 9: in the second copy, whose prefix we never saw
+				copyFile(t, h.path("app.log"), h.path("app.log.2"))
+				h.must(os.Truncate(h.path("app.log"), 0))
+				h.writeN(w, 2)
+				h.step()
+				return []int{8, 9}
 			},
 		},
 		{

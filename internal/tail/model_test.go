@@ -89,10 +89,13 @@ type modelGen struct {
 	orphaned   bool
 	orphanedAt time.Time
 	pending    []int // lines written but not yet read
-	// held is a line whose first part the follower read and holds as a
-	// partial line; if the file is truncated under it, that part is
-	// delivered as it is (Unterminated).
-	held int
+	// readAny: the follower's read offset in this file is past 0, so it
+	// knows a fingerprint and will notice a truncation.
+	readAny bool
+	// truncs counts truncations since the last poll; recovered holds the
+	// lines of the first one, which the follower reads from its copy.
+	truncs    int
+	recovered []int
 }
 
 type model struct {
@@ -156,6 +159,7 @@ func runModel(t *testing.T, ops modelOps) {
 	m.stop()
 	for _, g := range m.gens {
 		m.lost = append(m.lost, g.pending...)
+		m.lost = append(m.lost, g.recovered...)
 	}
 	checkSeq(t, h.delivered(), h.seq, m.lost)
 }
@@ -215,14 +219,18 @@ func (m *model) apply(op modelOp) {
 		m.renames++
 		copyFile(m.t, h.path("app.log"), h.path(fmt.Sprintf("app.log.%d", m.renames)))
 		h.must(os.Truncate(h.path("app.log"), 0))
-		// Written since the last read, now only in the copy; except a held
-		// partial line, whose first part is delivered on truncation.
-		for _, n := range m.pathGen.pending {
-			if n != m.pathGen.held {
-				m.lost = append(m.lost, n)
-			}
+		// Written since the last read, now only in the copy. The follower
+		// finds the copy of the first truncation since its last poll by
+		// the fingerprint it knows; later copies start with bytes it never
+		// saw, and a file it has read nothing of has no fingerprint.
+		g := m.pathGen
+		if g.state == genOpen && g.readAny && g.truncs == 0 {
+			g.recovered = append(g.recovered, g.pending...)
+		} else {
+			m.lost = append(m.lost, g.pending...)
 		}
-		m.pathGen.pending, m.pathGen.held = nil, 0
+		g.pending = nil
+		g.truncs++
 	case opStop:
 		if m.running {
 			m.stop()
@@ -287,11 +295,13 @@ func (m *model) poll() {
 		if !g.atPath && !g.orphaned {
 			g.orphaned, g.orphanedAt = true, m.now
 		}
-		g.pending = nil // read
-		g.held = 0
-		if m.partial != 0 && g == m.wGen {
-			g.held = m.partial
+		// Read: the recovered tail from the copy, then the file itself
+		// (from 0 again if it was truncated).
+		if g.truncs > 0 {
+			g.readAny = false
 		}
+		g.readAny = g.readAny || len(g.pending) > 0 || (m.partial != 0 && g == m.wGen)
+		g.pending, g.recovered, g.truncs = nil, nil, 0
 		if g.orphaned && m.now.Sub(g.orphanedAt) >= 5*time.Second {
 			g.state = genClosed
 		}
@@ -303,7 +313,6 @@ func (m *model) stop() {
 	m.running = false
 	m.poll()
 	for _, g := range m.gens {
-		g.held = 0 // not checkpointed: read again whole after the restart
 		if g.state == genOpen {
 			if g.atPath {
 				g.state = genCheckpointed

@@ -125,6 +125,9 @@ type Stats struct {
 	PartialFlushes atomic.Int64
 	// OpenRetries counts retries of a path that failed to open.
 	OpenRetries atomic.Int64
+	// CopyRecoveries counts truncations whose unread tail was read from
+	// the rotated copy.
+	CopyRecoveries atomic.Int64
 	// CheckpointSaves and CheckpointErrors count checkpoint writes.
 	CheckpointSaves  atomic.Int64
 	CheckpointErrors atomic.Int64
