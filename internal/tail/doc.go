@@ -39,8 +39,9 @@
 //     it reopens, as long as that happens within RotateWait; the new file is
 //     read from offset 0. Counted as rotations of kind rename or recreate.
 //   - copytruncate: detected by size or by fingerprint, even if the file
-//     regrew past the old offset before the next poll; the file is read
-//     from 0. A NUL-filled hole left by a writer without O_APPEND is
+//     regrew past the old offset before the next poll; the unread tail is
+//     read from the rotated copy if it is found (see below), then the file
+//     is read from 0. A NUL-filled hole left by a writer without O_APPEND is
 //     skipped and counted (Stats.NULBytes). Counted as kind truncate.
 //   - a path that does not exist, or cannot be opened (permission), is
 //     retried (with backoff up to Config.MaxRetryInterval for errors other
@@ -84,12 +85,16 @@
 //
 // # Known loss cases
 //
-//   - copytruncate: lines written after the follower's last read and
-//     before the truncation exist only in the rotated copy, which is not
-//     followed. With inotify the window is the time between a write and the
-//     follower's wakeup; in polling mode it is up to PollInterval. The
-//     integration test with logrotate measures it. Rename rotation has no
-//     such window; prefer it.
+//   - copytruncate: lines written between logrotate's copy and its
+//     truncate are in no file at all. (Lines written after the follower's
+//     last read but before the copy are not lost: on a truncation the
+//     follower looks in the file's directory for the copy, a file whose name
+//     starts with the followed name and whose first bytes match the
+//     fingerprint, and reads the unread tail from it.) The tail is also lost
+//     when the copy is gone before the follower notices the truncation
+//     (compress without delaycompress, or a copy moved elsewhere) and for a
+//     generation truncated twice between two polls. The integration test
+//     with logrotate measures the loss; rename rotation has none, prefer it.
 //   - a file generation that is created and rotated away between two polls
 //     is never opened. Polls follow change events closely, so this needs a
 //     writer rotating faster than the follower wakes up.
