@@ -86,11 +86,11 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			case "state_dir":
 				ps = append(ps, doc.Decode(v, "state_dir", &cfg.StateDir)...)
 			case "tracing":
-				if p := doc.Decode(v, "tracing", &cfg.Tracing); len(p) > 0 {
-					ps = append(ps, p...)
-				} else {
-					ps.Merge("tracing", cfg.Tracing.Validate())
-				}
+				// Validate even after decode problems: a key that failed to
+				// decode keeps its valid default, and the user sees every
+				// problem of the file in one pass.
+				ps = append(ps, doc.Decode(v, "tracing", &cfg.Tracing)...)
+				ps.Merge("tracing", cfg.Tracing.Validate())
 			default:
 				if _, ok := collectors.Lookup(k.Value); !ok {
 					ps = append(ps, &config.Problem{Line: k.Line, Path: k.Value, Msg: config.UnknownMsg("section", k.Value, knownSections())})
@@ -113,9 +113,8 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			if enabled != nil {
 				s.Enabled = *enabled
 			}
-			p = doc.Decode(rest, f.Name, s.Config)
-			ps = append(ps, p...)
-			if len(p) == 0 && s.Enabled {
+			ps = append(ps, doc.Decode(rest, f.Name, s.Config)...)
+			if s.Enabled {
 				ps.Merge(f.Name, s.Config.Validate())
 			}
 		} else if s.Enabled {

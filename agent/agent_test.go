@@ -1,0 +1,273 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/postconf"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var epoch = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
+// running is an agent under test, running until the test ends.
+type running struct {
+	a      *Agent
+	clk    *clock.Fake
+	file   string
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+func noPostfix(context.Context) (*postconf.Facts, error) { return nil, postconf.ErrNoPostfix }
+
+func startAgent(t *testing.T, cfgText string) *running {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "mailscope.yml")
+	writeConfig(t, file, cfgText)
+	clk := clock.NewFake(epoch)
+	a, err := New(Options{ConfigFile: file, Clock: clk, Version: "test", DetectPostfix: noPostfix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{a: a, clk: clk, file: file, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx) }()
+	t.Cleanup(r.stop)
+	waitFor(t, "agent ready", a.Ready)
+	return r
+}
+
+func (r *running) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		<-r.done
+	})
+}
+
+func writeConfig(t *testing.T, file, text string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls a condition that another goroutine makes true; it bounds
+// the wait instead of sleeping a guessed time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (r *running) snap(name string) (snapshot, bool) {
+	for _, in := range r.a.instances() {
+		if in.name == name {
+			return in.snapshot(), true
+		}
+	}
+	return snapshot{}, false
+}
+
+func (r *running) metric(t *testing.T, name, collector string) float64 {
+	t.Helper()
+	mfs, err := r.a.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			ok := collector == ""
+			for _, l := range m.GetLabel() {
+				ok = ok || (l.GetName() == "collector" && l.GetValue() == collector)
+			}
+			if !ok {
+				continue
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
+}
+
+// TestLifecycle builds, starts and stops the agent and its collectors twice
+// in a row: every goroutine ends (goleak checks at the end of the package).
+func TestLifecycle(t *testing.T) {
+	for round := range 2 {
+		r := startAgent(t, "testtick:\n  interval: 1m\n  targets: [a, b]\n")
+		waitFor(t, "first run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+		s, _ := r.snap("testtick")
+		if s.State != stateRunning || s.Last.Summary != "run 1 over 2 targets" || s.Last.Err != nil {
+			t.Fatalf("round %d: %+v", round, s)
+		}
+		// The next run waits for the clock, not for wall time.
+		r.clk.BlockUntil(1)
+		r.clk.Advance(time.Minute)
+		waitFor(t, "second run", func() bool { s, _ := r.snap("testtick"); return strings.HasPrefix(s.Last.Summary, "run 2") })
+		if got := r.metric(t, "mailscope_collector_up", "testtick"); got != 1 {
+			t.Errorf("up = %v", got)
+		}
+		if got := r.metric(t, "mailscope_collector_last_run_timestamp_seconds", "testtick"); got != float64(epoch.Add(time.Minute).Unix()) {
+			t.Errorf("last run = %v", got)
+		}
+		r.stop()
+		if r.a.Ready() {
+			t.Error("still ready after stop")
+		}
+	}
+}
+
+func TestFailingCollectorNeverStopsOthers(t *testing.T) {
+	r := startAgent(t, "testtick:\n  interval: 1m\ntestcrash:\n  panic: true\n")
+	waitFor(t, "crash noticed", func() bool { s, _ := r.snap("testcrash"); return s.State == stateRestarting })
+	s, _ := r.snap("testcrash")
+	if !strings.HasPrefix(s.LastErr, "panic: collector bug") {
+		t.Errorf("last error: %q", s.LastErr)
+	}
+	waitFor(t, "testtick runs", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+	if got := r.metric(t, "mailscope_collector_up", "testcrash"); got != 0 {
+		t.Errorf("testcrash up = %v", got)
+	}
+	if got := r.metric(t, "mailscope_collector_up", "testtick"); got != 1 {
+		t.Errorf("testtick up = %v", got)
+	}
+	// Restarted after the backoff, on the injected clock: 1 s, then 2 s.
+	waitFor(t, "backoff timer", func() bool { return r.clk.Waiters() >= 2 })
+	r.clk.Advance(time.Second)
+	waitFor(t, "restart", func() bool { s, _ := r.snap("testcrash"); return s.Restarts == 1 && s.State == stateRestarting })
+	if got := r.metric(t, "mailscope_collector_errors_total", "testcrash"); got != 2 {
+		t.Errorf("errors_total = %v, want 2", got)
+	}
+}
+
+func TestCollectorThatCannotBeBuilt(t *testing.T) {
+	r := startAgent(t, "testcrash:\n  fail_new: true\ntesttick:\n")
+	s, ok := r.snap("testcrash")
+	if !ok || s.State != stateFailed || s.LastErr != "cannot open /nonexistent/mail.log" {
+		t.Fatalf("%+v", s)
+	}
+	if r.metric(t, "mailscope_collector_up", "testcrash") != 0 || r.metric(t, "mailscope_collector_errors_total", "testcrash") != 1 {
+		t.Error("a collector that cannot start must show up=0 and one error")
+	}
+	waitFor(t, "testtick runs", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+}
+
+func TestFailedRunsAreCounted(t *testing.T) {
+	r := startAgent(t, "testtick:\n  fail_runs: true\n")
+	waitFor(t, "a failed run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+	if r.metric(t, "mailscope_collector_up", "testtick") != 0 || r.metric(t, "mailscope_collector_errors_total", "testtick") != 1 {
+		t.Error("a failed run must show up=0 and count one error")
+	}
+}
+
+func TestReload(t *testing.T) {
+	r := startAgent(t, "testtick:\n  interval: 1m\n")
+	waitFor(t, "first run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+	first := lastTick.Load()
+
+	// Unchanged: the collector keeps running, not rebuilt.
+	if err := r.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if lastTick.Load() != first {
+		t.Error("an unchanged section rebuilt its collector")
+	}
+
+	// Broken: refused, the old config keeps running, the metric says 0.
+	writeConfig(t, r.file, "testtick:\n  interval: soon\n")
+	err := r.a.Reload()
+	var ps config.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || !strings.Contains(ps[0].Error(), "testtick.interval: want a duration") {
+		t.Fatalf("reload error: %v", err)
+	}
+	if got := r.metric(t, "mailscope_config_last_reload_successful", ""); got != 0 {
+		t.Errorf("reload_successful = %v after a bad reload", got)
+	}
+	if _, ok := r.snap("testtick"); !ok || lastTick.Load() != first {
+		t.Error("a bad reload touched the running collector")
+	}
+
+	// Fixed and changed: the metric flips back, the collector is rebuilt,
+	// a newly enabled one starts.
+	writeConfig(t, r.file, "testtick:\n  interval: 2m\ntestcrash:\n")
+	if err := r.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.metric(t, "mailscope_config_last_reload_successful", ""); got != 1 {
+		t.Errorf("reload_successful = %v after a good reload", got)
+	}
+	if lastTick.Load() == first || lastTick.Load().cfg.Interval != 2*time.Minute {
+		t.Error("a changed section did not rebuild its collector")
+	}
+	if _, ok := r.snap("testcrash"); !ok {
+		t.Error("a newly enabled collector did not start")
+	}
+
+	// Disabled: stopped.
+	writeConfig(t, r.file, "testtick:\n  enabled: false\n")
+	if err := r.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.a.instances()) != 0 {
+		t.Errorf("running after disable: %d", len(r.a.instances()))
+	}
+}
+
+func TestZeroConfigWithPostfix(t *testing.T) {
+	a, err := New(Options{
+		ConfigFile: "",
+		DetectPostfix: func(context.Context) (*postconf.Facts, error) {
+			return &postconf.Facts{Version: "3.7.11", LogFile: "/var/log/mail.log", LogVia: "syslog"}, nil
+		},
+	})
+	if _, statErr := os.Stat(DefaultConfigFile); statErr == nil {
+		t.Skip(DefaultConfigFile + " exists on this machine")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(a.Config().Source, "embedded default config") {
+		t.Errorf("source: %q", a.Config().Source)
+	}
+	if n := len(a.Config().Enabled()); n != 0 {
+		t.Errorf("enabled %d collectors; none of the test collectors offers Auto", n)
+	}
+}
+
+func TestRefusesBadConfig(t *testing.T) {
+	_, err := New(Options{ConfigFile: "testdata/invalid-three.yml"})
+	var ps config.Problems
+	if !errors.As(err, &ps) || len(ps) != 3 {
+		t.Fatalf("want the three problems, got %v", err)
+	}
+}
+
+var _ = testutil.ToFloat64

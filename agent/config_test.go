@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+// TestInvalidConfigs checks every testdata/invalid-*.yml against its exact
+// messages, in testdata/invalid-*.yml.err.
+func TestInvalidConfigs(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid-*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no invalid configs found: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want, err := os.ReadFile(f + ".err")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = LoadFile(f, noEnv)
+			if err == nil {
+				t.Fatal("accepted an invalid config")
+			}
+			if got := err.Error() + "\n"; got != string(want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestValidConfig(t *testing.T) {
+	text := `
+state_dir: /tmp/ms
+testtick:
+  interval: 30s
+  targets: [a, b]
+testcrash:
+  enabled: false
+tracing:
+  otlp: {endpoint: "collector:4317", insecure: true}
+  sample_ratio: 0.25
+`
+	cfg, err := Parse("ok.yml", []byte(text), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/tmp/ms" || cfg.Tracing.SampleRatio != 0.25 || !cfg.Tracing.OTLP.Insecure {
+		t.Errorf("got %+v", cfg)
+	}
+	en := cfg.Enabled()
+	if len(en) != 1 || en[0].Name != "testtick" {
+		t.Fatalf("enabled: %+v", en)
+	}
+	tc := en[0].Config.(*tickConfig)
+	if tc.Interval != 30*time.Second || len(tc.Targets) != 2 {
+		t.Errorf("testtick config: %+v", tc)
+	}
+}
+
+func TestEmptySectionEnablesWithDefaults(t *testing.T) {
+	cfg, err := Parse("ok.yml", []byte("testtick:\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := cfg.Enabled()
+	if len(en) != 1 || en[0].Config.(*tickConfig).Interval != time.Minute {
+		t.Fatalf("enabled: %+v", en)
+	}
+}
+
+func TestSecretsAreRedactedInConfigOutput(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("file-secret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) (string, bool) {
+		return map[string]string{"TOKEN": "env-secret-value"}[k], k == "TOKEN"
+	}
+	text := "testtick:\n  password_file: " + pw + "\ntracing:\n  otlp:\n    endpoint: c:4317\n    headers: {authorization: \"Bearer ${TOKEN}\"}\n"
+	cfg, err := Parse("ok.yml", []byte(text), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Enabled()[0].Config.(*tickConfig).Password.Reveal(); got != "file-secret-value" {
+		t.Fatalf("password from file: %q", got)
+	}
+	out, err := cfg.Redacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"file-secret-value", "env-secret-value"} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("/config shows a secret:\n%s", out)
+		}
+	}
+	if strings.Count(string(out), "<secret>") != 2 {
+		t.Errorf("want two <secret> markers:\n%s", out)
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	_, err := LoadFile("testdata/does-not-exist.yml", noEnv)
+	if err == nil || err.Error() != "testdata/does-not-exist.yml: cannot read config file: no such file or directory" {
+		t.Errorf("got %v", err)
+	}
+}

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// The fake collectors of these tests keep the contract as real ones do:
+// a config section with defaults and Validate, metrics on their own
+// registry, runs reported through Settings.Report.
+
+type tickConfig struct {
+	Interval     time.Duration `yaml:"interval"`
+	Targets      []string      `yaml:"targets"`
+	Password     config.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
+	// FailRuns makes every run report an error.
+	FailRuns bool `yaml:"fail_runs"`
+}
+
+func (c *tickConfig) Validate() error {
+	var ps config.Problems
+	if c.Interval < time.Second {
+		ps.Addf("interval", "must be at least 1s, got %s", c.Interval)
+	}
+	for i, t := range c.Targets {
+		if t == "" {
+			ps.Addf(fmt.Sprintf("targets[%d]", i), "must not be empty")
+		}
+	}
+	if pw := config.ResolveSecret(&ps, "password", c.Password, c.PasswordFile, false); pw != "" {
+		c.Password = pw
+	}
+	return ps.Err()
+}
+
+type tick struct {
+	cfg   *tickConfig
+	s     collectors.Settings
+	runs  prometheus.Counter
+	count atomic.Int64
+}
+
+func (t *tick) Run(ctx context.Context) error {
+	return collectors.Every(ctx, t.s, t.cfg.Interval, func(ctx context.Context) (string, error) {
+		n := t.count.Add(1)
+		t.runs.Inc()
+		if t.cfg.FailRuns {
+			return "", errors.New("target unreachable")
+		}
+		return fmt.Sprintf("run %d over %d targets", n, len(t.cfg.Targets)), nil
+	})
+}
+
+// crashConfig makes a collector whose Run fails or panics.
+type crashConfig struct {
+	Panic   bool `yaml:"panic"`
+	FailNew bool `yaml:"fail_new"`
+}
+
+func (c *crashConfig) Validate() error { return nil }
+
+type crash struct {
+	cfg   *crashConfig
+	calls atomic.Int64
+}
+
+func (c *crash) Run(ctx context.Context) error {
+	c.calls.Add(1)
+	if c.cfg.Panic {
+		panic("collector bug")
+	}
+	return errors.New("lost the log file")
+}
+
+var lastTick atomic.Pointer[tick]
+
+func init() {
+	collectors.Register(collectors.Factory{
+		Name: "testtick",
+		Help: "A scheduled test collector.",
+		NewConfig: func() collectors.Config {
+			return &tickConfig{Interval: time.Minute}
+		},
+		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
+			t := &tick{cfg: cfg.(*tickConfig), s: s}
+			t.runs = prometheus.NewCounter(prometheus.CounterOpts{Name: "mailscope_testtick_runs_total", Help: "Runs."})
+			s.Registerer.MustRegister(t.runs)
+			lastTick.Store(t)
+			return t, nil
+		},
+	})
+	collectors.Register(collectors.Factory{
+		Name:      "testcrash",
+		Help:      "A test collector that fails.",
+		NewConfig: func() collectors.Config { return &crashConfig{} },
+		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
+			c := cfg.(*crashConfig)
+			if c.FailNew {
+				return nil, errors.New("cannot open /nonexistent/mail.log")
+			}
+			return &crash{cfg: c}, nil
+		},
+	})
+}

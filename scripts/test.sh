@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script).
+# On a fresh Debian 12 machine with Go, as root, it installs what the tests
+# need (Debian packages, staticcheck) and then runs: gofmt check, go vet,
+# staticcheck, unit tests under the race detector, and the end-to-end tests
+# against real services. Safe to run again: installs are skipped when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests start for real. Keep in sync with
+# docs/development.md.
+PACKAGES=(
+  prometheus            # real Prometheus scraping the agent; promtool
+  prometheus-alertmanager
+  postfix               # postconf facts, real Postfix logs
+  logrotate rsyslog     # the file follower's rotation and syslog tests
+  rbldnsd               # blocklist zones
+)
+STATICCHECK_VERSION=v0.8.2
+
+# CI's environment may not have Go's directory on PATH.
+command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
+
+log() { printf '\n==> %s\n' "$*"; }
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  # Postfix asks which setup it is for; the tests run their own instances.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_go_tools() {
+  GOBIN="$(go env GOPATH)/bin"
+  export PATH="$GOBIN:$PATH"
+  if ! staticcheck -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+    log "installing staticcheck ${STATICCHECK_VERSION}"
+    go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
+  fi
+}
+
+install_packages
+install_go_tools
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+log "go vet"
+go vet ./...
+
+log "staticcheck"
+staticcheck ./...
+
+# Unit and package tests, under the race detector.
+log "go test -race (packages)"
+go test -race -count=1 $(go list ./... | grep -v /test/e2e)
+
+# End-to-end tests: the built binary against real services. The race
+# detector adds nothing here (the agent runs as a separate process).
+log "go test (end-to-end)"
+go test -count=1 -timeout 20m ./test/e2e/...
