@@ -191,6 +191,9 @@ func (s *splitter) flush() (line []byte, off int64, flags LineFlags, ok bool) {
 	if s.start == s.end {
 		return nil, 0, 0, false
 	}
+	if s.swallowNL && s.end-s.start == 1 && s.buf[s.start] == '\r' {
+		return nil, 0, 0, false // maybe the "\r\n" ending the line flushed before
+	}
 	raw := s.buf[s.start:s.end]
 	off = s.off
 	s.consume(len(raw))

@@ -165,3 +165,36 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// TestSplitterFlushSwallowsLateNewline: a line flushed because its writer
+// stalled must not turn its late terminator into an empty line.
+func TestSplitterFlushSwallowsLateNewline(t *testing.T) {
+	s := newSplitter(100, false)
+	s.reset(0)
+	feed := func(in string) (out []string) {
+		space := s.space()
+		s.commit(copy(space, in))
+		for {
+			line, _, _, ok := s.next()
+			if !ok {
+				return out
+			}
+			out = append(out, string(line))
+		}
+	}
+	if got := feed("abc"); len(got) != 0 {
+		t.Fatalf("partial line delivered: %q", got)
+	}
+	if line, _, flags, ok := s.flush(); !ok || string(line) != "abc" || flags != Unterminated {
+		t.Fatalf("flush = %q %b %v", line, flags, ok)
+	}
+	if got := feed("\r"); len(got) != 0 {
+		t.Fatalf("got %q after a lone CR", got)
+	}
+	if _, _, _, ok := s.flush(); ok {
+		t.Fatal("a lone CR after a flush was flushed as a line")
+	}
+	if got := feed("\nd\n\n"); fmt.Sprint(got) != "[d ]" {
+		t.Fatalf("got %q, want [d, empty line]", got)
+	}
+}
