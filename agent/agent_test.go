@@ -38,10 +38,17 @@ func noPostfix(context.Context) (*postconf.Facts, error) { return nil, postconf.
 
 func startAgent(t *testing.T, cfgText string) *running {
 	t.Helper()
+	return startAgentWith(t, cfgText, func(*Options) {})
+}
+
+func startAgentWith(t *testing.T, cfgText string, edit func(*Options)) *running {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "mailscope.yml")
 	writeConfig(t, file, cfgText)
 	clk := clock.NewFake(epoch)
-	a, err := New(Options{ConfigFile: file, Clock: clk, Version: "test", DetectPostfix: noPostfix})
+	opts := Options{ConfigFile: file, Clock: clk, Version: "test", DetectPostfix: noPostfix}
+	edit(&opts)
+	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
