@@ -171,6 +171,11 @@ func New(ctx context.Context, cfg Config, info Info, getenv func(string) string,
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 	)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
+	// The SDK reports export failures through a global handler that would
+	// print with the standard logger; send them to ours.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("Exporting traces failed", "err", err)
+	}))
 	logger.Info("Tracing enabled", "protocol", protocol, "endpoint", firstNonEmpty(cfg.OTLP.Endpoint, "(from OTEL_* environment)"), "sample_ratio", cfg.SampleRatio)
 	return &Provider{TracerProvider: sdk, sdk: sdk}, nil
 }
@@ -216,7 +221,7 @@ func newExporter(ctx context.Context, c OTLPConfig, protocol string) (sdktrace.S
 		var opts []otlptracehttp.Option
 		if c.Endpoint != "" {
 			if strings.Contains(c.Endpoint, "://") {
-				opts = append(opts, otlptracehttp.WithEndpointURL(c.Endpoint))
+				opts = append(opts, otlptracehttp.WithEndpointURL(httpTracesURL(c.Endpoint)))
 			} else {
 				opts = append(opts, otlptracehttp.WithEndpoint(c.Endpoint))
 			}
@@ -233,6 +238,17 @@ func newExporter(ctx context.Context, c OTLPConfig, protocol string) (sdktrace.S
 		return otlptracehttp.New(ctx, opts...)
 	}
 	return nil, fmt.Errorf("unsupported OTLP protocol %q (want %q or %q)", protocol, ProtocolGRPC, ProtocolHTTP)
+}
+
+// httpTracesURL treats a URL without a path as the collector's base URL, as
+// OTEL_EXPORTER_OTLP_ENDPOINT does, and appends the traces path.
+func httpTracesURL(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Path != "" && u.Path != "/") {
+		return endpoint
+	}
+	u.Path = "/v1/traces"
+	return u.String()
 }
 
 func firstNonEmpty(vs ...string) string {

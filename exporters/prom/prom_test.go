@@ -1,0 +1,89 @@
+package prom
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestSelect(t *testing.T) {
+	all := map[string]prometheus.Gatherer{"dnsbl": nil, "domain": nil, "mtalog": nil}
+	cases := []struct {
+		collect, exclude []string
+		want             []string
+		err              string
+	}{
+		{want: []string{"dnsbl", "domain", "mtalog"}},
+		{collect: []string{"mtalog", "dnsbl"}, want: []string{"dnsbl", "mtalog"}},
+		{exclude: []string{"domain"}, want: []string{"dnsbl", "mtalog"}},
+		{collect: []string{"seeds"}, err: `collect[]: collector "seeds" is not running (running: dnsbl, domain, mtalog)`},
+		{exclude: []string{"x"}, err: `exclude[]: collector "x" is not running (running: dnsbl, domain, mtalog)`},
+		{collect: []string{"dnsbl"}, exclude: []string{"domain"}, err: "collect[] and exclude[] cannot be combined"},
+	}
+	for _, c := range cases {
+		got, err := Select(all, c.collect, c.exclude)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%v/%v: err %v, want %q", c.collect, c.exclude, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%v/%v: got %v %v, want %v", c.collect, c.exclude, got, err, c.want)
+		}
+	}
+}
+
+func TestProbeHandler(t *testing.T) {
+	var gotDeadline time.Duration
+	modules := func() map[string]ProbeFunc {
+		return map[string]ProbeFunc{"dnsbl": func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, _ *slog.Logger) bool {
+			dl, _ := ctx.Deadline()
+			gotDeadline = time.Until(dl)
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailscope_dnsbl_listed", Help: "x"})
+			g.Set(1)
+			reg.MustRegister(g)
+			debug.WriteString("looked up " + target + " in zen\n")
+			return target != "broken"
+		}}
+	}
+	h := ProbeHandler(modules, slog.New(slog.DiscardHandler))
+	serve := func(url string, header map[string]string) (int, string) {
+		req := httptest.NewRequest("GET", url, nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		b, _ := io.ReadAll(rec.Result().Body)
+		return rec.Code, string(b)
+	}
+	code, body := serve("/probe?module=dnsbl&target=192.0.2.1", map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "5"})
+	if code != 200 || !strings.Contains(body, "mailscope_probe_success 1") || !strings.Contains(body, "mailscope_dnsbl_listed 1") {
+		t.Errorf("probe: %d\n%s", code, body)
+	}
+	// The scrape timeout less half a second bounds the probe.
+	if gotDeadline > 4500*time.Millisecond || gotDeadline < 4*time.Second {
+		t.Errorf("deadline %v, want about 4.5s", gotDeadline)
+	}
+	if _, body = serve("/probe?module=dnsbl&target=broken", nil); !strings.Contains(body, "mailscope_probe_success 0") {
+		t.Errorf("failed probe:\n%s", body)
+	}
+	if _, body = serve("/probe?module=dnsbl&target=192.0.2.1&debug=true", nil); !strings.Contains(body, "looked up 192.0.2.1 in zen") || !strings.Contains(body, "mailscope_dnsbl_listed {} 1") {
+		t.Errorf("debug view:\n%s", body)
+	}
+	if code, body = serve("/probe?module=nope&target=x", nil); code != 400 || !strings.Contains(body, `unknown module "nope"`) {
+		t.Errorf("unknown module: %d %s", code, body)
+	}
+	if code, _ = serve("/probe?module=dnsbl", nil); code != 400 {
+		t.Errorf("no target: %d", code)
+	}
+}
