@@ -1,0 +1,39 @@
+// Package source reads MTA log lines from where they are written (followed
+// files, journald, a syslog receiver, old and gzipped files for replay) and
+// hands them on in batches. It knows syslog's framing and timestamps, and
+// nothing of Postfix or Exim.
+package source
+
+import "time"
+
+// Line is one log line in the traditional syslog text form:
+//
+//	TIMESTAMP HOST PROGRAM[PID]: MESSAGE
+//
+// where TIMESTAMP is RFC 3164 ("Nov 26 05:31:21") or RFC 3339
+// ("2026-11-26T05:31:21.123456+00:00"). Sources that receive structured
+// entries (journald, RFC 5424 syslog) render them in this form, so parsers
+// see one format.
+type Line struct {
+	// Time is when the line was logged: parsed from its timestamp (an RFC
+	// 3164 one gets its year from the file's modification time and the
+	// rollover of months), or given by the source (journald). Zero when the
+	// line has no timestamp a source can read.
+	Time time.Time
+	// Text is the whole line without its line ending. It is valid only
+	// during the Sink call: copy what must outlive it.
+	Text []byte
+}
+
+// Batch is lines from one source, in the order they were written.
+type Batch struct {
+	// Source is the configured source name (the `source` label).
+	Source string
+	Lines  []Line
+}
+
+// Sink receives batches; a parser and its metrics sit behind it. It must
+// not keep the batch or its lines' Text after returning.
+type Sink interface {
+	HandleBatch(b *Batch)
+}
