@@ -84,7 +84,7 @@ type Config struct {
 	MaxRetryInterval time.Duration
 	// DisableFSNotify turns off change notifications: the follower then
 	// reads only on each PollInterval (for NFS and other filesystems where
-	// inotify sees nothing, and for tests).
+	// change notifications see nothing, and for tests).
 	DisableFSNotify bool
 
 	// Logger receives warnings and debug logs; nil discards them.

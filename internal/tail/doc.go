@@ -11,8 +11,9 @@
 // next check, and calls os.Exit inside the library on some stat errors.
 // Like google/mtail's filestream, the OpenTelemetry collector's fileconsumer
 // and Grafana Alloy, mailscope therefore keeps a small follower of its own,
-// built on stat and file identity, woken by inotify where available and
-// always polling as a safety net.
+// built on stat and file identity, woken by github.com/fsnotify/fsnotify
+// (inotify on Linux, kqueue on the BSDs) where available and always polling
+// as a safety net.
 //
 // # Model
 //
