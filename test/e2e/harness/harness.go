@@ -130,6 +130,17 @@ func Mailscope(t testing.TB) string {
 	return buildPath
 }
 
+// Main runs a test binary's tests and then removes the mailscope binary
+// Mailscope built, so no temp directory outlives the run. Call it from
+// TestMain: os.Exit(harness.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if buildPath != "" {
+		_ = os.RemoveAll(filepath.Dir(buildPath))
+	}
+	return code
+}
+
 // ModuleRoot is the repository root (where go.mod is).
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
