@@ -1,0 +1,42 @@
+# Each habit has one name. `make test` is what CI runs (via .ci/run).
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+PKG       = github.com/prometheus/common/version
+LDFLAGS   = -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
+            -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+
+.PHONY: build test unit e2e lint bench fuzz run screenshot clean
+
+build: ## the static binary in ./mailscope
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o mailscope ./cmd/mailscope
+
+test: ## everything CI runs: installs, lint, race tests, end-to-end
+	./scripts/test.sh
+
+unit: ## package tests under the race detector, no real services
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+
+e2e: ## end-to-end tests against real Prometheus, Postfix, rbldnsd ...
+	$(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+lint:
+	gofmt -l $$(git ls-files '*.go') | (! grep .)
+	$(GO) vet ./...
+	staticcheck ./...
+
+bench: ## benchmarks; record results in docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## one minute per fuzz target
+	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 60s ./internal/tail/
+
+run: ## the agent with the zero-config default
+	$(GO) run ./cmd/mailscope
+
+screenshot: build ## headless Chromium screenshot of the status page (needs chromium)
+	./scripts/screenshot.sh
+
+clean:
+	rm -f mailscope *.prof

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailscope/mailscope/agent"
+	"github.com/mailscope/mailscope/collectors"
+)
+
+// TestExampleConfigIsValid keeps deploy/mailscope.example.yml loadable and
+// complete: every registered collector has a section in it.
+func TestExampleConfigIsValid(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "mailscope.example.yml")
+	cfg, err := agent.LoadFile(path, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("the example config has problems:\n%v", err)
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range collectors.All() {
+		if !bytes.Contains(text, []byte("\n"+f.Name+":")) {
+			t.Errorf("deploy/mailscope.example.yml has no %q section", f.Name)
+		}
+	}
+	if len(cfg.Enabled()) == 0 {
+		t.Error("the example enables no collector")
+	}
+}
+
+func TestCheckConfigCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check-config", "--config.file=" + filepath.Join("..", "..", "deploy", "mailscope.example.yml")}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "mailscope.example.yml: OK") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	code = run([]string{"version"}, &stdout, &stderr)
+	if code != 0 || !strings.HasPrefix(stdout.String(), "mailscope, version ") {
+		t.Errorf("version: exit %d: %s", code, stdout.String())
+	}
+	code = run([]string{"--no-such-flag"}, &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("bad flag: exit %d, want 2", code)
+	}
+}
