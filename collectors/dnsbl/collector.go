@@ -141,6 +141,11 @@ func (c *Collector) sweep(ctx context.Context) (string, error) {
 	if ctx.Err() != nil {
 		return Summary(rep), fmt.Errorf("dnsbl sweep: %w", ctx.Err())
 	}
+	// A sweep in which no lookup got an answer checked nothing: the run
+	// failed (mailscope_collector_up 0), whatever the per-pair states say.
+	if n := len(rep.Results); n > 0 && rep.Count(Unknown) == n {
+		return Summary(rep), fmt.Errorf("dnsbl sweep: none of %d lookups got an answer (is the resolver reachable?)", n)
+	}
 	return Summary(rep), nil
 }
 

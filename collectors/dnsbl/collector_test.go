@@ -277,3 +277,22 @@ mailscope_dnsbl_listed{target="192.0.2.10",zone="wild.test"} 0
 		t.Error("probe accepted a bad target")
 	}
 }
+
+// TestSweepWithNoAnswerIsAnError: when the resolver answers nothing at all,
+// the run is a failure (the agent's up metric says 0), not a clean sweep.
+func TestSweepWithNoAnswerIsAnError(t *testing.T) {
+	srv := dnstest.Start(t, testZones())
+	cfg := testConfig(t, srv)
+	cfg.Resolver = "127.0.0.1:1" // nothing listens there
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, cfg, t.TempDir())
+	summary, err := h.c.sweep(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "none of 7 lookups got an answer") {
+		t.Fatalf("err = %v (summary %q)", err, summary)
+	}
+	if !strings.Contains(summary, "7 unknown") {
+		t.Errorf("summary: %q", summary)
+	}
+}
