@@ -158,7 +158,7 @@ func (c *Config) Validate() error {
 		ps.Add("interval", "must be positive")
 	}
 	if c.Jitter < 0 || (c.Interval > 0 && c.Jitter >= c.Interval) {
-		ps.Add("jitter", "must be at least 0 and less than interval")
+		ps.Addf("jitter", "must be at least 0 and less than interval (%s), got %s", c.Interval, c.Jitter)
 	}
 	if c.Timeout <= 0 {
 		ps.Add("timeout", "must be positive")
@@ -231,7 +231,7 @@ func (c *Config) validateZones(ps *config.Problems, key config.Secret) []Zone {
 		ps.Add("dqs_key", "is set, but no *.dq.spamhaus.net zone is in zones")
 	}
 	if usesCatalog && c.Interval > 0 && c.Interval < minCatalogInterval {
-		ps.Addf("interval", "must be at least %s with public zones, which must not be queried more often", minCatalogInterval)
+		ps.Addf("interval", "must be at least %s with public zones, which must not be queried more often, got %s", minCatalogInterval, c.Interval)
 	}
 	for i, cz := range c.CustomZones {
 		z, ok := cz.zone(ps, fmt.Sprintf("custom_zones[%d]", i))

@@ -68,7 +68,7 @@ func TestConfigProblems(t *testing.T) {
 		{"bad key", func(c *Config) { c.DQSKey = "abc.def"; c.Zones = []string{"zen.dq.spamhaus.net"} }, []string{"dqs_key: must be letters and digits only (the 26-character key from the Spamhaus portal)"}},
 		{"public resolver", func(c *Config) { c.Resolver = "8.8.8.8"; c.Zones = []string{"zen.spamhaus.org"} }, []string{`resolver: 8.8.8.8 is Google's public resolver, which zen.spamhaus.org refuses (answers are errors or false "not listed"): run a local recursive resolver such as unbound, or use Spamhaus DQS`}},
 		{"bad resolver", func(c *Config) { c.Resolver = "localhost" }, []string{`resolver: want host:port (such as 127.0.0.1:53), got "localhost"`}},
-		{"fast sweeps of public zones", func(c *Config) { c.Interval = 10 * time.Second; c.Jitter = 0 }, []string{"interval: must be at least 1m0s with public zones, which must not be queried more often"}},
+		{"fast sweeps of public zones", func(c *Config) { c.Interval = 10 * time.Second; c.Jitter = 0 }, []string{"interval: must be at least 1m0s with public zones, which must not be queried more often, got 10s"}},
 		{"too big a prefix", func(c *Config) { c.Targets.IPs = []string{"192.0.2.0/16"} }, []string{"targets.ips[0]: 192.0.0.0/16 has 65536 addresses, more than max_targets (256)"}},
 		{"bad targets", func(c *Config) { c.Targets.IPs = []string{"192.0.2.300"}; c.Targets.Domains = []string{"not a domain"} }, []string{`targets.ips[0]: "192.0.2.300" is neither an IP address nor a CIDR prefix`, `targets.domains[0]: "not a domain" is not a domain name`}},
 		{"no targets", func(c *Config) { c.Targets.IPs = nil }, []string{"targets: nothing to check: list ips or domains, or turn on discover.postfix"}},
