@@ -1,0 +1,144 @@
+package domain
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailscope/mailscope/internal/dnsx"
+	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
+)
+
+// zone is an authoritative-looking test resolver: records in zone-file
+// syntax, CNAMEs followed, NXDOMAIN for names that have no record at or
+// below them, SERVFAIL for names in fail, and the AD bit for names in
+// signed (or every name when allSigned).
+type zone struct {
+	mu        sync.Mutex
+	rrs       []dns.RR
+	fail      map[string]bool
+	signed    map[string]bool
+	allSigned bool
+}
+
+func newZone(t testing.TB, records ...string) *zone {
+	t.Helper()
+	z := &zone{fail: map[string]bool{}, signed: map[string]bool{}}
+	z.add(t, records...)
+	return z
+}
+
+func (z *zone) add(t testing.TB, records ...string) {
+	t.Helper()
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for _, s := range records {
+		rr, err := dns.NewRR("$TTL 300\n" + s)
+		if err != nil {
+			t.Fatalf("record %q: %v", s, err)
+		}
+		z.rrs = append(z.rrs, rr)
+	}
+}
+
+func (z *zone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	m := new(dns.Msg)
+	m.SetReply(r)
+	q := r.Question[0]
+	name := strings.ToLower(q.Name)
+	if z.fail[name] {
+		m.Rcode = dns.RcodeServerFailure
+		_ = w.WriteMsg(m)
+		return
+	}
+	m.AuthenticatedData = z.allSigned || z.signed[name]
+	exists := false
+	for hops := 0; hops < 8; hops++ {
+		var cname *dns.CNAME
+		found := false
+		for _, rr := range z.rrs {
+			h := rr.Header()
+			owner := strings.ToLower(h.Name)
+			if owner == name || strings.HasSuffix(owner, "."+name) {
+				exists = true
+			}
+			if owner != name {
+				continue
+			}
+			if h.Rrtype == q.Qtype {
+				m.Answer = append(m.Answer, dns.Copy(rr))
+				found = true
+			} else if c, ok := rr.(*dns.CNAME); ok && q.Qtype != dns.TypeCNAME {
+				cname = c
+			}
+		}
+		if found || cname == nil {
+			break
+		}
+		m.Answer = append(m.Answer, dns.Copy(cname))
+		name = strings.ToLower(cname.Target)
+	}
+	if !exists && len(m.Answer) == 0 {
+		m.Rcode = dns.RcodeNameError
+	}
+	_ = w.WriteMsg(m)
+}
+
+// testEnv starts z on loopback and returns an Env using it, with a fixed
+// clock and no cache (tests change records between runs).
+func testEnv(t testing.TB, z *zone) *Env {
+	t.Helper()
+	srv := dnstest.Start(t, z)
+	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr}, CacheSize: -1, Timeout: 2 * time.Second, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	return &Env{DNS: c, Now: func() time.Time { return now }, Timeout: 5 * time.Second}
+}
+
+// codes returns the finding codes of a result, in order.
+func codesOf(r *Result) []string {
+	out := make([]string, len(r.Findings))
+	for i, f := range r.Findings {
+		out[i] = f.Code
+	}
+	return out
+}
+
+// wantCodes fails unless the result's codes are exactly want (as a set
+// with multiplicity, any order).
+func wantCodes(t testing.TB, r *Result, want ...string) {
+	t.Helper()
+	got := map[string]int{}
+	for _, c := range codesOf(r) {
+		got[c]++
+	}
+	for _, c := range want {
+		got[c]--
+	}
+	for c, n := range got {
+		if n != 0 {
+			t.Errorf("%s codes = %v, want %v\nfindings: %+v", r.Check, codesOf(r), want, r.Findings)
+			return
+		}
+		_ = c
+	}
+}
+
+func ips(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParseAddr(s)
+	}
+	return out
+}
+
+var bg = context.Background()
