@@ -20,8 +20,8 @@ import (
 // client certificate, written as PEM files.
 type testPKI struct {
 	CAFile, ServerCert, ServerKey, ClientCert, ClientKey string
-	Pool                                                  *x509.CertPool
-	Client                                                tls.Certificate
+	Pool                                                 *x509.CertPool
+	Client                                               tls.Certificate
 }
 
 func newTestPKI(t *testing.T) *testPKI {
