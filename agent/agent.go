@@ -209,7 +209,7 @@ func (a *Agent) Reload() error {
 	old, oldTP := a.cfg, a.tp
 	a.mu.Unlock()
 	tp := oldTP
-	tracingChanged := !equalTracing(old.Tracing, cfg.Tracing)
+	tracingChanged := !reflect.DeepEqual(old.Tracing, cfg.Tracing)
 	if tracingChanged {
 		tp, err = otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: a.opts.Version}, a.getenv, a.logger)
 		if err != nil {
@@ -259,10 +259,6 @@ func (a *Agent) Reload() error {
 	a.m.reloadTime.Set(float64(a.opts.Clock.Now().UnixNano()) / 1e9)
 	a.logger.Info("Config reloaded", "config", cfg.Source, "collectors_stopped", len(stop), "collectors_started", changed)
 	return nil
-}
-
-func equalTracing(a, b otel.Config) bool {
-	return reflect.DeepEqual(a, b)
 }
 
 // instances returns the running instances sorted by name.

@@ -51,7 +51,9 @@ type Settings struct {
 	// Tracer makes the collector's spans; a no-op tracer when tracing is off.
 	Tracer trace.Tracer
 	// StateDir is a directory private to this collector for checkpoints,
-	// cursors and dedup state, created by the agent.
+	// cursors and dedup state (state_dir/NAME). The collector creates it
+	// when it first needs it, so collectors without state run where the
+	// state directory is not writable.
 	StateDir string
 	Clock    clock.Clock
 	// Report records the outcome of one run (a sweep, a check, a batch) for
