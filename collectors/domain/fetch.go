@@ -58,7 +58,7 @@ func (e *Env) fetchHTTPS(ctx context.Context, rawURL string, limit int64) (*fetc
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return e.dial(ctx, host, port)
 		},
-		TLSClientConfig:     &tls.Config{ServerName: host, RootCAs: e.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     &tls.Config{ServerName: host, RootCAs: e.RootCAs, MinVersion: tls.VersionTLS12, Time: e.now},
 		TLSHandshakeTimeout: e.timeout(),
 		DisableKeepAlives:   true,
 		Proxy:               nil,

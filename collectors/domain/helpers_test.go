@@ -142,3 +142,14 @@ func ips(ss ...string) []netip.Addr {
 }
 
 var bg = context.Background()
+
+// recordingResolver notes every name asked, in order.
+type recordingResolver struct {
+	Resolver
+	asked *[]string
+}
+
+func (r recordingResolver) Lookup(ctx context.Context, name string, qtype uint16) (*dnsx.Answer, error) {
+	*r.asked = append(*r.asked, dns.Fqdn(strings.ToLower(name)))
+	return r.Resolver.Lookup(ctx, name, qtype)
+}
