@@ -1,0 +1,130 @@
+package mtalog
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// Kinds are the MTAs whose logs mailscope parses; the `mta` label.
+var Kinds = []string{"postfix", "exim"}
+
+// Config is the `mta` section of the config file.
+type Config struct {
+	// Kind is the MTA writing the logs: postfix (default) or exim.
+	Kind string `yaml:"kind"`
+	// Timezone is the zone of RFC 3164 timestamps ("Nov 26 05:31:21"),
+	// which carry none: an IANA name such as Europe/Berlin; empty is the
+	// agent's local zone. RFC 3339 timestamps carry their own offset.
+	Timezone string `yaml:"timezone,omitempty"`
+	// Sources are where the MTA's log lines come from; several for a
+	// multi-instance Postfix or a host that logs to both a file and
+	// journald.
+	Sources []SourceConfig `yaml:"sources"`
+}
+
+// SourceConfig is one source: a name and exactly one of file, journald
+// and syslog.
+type SourceConfig struct {
+	// Name is the `source` label and names the source's checkpoint or
+	// cursor in the state directory.
+	Name     string                 `yaml:"name"`
+	File     *source.FileConfig     `yaml:"file,omitempty"`
+	Journald *source.JournaldConfig `yaml:"journald,omitempty"`
+	Syslog   *source.SyslogConfig   `yaml:"syslog,omitempty"`
+}
+
+// NewConfig returns the defaults: a Postfix with no source yet.
+func NewConfig() *Config { return &Config{Kind: "postfix"} }
+
+// nameRE keeps source names usable as label values and file name parts.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Validate returns every problem, with key paths relative to the section.
+func (c *Config) Validate() error {
+	var ps config.Problems
+	kindOK := false
+	for _, k := range Kinds {
+		kindOK = kindOK || c.Kind == k
+	}
+	if !kindOK {
+		ps.Addf("kind", "must be one of %v, got %q", Kinds, c.Kind)
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			ps.Addf("timezone", "unknown time zone %q", c.Timezone)
+		}
+	}
+	if len(c.Sources) == 0 {
+		ps.Add("sources", "at least one source is required (file, journald or syslog)")
+	}
+	names := map[string]int{}
+	paths := map[string]string{}
+	listens := map[string]string{}
+	for i, s := range c.Sources {
+		key := fmt.Sprintf("sources[%d]", i)
+		switch {
+		case s.Name == "":
+			ps.Add(key+".name", "required")
+		case !nameRE.MatchString(s.Name):
+			ps.Addf(key+".name", "%q: use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)", s.Name)
+		default:
+			if j, dup := names[s.Name]; dup {
+				ps.Addf(key+".name", "%q is already the name of sources[%d]", s.Name, j)
+			} else {
+				names[s.Name] = i
+			}
+		}
+		var kinds []string
+		if s.File != nil {
+			kinds = append(kinds, "file")
+			ps.Merge(key+".file", s.File.Validate())
+			for j, p := range s.File.Paths {
+				pkey := fmt.Sprintf("%s.file.paths[%d]", key, j)
+				if other, dup := paths[p]; dup {
+					ps.Addf(pkey, "%q is also followed by %s: its lines would be counted twice", p, other)
+				} else {
+					paths[p] = pkey
+				}
+			}
+		}
+		if s.Journald != nil {
+			kinds = append(kinds, "journald")
+			ps.Merge(key+".journald", s.Journald.Validate())
+		}
+		if s.Syslog != nil {
+			kinds = append(kinds, "syslog")
+			ps.Merge(key+".syslog", s.Syslog.Validate())
+			for _, l := range s.Syslog.Listens() {
+				if other, dup := listens[l]; dup {
+					ps.Addf(key+".syslog", "%s is also the listener of %s", l, other)
+				} else {
+					listens[l] = key
+				}
+			}
+		}
+		switch len(kinds) {
+		case 0:
+			ps.Add(key, "needs one of file, journald or syslog")
+		case 1:
+		default:
+			ps.Addf(key, "has %v: one kind per source (make one source of each)", kinds)
+		}
+	}
+	return ps.Err()
+}
+
+// location is the zone for RFC 3164 timestamps; Validate has checked it.
+func (c *Config) location() *time.Location {
+	if c.Timezone == "" {
+		return time.Local
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.Local
+	}
+	return loc
+}

@@ -1,0 +1,119 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+func TestFileConfigValidate(t *testing.T) {
+	c := FileConfig{Paths: []string{"", "relative.log", "/var/log/[mail.log"}, StartAt: "middle", LongLines: "wrap", RotateWait: -time.Second, MaxLineBytes: -1}
+	err := c.Validate()
+	ps, ok := err.(config.Problems)
+	if !ok {
+		t.Fatalf("Validate returned %T %v, want config.Problems", err, err)
+	}
+	want := []string{
+		"paths[0]: empty path",
+		`paths[1]: "relative.log" is not an absolute path`,
+		`paths[2]: "/var/log/[mail.log" is not a valid glob: syntax error in pattern`,
+		`start_at: must be end or beginning, got "middle"`,
+		`long_lines: must be truncate or skip, got "wrap"`,
+		"rotate_wait: must not be negative, got -1s",
+		"max_line_bytes: must not be negative, got -1",
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems:\n%v", len(ps), err)
+	}
+	for i := range want {
+		if ps[i].Error() != want[i] {
+			t.Errorf("problem %d: %q, want %q", i, ps[i].Error(), want[i])
+		}
+	}
+	if err := (&FileConfig{Paths: []string{"/var/log/mail.log"}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFileSourceResume follows a file, stops, starts again on the same state
+// directory, and checks that the lines come once each with their times,
+// that counters keep counting across runs, and that the file's position
+// is reported.
+func TestFileSourceResume(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write := func(from, to int) {
+		for i := from; i <= to; i++ {
+			fmt.Fprintf(w, "Nov 26 05:31:%02d mx postfix/smtpd[1]: seq %06d\n", i%60, i)
+		}
+	}
+	write(1, 10)
+	src, err := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond},
+		Options{StateDir: filepath.Join(dir, "state"), Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordSink{}
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- src.Run(ctx, sink) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stop := run()
+	waitLines(t, sink, 10)
+	snap := src.Snapshot()
+	if len(snap.Files) != 1 || snap.Files[0].Path != path || snap.Files[0].Offset != snap.Files[0].Size {
+		t.Errorf("files %+v, want %s read to its end", snap.Files, path)
+	}
+	stop()
+	write(11, 20) // while stopped
+	stop = run()
+	waitLines(t, sink, 20)
+	write(21, 30)
+	waitLines(t, sink, 30)
+	stop()
+
+	checkNumbered(t, sink.texts(), 30)
+	if !sink.names["maillog"] || len(sink.names) != 1 {
+		t.Errorf("batch sources %v, want maillog", sink.names)
+	}
+	st, _ := os.Stat(path)
+	snap = src.Snapshot()
+	if snap.Lines != 30 || snap.Bytes != st.Size() {
+		t.Errorf("snapshot lines %d bytes %d, want 30 and %d", snap.Lines, snap.Bytes, st.Size())
+	}
+	if len(snap.Files) != 0 {
+		t.Errorf("files %+v after stop, want none", snap.Files)
+	}
+	year := time.Now().Year()
+	if time.Until(time.Date(year, 11, 26, 5, 31, 30, 0, time.UTC)) > 24*time.Hour {
+		year--
+	}
+	if want := time.Date(year, 11, 26, 5, 31, 30, 0, time.UTC); !snap.LastLineTime.Equal(want) {
+		t.Errorf("last line time %v, want %v", snap.LastLineTime, want)
+	}
+	if sink.lines[0].Time.Second() != 1 || sink.lines[0].Time.Location() != time.UTC {
+		t.Errorf("first line time %v", sink.lines[0].Time)
+	}
+	for _, k := range []string{"rename", "truncate", "recreate"} {
+		if _, ok := snap.Rotations[k]; !ok {
+			t.Errorf("rotation kind %s missing from %v", k, snap.Rotations)
+		}
+	}
+}
