@@ -3,5 +3,6 @@
 package all
 
 import (
-	_ "github.com/mailscope/mailscope/collectors/dnsbl" // IP and domain blocklists
+	_ "github.com/mailscope/mailscope/collectors/dnsbl"  // IP and domain blocklists
+	_ "github.com/mailscope/mailscope/collectors/mtalog" // MTA log sources and pipeline
 )
