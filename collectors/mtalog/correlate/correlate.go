@@ -1,0 +1,342 @@
+// Package correlate joins an MTA's log events into messages by queue ID:
+// smtpd or pickup first sees a message, cleanup and qmgr describe it, each
+// delivery agent line is an attempt, qmgr's "removed" ends it. The table is
+// bounded: at most Config.MaxMessages messages, and none older than
+// Config.TTL (which must cover Postfix's maximal_queue_lifetime, so a
+// deferred message is not forgotten while Postfix still retries it). The
+// oldest message goes first when the table is full; every eviction is
+// counted by reason. Time is the log's time, never the wall clock, so a
+// replay of old logs behaves as the live run did.
+package correlate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+)
+
+// Config bounds the table.
+type Config struct {
+	// MaxMessages is the most messages held at once.
+	MaxMessages int `yaml:"max_messages"`
+	// TTL is how long after first sight a message that never completes is
+	// dropped; at least Postfix's maximal_queue_lifetime (5 days by default).
+	TTL time.Duration `yaml:"ttl"`
+	// MaxAttempts is how many delivery attempts a message keeps in detail;
+	// later ones are only counted.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// DefaultConfig holds 100,000 messages for up to 6 days (maximal_queue_lifetime
+// plus a day for bounce notices), with 32 attempts each.
+func DefaultConfig() Config {
+	return Config{MaxMessages: 100_000, TTL: 6 * 24 * time.Hour, MaxAttempts: 32}
+}
+
+// Validate returns every problem.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxMessages < 1 {
+		errs = append(errs, fmt.Errorf("max_messages: must be at least 1, got %d", c.MaxMessages))
+	}
+	if c.TTL < time.Hour {
+		errs = append(errs, fmt.Errorf("ttl: must be at least 1h (and should cover maximal_queue_lifetime), got %s", c.TTL))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("max_attempts: must be at least 1, got %d", c.MaxAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+// End says why a message left the table.
+type End uint8
+
+// Ends. Only EndRemoved is a completed message; the others are evictions.
+const (
+	EndRemoved  End = iota // qmgr or postsuper removed it
+	EndCapacity            // the table was full and it was the oldest
+	EndTTL                 // older than Config.TTL
+	EndFlush               // the caller flushed the table (end of a replay)
+)
+
+func (e End) String() string {
+	switch e {
+	case EndRemoved:
+		return "removed"
+	case EndCapacity:
+		return "capacity"
+	case EndTTL:
+		return "ttl"
+	}
+	return "flush"
+}
+
+// Attempt is one delivery attempt of one recipient.
+type Attempt struct {
+	Time      time.Time
+	Transport event.Daemon
+	Status    event.Status
+	DSN       event.DSN
+	Reason    event.Reason
+	// Relay is the next hop's host name; Provider its group.
+	Relay    string
+	Provider string
+	Delay    float64
+	Delays   [4]float64
+}
+
+// Reject is a reject, hold or discard of a message that already had a
+// queue ID (smtpd after MAIL FROM, cleanup header/body checks, milters).
+type Reject struct {
+	Time   time.Time
+	Daemon event.Daemon
+	Action event.Action
+	DSN    event.DSN
+	Reason event.Reason
+}
+
+// Message is what the log said about one queue ID.
+type Message struct {
+	QueueID   string
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Origin    event.Origin
+	Size      int64
+	Nrcpt     int
+	// Attempts holds the first Config.MaxAttempts attempts; AttemptCount
+	// counts them all.
+	Attempts     []Attempt
+	AttemptCount int
+	Rejects      []Reject
+	// Expired is set when qmgr gave up (status=expired).
+	Expired bool
+	// Queued is set once qmgr has logged the message's size.
+	Queued bool
+	End    End
+
+	prev, next *Message
+}
+
+// Outcome summarises the final state: "delivered" (every attempt's last
+// word was sent), "bounced", "expired", "deferred" (still deferred when it
+// left the table), "rejected" (a reject and no delivery), "mixed" (some
+// recipients sent, some bounced), or "unknown" (no attempt seen).
+func (m *Message) Outcome() string {
+	if m.Expired {
+		return "expired"
+	}
+	var sent, bounced, deferred bool
+	for i := range m.Attempts {
+		switch m.Attempts[i].Status {
+		case event.StatusSent:
+			sent = true
+		case event.StatusBounced:
+			bounced = true
+		case event.StatusDeferred:
+			deferred = true
+		}
+	}
+	if len(m.Attempts) > 0 {
+		// The last attempt decides between deferred and a final status.
+		switch last := m.Attempts[len(m.Attempts)-1].Status; {
+		case sent && bounced:
+			return "mixed"
+		case last == event.StatusBounced:
+			return "bounced"
+		case last == event.StatusSent:
+			return "delivered"
+		case deferred:
+			return "deferred"
+		}
+	}
+	if len(m.Rejects) > 0 {
+		return "rejected"
+	}
+	return "unknown"
+}
+
+// Outcomes is the closed set of Outcome values.
+var Outcomes = []string{"delivered", "bounced", "expired", "deferred", "rejected", "mixed", "unknown"}
+
+// Failed reports whether any attempt was deferred, bounced or expired or a
+// reject hit the message: such messages are always traced.
+func (m *Message) Failed() bool {
+	if m.Expired || len(m.Rejects) > 0 {
+		return true
+	}
+	for i := range m.Attempts {
+		if m.Attempts[i].Status != event.StatusSent {
+			return true
+		}
+	}
+	return false
+}
+
+// Correlator holds the table. It is not safe for concurrent use; the
+// pipeline serialises calls.
+type Correlator struct {
+	cfg  Config
+	byID map[string]*Message
+	// head is the oldest message (first seen first), tail the newest.
+	head, tail *Message
+	done       func(*Message)
+	evictions  [4]uint64
+	relays     map[string]string
+}
+
+// New returns a correlator that calls done for every message that leaves
+// the table (completed or evicted); done must not keep the message.
+func New(cfg Config, done func(*Message)) *Correlator {
+	return &Correlator{cfg: cfg, byID: make(map[string]*Message), done: done, relays: make(map[string]string)}
+}
+
+// Len is the number of messages held.
+func (c *Correlator) Len() int { return len(c.byID) }
+
+// Evictions returns how many messages left the table for reason e.
+func (c *Correlator) Evictions(e End) uint64 { return c.evictions[e] }
+
+// Observation is what the correlator adds to one event for the metrics.
+type Observation struct {
+	// FirstQueued is set on the first qmgr size line of a message, so a
+	// message retried N times is received once.
+	FirstQueued bool
+	// Provider is the last attempt's provider, for lines (qmgr expired)
+	// that name no recipient.
+	Provider string
+}
+
+// Observe adds one event. provider and reason are the classifications of
+// ev the pipeline already made.
+func (c *Correlator) Observe(ev *event.Event, provider string, reason event.Reason) Observation {
+	var obs Observation
+	if len(ev.QueueID) == 0 {
+		return obs
+	}
+	c.expire(ev.Time)
+	m := c.byID[string(ev.QueueID)]
+	switch ev.Kind {
+	case event.KindClient, event.KindPickup, event.KindMessageID, event.KindQueued, event.KindDelivery,
+		event.KindReject, event.KindContentAction, event.KindExpired, event.KindNotification:
+		if m == nil {
+			m = c.insert(ev)
+		}
+	case event.KindRemoved:
+		if m != nil {
+			m.LastSeen = ev.Time
+			c.remove(m, EndRemoved)
+		}
+		return obs
+	default:
+		if m != nil {
+			m.LastSeen = ev.Time
+		}
+		return obs
+	}
+	if !ev.Time.IsZero() {
+		m.LastSeen = ev.Time
+	}
+	switch ev.Kind {
+	case event.KindClient, event.KindPickup:
+		m.Origin = ev.Origin
+	case event.KindQueued:
+		if !m.Queued {
+			m.Queued = true
+			obs.FirstQueued = true
+			m.Size = ev.Size
+			m.Nrcpt = int(ev.Nrcpt)
+			if m.Origin == event.OriginNone {
+				// No smtpd or pickup line: Postfix made it (bounce,
+				// delay notice, forward).
+				m.Origin = event.OriginLocal
+			}
+		}
+	case event.KindDelivery:
+		m.AttemptCount++
+		if len(m.Attempts) < c.cfg.MaxAttempts {
+			m.Attempts = append(m.Attempts, Attempt{
+				Time: ev.Time, Transport: ev.Daemon, Status: ev.Status, DSN: ev.DSN, Reason: reason,
+				Relay: c.intern(ev.Relay), Provider: provider, Delay: ev.Delay, Delays: ev.Delays,
+			})
+		}
+	case event.KindReject, event.KindContentAction:
+		if len(m.Rejects) < c.cfg.MaxAttempts {
+			m.Rejects = append(m.Rejects, Reject{Time: ev.Time, Daemon: ev.Daemon, Action: ev.Action, DSN: ev.DSN, Reason: reason})
+		}
+	case event.KindExpired:
+		m.Expired = true
+	}
+	if n := len(m.Attempts); n > 0 {
+		obs.Provider = m.Attempts[n-1].Provider
+	}
+	return obs
+}
+
+// intern returns a shared string for a relay host name, so a busy relay
+// costs one allocation, not one per attempt. The cache is bounded.
+func (c *Correlator) intern(b []byte) string {
+	if s, ok := c.relays[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(c.relays) < 4096 {
+		c.relays[s] = s
+	}
+	return s
+}
+
+// Flush ends every message still held (end of a replay), oldest first.
+func (c *Correlator) Flush() {
+	for c.head != nil {
+		c.remove(c.head, EndFlush)
+	}
+}
+
+func (c *Correlator) insert(ev *event.Event) *Message {
+	if len(c.byID) >= c.cfg.MaxMessages {
+		c.remove(c.head, EndCapacity)
+	}
+	m := &Message{QueueID: string(ev.QueueID), FirstSeen: ev.Time, LastSeen: ev.Time}
+	c.byID[m.QueueID] = m
+	m.prev = c.tail
+	if c.tail != nil {
+		c.tail.next = m
+	} else {
+		c.head = m
+	}
+	c.tail = m
+	return m
+}
+
+// expire drops messages first seen more than TTL before now (log time).
+func (c *Correlator) expire(now time.Time) {
+	if now.IsZero() {
+		return
+	}
+	limit := now.Add(-c.cfg.TTL)
+	for c.head != nil && c.head.FirstSeen.Before(limit) {
+		c.remove(c.head, EndTTL)
+	}
+}
+
+func (c *Correlator) remove(m *Message, why End) {
+	delete(c.byID, m.QueueID)
+	if m.prev != nil {
+		m.prev.next = m.next
+	} else {
+		c.head = m.next
+	}
+	if m.next != nil {
+		m.next.prev = m.prev
+	} else {
+		c.tail = m.prev
+	}
+	m.prev, m.next = nil, nil
+	m.End = why
+	c.evictions[why]++
+	if c.done != nil {
+		c.done(m)
+	}
+}

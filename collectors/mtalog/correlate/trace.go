@@ -1,0 +1,126 @@
+package correlate
+
+import (
+	"context"
+	"hash/fnv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+)
+
+// Sampling decides which messages become traces: every failed (deferred,
+// bounced, expired, rejected) or slow message, and Ratio of the rest,
+// chosen by a hash of the queue ID so a replay picks the same ones.
+type Sampling struct {
+	Ratio float64       `yaml:"sample_ratio"`
+	Slow  time.Duration `yaml:"slow_threshold"`
+}
+
+// Keep reports whether m is traced.
+func (s Sampling) Keep(m *Message) bool {
+	if m.Failed() || (s.Slow > 0 && m.LastSeen.Sub(m.FirstSeen) >= s.Slow) {
+		return true
+	}
+	if s.Ratio <= 0 {
+		return false
+	}
+	if s.Ratio >= 1 {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(m.QueueID))
+	return float64(h.Sum64()>>11)/float64(1<<53) < s.Ratio
+}
+
+// Trace emits one trace for m: a root span "mta.message" from first sight
+// to its end, a child span "mta.delivery" per attempt (from the attempt's
+// start, its log time minus the connection and transmission delays, to
+// its log time) and span events for rejects and deferrals. Span times are
+// the log's; no address is recorded (recipients are reduced to providers).
+func Trace(tracer trace.Tracer, mta string, m *Message) {
+	end := m.LastSeen
+	if end.Before(m.FirstSeen) {
+		end = m.FirstSeen
+	}
+	ctx, root := tracer.Start(context.Background(), "mta.message",
+		trace.WithNewRoot(),
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(m.FirstSeen),
+		trace.WithAttributes(
+			attribute.String("mta", mta),
+			attribute.String("mta.queue_id", m.QueueID),
+			attribute.String("mta.origin", m.Origin.String()),
+			attribute.Int64("mta.size_bytes", m.Size),
+			attribute.Int("mta.recipients", m.Nrcpt),
+			attribute.Int("mta.attempts", m.AttemptCount),
+			attribute.String("mta.outcome", m.Outcome()),
+			attribute.String("mta.end", m.End.String()),
+		))
+	for i := range m.Rejects {
+		r := &m.Rejects[i]
+		root.AddEvent("mta.reject", trace.WithTimestamp(r.Time), trace.WithAttributes(
+			attribute.String("mta.daemon", r.Daemon.String()),
+			attribute.String("mta.action", r.Action.String()),
+			attribute.String("mta.dsn", dsn(r.DSN)),
+			attribute.String("mta.reason", r.Reason.String()),
+		))
+	}
+	for i := range m.Attempts {
+		a := &m.Attempts[i]
+		start := a.Time.Add(-time.Duration((a.Delays[2] + a.Delays[3]) * float64(time.Second)))
+		attrs := []attribute.KeyValue{
+			attribute.String("mta.transport", a.Transport.String()),
+			attribute.String("mta.status", a.Status.String()),
+			attribute.String("mta.dsn", dsn(a.DSN)),
+			attribute.String("mta.relay", a.Relay),
+			attribute.String("mta.provider", a.Provider),
+			attribute.Float64("mta.delay_seconds", a.Delay),
+			attribute.Float64("mta.delay.before_queue_seconds", a.Delays[0]),
+			attribute.Float64("mta.delay.in_queue_seconds", a.Delays[1]),
+			attribute.Float64("mta.delay.connection_seconds", a.Delays[2]),
+			attribute.Float64("mta.delay.transmission_seconds", a.Delays[3]),
+		}
+		if a.Reason != event.ReasonNone {
+			attrs = append(attrs, attribute.String("mta.reason", a.Reason.String()))
+		}
+		_, span := tracer.Start(ctx, "mta.delivery", trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+		if a.Status != event.StatusSent {
+			span.SetStatus(codes.Error, a.Status.String())
+			root.AddEvent("mta."+a.Status.String(), trace.WithTimestamp(a.Time), trace.WithAttributes(
+				attribute.String("mta.dsn", dsn(a.DSN)),
+				attribute.String("mta.reason", a.Reason.String()),
+				attribute.String("mta.provider", a.Provider),
+			))
+		}
+		span.End(trace.WithTimestamp(a.Time))
+	}
+	if m.Failed() {
+		root.SetStatus(codes.Error, m.Outcome())
+	}
+	root.End(trace.WithTimestamp(end))
+}
+
+func dsn(d event.DSN) string {
+	if d.IsZero() {
+		return ""
+	}
+	return string(dsnAppend(d))
+}
+
+func dsnAppend(d event.DSN) []byte {
+	b := []byte{'0' + d.Class, '.'}
+	b = appendUint(b, d.Subject)
+	b = append(b, '.')
+	return appendUint(b, d.Detail)
+}
+
+func appendUint(b []byte, n uint16) []byte {
+	if n >= 10 {
+		b = appendUint(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}

@@ -1,0 +1,116 @@
+// Package event is the MTA event model shared by the Postfix and Exim
+// parsers, the correlator and the metric sink: one typed Event per log line,
+// with every field that becomes a metric label drawn from a closed set.
+//
+// An Event keeps no addresses. Byte-slice fields (QueueID, Relay, Domain,
+// Text, ...) point into the parsed line and are valid only until the line's
+// buffer is reused; the correlator copies the few it keeps. Recipient and
+// sender addresses are reduced to their domain, which is what provider
+// grouping needs.
+package event
+
+import "time"
+
+// Event is one parsed log line. Parsers overwrite every field (Reset) before
+// filling it, so one Event can be reused for every line without allocation.
+type Event struct {
+	// Time is when the line was logged. Parsers set it from the line's
+	// timestamp; NoYear is set when that timestamp (RFC 3164) has no year,
+	// for the caller to supply one.
+	Time   time.Time
+	NoYear bool
+
+	Kind   Kind
+	Daemon Daemon
+	// Service is the syslog program name without the PID
+	// ("postfix/submission/smtpd", "postfix-out/smtp"). Never a label:
+	// syslog_name is free text.
+	Service []byte
+	// QueueID is the message's queue ID, empty for lines of no message.
+	QueueID []byte
+
+	// Stage is the SMTP protocol stage of a reject, lost connection, timeout
+	// or too-many-errors line.
+	Stage Stage
+	// Action is what a reject-type line did (reject, discard, hold, ...).
+	Action Action
+	// Code is the SMTP reply code (250, 450, 550, ...), 0 when absent.
+	Code uint16
+	// DSN is the enhanced status code (RFC 3463).
+	DSN DSN
+
+	// Status is a delivery line's outcome.
+	Status Status
+	// Reason is the classified cause of a deferral, bounce or reject.
+	Reason Reason
+	// Relay is the next hop's host name (before "[addr]"), "none",
+	// "local" or a transport name; empty when the line has none.
+	Relay []byte
+	// Domain is the recipient's domain (delivery lines) or the sender's
+	// domain (qmgr from= lines).
+	Domain []byte
+	// Client is the remote client's host name and address as logged
+	// ("host[1.2.3.4]"), for the correlator's origin; never a label.
+	Client []byte
+
+	// Delay is the total time from arrival to this delivery attempt, and
+	// Delays its four stages (before qmgr, in qmgr, connection setup,
+	// transmission), in seconds, as Postfix logs them.
+	Delay  float64
+	Delays [4]float64
+	// Size is the message size in bytes; Nrcpt its recipient count.
+	Size  int64
+	Nrcpt int32
+
+	// TLSDirection and TLSProtocol describe an established TLS session;
+	// TLSCipherBits is the cipher's strength in bits.
+	TLSDirection  Direction
+	TLSProtocol   TLSProtocol
+	TLSCipherBits uint16
+
+	// SASLMechanism is the mechanism of an authentication line.
+	SASLMechanism SASLMechanism
+	// Postscreen is a postscreen line's verdict.
+	Postscreen PostscreenResult
+	// Severity is set for warning, error, fatal and panic lines.
+	Severity Severity
+	// Origin is how a message entered the queue (client=, pickup uid=).
+	Origin Origin
+	// Count is a small number some lines carry: disconnect's command
+	// total, anvil's maximum, postscreen's DNSBL rank.
+	Count int32
+
+	// Text is the free text a reject, deferral or bounce carries (the
+	// remote server's reply, Postfix's reason), for classification and
+	// samples only.
+	Text []byte
+}
+
+// Reset clears every field, keeping nothing from the previous line.
+func (e *Event) Reset() { *e = Event{} }
+
+// DSN is an enhanced mail system status code, class.subject.detail.
+type DSN struct {
+	Class   uint8 // 2, 4 or 5; 0 when absent
+	Subject uint16
+	Detail  uint16
+}
+
+// IsZero reports whether no enhanced code was present.
+func (d DSN) IsZero() bool { return d.Class == 0 }
+
+// DSNClass returns the label value for the code's class.
+func (d DSN) DSNClass() string {
+	switch d.Class {
+	case 2:
+		return "2"
+	case 4:
+		return "4"
+	case 5:
+		return "5"
+	}
+	return "none"
+}
+
+// DSNClasses is the closed set of DSNClass values.
+var DSNClasses = []string{"2", "4", "5", "none"}

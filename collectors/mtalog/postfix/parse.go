@@ -1,0 +1,255 @@
+// Package postfix parses Postfix log lines into the shared MTA event model
+// (collectors/mtalog/event). ParseLine is a pure function: no I/O, no
+// configuration, no allocation per line. It is a hand-written scanner
+// dispatching on the daemon (the last component of the syslog program name,
+// so postfix-out/smtp, postfix/submission/smtpd and any syslog_name work)
+// and then on fixed message prefixes, following the formats of Postfix's
+// own sources (smtpd/smtpd.c, smtpd/smtpd_check.c, postscreen/*.c,
+// cleanup/cleanup_message.c, qmgr/qmgr_active.c, global/log_adhoc.c,
+// bounce/bounce_notify_service.c, anvil/anvil.c, tls/tls_client.c and
+// tls/tls_server.c); each daemon's file names the source it follows.
+//
+// A line is either an event (ParseLine returns true, ev.Kind is set) or
+// unparsed (false, with ev.Daemon still set when the program was
+// recognised), so callers keep the accounting identity
+// lines = events + unparsed.
+package postfix
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+)
+
+type dsnT = event.DSN
+
+// ParseLine parses one syslog-form line ("TIMESTAMP HOST PROGRAM[PID]:
+// MESSAGE", RFC 3164 or RFC 3339 timestamp) into ev, which it resets first.
+// Slices in ev point into line. It returns false for a line it does not
+// understand; ev.Daemon then still says which daemon wrote it, for the
+// unparsed-by-daemon count. Lines of other programs (no "name/daemon"
+// program, or a daemon Postfix does not have) are events of KindForeign.
+func ParseLine(line []byte, ev *event.Event) bool {
+	ev.Reset()
+	rest, ok := parseTimestamp(line, ev)
+	if !ok {
+		return false
+	}
+	// HOST
+	_, rest = word(rest)
+	prog, msg, ok := cut(rest, ": ")
+	if !ok {
+		// "prog[pid]:" with an empty message, or no program at all.
+		return false
+	}
+	if i := bytes.IndexByte(prog, '['); i >= 0 {
+		prog = prog[:i]
+	}
+	ev.Service = prog
+	slash := bytes.LastIndexByte(prog, '/')
+	if slash < 0 {
+		ev.Kind = event.KindForeign
+		return true
+	}
+	d, known := event.LookupDaemon(prog[slash+1:])
+	ev.Daemon = d
+	if !known {
+		ev.Kind = event.KindForeign
+		return true
+	}
+	return parseMessage(msg, ev)
+}
+
+// parseMessage dispatches a Postfix message by daemon.
+func parseMessage(msg []byte, ev *event.Event) bool {
+	if parseDiagnostic(msg, ev) {
+		return true
+	}
+	switch ev.Daemon {
+	case event.DaemonSmtpd:
+		return parseSmtpd(msg, ev)
+	case event.DaemonPostscreen:
+		return parsePostscreen(msg, ev)
+	case event.DaemonDnsblog:
+		return parseDnsblog(msg, ev)
+	case event.DaemonCleanup:
+		return parseCleanup(msg, ev)
+	case event.DaemonQmgr, event.DaemonOqmgr:
+		return parseQmgr(msg, ev)
+	case event.DaemonPickup:
+		return parsePickup(msg, ev)
+	case event.DaemonSmtp, event.DaemonLmtp:
+		return parseSmtp(msg, ev)
+	case event.DaemonLocal, event.DaemonVirtual, event.DaemonPipe, event.DaemonError, event.DaemonDiscard, event.DaemonRetry:
+		return parseDeliveryAgent(msg, ev)
+	case event.DaemonBounce:
+		return parseBounce(msg, ev)
+	case event.DaemonAnvil, event.DaemonScache:
+		return parseStatistics(msg, ev)
+	case event.DaemonMaster, event.DaemonPostfixScript:
+		return parseLifecycle(msg, ev)
+	case event.DaemonTlsproxy:
+		return parseTlsproxy(msg, ev)
+	case event.DaemonVerify:
+		return parseCacheCleanup(msg, ev)
+	case event.DaemonPostsuper:
+		return parsePostsuper(msg, ev)
+	case event.DaemonQmqpd:
+		return parseQmqpd(msg, ev)
+	}
+	return false
+}
+
+// parseDiagnostic recognises msg(3)'s severity prefixes, which every
+// daemon uses (util/msg.c: "warning: ", "error: ", "fatal: ", "panic: ").
+// smtpd's SASL failure is a warning with its own meaning.
+func parseDiagnostic(msg []byte, ev *event.Event) bool {
+	var sev event.Severity
+	var rest []byte
+	var ok bool
+	switch {
+	case len(msg) == 0:
+		return false
+	case msg[0] == 'w':
+		rest, ok = trimPrefix(msg, "warning: ")
+		sev = event.SeverityWarning
+	case msg[0] == 'e':
+		rest, ok = trimPrefix(msg, "error: ")
+		sev = event.SeverityError
+	case msg[0] == 'f':
+		rest, ok = trimPrefix(msg, "fatal: ")
+		sev = event.SeverityFatal
+	case msg[0] == 'p':
+		rest, ok = trimPrefix(msg, "panic: ")
+		sev = event.SeverityPanic
+	}
+	if !ok {
+		return false
+	}
+	ev.Severity = sev
+	ev.Kind = event.KindDiagnostic
+	ev.Text = rest
+	if ev.Daemon == event.DaemonSmtpd && sev == event.SeverityWarning {
+		parseSASLFailure(rest, ev)
+	}
+	return true
+}
+
+// queueID reads a queue ID followed by ": " at the start of msg. Short IDs
+// are upper-case hex, long ones (enable_long_queue_ids) mixed-case
+// alphanumerics; both have a digit or an upper-case letter, which keeps
+// words such as "statistics: " out.
+func queueID(msg []byte) (id, rest []byte, ok bool) {
+	i := 0
+	upperOrDigit := false
+	for i < len(msg) && i <= 20 {
+		c := msg[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z':
+			upperOrDigit = true
+		case c >= 'a' && c <= 'z':
+		default:
+			goto done
+		}
+		i++
+	}
+done:
+	if i < 5 || i > 20 || !upperOrDigit || i+1 >= len(msg) || msg[i] != ':' || msg[i+1] != ' ' {
+		return nil, msg, false
+	}
+	return msg[:i], msg[i+2:], true
+}
+
+// parseTimestamp reads an RFC 3164 ("Nov 26 05:31:21") or RFC 3339
+// ("2026-11-26T05:31:21.123456+01:00") timestamp and the space after it.
+// RFC 3164 times are returned in UTC with year 0 and ev.NoYear set; the
+// caller knows the year and zone.
+func parseTimestamp(s []byte, ev *event.Event) ([]byte, bool) {
+	if len(s) >= 16 && s[3] == ' ' && s[9] == ':' && s[12] == ':' && s[15] == ' ' {
+		mon := month(s[:3])
+		if mon == 0 {
+			return s, false
+		}
+		day := 0
+		if s[4] != ' ' {
+			day = int(s[4]-'0') * 10
+		}
+		day += int(s[5] - '0')
+		h, m, sec := two(s[7:9]), two(s[10:12]), two(s[13:15])
+		if day < 1 || day > 31 || h < 0 || m < 0 || sec < 0 {
+			return s, false
+		}
+		ev.Time = time.Date(0, mon, day, h, m, sec, 0, time.UTC)
+		ev.NoYear = true
+		return s[16:], true
+	}
+	if len(s) >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' {
+		sp := bytes.IndexByte(s, ' ')
+		if sp < 0 {
+			return s, false
+		}
+		t, ok := rfc3339(s[:sp])
+		if !ok {
+			return s, false
+		}
+		ev.Time = t
+		return s[sp+1:], true
+	}
+	return s, false
+}
+
+var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+func month(s []byte) time.Month {
+	for i, m := range months {
+		if string(s) == m {
+			return time.Month(i + 1)
+		}
+	}
+	return 0
+}
+
+func two(s []byte) int {
+	if !isDigit(s[0]) || !isDigit(s[1]) {
+		return -1
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0')
+}
+
+// rfc3339 parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" without the time
+// package's layout machinery, which allocates for zone offsets.
+func rfc3339(s []byte) (time.Time, bool) {
+	y := two(s[0:2])*100 + two(s[2:4])
+	mo, d, h, mi, se := two(s[5:7]), two(s[8:10]), two(s[11:13]), two(s[14:16]), two(s[17:19])
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || mi < 0 || se < 0 {
+		return time.Time{}, false
+	}
+	rest := s[19:]
+	ns := 0
+	if len(rest) > 0 && rest[0] == '.' {
+		i, scale := 1, 100000000
+		for ; i < len(rest) && isDigit(rest[i]); i++ {
+			ns += int(rest[i]-'0') * scale
+			scale /= 10
+		}
+		rest = rest[i:]
+	}
+	off := 0
+	switch {
+	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, om := two(rest[1:3]), two(rest[4:6])
+		if oh < 0 || om < 0 {
+			return time.Time{}, false
+		}
+		off = oh*3600 + om*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC).Add(-time.Duration(off) * time.Second)
+	return t, true
+}

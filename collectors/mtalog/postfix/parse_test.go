@@ -1,0 +1,202 @@
+package postfix
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+)
+
+// TestHandwrittenLines checks the fields of lines for daemons the corpus
+// run does not produce (testdata/handwritten.log names each one's source).
+func TestHandwrittenLines(t *testing.T) {
+	type want struct {
+		kind   event.Kind
+		daemon event.Daemon
+		qid    string
+		check  func(t *testing.T, ev *event.Event)
+	}
+	cases := map[string]want{
+		"zen.spamhaus.org; https": {event.KindReject, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Code, uint16(554))
+			eq(t, ev.DSN, event.DSN{Class: 5, Subject: 7, Detail: 1})
+			eq(t, string(ev.Domain), "example.com")
+			eq(t, ev.Stage, event.StageRcpt)
+		}},
+		"cannot find your hostname": {event.KindReject, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Action, event.ActionDefer)
+			eq(t, ev.NoYear, false)
+			eq(t, ev.Time.Unix(), int64(1795667482))
+		}},
+		"Relay access denied":          {event.KindReject, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) { eq(t, string(ev.Service), "postfix/submission/smtpd") }},
+		"Message size exceeds":         {event.KindReject, event.DaemonSmtpd, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) { eq(t, ev.Stage, event.StageData) }},
+		"triggers DISCARD":             {event.KindReject, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Action, event.ActionDiscard) }},
+		"Sender address triggers HOLD": {event.KindReject, event.DaemonSmtpd, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) { eq(t, ev.Action, event.ActionHold) }},
+		"timeout after END-OF":         {event.KindTimeout, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Stage, event.StageEndOfMessage) }},
+		"too many errors":              {event.KindTooManyErrors, event.DaemonSmtpd, "", nil},
+		"improper command":             {event.KindInfo, event.DaemonSmtpd, "", nil},
+		"sasl_method=PLAIN": {event.KindClient, event.DaemonSmtpd, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Origin, event.OriginSASL)
+			eq(t, ev.SASLMechanism, event.SASLPlain)
+		}},
+		"Spam message rejected":     {event.KindReject, event.DaemonSmtpd, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) { eq(t, ev.DSN.Detail, uint16(1)) }},
+		"CONNECT from [192.0.2.10]": {event.KindPostscreen, event.DaemonPostscreen, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Postscreen, event.PostscreenConnect) }},
+		"DNSBL rank 3": {event.KindPostscreen, event.DaemonPostscreen, "", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Count, int32(3))
+			eq(t, string(ev.Client), "[192.0.2.10]:51234")
+		}},
+		"PASS OLD":           {event.KindPostscreen, event.DaemonPostscreen, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Postscreen, event.PostscreenPassOld) }},
+		"HANGUP after":       {event.KindPostscreen, event.DaemonPostscreen, "", func(t *testing.T, ev *event.Event) { eq(t, string(ev.Client), "[192.0.2.10]:51234") }},
+		"COMMAND PIPELINING": {event.KindPostscreen, event.DaemonPostscreen, "", nil},
+		"NON-SMTP":           {event.KindPostscreen, event.DaemonPostscreen, "", nil},
+		"BARE NEWLINE":       {event.KindPostscreen, event.DaemonPostscreen, "", nil},
+		"DENYLISTED":         {event.KindPostscreen, event.DaemonPostscreen, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Postscreen, event.PostscreenDenylisted) }},
+		"to=<b@example.com>, proto": {event.KindReject, event.DaemonPostscreen, "", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Postscreen, event.PostscreenReject)
+			eq(t, ev.Code, uint16(550))
+		}},
+		"listed by domain": {event.KindDNSBL, event.DaemonDnsblog, "", func(t *testing.T, ev *event.Event) { eq(t, string(ev.Relay), "zen.spamhaus.org") }},
+		"header Subject: buy now": {event.KindContentAction, event.DaemonCleanup, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Action, event.ActionReject)
+			eq(t, string(ev.Text), "message content rejected")
+		}},
+		"X-Mailer: bulk":       {event.KindContentAction, event.DaemonCleanup, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) { eq(t, ev.Action, event.ActionWarn) }},
+		"milter triggers HOLD": {event.KindContentAction, event.DaemonCleanup, "4BCE3D3F1F", func(t *testing.T, ev *event.Event) { eq(t, ev.Action, event.ActionHold) }},
+		"Connection timed out": {event.KindSMTPClientError, event.DaemonSmtp, "", func(t *testing.T, ev *event.Event) { eq(t, string(ev.Service), "postfix-out/smtp") }},
+		"said: 421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address. (in reply to end of DATA command)\n": {event.KindSMTPClientError, event.DaemonSmtp, "5A1B2C3D4E", nil},
+		"dsn=4.7.28": {event.KindDelivery, event.DaemonSmtp, "5A1B2C3D4E", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Status, event.StatusDeferred)
+			eq(t, ev.Delay, 3600.0)
+			eq(t, ev.Delays, [4]float64{0.1, 0, 0.5, 3599})
+			eq(t, ev.Code, uint16(421))
+			eq(t, string(ev.Relay), "gmail-smtp-in.l.google.com")
+		}},
+		"dsn=5.7.515": {event.KindDelivery, event.DaemonSmtp, "5A1B2C3D4F", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.DSN, event.DSN{Class: 5, Subject: 7, Detail: 515})
+			eq(t, ev.Status, event.StatusBounced)
+		}},
+		"lost connection with": {event.KindSMTPClientError, event.DaemonSmtp, "5A1B2C3D50", nil},
+		"conversation with":    {event.KindSMTPClientError, event.DaemonSmtp, "5A1B2C3D50", nil},
+		"Verified TLS": {event.KindTLS, event.DaemonSmtp, "", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.TLSDirection, event.DirectionOutbound)
+			eq(t, ev.TLSProtocol, event.TLSv12)
+			eq(t, ev.TLSCipherBits, uint16(256))
+		}},
+		"orig_to=<postmaster": {event.KindDelivery, event.DaemonLocal, "5A1B2C3D51", func(t *testing.T, ev *event.Event) {
+			eq(t, string(ev.Relay), "local")
+			eq(t, string(ev.Domain), "mx.example")
+		}},
+		"Disk quota":    {event.KindDelivery, event.DaemonVirtual, "5A1B2C3D52", nil},
+		"relay=dovecot": {event.KindDelivery, event.DaemonPipe, "5A1B2C3D53", nil},
+		"private/dovecot-lmtp": {event.KindDelivery, event.DaemonLmtp, "5A1B2C3D54", func(t *testing.T, ev *event.Event) {
+			eq(t, string(ev.Relay), "mail.example.com")
+			eq(t, ev.Code, uint16(250))
+		}},
+		"verify_cache":            {event.KindInfo, event.DaemonVerify, "", nil},
+		"status=deliverable":      {event.KindDelivery, event.DaemonSmtp, "5A1B2C3D55", func(t *testing.T, ev *event.Event) { eq(t, ev.Status, event.StatusDeliverable) }},
+		"max connection rate":     {event.KindStatistics, event.DaemonAnvil, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Count, int32(12)) }},
+		"max cache size":          {event.KindStatistics, event.DaemonAnvil, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Count, int32(3)) }},
+		"domain lookup hits":      {event.KindStatistics, event.DaemonScache, "", nil},
+		"reload -- ":              {event.KindLifecycle, event.DaemonMaster, "", nil},
+		"exit status 1":           {event.KindDiagnostic, event.DaemonMaster, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Severity, event.SeverityWarning) }},
+		"specify at least one":    {event.KindDiagnostic, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Severity, event.SeverityFatal) }},
+		"myfree":                  {event.KindDiagnostic, event.DaemonQmgr, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Severity, event.SeverityPanic) }},
+		"transport.db":            {event.KindDiagnostic, event.DaemonTrivialRewrite, "", func(t *testing.T, ev *event.Event) { eq(t, ev.Severity, event.SeverityError) }},
+		"5A1B2C3D56: removed":     {event.KindRemoved, event.DaemonPostsuper, "5A1B2C3D56", nil},
+		"Deleted: 1":              {event.KindInfo, event.DaemonPostsuper, "", nil},
+		"tlsproxy[1800]: CONNECT": {event.KindInfo, event.DaemonTlsproxy, "", nil},
+		"TLS_AES_128_GCM": {event.KindTLS, event.DaemonTlsproxy, "", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.TLSDirection, event.DirectionInbound)
+			eq(t, ev.TLSProtocol, event.TLSv13)
+		}},
+		"tlsproxy[1800]: DISCONNECT": {event.KindInfo, event.DaemonTlsproxy, "", nil},
+		"delay notification": {event.KindNotification, event.DaemonBounce, "4T1xQl3YvYz9vGQ", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Status, event.StatusDeferred)
+			eq(t, string(ev.Relay), "4T1xQl3ZwKz9vGR")
+		}},
+		"nrcpt=3":        {event.KindQueued, event.DaemonQmgr, "4T1xQl3YvYz9vGQ", func(t *testing.T, ev *event.Event) { eq(t, ev.Size, int64(2048)); eq(t, ev.Nrcpt, int32(3)) }},
+		"imap-login":     {event.KindForeign, event.DaemonOther, "", nil},
+		"DKIM-Signature": {event.KindForeign, event.DaemonOther, "", nil},
+	}
+	seen := map[string]bool{}
+	var ev event.Event
+	for _, line := range readLines(t, "testdata/handwritten.log") {
+		if !ParseLine(line, &ev) {
+			t.Errorf("not parsed: %s", line)
+			continue
+		}
+		for sub, w := range cases {
+			if !bytes.Contains(append(line, '\n'), []byte(sub)) {
+				continue
+			}
+			if seen[sub] {
+				t.Errorf("case %q matches two lines", sub)
+			}
+			seen[sub] = true
+			if ev.Kind != w.kind || ev.Daemon != w.daemon || string(ev.QueueID) != w.qid {
+				t.Errorf("%s\n got kind=%v daemon=%v qid=%q, want %v %v %q", line, ev.Kind, ev.Daemon, ev.QueueID, w.kind, w.daemon, w.qid)
+			}
+			if w.check != nil {
+				w.check(t, &ev)
+			}
+		}
+	}
+	for sub := range cases {
+		if !seen[sub] {
+			t.Errorf("no line for case %q", sub)
+		}
+	}
+}
+
+// TestUnparsedKeepsDaemon checks that an unknown message of a known daemon
+// is unparsed and still names its daemon, and that junk is unparsed.
+func TestUnparsedKeepsDaemon(t *testing.T) {
+	var ev event.Event
+	for line, d := range map[string]event.Daemon{
+		"Nov 26 05:31:21 mx postfix/smtpd[1]: something new in Postfix 4.0": event.DaemonSmtpd,
+		"Nov 26 05:31:21 mx postfix/qmgr[1]: 4BCE3D3F1F: something new":     event.DaemonQmgr,
+		"not a syslog line":                                            event.DaemonOther,
+		"Nov 26 05:31:21 mx postfix/smtpd[1]:":                         event.DaemonOther,
+		"Xyz 26 05:31:21 mx postfix/smtpd[1]: connect from a[1.2.3.4]": event.DaemonOther,
+	} {
+		if ParseLine([]byte(line), &ev) {
+			t.Errorf("parsed %q as %v", line, ev.Kind)
+		}
+		if ev.Daemon != d {
+			t.Errorf("%q: daemon %v, want %v", line, ev.Daemon, d)
+		}
+	}
+}
+
+func eq[T comparable](t *testing.T, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// readLines returns a file's lines without comments and blank lines.
+func readLines(t testing.TB, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		l := sc.Bytes()
+		if len(l) == 0 || l[0] == '#' {
+			continue
+		}
+		out = append(out, append([]byte(nil), l...))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

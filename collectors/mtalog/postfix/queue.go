@@ -1,0 +1,227 @@
+package postfix
+
+import (
+	"bytes"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+)
+
+// parseCleanup follows cleanup/cleanup_message.c ("QUEUEID: message-id=<>",
+// header/body check actions: "QUEUEID: reject: header Subject: x from
+// host[addr]; from=<> to=<> proto=ESMTP helo=<h>: 5.7.1 text") and
+// cleanup/cleanup_milter.c ("QUEUEID: milter-reject: END-OF-MESSAGE from
+// host[addr]: 5.7.1 text; from=<> to=<> proto=ESMTP helo=<h>").
+func parseCleanup(msg []byte, ev *event.Event) bool {
+	id, rest, ok := queueID(msg)
+	if !ok {
+		return false
+	}
+	ev.QueueID = id
+	if _, ok := trimPrefix(rest, "message-id="); ok {
+		ev.Kind = event.KindMessageID
+		return true
+	}
+	if _, ok := trimPrefix(rest, "resent-message-id="); ok {
+		ev.Kind = event.KindMessageID
+		return true
+	}
+	if r, ok := trimPrefix(rest, "milter-"); ok {
+		if parseRejectLine(r, ev) || parseRejectLine(rest, ev) {
+			ev.Kind = event.KindContentAction
+			return true
+		}
+		return false
+	}
+	return parseContentAction(rest, ev)
+}
+
+// contentActions are cleanup's header/body check action words
+// (cleanup_message.c cleanup_act).
+var contentActions = [...]struct {
+	word   string
+	action event.Action
+}{
+	{"reject: ", event.ActionReject},
+	{"discard: ", event.ActionDiscard},
+	{"hold: ", event.ActionHold},
+	{"redirect: ", event.ActionRedirect},
+	{"filter: ", event.ActionFilter},
+	{"warning: ", event.ActionWarn},
+	{"replace: ", event.ActionReplace},
+	{"prepend: ", event.ActionPrepend},
+	{"info: ", event.ActionInfo},
+	{"bcc: ", event.ActionInfo},
+	{"strip: ", event.ActionReplace},
+}
+
+func parseContentAction(rest []byte, ev *event.Event) bool {
+	action := event.ActionNone
+	for _, a := range contentActions {
+		if r, ok := trimPrefix(rest, a.word); ok {
+			action, rest = a.action, r
+			break
+		}
+	}
+	if action == event.ActionNone {
+		return false
+	}
+	// "header NAME: VALUE from host[addr]; from=<> to=<> proto=P helo=<h>[: TEXT]"
+	if _, ok := trimPrefix(rest, "header "); !ok {
+		if _, ok := trimPrefix(rest, "body "); !ok {
+			if _, ok := trimPrefix(rest, "END-OF-MESSAGE "); !ok {
+				return false
+			}
+		}
+	}
+	ev.Kind = event.KindContentAction
+	ev.Action = action
+	if i := lastIndex(rest, " helo=<"); i >= 0 {
+		tail := rest[i+len(" helo=<"):]
+		if j := bytes.Index(tail, []byte(">: ")); j >= 0 {
+			ev.Code, ev.DSN, ev.Text = reply(tail[j+3:])
+		}
+	}
+	return true
+}
+
+// parseQmgr follows qmgr/qmgr_active.c and qmgr_message.c: "QUEUEID:
+// from=<s>, size=N, nrcpt=N (queue active)", "QUEUEID: removed",
+// "QUEUEID: from=<s>, status=expired, returned to sender", "QUEUEID:
+// skipped, still being delivered", and delivery lines qmgr logs itself
+// (global/log_adhoc.c) for mail it defers or bounces without a transport.
+func parseQmgr(msg []byte, ev *event.Event) bool {
+	id, rest, ok := queueID(msg)
+	if !ok {
+		return false
+	}
+	ev.QueueID = id
+	switch {
+	case string(rest) == "removed":
+		ev.Kind = event.KindRemoved
+		return true
+	case bytes.HasPrefix(rest, []byte("to=<")):
+		return parseDelivery(rest, ev)
+	case bytes.HasPrefix(rest, []byte("skipped, ")):
+		ev.Kind = event.KindInfo
+		return true
+	}
+	r, ok := trimPrefix(rest, "from=<")
+	if !ok {
+		return false
+	}
+	from, r, ok := cut(r, ">, ")
+	if !ok {
+		return false
+	}
+	ev.Domain = domainOf(from)
+	if s, ok := trimPrefix(r, "status=expired"); ok {
+		ev.Kind = event.KindExpired
+		ev.Status = event.StatusExpired
+		_, ev.Text, _ = cut(s, ", ")
+		return true
+	}
+	r, ok = trimPrefix(r, "size=")
+	if !ok {
+		return false
+	}
+	size, r, ok := atoi(r)
+	if !ok {
+		return false
+	}
+	ev.Kind = event.KindQueued
+	ev.Size = size
+	if _, r, ok := cut(r, "nrcpt="); ok {
+		n, _, _ := atoi(r)
+		ev.Nrcpt = int32(n)
+	}
+	return true
+}
+
+// parsePickup reads pickup/pickup.c's "QUEUEID: uid=N from=<s>".
+func parsePickup(msg []byte, ev *event.Event) bool {
+	id, rest, ok := queueID(msg)
+	if !ok {
+		return false
+	}
+	if _, ok := trimPrefix(rest, "uid="); !ok {
+		return false
+	}
+	ev.QueueID = id
+	ev.Kind = event.KindPickup
+	ev.Origin = event.OriginPickup
+	if _, r, ok := cut(rest, "from=<"); ok {
+		from, _, _ := cut(r, ">")
+		ev.Domain = domainOf(from)
+	}
+	return true
+}
+
+// parseQmqpd reads qmqpd/qmqpd.c's "QUEUEID: client=host[addr]".
+func parseQmqpd(msg []byte, ev *event.Event) bool {
+	id, rest, ok := queueID(msg)
+	if !ok {
+		return false
+	}
+	r, ok := trimPrefix(rest, "client=")
+	if !ok {
+		return false
+	}
+	ev.QueueID = id
+	ev.Kind = event.KindClient
+	ev.Origin = event.OriginQMQP
+	ev.Client, _, _ = client(r)
+	return true
+}
+
+// parseBounce reads bounce/bounce_notify_service.c and friends: "QUEUEID:
+// sender non-delivery notification: NEWID", "sender delivery status
+// notification", "sender delay notification", "postmaster non-delivery
+// notification". Status says which (bounced, sent, deferred); Relay holds
+// the new message's queue ID, so the correlator can link the two.
+func parseBounce(msg []byte, ev *event.Event) bool {
+	id, rest, ok := queueID(msg)
+	if !ok {
+		return false
+	}
+	kind, newID, ok := cut(rest, " notification: ")
+	if !ok {
+		return false
+	}
+	ev.QueueID = id
+	ev.Kind = event.KindNotification
+	ev.Relay = newID
+	switch {
+	case bytes.HasSuffix(kind, []byte("non-delivery")):
+		ev.Status = event.StatusBounced
+	case bytes.HasSuffix(kind, []byte("delay")):
+		ev.Status = event.StatusDeferred
+	default:
+		ev.Status = event.StatusSent
+	}
+	return true
+}
+
+// parsePostsuper reads postsuper/postsuper.c's per-message lines
+// ("QUEUEID: removed", "requeued", "placed on hold", "released from hold")
+// and its totals ("Deleted: 3 messages").
+func parsePostsuper(msg []byte, ev *event.Event) bool {
+	for _, p := range [...]string{"Deleted: ", "Requeued: ", "Placed on hold: ", "Released from hold: "} {
+		if _, ok := trimPrefix(msg, p); ok {
+			ev.Kind = event.KindInfo
+			return true
+		}
+	}
+	if id, rest, ok := queueID(msg); ok {
+		ev.QueueID = id
+		switch string(rest) {
+		case "removed":
+			ev.Kind = event.KindRemoved
+			return true
+		case "requeued", "placed on hold", "released from hold":
+			ev.Kind = event.KindInfo
+			return true
+		}
+		return false
+	}
+	return false
+}

@@ -1,0 +1,175 @@
+package postfix
+
+import "bytes"
+
+// Small scanning helpers over the line's bytes. None of them allocates:
+// they return sub-slices of their input.
+
+// cut returns s before and after the first sep, and whether sep was found.
+func cut(s []byte, sep string) (before, after []byte, ok bool) {
+	i := bytes.Index(s, []byte(sep))
+	if i < 0 {
+		return s, nil, false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// trimPrefix removes prefix from s and reports whether it was there.
+func trimPrefix(s []byte, prefix string) ([]byte, bool) {
+	if len(s) >= len(prefix) && string(s[:len(prefix)]) == prefix {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// word returns s up to the first space (or all of s) and the rest after it.
+func word(s []byte) (w, rest []byte) {
+	i := bytes.IndexByte(s, ' ')
+	if i < 0 {
+		return s, nil
+	}
+	return s[:i], s[i+1:]
+}
+
+// atoi parses leading decimal digits; ok is false when there are none.
+func atoi(s []byte) (n int64, rest []byte, ok bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		if n < 1<<55 {
+			n = n*10 + int64(s[i]-'0')
+		}
+		i++
+	}
+	return n, s[i:], i > 0
+}
+
+// atof parses a non-negative decimal as Postfix prints delays ("0.01",
+// ".5", "12", "1e+02" rarely); ok is false when no digit was read.
+func atof(s []byte) (f float64, rest []byte, ok bool) {
+	i := 0
+	var ip int64
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		ip = ip*10 + int64(s[i]-'0')
+		i++
+		ok = true
+	}
+	f = float64(ip)
+	if i < len(s) && s[i] == '.' {
+		i++
+		scale := 0.1
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			f += float64(s[i]-'0') * scale
+			scale /= 10
+			i++
+			ok = true
+		}
+	}
+	if ok && i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		j := i + 1
+		neg := false
+		if s[j] == '+' || s[j] == '-' {
+			neg = s[j] == '-'
+			j++
+		}
+		if e, r, eok := atoi(s[j:]); eok && e < 300 {
+			for ; e > 0; e-- {
+				if neg {
+					f /= 10
+				} else {
+					f *= 10
+				}
+			}
+			i = len(s) - len(r)
+		}
+	}
+	return f, s[i:], ok
+}
+
+// angle returns the text inside a leading "<...>" and what follows it.
+func angle(s []byte) (inside, rest []byte, ok bool) {
+	if len(s) == 0 || s[0] != '<' {
+		return nil, s, false
+	}
+	i := bytes.IndexByte(s, '>')
+	if i < 0 {
+		return nil, s, false
+	}
+	return s[1:i], s[i+1:], true
+}
+
+// domainOf returns the part of an address after its last '@'.
+func domainOf(addr []byte) []byte {
+	i := bytes.LastIndexByte(addr, '@')
+	if i < 0 {
+		return nil
+	}
+	return addr[i+1:]
+}
+
+// hostOf returns "host" of "host[addr]:port" (or the whole value).
+func hostOf(s []byte) []byte {
+	if i := bytes.IndexByte(s, '['); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// client reads "host[addr]" or "[addr]:port" at the start of s and returns
+// it with the rest after it.
+func client(s []byte) (c, rest []byte, ok bool) {
+	i := bytes.IndexByte(s, ']')
+	if i < 0 {
+		return nil, s, false
+	}
+	j := i + 1
+	if j+1 < len(s) && s[j] == ':' && isDigit(s[j+1]) {
+		// "[addr]:port"
+		for j++; j < len(s) && isDigit(s[j]); j++ {
+		}
+	}
+	return s[:j], s[j:], true
+}
+
+// reply reads an optional SMTP code and enhanced status code at the start
+// of s ("550 5.7.1 text", "5.7.1 text", "550-5.7.1 text") and returns the
+// rest as text.
+func reply(s []byte) (code uint16, dsn dsnT, text []byte) {
+	if len(s) >= 4 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && (s[3] == ' ' || s[3] == '-') {
+		code = uint16(s[0]-'0')*100 + uint16(s[1]-'0')*10 + uint16(s[2]-'0')
+		s = s[4:]
+	} else if len(s) == 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) {
+		return uint16(s[0]-'0')*100 + uint16(s[1]-'0')*10 + uint16(s[2]-'0'), dsn, nil
+	}
+	if d, rest, ok := parseDSN(s); ok && (len(rest) == 0 || rest[0] == ' ') {
+		dsn = d
+		if len(rest) > 0 {
+			rest = rest[1:]
+		}
+		s = rest
+	}
+	return code, dsn, s
+}
+
+// parseDSN reads "X.Y.Z" with X in 2, 4, 5.
+func parseDSN(s []byte) (d dsnT, rest []byte, ok bool) {
+	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
+		return d, s, false
+	}
+	subj, r, ok1 := atoi(s[2:])
+	if !ok1 || len(r) < 2 || r[0] != '.' || subj > 999 {
+		return d, s, false
+	}
+	det, r2, ok2 := atoi(r[1:])
+	if !ok2 || det > 999 {
+		return d, s, false
+	}
+	d.Class = s[0] - '0'
+	d.Subject = uint16(subj)
+	d.Detail = uint16(det)
+	return d, r2, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// lastIndex is bytes.LastIndex for a string separator.
+func lastIndex(s []byte, sep string) int { return bytes.LastIndex(s, []byte(sep)) }
