@@ -1,0 +1,218 @@
+// Package pipeline is the MTA log sink: it parses each line (Postfix's
+// parser today; the event model is shared with Exim), classifies failures
+// by reason and destinations by provider, counts the mailscope_mta_*
+// metrics, and feeds the correlator, which turns each message into one
+// trace. It implements source.Sink and plugs into the mta collector's
+// NewSink hook.
+//
+// Every line is accounted for: lines read = events (including lines of
+// other programs, kind foreign) + unparsed lines, the latter counted by
+// daemon with a few kept as samples for the status page and debug logs.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/internal/clock"
+)
+
+// Config is the pipeline's part of the mta configuration.
+type Config struct {
+	// MTA is the `mta` label and chooses the parser.
+	MTA string `yaml:"-"`
+	// Providers adds to or overrides the default destination grouping
+	// (domain or MX domain -> provider name; "" removes a default).
+	Providers map[string]string `yaml:"providers"`
+	// ReasonRules are checked before the built-in rules.
+	ReasonRules []event.ReasonRule `yaml:"reason_rules"`
+	Correlator  correlate.Config   `yaml:"correlator"`
+	Traces      correlate.Sampling `yaml:"traces"`
+	// Location is the zone of RFC 3164 timestamps when the source gave no
+	// time; nil is the local zone.
+	Location *time.Location `yaml:"-"`
+}
+
+// DefaultConfig is a Postfix pipeline with the default maps and bounds,
+// tracing every failed or slow (>= 15m) message and 1% of the rest.
+func DefaultConfig() Config {
+	return Config{MTA: "postfix", Correlator: correlate.DefaultConfig(),
+		Traces: correlate.Sampling{Ratio: 0.01, Slow: 15 * time.Minute}}
+}
+
+// Sample is an unparsed line kept for the status page.
+type Sample struct {
+	Source string
+	Daemon string
+	Text   string
+}
+
+const maxSamples = 20
+
+// Pipeline is the sink. HandleBatch may be called from several goroutines;
+// it serialises them.
+type Pipeline struct {
+	cfg        Config
+	parse      func([]byte, *event.Event) bool
+	classifier *event.Classifier
+	providers  *event.Providers
+	corr       *correlate.Correlator
+	tracer     trace.Tracer
+	logger     *slog.Logger
+	clock      clock.Clock
+	m          *metrics
+
+	mu        sync.Mutex
+	ev        event.Event
+	counters  map[counterKey]prometheus.Counter
+	observers map[counterKey]prometheus.Observer
+	samples   []Sample
+	nextSlot  int
+	unparsedN uint64
+	lines     uint64
+	events    uint64
+}
+
+// New builds a pipeline and registers its metrics on reg. tracer may be
+// nil (no traces).
+func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slog.Logger, clk clock.Clock) (*Pipeline, error) {
+	if cfg.MTA != "postfix" {
+		return nil, fmt.Errorf("pipeline: no parser for mta %q", cfg.MTA)
+	}
+	if err := cfg.Correlator.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline: correlator: %w", err)
+	}
+	cl, err1 := event.NewClassifier(cfg.ReasonRules)
+	pr, err2 := event.NewProviders(cfg.Providers)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	p := &Pipeline{cfg: cfg, parse: postfix.ParseLine, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
+		counters: map[counterKey]prometheus.Counter{}, observers: map[counterKey]prometheus.Observer{}}
+	p.corr = correlate.New(cfg.Correlator, p.messageDone)
+	p.m = newMetrics(cfg.MTA, func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return float64(p.corr.Len())
+	})
+	if reg != nil {
+		for _, c := range p.m.collectors() {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("pipeline: register metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// HandleBatch implements source.Sink.
+func (p *Pipeline) HandleBatch(b *source.Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range b.Lines {
+		p.handleLine(b.Source, &b.Lines[i])
+	}
+}
+
+// Flush ends every message the correlator still holds (their traces are
+// emitted); a replay calls it after the last file.
+func (p *Pipeline) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.corr.Flush()
+}
+
+// Counts returns the lines, events and unparsed lines seen so far.
+func (p *Pipeline) Counts() (lines, events, unparsed uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lines, p.events, p.unparsedN
+}
+
+// Samples returns the most recent unparsed lines, oldest first.
+func (p *Pipeline) Samples() []Sample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Sample, 0, len(p.samples))
+	if len(p.samples) == maxSamples {
+		out = append(out, p.samples[p.nextSlot:]...)
+		return append(out, p.samples[:p.nextSlot]...)
+	}
+	return append(out, p.samples...)
+}
+
+// Correlator exposes the table's size and evictions for tests and the
+// summary report.
+func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
+
+func (p *Pipeline) handleLine(src string, l *source.Line) {
+	ev := &p.ev
+	p.lines++
+	if !p.parse(l.Text, ev) {
+		p.unparsed(src, ev.Daemon, l.Text)
+		return
+	}
+	p.events++
+	if !l.Time.IsZero() {
+		ev.Time = l.Time
+	} else if ev.NoYear {
+		ev.Time = p.withYear(ev.Time)
+	}
+	if ev.Kind == event.KindForeign {
+		p.counter(counterKey{vec: vForeign, s: src}, p.m.foreign, 1, src, "", "").Inc()
+		return
+	}
+	p.counter(counterKey{vec: vEvents, a: uint8(ev.Kind), s: src}, p.m.events, 2, src, ev.Kind.String(), "").Inc()
+	p.count(ev)
+}
+
+// withYear gives an RFC 3164 time the current year in the configured zone,
+// or last year when that would put it more than a day in the future
+// (a December line read in January).
+func (p *Pipeline) withYear(t time.Time) time.Time {
+	loc := p.cfg.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	now := p.clock.Now().In(loc)
+	y := now.Year()
+	r := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+	if r.Sub(now) > 24*time.Hour {
+		r = time.Date(y-1, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+	}
+	return r
+}
+
+func (p *Pipeline) unparsed(src string, d event.Daemon, text []byte) {
+	p.unparsedN++
+	p.counter(counterKey{vec: vUnparsed, a: uint8(d), s: src}, p.m.unparsed, 2, src, d.String(), "").Inc()
+	// Keep a copy: text is reused once the batch returns.
+	s := Sample{Source: src, Daemon: d.String(), Text: string(text)}
+	if len(p.samples) < maxSamples {
+		p.samples = append(p.samples, s)
+	} else {
+		p.samples[p.nextSlot] = s
+		p.nextSlot = (p.nextSlot + 1) % maxSamples
+	}
+	// The first lines of a new format are what a developer needs; after
+	// that one in a thousand is enough to see it continues.
+	if p.unparsedN <= 50 || p.unparsedN%1000 == 0 {
+		p.logger.Debug("Unparsed MTA log line", "source", src, "daemon", d.String(), "unparsed_total", p.unparsedN, "line", s.Text)
+	}
+}
