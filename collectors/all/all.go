@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/mailscope/mailscope/collectors/dnsbl"           // IP and domain blocklists
+	_ "github.com/mailscope/mailscope/collectors/domain"          // domain posture: SPF, DKIM, DMARC, MTA-STS, TLS, DANE
 	_ "github.com/mailscope/mailscope/collectors/mtalog"          // MTA log sources
 	_ "github.com/mailscope/mailscope/collectors/mtalog/pipeline" // postfix: the parser pipeline behind the mta collector's NewSink hook
 )

@@ -3,12 +3,15 @@ package domain
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
@@ -153,3 +156,50 @@ func (r recordingResolver) Lookup(ctx context.Context, name string, qtype uint16
 	*r.asked = append(*r.asked, dns.Fqdn(strings.ToLower(name)))
 	return r.Resolver.Lookup(ctx, name, qtype)
 }
+
+// dnstestStart serves a handler on loopback and returns its address.
+func dnstestStart(t testing.TB, h dns.Handler) string {
+	return dnstest.Start(t, h).Addr
+}
+
+// wantMetrics fails unless every line is in the registry's exposition.
+func wantMetrics(t *testing.T, g prometheus.Gatherer, lines ...string) {
+	t.Helper()
+	text := exposition(t, g)
+	for _, l := range lines {
+		if !strings.Contains(text, l+"\n") {
+			t.Errorf("metrics lack %s", l)
+		}
+	}
+	if t.Failed() {
+		t.Logf("exposition:\n%s", text)
+	}
+}
+
+func exposition(t *testing.T, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// recordLine returns the record_info line of a record kind.
+func recordLine(t *testing.T, g prometheus.Gatherer, kind string) string {
+	for _, l := range strings.Split(exposition(t, g), "\n") {
+		if strings.HasPrefix(l, "mailscope_domain_record_info{") && strings.Contains(l, `record="`+kind+`"`) {
+			return l
+		}
+	}
+	t.Fatalf("no record_info for %s", kind)
+	return ""
+}
+
+func promFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -14,6 +14,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -209,6 +211,8 @@ func StartHTTPS(t testing.TB, certs map[string]tls.Certificate, def *tls.Certifi
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{GetCertificate: bySNI(certs, def), MinVersion: tls.VersionTLS12}
+	// Handshakes that fail on purpose (untrusted certificates) are not news.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return &HTTPSServer{Server: srv, Port: srv.Listener.Addr().(*net.TCPAddr).Port}

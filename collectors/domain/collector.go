@@ -1,0 +1,140 @@
+// Package domain watches the mail-authentication posture of the company's
+// own domains: MX, SPF (with the lookup limits and an evaluation of each
+// sending IP), DKIM keys of configured selectors, DMARC (RFC 7489 and RFC
+// 9989, with the DNS tree walk), MTA-STS (record and HTTPS policy),
+// TLS-RPT, BIMI, reverse DNS of sending and MX addresses, STARTTLS and
+// certificates on each MX, and DANE. Each check is a plain function from
+// (context, Env, domain) to a Result of findings (ok, warning, error,
+// unknown; a code from a closed set and a sentence for a postmaster).
+//
+// The scheduled collector checks each domain on its own schedule (hourly
+// by default, jittered) and keeps the last report for /metrics;
+// /probe?module=domain and `mailscope probe domain` run the same Check on
+// demand.
+package domain
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
+	"github.com/mailscope/mailscope/internal/postconf"
+)
+
+func init() {
+	collectors.Register(collectors.Factory{
+		Name:      "domain",
+		Help:      "DNS and TLS mail-authentication posture of your domains: SPF, DKIM, DMARC, MTA-STS, TLS-RPT, BIMI, MX, PTR, STARTTLS certificates, DANE",
+		NewConfig: func() collectors.Config { return NewConfig() },
+		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
+			return New(cfg.(*Config), s)
+		},
+		Probe: probe,
+		Auto: func(facts *postconf.Facts) collectors.Config {
+			if c := autoConfig(facts); c != nil {
+				return c
+			}
+			return nil
+		},
+	})
+}
+
+// Collector is the scheduled domain collector.
+type Collector struct {
+	cfg     *Config
+	s       collectors.Settings
+	env     *Env
+	results *resultCollector
+}
+
+// New builds the collector from a validated config and registers its
+// metrics.
+func New(cfg *Config, s collectors.Settings) (*Collector, error) {
+	if !cfg.prepared {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	dc, err := newDNS(cfg, s.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("domain: %w", err)
+	}
+	env := cfg.env(dc, s.Clock.Now)
+	env.Tracer = s.Tracer
+	c := &Collector{cfg: cfg, s: s, env: env, results: newResultCollector()}
+	if err := s.Registerer.Register(c.results); err != nil {
+		return nil, fmt.Errorf("domain: register metrics: %w", err)
+	}
+	return c, nil
+}
+
+// newDNS makes the checks' DNS client. Answers live at most half an
+// interval, so each check sees the zone afresh while one check's repeated
+// questions (the apex TXT, MX hosts' addresses) share the cache.
+func newDNS(cfg *Config, clk clock.Clock) (*dnsx.Client, error) {
+	dc := dnsx.Config{Timeout: cfg.DNSTimeout, Attempts: cfg.Attempts, Clock: clk, MaxTTL: cfg.Interval / 2}
+	if cfg.Resolver != "" {
+		dc.Servers = []string{normalizeHostPort(cfg.Resolver)}
+	}
+	return dnsx.New(dc)
+}
+
+// Run checks each domain on its own schedule until ctx ends.
+func (c *Collector) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, t := range c.cfg.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c.cfg.Jitter > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-c.s.Clock.After(rand.N(c.cfg.Jitter)):
+				}
+			}
+			_ = collectors.Every(ctx, c.s, c.cfg.Interval, func(ctx context.Context) (string, error) {
+				return c.check(ctx, t)
+			})
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// check runs one domain's checks and keeps the report for scrapes.
+func (c *Collector) check(ctx context.Context, t Target) (string, error) {
+	rep := Check(ctx, c.env, t)
+	c.results.set(rep)
+	for _, res := range rep.Results {
+		for _, f := range res.Findings {
+			switch f.Severity {
+			case SeverityError:
+				c.s.Logger.Warn(f.Message, "domain", t.Domain, "check", res.Check, "code", f.Code, "subject", f.Subject)
+			case SeverityUnknown:
+				c.s.Logger.Info(f.Message, "domain", t.Domain, "check", res.Check, "code", f.Code, "subject", f.Subject)
+			case SeverityWarning:
+				c.s.Logger.Debug(f.Message, "domain", t.Domain, "check", res.Check, "code", f.Code, "subject", f.Subject)
+			}
+		}
+	}
+	c.s.Logger.Debug("Domain checked", "domain", t.Domain, "duration_seconds", rep.Duration.Seconds(),
+		"errors", rep.Count(SeverityError), "warnings", rep.Count(SeverityWarning), "unknown", rep.Count(SeverityUnknown))
+	if err := ctx.Err(); err != nil {
+		return rep.Summary(), fmt.Errorf("domain %s: check ran out of time: %w", t.Domain, err)
+	}
+	return rep.Summary(), nil
+}
+
+// Run checks one target once with a validated config (the CLI and /probe).
+func Run(ctx context.Context, cfg *Config, t Target, clk clock.Clock) (*Report, error) {
+	dc, err := newDNS(cfg, clk)
+	if err != nil {
+		return nil, fmt.Errorf("domain: %w", err)
+	}
+	return Check(ctx, cfg.env(dc, clk.Now), t), nil
+}

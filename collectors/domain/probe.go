@@ -1,0 +1,168 @@
+package domain
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// probe answers /probe?module=domain&target=example.com: one check of one
+// domain, reported on reg. A configured domain is checked with its
+// selectors and sending IPs; any other with neither.
+func probe(ctx context.Context, cfg collectors.Config, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) bool {
+	// A copy: the running config is shared with the collector and with
+	// concurrent probes, and Validate fills in fields.
+	c := *cfg.(*Config)
+	if !c.prepared {
+		c.probeOnly = true
+		if err := c.Validate(); err != nil {
+			fmt.Fprintf(debug, "domain config: %v\n", err)
+			logger.Error("Probe refused: the domain config has problems", "err", err)
+			return false
+		}
+	}
+	t, err := c.TargetFor(target)
+	if err != nil {
+		fmt.Fprintf(debug, "%v\n", err)
+		return false
+	}
+	rep, err := Run(ctx, &c, t, clock.Real{})
+	if err != nil {
+		fmt.Fprintf(debug, "%v\n", err)
+		logger.Error("Probe failed", "err", err)
+		return false
+	}
+	rc := newResultCollector()
+	rc.set(rep)
+	if err := reg.Register(rc); err != nil {
+		fmt.Fprintf(debug, "register metrics: %v\n", err)
+		return false
+	}
+	WriteTable(debug, rep)
+	return Checked(rep)
+}
+
+// TargetFor returns the configured target for a domain, or a bare one for
+// a domain not in the config.
+func (c *Config) TargetFor(domain string) (Target, error) {
+	d := fqdn(strings.TrimSpace(domain))
+	if !isDomainName(d) {
+		return Target{}, fmt.Errorf("%q is not a domain name", domain)
+	}
+	for _, t := range c.targets {
+		if t.Domain == d {
+			return t, nil
+		}
+	}
+	return Target{Domain: d}, nil
+}
+
+// OnDemandConfig is the config of a one-off check (mailscope probe
+// domain): the resolver ("" for the system's), a CA file ("" for the
+// system's pool), the SMTP and HTTPS ports (0 for the defaults) and a
+// per-connection timeout (0 for the default).
+func OnDemandConfig(resolver, caFile string, smtpPort, httpsPort int, timeout time.Duration) (*Config, error) {
+	c := NewConfig()
+	c.Resolver, c.TLSCAFile = resolver, caFile
+	if smtpPort > 0 {
+		c.SMTPPort = smtpPort
+	}
+	if httpsPort > 0 {
+		c.HTTPSPort = httpsPort
+	}
+	if timeout > 0 {
+		c.Timeout = timeout
+	}
+	c.probeOnly = true
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseTarget builds a target from the CLI's arguments.
+func ParseTarget(domain string, selectors, sendingIPs []string) (Target, error) {
+	c := &Config{Domains: []DomainConfig{{Name: domain, DKIMSelectors: selectors, SendingIPs: sendingIPs}}}
+	var ps config.Problems
+	ts := c.validateDomains(&ps)
+	if err := ps.Err(); err != nil {
+		return Target{}, err
+	}
+	return ts[0], nil
+}
+
+// Checked reports whether every check could be done (no finding of
+// severity unknown): /probe's success, and the CLI's exit code 2 when
+// false and nothing is wrong.
+func Checked(r *Report) bool { return r.Count(SeverityUnknown) == 0 }
+
+// ExitCode is the CLI's verdict: 1 when a check found an error, else 2
+// when a check could not be done, else 0 (warnings do not fail).
+func ExitCode(r *Report) int {
+	switch {
+	case r.Count(SeverityError) > 0:
+		return 1
+	case r.Count(SeverityUnknown) > 0:
+		return 2
+	}
+	return 0
+}
+
+// verdicts are the one-word verdicts of a check, by its worst finding.
+var verdicts = map[Severity]string{SeverityOK: "OK", SeverityWarning: "WARNING", SeverityError: "ERROR", SeverityUnknown: "UNKNOWN"}
+
+// WriteTable writes a report for a postmaster: one verdict line per
+// check, then each finding that is not ok, then the exact records read.
+func WriteTable(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "Domain %s, checked %s in %s\n", r.Domain, r.Start.UTC().Format(time.RFC3339), r.Duration.Round(time.Millisecond))
+	for _, res := range r.Results {
+		worst := res.Worst()
+		line := ""
+		for _, f := range res.Findings {
+			if f.Severity == worst {
+				line = f.Message
+				break
+			}
+		}
+		fmt.Fprintf(w, "\n%-9s %-8s %s\n", strings.ToUpper(res.Check), verdicts[worst], firstSentence(line))
+		for _, f := range res.Findings {
+			if f.Severity == SeverityOK && worst != SeverityOK {
+				continue
+			}
+			fmt.Fprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
+		}
+		for _, rec := range res.Records {
+			text := rec.Text
+			if rec.Type == "HTTPS" {
+				text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+				text = strings.ReplaceAll(text, "\n", " | ")
+			}
+			fmt.Fprintf(w, "  record   %s %s: %s\n", rec.Name, rec.Type, text)
+		}
+	}
+	for _, h := range r.TLS {
+		fmt.Fprintf(w, "\nTLS %s (%s): %s %s, certificate expires %s, trusted=%v\n", h.Host, h.Addr, h.Version, h.Cipher, h.NotAfter.UTC().Format(time.DateOnly), h.Trusted)
+	}
+	if r.SPF.Measured {
+		fmt.Fprintf(w, "SPF: %s\n", r.SPF)
+	}
+	fmt.Fprintf(w, "\n%s\n", r.Summary())
+}
+
+// firstSentence shortens a message for the verdict line.
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i > 0 {
+		return s[:i+1]
+	}
+	return s
+}
