@@ -33,7 +33,15 @@ func (s Sampling) Keep(m *Message) bool {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(m.QueueID))
-	return float64(h.Sum64()>>11)/float64(1<<53) < s.Ratio
+	// FNV's high bits barely change between similar short IDs; a
+	// splitmix64 finaliser spreads them.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11)/float64(1<<53) < s.Ratio
 }
 
 // Trace emits one trace for m: a root span "mta.message" from first sight

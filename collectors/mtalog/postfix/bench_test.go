@@ -1,0 +1,37 @@
+package postfix
+
+import (
+	"testing"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+)
+
+// BenchmarkParseLine parses the real corpus line by line; lines/s is
+// reported, and -benchmem shows allocations per line (the goal is 0).
+func BenchmarkParseLine(b *testing.B) {
+	lines := readLines(b, "testdata/real-postfix.log")
+	lines = append(lines, readLines(b, "testdata/handwritten.log")...)
+	var ev event.Event
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		ParseLine(lines[n%len(lines)], &ev)
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// TestParseLineDoesNotAllocate guards the zero-allocation hot path.
+func TestParseLineDoesNotAllocate(t *testing.T) {
+	lines := readLines(t, "testdata/real-postfix.log")
+	lines = append(lines, readLines(t, "testdata/handwritten.log")...)
+	var ev event.Event
+	i := 0
+	if a := testing.AllocsPerRun(len(lines)*3, func() {
+		ParseLine(lines[i%len(lines)], &ev)
+		i++
+	}); a != 0 {
+		t.Errorf("%v allocations per line, want 0", a)
+	}
+}
