@@ -31,10 +31,11 @@ func init() {
 		smtpPort := cmd.Flag("smtp.port", "Port of the STARTTLS probe on each MX.").Default("25").Int()
 		httpsPort := cmd.Flag("https.port", "Port of the MTA-STS policy and BIMI fetches.").Default("443").Int()
 		timeout := cmd.Flag("timeout", "Timeout of one SMTP dialogue or HTTPS fetch.").Default("10s").Duration()
+		dnsTimeout := cmd.Flag("dns.timeout", "Timeout of one DNS query (each is tried twice).").Default("2s").Duration()
 		target := cmd.Arg("domain", "The domain to check.").Required().String()
 		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int {
 			return probeDomain(domainProbeArgs{resolver: *resolver, selectors: *selectors, sending: *sending, skip: *skip, output: *output,
-				caFile: *caFile, smtpPort: *smtpPort, httpsPort: *httpsPort, timeout: *timeout, domain: *target}, stdout, stderr)
+				caFile: *caFile, smtpPort: *smtpPort, httpsPort: *httpsPort, timeout: *timeout, dnsTimeout: *dnsTimeout, domain: *target}, stdout, stderr)
 		}}
 	})
 }
@@ -43,11 +44,11 @@ type domainProbeArgs struct {
 	resolver, output, caFile, domain string
 	selectors, sending, skip         []string
 	smtpPort, httpsPort              int
-	timeout                          time.Duration
+	timeout, dnsTimeout              time.Duration
 }
 
 func probeDomain(a domainProbeArgs, stdout, stderr io.Writer) int {
-	cfg, err := domain.OnDemandConfig(a.resolver, a.caFile, a.smtpPort, a.httpsPort, a.timeout)
+	cfg, err := domain.OnDemandConfig(a.resolver, a.caFile, a.smtpPort, a.httpsPort, a.timeout, a.dnsTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope probe domain:\n")
 		printProblems(stderr, err)

@@ -61,7 +61,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := empty.Validate(); err == nil || !strings.Contains(err.Error(), "domains") {
 		t.Errorf("empty domains: %v", err)
 	}
-	if _, err := OnDemandConfig("", "", 0, 0, 0); err != nil {
+	if _, err := OnDemandConfig("", "", 0, 0, 0, 0); err != nil {
 		t.Errorf("on-demand defaults: %v", err)
 	}
 }

@@ -69,11 +69,14 @@ func (c *Config) TargetFor(domain string) (Target, error) {
 
 // OnDemandConfig is the config of a one-off check (mailscope probe
 // domain): the resolver ("" for the system's), a CA file ("" for the
-// system's pool), the SMTP and HTTPS ports (0 for the defaults) and a
-// per-connection timeout (0 for the default).
-func OnDemandConfig(resolver, caFile string, smtpPort, httpsPort int, timeout time.Duration) (*Config, error) {
+// system's pool), the SMTP and HTTPS ports (0 for the defaults), a
+// per-connection timeout and a per-DNS-query timeout (0 for the defaults).
+func OnDemandConfig(resolver, caFile string, smtpPort, httpsPort int, timeout, dnsTimeout time.Duration) (*Config, error) {
 	c := NewConfig()
 	c.Resolver, c.TLSCAFile = resolver, caFile
+	if dnsTimeout > 0 {
+		c.DNSTimeout = dnsTimeout
+	}
 	if smtpPort > 0 {
 		c.SMTPPort = smtpPort
 	}

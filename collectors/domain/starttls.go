@@ -68,8 +68,8 @@ func STARTTLS(ctx context.Context, env *Env, mx mxSet, mtaSTSMode string) (*Resu
 			}
 			continue
 		}
-		out = append(out, *ht)
 		judgeTLS(env, r, ht, trustSev)
+		out = append(out, *ht)
 	}
 	if r.OK() && r.Count(SeverityWarning) == 0 {
 		r.ok(CodeSTARTTLSOK, "Every MX host offers STARTTLS with a trusted certificate valid for more than %d days.", int(certWarnAhead.Hours()/24))

@@ -136,7 +136,10 @@ func TestSTARTTLS(t *testing.T) {
 				t.Errorf("worst %s, want %s", r.Worst(), tc.sev)
 			}
 			if len(hosts) != 1 || !hosts[0].NotAfter.Equal(cert.Leaf.NotAfter) || hosts[0].Version != "TLS 1.3" {
-				t.Errorf("hosts %+v, want one with the certificate's NotAfter over TLS 1.3", hosts)
+				t.Fatalf("hosts %+v, want one with the certificate's NotAfter over TLS 1.3", hosts)
+			}
+			if want := !tc.untrust && tc.names[0] == "mx1.d.test" && tc.notAfter > 0; hosts[0].Trusted != want {
+				t.Errorf("trusted = %v, want %v", hosts[0].Trusted, want)
 			}
 		})
 	}
