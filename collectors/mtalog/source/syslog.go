@@ -22,6 +22,8 @@ const (
 	// syslogBatchLines bounds the lines of one TCP connection handed on in
 	// one batch.
 	syslogBatchLines = 256
+	// udpReadBuffer is the UDP receive buffer asked for.
+	udpReadBuffer = 4 << 20
 )
 
 // Read error reasons of the syslog receiver.
@@ -154,6 +156,11 @@ func (s *SyslogSource) Listen() error {
 		}
 		if s.udp, err = net.ListenUDP("udp", ua); err != nil {
 			return fmt.Errorf("syslog source %s: %w", s.name, err)
+		}
+		// A burst larger than the socket buffer is dropped by the kernel,
+		// unseen: ask for a large one (Linux caps it at net.core.rmem_max).
+		if err := s.udp.SetReadBuffer(udpReadBuffer); err != nil {
+			s.opts.Logger.Debug("Cannot enlarge the UDP receive buffer", "source", s.name, "err", err)
 		}
 	}
 	if s.cfg.TCP != "" && s.tcp == nil {
