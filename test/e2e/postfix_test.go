@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mailscope/mailscope/test/e2e/harness"
+)
+
+// TestPostfixDeliveries runs a private Postfix on loopback (no chroot,
+// maillog_file in the test directory) relaying to three smtp-sink servers
+// (accepting, answering 4xx to RCPT, answering 5xx to RCPT), while the
+// agent follows the maillog_file; /metrics must show the sent, deferred
+// and bounced deliveries and the received messages.
+func TestPostfixDeliveries(t *testing.T) {
+	postfix := harness.RequireBinary(t, "postfix", "postfix")
+	postconf := harness.RequireBinary(t, "postconf", "postfix")
+	sink := harness.RequireBinary(t, "smtp-sink", "postfix")
+	smtpSource := harness.RequireBinary(t, "smtp-source", "postfix")
+	dir := harness.Dir(t)
+	etc := filepath.Join(dir, "etc")
+	maillog := filepath.Join(dir, "mail.log")
+	pSMTPD, pOK, pDefer, pBounce := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
+	master, err := os.ReadFile("/usr/share/postfix/master.cf.dist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.WriteFile(t, filepath.Join(etc, "master.cf"), string(master))
+	harness.WriteFile(t, filepath.Join(etc, "transport"), fmt.Sprintf(
+		"ok.test smtp:[127.0.0.1]:%d\ngmail.com smtp:[127.0.0.1]:%d\ndefer.test smtp:[127.0.0.1]:%d\nbounce.test smtp:[127.0.0.1]:%d\nmx.test discard:\n",
+		pOK, pOK, pDefer, pBounce))
+	harness.WriteFile(t, filepath.Join(etc, "main.cf"), fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/queue
+data_directory = %[1]s/data
+maillog_file = %[2]s
+maillog_file_prefixes = %[1]s
+myhostname = mx.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.1/32
+smtp_dns_support_level = disabled
+relay_domains = ok.test gmail.com defer.test bounce.test mx.test
+transport_maps = texthash:%[1]s/etc/transport
+alias_maps =
+alias_database =
+`, dir, maillog))
+	for _, d := range []string{"queue", "data"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	harness.Run(t, postconf, "-c", etc, "-MX", "smtp/inet")
+	harness.Run(t, postconf, "-c", etc, "-M", fmt.Sprintf("127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd", pSMTPD, pSMTPD))
+	harness.Run(t, postconf, "-c", etc, "-F", "*/*/chroot = n")
+	if out, err := exec.Command("sh", "-c", "grep -q '^postlog' "+etc+"/master.cf || echo 'postlog unix-dgram n - n - 1 postlogd' >> "+etc+"/master.cf").CombinedOutput(); err != nil {
+		t.Fatalf("master.cf: %v %s", err, out)
+	}
+	harness.Start(t, "smtp-sink-ok", exec.Command(sink, "-u", "nobody", "-c", fmt.Sprintf("127.0.0.1:%d", pOK), "10"))
+	harness.Start(t, "smtp-sink-defer", exec.Command(sink, "-u", "nobody", "-c", "-r", "RCPT", fmt.Sprintf("127.0.0.1:%d", pDefer), "10"))
+	harness.Start(t, "smtp-sink-bounce", exec.Command(sink, "-u", "nobody", "-c", "-f", "RCPT", "-B", "550 5.7.1 client blocked using zen.spamhaus.org", fmt.Sprintf("127.0.0.1:%d", pBounce), "10"))
+	// Postfix's daemons run as the postfix user: they must reach the test
+	// directory (t.TempDir's parent is 0700) and own data_directory.
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	harness.Run(t, "chown", "-R", "postfix", filepath.Join(dir, "data"))
+	// set-permissions complains about files of the system instance; the
+	// private queue only needs the directories it creates.
+	_ = exec.Command(postfix, "-c", etc, "set-permissions").Run()
+	if out, err := exec.Command(postfix, "-c", etc, "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(maillog)
+		t.Fatalf("postfix start: %v\n%s\n%s", err, out, log)
+	}
+	t.Cleanup(func() { _ = exec.Command(postfix, "-c", etc, "stop").Run() })
+	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pSMTPD), 30*time.Second)
+	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pOK), 30*time.Second)
+
+	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`mta:
+  kind: postfix
+  sources:
+    - name: maillog
+      file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
+`, maillog)})
+
+	send := func(n int, to string) {
+		harness.Run(t, smtpSource, "-m", strconv.Itoa(n), "-s", "1", "-f", "sender@mx.test", "-t", to, fmt.Sprintf("127.0.0.1:%d", pSMTPD))
+	}
+	send(5, "user@ok.test")
+	send(3, "user@gmail.com")
+	send(2, "user@defer.test")
+	send(2, "user@bounce.test")
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	metric := func(body, re string) float64 {
+		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	harness.Eventually(t, 90*time.Second, "delivery counters in /metrics", func() error {
+		resp, err := client.Get("http://" + agent.Addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		body := string(b)
+		checks := []struct {
+			re   string
+			want float64
+		}{
+			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="sent",transport="smtp"\}`, 5},
+			{`mailscope_mta_deliveries_total\{mta="postfix",provider="gmail",status="sent",transport="smtp"\}`, 3},
+			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="deferred",transport="smtp"\}`, 2},
+			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="bounced",transport="smtp"\}`, 2},
+			{`mailscope_mta_bounces_total\{dsn_class="5",mta="postfix",provider="other"\}`, 2},
+			{`mailscope_mta_delivery_failures_total\{mta="postfix",provider="other",reason="blocklisted",status="bounced"\}`, 2},
+			{`mailscope_mta_messages_received_total\{mta="postfix"\}`, 12},
+		}
+		for _, c := range checks {
+			// Deferred mail is retried, so deferrals may exceed the count;
+			// everything else is exact.
+			got := metric(body, c.re)
+			if got < c.want || (got > c.want && !regexp.MustCompile(`deferred|received`).MatchString(c.re)) {
+				return fmt.Errorf("%s = %v, want %v", c.re, got, c.want)
+			}
+		}
+		if v := metric(body, `mailscope_mta_log_lines_unparsed_total\{daemon="[a-z-]+",mta="postfix",source="maillog"\}`); v != 0 {
+			return fmt.Errorf("unparsed lines: %v", v)
+		}
+		return nil
+	})
+}
