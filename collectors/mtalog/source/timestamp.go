@@ -4,8 +4,8 @@ import "time"
 
 // Syslog timestamps come in two shapes: RFC 3164's "Nov 26 05:31:21" (no
 // year, no zone: the sender's local time) and RFC 3339's
-// "2026-11-26T05:31:21.123456+00:00" (rsyslog's high-precision format,
-// Postfix's maillog_file, our own rendering of journald and RFC 5424). Both
+// "2026-11-26T05:31:21.123456+00:00" (rsyslog's high-precision format, our
+// own rendering of journald and RFC 5424). Both
 // are parsed by hand from the line's bytes: time.Parse would need a string,
 // and converting every line to one would allocate on the hot path.
 
