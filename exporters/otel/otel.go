@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg Config, info Info, getenv func(string) string,
 	sdk := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(prioritySampler{ratio: sdktrace.TraceIDRatioBased(cfg.SampleRatio)})),
 	)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	// The SDK reports export failures through a global handler that would
@@ -258,4 +258,34 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// PriorityAttribute on a root span's start attributes overrides the ratio:
+// a value above 0 keeps the trace, 0 drops it. Collectors that decide
+// after the fact which traces matter (the MTA correlator keeps every failed
+// or slow message and its own share of the rest) set it; the name is the
+// OpenTracing convention that several backends also read.
+const PriorityAttribute = "sampling.priority"
+
+// prioritySampler honours PriorityAttribute and otherwise samples by ratio.
+type prioritySampler struct {
+	ratio sdktrace.Sampler
+}
+
+func (s prioritySampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	for _, a := range p.Attributes {
+		if string(a.Key) != PriorityAttribute {
+			continue
+		}
+		decision := sdktrace.Drop
+		if a.Value.AsInt64() > 0 {
+			decision = sdktrace.RecordAndSample
+		}
+		return sdktrace.SamplingResult{Decision: decision, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+	}
+	return s.ratio.ShouldSample(p)
+}
+
+func (s prioritySampler) Description() string {
+	return "PrioritySampler{" + PriorityAttribute + " or " + s.ratio.Description() + "}"
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
@@ -177,6 +179,31 @@ func TestSampleRatioZeroDropsRootSpans(t *testing.T) {
 	emit(t, cfg, noEnv)
 	if got := rcv.names(); len(got) != 0 {
 		t.Errorf("sampled out spans were exported: %v", got)
+	}
+}
+
+func TestPriorityAttributeOverridesTheRatio(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol, cfg.SampleRatio = srv.URL, ProtocolHTTP, 0
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, noEnv, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := p.Tracer("test")
+	for name, prio := range map[string]int{"kept": 1, "dropped": 0} {
+		_, span := tr.Start(context.Background(), name, trace.WithAttributes(attribute.Int(PriorityAttribute, prio)))
+		span.End()
+	}
+	_, span := tr.Start(context.Background(), "by-ratio")
+	span.End()
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rcv.names(); len(got) != 1 || got[0] != "kept" {
+		t.Errorf("exported %v, want only the span marked to keep", got)
 	}
 }
 

@@ -67,6 +67,9 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 			attribute.Int("mta.attempts", m.AttemptCount),
 			attribute.String("mta.outcome", m.Outcome()),
 			attribute.String("mta.end", m.End.String()),
+			// Keep has already chosen this message: the tracer provider's
+			// own ratio must not drop it (exporters/otel.PriorityAttribute).
+			attribute.Int("sampling.priority", 1),
 		))
 	for i := range m.Rejects {
 		r := &m.Rejects[i]
