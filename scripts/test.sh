@@ -15,6 +15,7 @@ PACKAGES=(
   postfix               # postconf facts, real Postfix logs
   logrotate rsyslog     # the file follower's rotation and syslog tests
   rbldnsd               # blocklist zones
+  unbound               # domain posture test zones (local-data)
 )
 STATICCHECK_VERSION=v0.8.2
 
