@@ -139,7 +139,7 @@ func TestCollector(t *testing.T) {
 		`mailscope_domain_findings{check="dmarc",domain="d.test",severity="warning"} 1`,
 		`mailscope_domain_dmarc_policy{domain="d.test",policy="none"} 1`,
 		`mailscope_domain_dmarc_policy{domain="d.test",policy="reject"} 0`,
-		`mailscope_domain_dkim_key_bits{domain="d.test",selector="s1"} 2048`,
+		`mailscope_domain_dkim_key_size{domain="d.test",selector="s1"} 2048`,
 		`mailscope_domain_mta_sts_mode{domain="d.test",mode="enforce"} 1`,
 		`mailscope_domain_spf_dns_lookups{domain="d.test"} 0`,
 		`mailscope_domain_ptr_ok{ip="192.0.2.10"} 0`,
@@ -174,8 +174,8 @@ func TestCollector(t *testing.T) {
 		`mailscope_domain_mta_sts_mode{domain="d.test",mode="missing"} 1`,
 		`mailscope_domain_check_ok{check="tls_rpt",domain="d.test"} 1`,
 	)
-	if out := testutil.CollectAndCount(c.results, "mailscope_domain_dkim_key_bits"); out != 0 {
-		t.Errorf("dkim_key_bits still reported for a revoked key (%d series)", out)
+	if out := testutil.CollectAndCount(c.results, "mailscope_domain_dkim_key_size"); out != 0 {
+		t.Errorf("dkim_key_size still reported for a revoked key (%d series)", out)
 	}
 	if after := recordLine(t, reg, "spf"); after == before {
 		t.Errorf("record_info did not change with the SPF record: %s", after)

@@ -21,7 +21,7 @@ var (
 	spfLookDesc   = prometheus.NewDesc(ns+"spf_dns_lookups", "DNS-querying terms over the SPF include tree (the limit is 10).", []string{"domain"}, nil)
 	spfVoidDesc   = prometheus.NewDesc(ns+"spf_void_lookups", "SPF lookups that found no records (the limit is 2).", []string{"domain"}, nil)
 	dmarcDesc     = prometheus.NewDesc(ns+"dmarc_policy", "The DMARC policy that applies to the domain: 1 for the current one of none, quarantine, reject, missing.", []string{"domain", "policy"}, nil)
-	dkimBitsDesc  = prometheus.NewDesc(ns+"dkim_key_bits", "The size of each configured selector's DKIM key (ed25519 counts 256); absent when the key is missing, revoked or unreadable.", []string{"domain", "selector"}, nil)
+	dkimBitsDesc  = prometheus.NewDesc(ns+"dkim_key_size", "The size in bits of each configured selector's DKIM key (ed25519 counts 256); absent when the key is missing, revoked or unreadable. Named without a _bits suffix, which promtool would reject as a non-base unit.", []string{"domain", "selector"}, nil)
 	stsModeDesc   = prometheus.NewDesc(ns+"mta_sts_mode", "The MTA-STS policy mode: 1 for the current one of enforce, testing, none, missing (no valid policy).", []string{"domain", "mode"}, nil)
 	certDesc      = prometheus.NewDesc(ns+"tls_cert_expiry_timestamp_seconds", "When the certificate an MX host presents over STARTTLS expires.", []string{"domain", "host"}, nil)
 	tlsVerDesc    = prometheus.NewDesc(ns+"tls_version_info", "The TLS version an MX host negotiated.", []string{"domain", "host", "version"}, nil)

@@ -90,7 +90,7 @@ domain:
 		`mailscope_domain_check_ok{check="mta_sts",domain="good.test"} 1`,
 		`mailscope_domain_check_ok{check="starttls",domain="good.test"} 1`,
 		`mailscope_domain_check_ok{check="ptr",domain="good.test"} 1`,
-		`mailscope_domain_dkim_key_bits{domain="good.test",selector="s1"} 2048`,
+		`mailscope_domain_dkim_key_size{domain="good.test",selector="s1"} 2048`,
 		`mailscope_domain_dmarc_policy{domain="good.test",policy="reject"} 1`,
 		`mailscope_domain_mta_sts_mode{domain="good.test",mode="enforce"} 1`,
 		`mailscope_domain_ptr_ok{ip="192.0.2.10"} 1`,
@@ -107,6 +107,14 @@ domain:
 		`mailscope_domain_finding_info{check="dane",code="dane_no_dnssec",domain="good.test",severity="warning"} 1`,
 		`mailscope_domain_record_info{domain="bad.test",record="spf",sha256="`,
 	)
+
+	// The exposition follows Prometheus's naming rules.
+	promtool := harness.RequireBinary(t, "promtool", "prometheus")
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = strings.NewReader(domainGet(t, base+"/metrics"))
+	if out, err := check.CombinedOutput(); err != nil || strings.Contains(string(out), "mailscope_domain") {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 
 	// /probe: the same checks on demand, the sentences in the debug view.
 	body := domainGet(t, base+"/probe?module=domain&target=bad.test")
