@@ -7,7 +7,7 @@ PKG       = github.com/prometheus/common/version
 LDFLAGS   = -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
             -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: build test unit e2e lint bench fuzz run screenshot clean
+.PHONY: build test unit e2e lint bench fuzz run screenshot dashboards clean
 
 build: ## the static binary in ./mailscope
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o mailscope ./cmd/mailscope
@@ -37,6 +37,9 @@ run: ## the agent with the zero-config default
 
 screenshot: build ## headless Chromium screenshot of the status page (needs chromium)
 	./scripts/screenshot.sh
+
+dashboards: ## regenerate dashboards/*.json from dashboards/*.go
+	$(GO) run ./dashboards/gen
 
 clean:
 	rm -f mailscope *.prof

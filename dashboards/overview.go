@@ -1,0 +1,50 @@
+package dashboards
+
+import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+// Label filters shared by the queries.
+const (
+	inst = `instance=~"$instance"`
+	mta  = `instance=~"$instance", mta=~"$mta"`
+	prov = `instance=~"$instance", mta=~"$mta", provider=~"$provider"`
+	dom  = `instance=~"$instance", domain=~"$domain"`
+)
+
+// overview answers "is my mail healthy right now".
+func overview() *dashboard.DashboardBuilder {
+	return base("mailscope-overview", "mailscope / Overview",
+		"Is my mail healthy right now: delivery, queue, blocklists, domain posture and the agent itself.", "mta").
+		WithRow(dashboard.NewRowBuilder("Delivery")).
+		WithPanel(single("Delivered (24h)", "Recipients delivered successfully in the last 24 hours.", "short", 4, nil,
+			q(`sum(increase(mailscope_mta_deliveries_total{`+mta+`, status="sent"}[24h]))`, ""))).
+		WithPanel(single("Bounce rate (1h)", "Share of delivery attempts in the last hour that bounced (permanent failure).", "percentunit", 4, steps(0.02, "orange", 0.05, "red"),
+			q(`sum(rate(mailscope_mta_deliveries_total{`+mta+`, status="bounced"}[1h])) / clamp_min(sum(rate(mailscope_mta_deliveries_total{`+mta+`}[1h])), 1e-9)`, ""))).
+		WithPanel(single("Deferral rate (1h)", "Share of delivery attempts in the last hour that were deferred (temporary failure, retried later).", "percentunit", 4, steps(0.05, "orange", 0.2, "red"),
+			q(`sum(rate(mailscope_mta_deliveries_total{`+mta+`, status="deferred"}[1h])) / clamp_min(sum(rate(mailscope_mta_deliveries_total{`+mta+`}[1h])), 1e-9)`, ""))).
+		WithPanel(single("Rejected connections (1h)", "SMTP commands the server rejected in the last hour (spam, policy, unknown users).", "short", 4, nil,
+			q(`sum(increase(mailscope_mta_smtpd_rejects_total{`+mta+`}[1h]))`, ""))).
+		WithPanel(single("Auth failures (1h)", "SASL authentication failures on submission in the last hour: password guessing shows here first.", "short", 4, steps(50, "orange", 200, "red"),
+			q(`sum(increase(mailscope_mta_auth_failures_total{`+mta+`}[1h]))`, ""))).
+		WithPanel(single("Unparsed log lines (1h)", "Log lines the parser did not understand in the last hour; should stay 0.", "short", 4, steps(1, "orange"),
+			q(`sum(increase(mailscope_mta_log_lines_unparsed_total{`+mta+`}[1h]))`, ""))).
+		WithPanel(graph("Deliveries by status", "Delivery attempts per second by outcome.", "ops", 12,
+			q(`sum by (status) (rate(mailscope_mta_deliveries_total{`+mta+`}[$__rate_interval]))`, "{{status}}"))).
+		WithPanel(graph("Deliveries by provider", "Successful deliveries per second by destination provider.", "ops", 12,
+			q(`sum by (provider) (rate(mailscope_mta_deliveries_total{`+mta+`, status="sent"}[$__rate_interval]))`, "{{provider}}"))).
+		WithRow(dashboard.NewRowBuilder("Reputation")).
+		WithPanel(single("Blocklist listings", "Sending IPs and domains listed right now, over all zones. Any listing on a critical zone pages (MailscopeBlocklisted).", "short", 6, steps(1, "red"),
+			q(`sum(mailscope_dnsbl_listed{`+inst+`}) or vector(0)`, ""))).
+		WithPanel(single("Unusable blocklist zones", "Zones that failed their health test or refuse our resolver: listings there are not seen.", "short", 6, steps(1, "orange"),
+			q(`count(mailscope_dnsbl_zone_healthy{`+inst+`} == 0) or vector(0)`, ""))).
+		WithPanel(single("Failing domain checks", "Domain posture checks (SPF, DKIM, DMARC, MTA-STS, TLS ...) failing right now.", "short", 6, steps(1, "red"),
+			q(`count(mailscope_domain_check_ok{`+inst+`} == 0) or vector(0)`, ""))).
+		WithPanel(single("First certificate expiry", "Days until the first STARTTLS certificate of your MX hosts expires.", "d", 6, steps(0, "red", 7, "orange", 14, "green"),
+			q(`min((mailscope_domain_tls_cert_expiry_timestamp_seconds{`+inst+`} - time()) / 86400)`, ""))).
+		WithRow(dashboard.NewRowBuilder("Agent")).
+		WithPanel(list("Collectors", "Each collector: 1 when it runs and its last run worked. The agent's status page (/) has the last error.", 12, steps(0, "red", 1, "green"),
+			instant(`mailscope_collector_up{`+inst+`}`, ""))).
+		WithPanel(single("Config reload", "1 when the last config (re)load worked; 0 means the running config is older than the file (MailscopeConfigReloadFailed).", "bool_yes_no", 6, steps(0, "red", 1, "green"),
+			q(`min(mailscope_config_last_reload_successful{`+inst+`})`, ""))).
+		WithPanel(graph("Collector errors", "Failed runs, crashes and start failures per collector.", "short", 6,
+			q(`sum by (collector) (increase(mailscope_collector_errors_total{`+inst+`}[$__rate_interval]))`, "{{collector}}")))
+}
