@@ -38,7 +38,7 @@ func overview() *dashboard.DashboardBuilder {
 			q(`count(mailscope_dnsbl_zone_healthy{`+inst+`} == 0) or vector(0)`, ""))).
 		WithPanel(single("Failing domain checks", "Domain posture checks (SPF, DKIM, DMARC, MTA-STS, TLS ...) failing right now.", "short", 6, steps(1, "red"),
 			q(`count(mailscope_domain_check_ok{`+inst+`} == 0) or vector(0)`, ""))).
-		WithPanel(single("First certificate expiry", "Days until the first STARTTLS certificate of your MX hosts expires.", "d", 6, steps(0, "red", 7, "orange", 14, "green"),
+		WithPanel(single("First certificate expiry", "Days until the first STARTTLS certificate of your MX hosts expires. Alerts: warning under 21 days, critical under 7.", "d", 6, steps(0, "red", 7, "orange", 21, "green"),
 			q(`min((mailscope_domain_tls_cert_expiry_timestamp_seconds{`+inst+`} - time()) / 86400)`, ""))).
 		WithRow(dashboard.NewRowBuilder("Agent")).
 		WithPanel(list("Collectors", "Each collector: 1 when it runs and its last run worked. The agent's status page (/) has the last error.", 12, steps(0, "red", 1, "green"),
