@@ -45,6 +45,21 @@ func TestRulesUnitTests(t *testing.T) {
 	}
 }
 
+func TestAlertmanagerExample(t *testing.T) {
+	promtool(t) // the same package brings amtool
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("amtool not installed (Debian package prometheus-alertmanager)")
+		}
+		t.Skip("amtool not installed (Debian package prometheus-alertmanager)")
+	}
+	out, err := exec.Command(amtool, "check-config", "alertmanager.example.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+}
+
 // TestEveryAlertHasRunbookAndSeverity keeps the rules consistent: a severity
 // from the closed set, and a runbook anchor that exists in docs/runbooks.md.
 func TestEveryAlertHasRunbookAndSeverity(t *testing.T) {

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailscope/mailscope/test/e2e/harness"
+)
+
+// alertStack is the user's monitoring path: the agent scraped by a real
+// Prometheus that loads the shipped rules (their `for:` shortened) and
+// sends to a real Alertmanager, whose webhook receiver is this test.
+type alertStack struct {
+	agent   *harness.Agent
+	prom    *harness.Prometheus
+	am      *harness.Alertmanager
+	webhook *harness.Webhook
+}
+
+func startAlertStack(t *testing.T, agentConfig string) *alertStack {
+	t.Helper()
+	s := &alertStack{webhook: harness.StartWebhook(t)}
+	s.am = harness.StartAlertmanager(t, fmt.Sprintf(`
+route:
+  receiver: test
+  group_by: [alertname, target, zone, mta, provider, mailbox]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: test
+    webhook_configs:
+      - url: %s
+        send_resolved: true
+`, s.webhook.URL))
+	s.agent = harness.StartAgent(t, harness.AgentOptions{Config: agentConfig})
+
+	rules, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "alerts", "mailscope.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := harness.Dir(t)
+	rulesFile := harness.WriteFile(t, filepath.Join(dir, "mailscope.rules.yml"), harness.ShortenFor(string(rules), "1s"))
+	s.prom = harness.StartPrometheus(t, fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: [%q]
+scrape_configs:
+  - job_name: mailscope
+    static_configs:
+      - targets: [%q]
+`, rulesFile, strings.TrimPrefix(s.am.URL, "http://"), s.agent.Addr), "--rules.alert.resend-delay=1s")
+	return s
+}
+
+// waitAlert waits until the webhook received alertname in status and
+// returns the first such notification.
+func (s *alertStack) waitAlert(t *testing.T, alertname, status string, timeout time.Duration) harness.Notification {
+	t.Helper()
+	var got []harness.Notification
+	harness.Eventually(t, timeout, alertname+" "+status+" at the webhook", func() error {
+		got = s.webhook.Find(alertname, status)
+		if len(got) == 0 {
+			return fmt.Errorf("received so far: %v", s.webhook.Names())
+		}
+		return nil
+	})
+	return got[0]
+}
+
+// TestBlocklistingPagesThroughAlertmanager lists the sending IP in a real
+// rbldnsd zone and expects the shipped MailscopeBlocklisted alert at the
+// webhook with its labels and annotations; delisting resolves it.
+func TestBlocklistingPagesThroughAlertmanager(t *testing.T) {
+	rbldnsd := harness.RequireBinary(t, "rbldnsd", "rbldnsd")
+	dir := harness.Dir(t)
+	zoneFile := filepath.Join(dir, "bl")
+	const clean = ":127.0.0.2:Listed for spam, see https://bl.test/lookup?ip=$\n127.0.0.2\n"
+	harness.WriteFile(t, zoneFile, clean)
+	port := harness.FreeUDPPort(t)
+	harness.Start(t, "rbldnsd", exec.Command(rbldnsd, "-n", "-t", "1", "-c", "1",
+		"-b", fmt.Sprintf("127.0.0.1/%d", port), "-r", dir, "bl.test:ip4set:bl"))
+
+	s := startAlertStack(t, fmt.Sprintf(`
+dnsbl:
+  interval: 2s
+  jitter: 0s
+  resolver: 127.0.0.1:%d
+  timeout: 500ms
+  zone_rate: 0
+  zones: []
+  targets:
+    ips: [192.0.2.10]
+  custom_zones:
+    - name: bl.test
+      type: ip
+      weight: critical
+      delist: https://bl.test/remove
+`, port))
+
+	// The incident: the sending IP gets listed.
+	harness.WriteFile(t, zoneFile, clean+"192.0.2.10\n")
+	n := s.waitAlert(t, "MailscopeBlocklisted", "firing", 90*time.Second)
+	for k, want := range map[string]string{"severity": "critical", "target": "192.0.2.10", "zone": "bl.test", "delist_url": "https://bl.test/remove", "job": "mailscope"} {
+		if n.Labels[k] != want {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
+		}
+	}
+	if n.Annotations["summary"] != "192.0.2.10 is listed on bl.test" ||
+		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopeblocklisted") ||
+		!strings.Contains(n.Annotations["description"], "Delisting: https://bl.test/remove") {
+		t.Errorf("annotations: %v", n.Annotations)
+	}
+
+	// Fixed: delisted, the alert resolves.
+	harness.WriteFile(t, zoneFile, clean)
+	s.waitAlert(t, "MailscopeBlocklisted", "resolved", 90*time.Second)
+
+	for _, name := range s.webhook.Names() {
+		if strings.HasPrefix(name, "MailscopeCollectorDown") || strings.HasPrefix(name, "MailscopeBlocklistZoneUnusable") {
+			t.Errorf("unexpected alert %s: the zone and the collector were healthy", name)
+		}
+	}
+}
