@@ -108,11 +108,13 @@ func startAtName(s StartAt) string {
 //     agent was down: warn, read from 0;
 //  2. a file opened after the first poll appeared while running: read from 0;
 //  3. at the first poll, a path that had a checkpoint entry for another
-//     file: the file was replaced while the agent was down; warn, read
-//     from 0 (the old file's unread tail is lost);
-//  4. a path matched by the checkpoint's patterns but not in it: the file
-//     appeared while the agent was down: read from 0;
-//  5. otherwise (first start, or a newly configured path): StartAt.
+//     file (the file was replaced while the agent was down), or a path
+//     matched by the checkpoint's patterns but not in it (the file appeared
+//     while the agent was down): read from 0. Whether the old file's unread
+//     tail is lost is known only after the whole first poll, which may find
+//     it under a rotated name the patterns match; reportUnmatchedCheckpoints
+//     says so then;
+//  4. otherwise (first start, or a newly configured path): StartAt.
 func (fl *Follower) startOffset(tf *trackedFile, size int64) (off int64, afterFlush bool) {
 	e, ok := fl.ckpt.resume[tf.id]
 	if !ok && fl.polls == 0 {
@@ -134,14 +136,8 @@ func (fl *Follower) startOffset(tf *trackedFile, size int64) (off int64, afterFl
 	if fl.polls > 0 {
 		return 0, false
 	}
-	if fl.ckpt.paths[tf.path] {
-		fl.stats.CheckpointMismatches.Add(1)
-		fl.log.Warn("file was replaced while the agent was down, reading the new file from the beginning; "+
-			"lines written to the old file after the last checkpoint are lost", "path", tf.path, "file", tf.id.String())
-		return 0, false
-	}
-	if fl.ckpt.covers(tf.path) {
-		fl.log.Info("file appeared while the agent was down, reading it from the beginning", "path", tf.path)
+	if fl.ckpt.paths[tf.path] || fl.ckpt.covers(tf.path) {
+		fl.log.Info("file appeared while the agent was down, reading it from the beginning", "path", tf.path, "file", tf.id.String())
 		return 0, false
 	}
 	if fl.cfg.StartAt == Beginning {
@@ -214,9 +210,17 @@ func (fl *Follower) alignedEnd(tf *trackedFile, size int64) int64 {
 
 // reportUnmatchedCheckpoints warns, after the first poll, about checkpoint
 // entries whose file was not found: rotated out of the followed paths or
-// deleted while the agent was down.
+// deleted while the agent was down. A file found under a rotated name that
+// the paths match is no loss, so this waits for the whole first poll.
 func (fl *Follower) reportUnmatchedCheckpoints() {
 	for id, e := range fl.ckpt.resume {
+		if ps := fl.paths[e.Path]; ps != nil && ps.hadFile && ps.id != id {
+			fl.stats.CheckpointMismatches.Add(1)
+			fl.log.Warn("file was replaced while the agent was down, the new file is read from its beginning; "+
+				"lines written to the old file after the last checkpoint are lost",
+				"path", e.Path, "file", ps.id.String(), "old_file", id.String(), "checkpoint_offset", e.Offset)
+			continue
+		}
 		fl.log.Warn("checkpointed file not found under the followed paths; lines written to it after the last checkpoint are not read",
 			"path", e.Path, "file", id.String(), "checkpoint_offset", e.Offset)
 	}

@@ -77,7 +77,10 @@
 // followed path, its fingerprint still matches and it is not shorter than
 // the offset. If not (the file was replaced or truncated while the agent
 // was down), a Warn is logged, Stats.CheckpointMismatches counts it, and the
-// file is read from its beginning: we prefer re-reading to skipping. A file
+// file is read from its beginning: we prefer re-reading to skipping. A
+// checkpointed file found nowhere after the first poll is logged at Warn
+// too, and counted as a mismatch if another file now has its path; one
+// found under a rotated name the paths match is resumed there, no loss. A file
 // with no checkpoint entry is read from its beginning if it appeared while
 // the agent was down (its path matches a pattern of the checkpoint), and
 // per Config.StartAt (default End, at a line boundary) on a first start or
@@ -104,12 +107,19 @@
 //   - while the agent is down: lines written to a file after the last
 //     checkpoint are lost if the file is then rotated out of the followed
 //     paths (two or more generations rotate, or a single rename out of the
-//     pattern); if it was copytruncated, the lines between the checkpoint
-//     and the truncation are lost. Both are logged at Warn on start.
+//     pattern), and so are lines a late writer appends to it after the
+//     start; if it was copytruncated, the lines between the checkpoint and
+//     the truncation are lost. Both are logged at Warn on start. Nothing
+//     else is: the new file under the path is read whole, from its first
+//     byte, at the first poll that sees it, whatever its length or first
+//     bytes. A test that waits for every line written here waits forever.
 //   - a file truncated and rewritten with exactly the same first bytes, and
 //     grown past the old offset, between two polls, is taken for the same
 //     file: its new lines up to the old offset are skipped. Log lines start
-//     with timestamps, so this needs a clock that stands still.
+//     with timestamps, so this needs a clock that stands still. The same
+//     holds across a restart for a new file that got the inode number of a
+//     checkpointed file deleted while the agent was down (ext4 reuses them
+//     readily) and starts with the same first bytes.
 //   - after a crash, the lines of the last checkpoint interval are read
 //     twice (not lost).
 //
