@@ -87,9 +87,27 @@ type Endpoint struct {
 	// OAuth supplies the access token for xoauth2 and oauthbearer.
 	OAuth OAuthConfig `yaml:"oauth"`
 
+	// sec holds what Validate resolved. A pointer, so that printing an
+	// Endpoint with %v or %+v shows an address, not the secrets (fmt
+	// cannot call Secret's String on an unexported field); DeepEqual
+	// still compares the values, so a rotated secret file restarts the
+	// collector on reload.
+	sec *endpointSecrets
+}
+
+// endpointSecrets are an endpoint's resolved secrets and CA file.
+type endpointSecrets struct {
 	password config.Secret
 	caPEM    []byte
 	oauth    oauthSecrets
+}
+
+// secrets returns the resolved secrets (empty before Validate).
+func (e *Endpoint) secrets() *endpointSecrets {
+	if e.sec == nil {
+		return &endpointSecrets{}
+	}
+	return e.sec
 }
 
 // OAuthConfig gets an access token: from a file something else keeps
@@ -312,7 +330,8 @@ func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
 	if e.Timeout < 0 {
 		ps.Add(path+".timeout", "must be positive")
 	}
-	e.caPEM = nil
+	sec := &endpointSecrets{}
+	e.sec = sec
 	if e.CAFile != "" {
 		b, err := os.ReadFile(e.CAFile)
 		if err != nil {
@@ -320,7 +339,7 @@ func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
 		} else if !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----") {
 			ps.Addf(path+".ca_file", "%s holds no PEM certificate", e.CAFile)
 		} else {
-			e.caPEM = b
+			sec.caPEM = b
 		}
 	}
 	if e.Auth == "" {
@@ -337,9 +356,9 @@ func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
 		ps.Add(path+".username", "missing")
 	}
 	oauth := e.Auth == "xoauth2" || e.Auth == "oauthbearer"
-	e.password = config.ResolveSecret(ps, path+".password", e.Password, e.PasswordFile, !oauth)
+	sec.password = config.ResolveSecret(ps, path+".password", e.Password, e.PasswordFile, !oauth)
 	if oauth {
-		e.oauth = e.OAuth.validate(ps, path+".oauth")
+		sec.oauth = e.OAuth.validate(ps, path+".oauth")
 	} else if e.OAuth.set() {
 		ps.Addf(path+".oauth", "applies to auth xoauth2 or oauthbearer only (auth is %s)", e.Auth)
 	}

@@ -265,7 +265,7 @@ func parseReceived(v string) received {
 		if f := strings.Fields(clause); len(f) > 1 {
 			r.from = f[1]
 		}
-		r.fromIP = bracketIP(clause)
+		r.fromIP = clauseIP(clause, r.from)
 	}
 	if byAt >= 0 {
 		if f := strings.Fields(v[byAt:]); len(f) > 1 {
@@ -273,6 +273,27 @@ func parseReceived(v string) received {
 		}
 	}
 	return r
+}
+
+// clauseIP finds the sending address in a from clause: a bracketed
+// address (Postfix, Gmail, Fastmail), else the address Microsoft writes in
+// parentheses ("mail.example.com (192.0.2.10)"), else a bare address as
+// the name (Yahoo: "from 192.0.2.10 (EHLO ...)").
+func clauseIP(clause, name string) string {
+	if ip := bracketIP(clause); ip != "" {
+		return ip
+	}
+	for _, f := range strings.Fields(clause) {
+		if strings.HasPrefix(f, "(") && strings.HasSuffix(f, ")") {
+			if a, err := netip.ParseAddr(f[1 : len(f)-1]); err == nil {
+				return a.Unmap().String()
+			}
+		}
+	}
+	if a, err := netip.ParseAddr(name); err == nil {
+		return a.Unmap().String()
+	}
+	return ""
 }
 
 // bracketIP returns the first [address] in s ("[192.0.2.1]",

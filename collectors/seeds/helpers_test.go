@@ -38,7 +38,8 @@ type folder struct {
 type seedUser struct {
 	user     *imapmemserver.User
 	password string
-	// token, when set, is the only OAuth bearer token accepted.
+	// token, when set, is the prefix of the OAuth bearer tokens accepted
+	// (the test token endpoint numbers the tokens it issues).
 	token   string
 	folders []folder
 }
@@ -252,7 +253,7 @@ func (s *imapSession) Authenticate(mech string) (sasl.Server, error) {
 		return sasl.NewPlainServer(func(_, username, password string) error { return s.Login(username, password) }), nil
 	case sasl.OAuthBearer:
 		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
-			if s.login(o.Username, func(u *seedUser) bool { return u.token != "" && u.token == o.Token }) != nil {
+			if s.login(o.Username, func(u *seedUser) bool { return u.token != "" && strings.HasPrefix(o.Token, u.token) }) != nil {
 				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
 			}
 			return nil
@@ -283,7 +284,7 @@ func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
 			tok = v
 		}
 	}
-	if x.s.login(user, func(u *seedUser) bool { return u.token != "" && u.token == tok }) != nil {
+	if x.s.login(user, func(u *seedUser) bool { return u.token != "" && strings.HasPrefix(tok, u.token) }) != nil {
 		x.sent = true
 		return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
 	}
@@ -357,6 +358,14 @@ func (w *world) runner(t *testing.T, c *Config, logs *bytes.Buffer) *Runner {
 // whenever the round waits on it, so missing seeds time out without a
 // real wait.
 func (w *world) round(r *Runner) *Round {
+	var rd *Round
+	w.stepping(r.cfg.PollInterval, func(ctx context.Context) { rd = r.Round(ctx) })
+	return rd
+}
+
+// stepping runs f while advancing the fake clock by step each time
+// something waits on it.
+func (w *world) stepping(step time.Duration, f func(ctx context.Context)) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -369,16 +378,15 @@ func (w *world) round(r *Runner) *Round {
 				return
 			default:
 			}
-			w.clk.Advance(r.cfg.PollInterval)
+			w.clk.Advance(step)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rd := r.Round(ctx)
+	f(ctx)
 	close(stop)
 	w.clk.After(time.Hour) // wakes the stepper so it sees stop
 	wg.Wait()
-	return rd
 }
 
 // inboundHeaders are what a provider prepends: its Authentication-Results

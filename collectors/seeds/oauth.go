@@ -39,7 +39,7 @@ func newTokenSource(e *Endpoint, clk clock.Clock, client *http.Client) *tokenSou
 	if client == nil {
 		client = &http.Client{Timeout: e.Timeout}
 	}
-	return &tokenSource{cfg: e.OAuth, secrets: e.oauth, clk: clk, client: client, refreshToken: e.oauth.refreshToken.Reveal()}
+	return &tokenSource{cfg: e.OAuth, secrets: e.secrets().oauth, clk: clk, client: client, refreshToken: e.secrets().oauth.refreshToken.Reveal()}
 }
 
 // Token returns a valid access token.

@@ -301,7 +301,7 @@ func imapOptions(e *Endpoint) (imapx.Options, error) {
 
 func (r *Runner) imapAuth(i int) imapx.Auth {
 	e := &r.cfg.Seeds[i].IMAP
-	a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: e.password.Reveal()}
+	a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: e.secrets().password.Reveal()}
 	if ts := r.seeds[i]; ts != nil {
 		a.Token = ts.Token
 	}

@@ -23,9 +23,9 @@ func (e *Endpoint) tlsConfig() (*tls.Config, error) {
 		host, _, _ := net.SplitHostPort(e.Address)
 		cfg.ServerName = host
 	}
-	if len(e.caPEM) > 0 {
+	if len(e.secrets().caPEM) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(e.caPEM) {
+		if !pool.AppendCertsFromPEM(e.secrets().caPEM) {
 			return nil, fmt.Errorf("ca_file %s holds no usable certificate", e.CAFile)
 		}
 		cfg.RootCAs = pool
@@ -156,9 +156,9 @@ func (e *authError) Unwrap() error { return e.err }
 func smtpSASL(ctx context.Context, e *Endpoint, tokens *tokenSource) (sasl.Client, error) {
 	switch e.Auth {
 	case "login":
-		return sasl.NewLoginClient(e.Username, e.password.Reveal()), nil
+		return sasl.NewLoginClient(e.Username, e.secrets().password.Reveal()), nil
 	default:
-		a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: e.password.Reveal()}
+		a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: e.secrets().password.Reveal()}
 		if tokens != nil {
 			a.Token = tokens.Token
 		}
