@@ -106,6 +106,29 @@ func TestRoundEveryOutcome(t *testing.T) {
 	if got := rd.Summary(); !strings.HasPrefix(got, "7 seeds: 1 inbox, 0 tab, 2 spam, 1 other, 1 missing, 2 not checked") {
 		t.Errorf("summary: %s", got)
 	}
+	// The CLI's placement report and exit code.
+	var table bytes.Buffer
+	WriteTable(&table, rd)
+	for _, want := range []string{
+		"fastmail  inbox-1    inbox                    7s        pass  pass  pass   -                 192.0.2.10",
+		"other     spam-1     spam                     7s        -     -     -      spamassassin=7.3  192.0.2.10",
+		"other     missing-1  missing                  -         -",
+		"other     badpass-1  not checked (imap_auth)",
+		"refused-1: submit: RCPT TO <reject@seed.test>: SMTP error 550",
+	} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if code := ExitCode(rd); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if code := ExitCode(&Round{Seeds: []SeedResult{{Folder: FolderInbox}, {Folder: FolderTab}}}); code != 0 {
+		t.Errorf("all delivered: exit code %d, want 0", code)
+	}
+	if code := ExitCode(&Round{SubmitErr: "x", Seeds: []SeedResult{{Stage: StageSubmit}}}); code != 2 {
+		t.Errorf("submit failed: exit code %d, want 2", code)
+	}
 	// No secret anywhere the user can see.
 	js, _ := json.Marshal(rd)
 	for _, secret := range []string{"submit-secret-pw", "pw-inbox", "pw-spam", "pw-wrong", "pw-right"} {
