@@ -16,6 +16,7 @@ PACKAGES=(
   logrotate rsyslog     # the file follower's rotation and syslog tests
   rbldnsd               # blocklist zones
   unbound               # domain posture test zones (local-data)
+  dovecot-imapd dovecot-lmtpd dovecot-sieve  # seed mailboxes: IMAP, LMTP delivery, Sieve filing into Junk
 )
 STATICCHECK_VERSION=v0.8.2
 
