@@ -184,10 +184,19 @@ type Correlator struct {
 	done       func(*Message)
 	evictions  [4]uint64
 	relays     map[string]string
+	// free holds messages that left the table, for reuse with their
+	// attempt slices: done must not keep a message, so a new one need
+	// not be allocated for each queue ID.
+	free []*Message
 }
 
+// maxFree bounds the free list; a burst of completions beyond it is left
+// to the garbage collector.
+const maxFree = 1024
+
 // New returns a correlator that calls done for every message that leaves
-// the table (completed or evicted); done must not keep the message.
+// the table (completed or evicted); done must not keep the message, which
+// is reused for a later queue ID once done returns.
 func New(cfg Config, done func(*Message)) *Correlator {
 	return &Correlator{cfg: cfg, byID: make(map[string]*Message), done: done, relays: make(map[string]string)}
 }
@@ -298,7 +307,15 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 	if len(c.byID) >= c.cfg.MaxMessages {
 		c.remove(c.head, EndCapacity)
 	}
-	m := &Message{QueueID: string(ev.QueueID), FirstSeen: ev.Time, LastSeen: ev.Time}
+	var m *Message
+	if n := len(c.free); n > 0 {
+		m = c.free[n-1]
+		c.free = c.free[:n-1]
+		*m = Message{Attempts: m.Attempts[:0], Rejects: m.Rejects[:0]}
+	} else {
+		m = &Message{}
+	}
+	m.QueueID, m.FirstSeen, m.LastSeen = string(ev.QueueID), ev.Time, ev.Time
 	c.byID[m.QueueID] = m
 	m.prev = c.tail
 	if c.tail != nil {
@@ -338,5 +355,8 @@ func (c *Correlator) remove(m *Message, why End) {
 	c.evictions[why]++
 	if c.done != nil {
 		c.done(m)
+	}
+	if len(c.free) < maxFree {
+		c.free = append(c.free, m)
 	}
 }

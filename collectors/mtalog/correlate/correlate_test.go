@@ -151,3 +151,40 @@ func TestBoundedMemory(t *testing.T) {
 		t.Errorf("heap %d MiB after GC, bound 64 MiB", peak>>20)
 	}
 }
+
+// TestReusedMessageStartsClean ends a message with attempts, a reject and
+// an expiry, then opens another: it gets the first one's storage back (the
+// free list) and none of its state.
+func TestReusedMessageStartsClean(t *testing.T) {
+	var first *Message
+	var last Message
+	c := New(DefaultConfig(), func(m *Message) {
+		if first == nil {
+			first = m
+		}
+		last = *m
+	})
+	q := ev(event.KindQueued, "AAA", 0)
+	q.Size, q.Nrcpt = 500, 2
+	c.Observe(q, "", 0)
+	d := ev(event.KindDelivery, "AAA", time.Second)
+	d.Daemon, d.Status = event.DaemonSmtp, event.StatusBounced
+	c.Observe(d, "gmail", event.ReasonBlocklisted)
+	r := ev(event.KindReject, "AAA", time.Second)
+	c.Observe(r, "", event.ReasonPolicy)
+	c.Observe(ev(event.KindExpired, "AAA", 2*time.Second), "", 0)
+	c.Observe(ev(event.KindRemoved, "AAA", 3*time.Second), "", 0)
+
+	c.Observe(ev(event.KindClient, "BBB", 4*time.Second), "", 0)
+	c.Observe(ev(event.KindRemoved, "BBB", 5*time.Second), "", 0)
+	if last.QueueID != "BBB" {
+		t.Fatalf("last message %q, want BBB", last.QueueID)
+	}
+	if first.QueueID != "BBB" {
+		t.Errorf("the second message did not reuse the first one's storage")
+	}
+	if len(last.Attempts) != 0 || last.AttemptCount != 0 || len(last.Rejects) != 0 || last.Expired || last.Queued || last.Size != 0 ||
+		!last.FirstSeen.Equal(t0.Add(4*time.Second)) || last.Outcome() != "unknown" {
+		t.Errorf("reused message kept state: %+v", last)
+	}
+}

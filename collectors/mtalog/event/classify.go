@@ -1,6 +1,9 @@
 package event
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // ReasonRule maps a reply to a Reason. A rule matches when every field it
 // sets matches: DSN is an enhanced status code or its prefix ("5.7.26",
@@ -117,18 +120,41 @@ func NewClassifier(user []ReasonRule) (*Classifier, error) {
 func (c *Classifier) Classify(dsn DSN, text []byte) Reason {
 	var buf [12]byte
 	code := dsnString(dsn, buf[:0])
+	// The text is lowered once, on the stack, and each rule's needle found
+	// with bytes.Index (vectorised): a deferral is checked against some
+	// fifty rules, and folding case per rule and byte cost more than the
+	// whole parse. Longer replies than the buffer are rare; they are
+	// searched in place without allocating.
+	var lowBuf [lowerBufSize]byte
+	var low []byte
+	if len(text) <= len(lowBuf) {
+		low = lowBuf[:len(text)]
+		for i, ch := range text {
+			low[i] = toLower(ch)
+		}
+	}
 	for i := range c.rules {
 		r := &c.rules[i]
 		if r.dsnPrefix != "" && (len(code) < len(r.dsnPrefix) || string(code[:len(r.dsnPrefix)]) != r.dsnPrefix) {
 			continue
 		}
-		if len(r.needle) > 0 && !containsFold(text, r.needle) {
-			continue
+		if len(r.needle) > 0 {
+			if low != nil {
+				if !bytes.Contains(low, r.needle) {
+					continue
+				}
+			} else if !containsFold(text, r.needle) {
+				continue
+			}
 		}
 		return r.reason
 	}
 	return reasonByDSN(dsn)
 }
+
+// lowerBufSize bounds the replies Classify lowers on the stack; SMTP
+// replies are usually well under it.
+const lowerBufSize = 1024
 
 // reasonByDSN is RFC 3463's subjects, for codes no rule claimed.
 func reasonByDSN(d DSN) Reason {

@@ -16,7 +16,7 @@ func (p *Pipeline) count(ev *event.Event) {
 			m.connections.Inc()
 		}
 	case event.KindReject:
-		reason = p.classifier.Classify(ev.DSN, ev.Text)
+		reason = p.classify(ev.DSN, ev.Text)
 		if ev.Action == event.ActionReject || ev.Action == event.ActionDefer {
 			p.counter(counterKey{vec: vRejects, a: uint8(reason)}, m.rejects, 1, reason.String(), "", "").Inc()
 		}
@@ -27,7 +27,7 @@ func (p *Pipeline) count(ev *event.Event) {
 		}
 	case event.KindContentAction:
 		if ev.Action == event.ActionReject || ev.Action == event.ActionDefer {
-			reason = p.classifier.Classify(ev.DSN, ev.Text)
+			reason = p.classify(ev.DSN, ev.Text)
 		}
 		p.counter(counterKey{vec: vContent, a: uint8(ev.Action)}, m.contentActions, 1, ev.Action.String(), "", "").Inc()
 	case event.KindAuthFailure:
@@ -53,7 +53,7 @@ func (p *Pipeline) count(ev *event.Event) {
 			return
 		}
 		if ev.Status != event.StatusSent {
-			reason = p.classifier.Classify(ev.DSN, ev.Text)
+			reason = p.classify(ev.DSN, ev.Text)
 		}
 		p.delivery(ev.Daemon, ev.Status, provider, reason, ev.DSN, ev.Delay, true)
 	}

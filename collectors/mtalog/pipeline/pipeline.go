@@ -76,6 +76,8 @@ type Pipeline struct {
 	ev        event.Event
 	counters  map[counterKey]prometheus.Counter
 	observers map[counterKey]prometheus.Observer
+	reasons   map[reasonKey]event.Reason
+	years     yearCache
 	samples   []Sample
 	nextSlot  int
 	unparsedN uint64
@@ -104,7 +106,8 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 		clk = clock.Real{}
 	}
 	p := &Pipeline{cfg: cfg, parse: postfix.ParseLine, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
-		counters: map[counterKey]prometheus.Counter{}, observers: map[counterKey]prometheus.Observer{}}
+		counters: map[counterKey]prometheus.Counter{}, observers: map[counterKey]prometheus.Observer{},
+		reasons: map[reasonKey]event.Reason{}}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	p.m = newMetrics(cfg.MTA, func() float64 {
 		p.mu.Lock()
@@ -125,8 +128,15 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 func (p *Pipeline) HandleBatch(b *source.Batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// One clock reading per batch for the year of RFC 3164 times: a
+	// batch is read in well under a second.
+	loc := p.cfg.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	now := p.clock.Now().In(loc)
 	for i := range b.Lines {
-		p.handleLine(b.Source, &b.Lines[i])
+		p.handleLine(b.Source, &b.Lines[i], now)
 	}
 }
 
@@ -161,7 +171,7 @@ func (p *Pipeline) Samples() []Sample {
 // summary report.
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
-func (p *Pipeline) handleLine(src string, l *source.Line) {
+func (p *Pipeline) handleLine(src string, l *source.Line, now time.Time) {
 	ev := &p.ev
 	p.lines++
 	if !p.parse(l.Text, ev) {
@@ -172,7 +182,7 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 	if !l.Time.IsZero() {
 		ev.Time = l.Time
 	} else if ev.NoYear {
-		ev.Time = p.withYear(ev.Time)
+		ev.Time = p.withYear(ev.Time, now)
 	}
 	if ev.Kind == event.KindForeign {
 		p.counter(counterKey{vec: vForeign, s: src}, p.m.foreign, 1, src, "", "").Inc()
@@ -180,23 +190,6 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 	}
 	p.counter(counterKey{vec: vEvents, a: uint8(ev.Kind), s: src}, p.m.events, 2, src, ev.Kind.String(), "").Inc()
 	p.count(ev)
-}
-
-// withYear gives an RFC 3164 time the current year in the configured zone,
-// or last year when that would put it more than a day in the future
-// (a December line read in January).
-func (p *Pipeline) withYear(t time.Time) time.Time {
-	loc := p.cfg.Location
-	if loc == nil {
-		loc = time.Local
-	}
-	now := p.clock.Now().In(loc)
-	y := now.Year()
-	r := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
-	if r.Sub(now) > 24*time.Hour {
-		r = time.Date(y-1, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
-	}
-	return r
 }
 
 func (p *Pipeline) unparsed(src string, d event.Daemon, text []byte) {

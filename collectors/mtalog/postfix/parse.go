@@ -180,7 +180,9 @@ func parseTimestamp(s []byte, ev *event.Event) ([]byte, bool) {
 		if day < 1 || day > 31 || h < 0 || m < 0 || sec < 0 {
 			return s, false
 		}
-		ev.Time = time.Date(0, mon, day, h, m, sec, 0, time.UTC)
+		// The same instant as time.Date(0, mon, day, h, m, sec, 0, UTC),
+		// overflowing fields included, without its calendar walk per line.
+		ev.Time = time.Unix(year0MonthStart[mon]+int64(day-1)*86400+int64(h)*3600+int64(m)*60+int64(sec), 0).UTC()
 		ev.NoYear = true
 		return s[16:], true
 	}
@@ -199,13 +201,44 @@ func parseTimestamp(s []byte, ev *event.Event) ([]byte, bool) {
 	return s, false
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+// year0MonthStart is the Unix time of the first of each month of year 0
+// (a leap year in the proleptic Gregorian calendar), UTC; RFC 3164 times
+// have no year, and the pipeline gives them theirs.
+var year0MonthStart = func() (a [13]int64) {
+	for m := time.January; m <= time.December; m++ {
+		a[m] = time.Date(0, m, 1, 0, 0, 0, 0, time.UTC).Unix()
+	}
+	return a
+}()
 
+// month reads a three-letter month name, by its bytes packed in one word
+// rather than a string compare per month.
 func month(s []byte) time.Month {
-	for i, m := range months {
-		if string(s) == m {
-			return time.Month(i + 1)
-		}
+	switch uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return time.January
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return time.February
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return time.March
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return time.April
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return time.May
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return time.June
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return time.July
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return time.August
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return time.September
+	case 'O'<<16 | 'c'<<8 | 't':
+		return time.October
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return time.November
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return time.December
 	}
 	return 0
 }
