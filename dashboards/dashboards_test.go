@@ -97,7 +97,13 @@ func TestPanels(t *testing.T) {
 		if d.Model.Uid == nil || !strings.HasPrefix(*d.Model.Uid, "mailscope-") {
 			t.Errorf("%s: uid should start with mailscope-", d.File)
 		}
-		for _, e := range Exprs(d) {
+		exprs := Exprs(d)
+		// Every panel has at least one query, plus one per query variable:
+		// fewer means Exprs missed some and the checks below are hollow.
+		if len(exprs) < len(panels(d)) {
+			t.Errorf("%s: %d expressions for %d panels", d.File, len(exprs), len(panels(d)))
+		}
+		for _, e := range exprs {
 			if _, err := promqlref.Metrics(e.Expr); err != nil {
 				t.Errorf("%s: %v", e.Where, err)
 			}

@@ -28,7 +28,10 @@ func Exprs(d Dashboard) []promqlref.Use {
 	var out []promqlref.Use
 	for _, p := range panels(d) {
 		for _, t := range p.Targets {
-			if pq, ok := t.(*prometheus.Dataquery); ok {
+			switch pq := t.(type) {
+			case prometheus.Dataquery:
+				out = append(out, promqlref.Use{Where: d.File + ": " + title(p), Expr: pq.Expr})
+			case *prometheus.Dataquery:
 				out = append(out, promqlref.Use{Where: d.File + ": " + title(p), Expr: pq.Expr})
 			}
 		}

@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -71,7 +69,7 @@ dnsbl:
 `, filepath.Join(dir, "state"), resolver, hole.LocalAddr())})
 	base := "http://" + agent.Addr
 
-	dnsblWantMetrics(t, base+"/metrics", 20*time.Second,
+	harness.WantMetrics(t, base+"/metrics", 20*time.Second,
 		`mailscope_dnsbl_state{state="listed",target="192.0.2.10",zone="listed.test"} 1`,
 		`mailscope_dnsbl_state{state="not_listed",target="192.0.2.11",zone="listed.test"} 1`,
 		`mailscope_dnsbl_return_code_info{code="127.0.0.3",meaning="spam trap hit",target="192.0.2.10",zone="listed.test"} 1`,
@@ -87,7 +85,7 @@ dnsbl:
 
 	// /probe: the same semantics on demand, and the TXT reason in the
 	// debug view (never in a label).
-	body := dnsblGet(t, base+"/probe?module=dnsbl&target=192.0.2.10")
+	body := harness.Get(t, base+"/probe?module=dnsbl&target=192.0.2.10")
 	for _, want := range []string{`mailscope_dnsbl_listed{target="192.0.2.10",zone="listed.test"} 1`, "mailscope_probe_success 0"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/probe lacks %q:\n%s", want, body)
@@ -96,7 +94,7 @@ dnsbl:
 	if strings.Contains(body, "Spam trap hit") {
 		t.Error("/probe metrics carry the TXT reason")
 	}
-	if body := dnsblGet(t, base+"/probe?module=dnsbl&target=192.0.2.10&debug=true"); !strings.Contains(body, "reason: Spam trap hit at 192.0.2.10") {
+	if body := harness.Get(t, base+"/probe?module=dnsbl&target=192.0.2.10&debug=true"); !strings.Contains(body, "reason: Spam trap hit at 192.0.2.10") {
 		t.Errorf("/probe debug lacks the reason:\n%s", body)
 	}
 
@@ -111,7 +109,7 @@ dnsbl:
 
 	// The listing moves from .10 to .11; the next sweeps follow.
 	harness.WriteFile(t, listed, ":127.0.0.2:Listed, see https://listed.test/$\n127.0.0.2\n192.0.2.11\n")
-	dnsblWantMetrics(t, base+"/metrics", 20*time.Second,
+	harness.WantMetrics(t, base+"/metrics", 20*time.Second,
 		`mailscope_dnsbl_state{state="not_listed",target="192.0.2.10",zone="listed.test"} 1`,
 		`mailscope_dnsbl_state{state="listed",target="192.0.2.11",zone="listed.test"} 1`,
 		`mailscope_dnsbl_return_code_info{code="127.0.0.2",meaning="spam source",target="192.0.2.11",zone="listed.test"} 1`,
@@ -119,38 +117,3 @@ dnsbl:
 }
 
 // dnsblWantMetrics polls url until every line is in the exposition.
-func dnsblWantMetrics(t *testing.T, url string, timeout time.Duration, lines ...string) {
-	t.Helper()
-	harness.Eventually(t, timeout, "metrics", func() error {
-		body, err := dnsblFetch(url)
-		if err != nil {
-			return err
-		}
-		for _, l := range lines {
-			if !strings.Contains(body, l) {
-				return fmt.Errorf("no %s", l)
-			}
-		}
-		return nil
-	})
-}
-
-func dnsblFetch(url string) (string, error) {
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-func dnsblGet(t *testing.T, url string) string {
-	t.Helper()
-	body, err := dnsblFetch(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
-}

@@ -8,8 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -83,7 +81,7 @@ domain:
 	base := "http://" + agent.Addr
 
 	certExpiry := strconv.FormatFloat(float64(expiring.Leaf.NotAfter.Unix()), 'g', -1, 64)
-	domainWantMetrics(t, base+"/metrics", 40*time.Second,
+	harness.WantMetrics(t, base+"/metrics", 40*time.Second,
 		`mailscope_domain_check_ok{check="spf",domain="good.test"} 1`,
 		`mailscope_domain_check_ok{check="dkim",domain="good.test"} 1`,
 		`mailscope_domain_check_ok{check="dmarc",domain="good.test"} 1`,
@@ -111,19 +109,19 @@ domain:
 	// The exposition follows Prometheus's naming rules.
 	promtool := harness.RequireBinary(t, "promtool", "prometheus")
 	check := exec.Command(promtool, "check", "metrics")
-	check.Stdin = strings.NewReader(domainGet(t, base+"/metrics"))
+	check.Stdin = strings.NewReader(harness.Get(t, base+"/metrics"))
 	if out, err := check.CombinedOutput(); err != nil || strings.Contains(string(out), "mailscope_domain") {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 
 	// /probe: the same checks on demand, the sentences in the debug view.
-	body := domainGet(t, base+"/probe?module=domain&target=bad.test")
+	body := harness.Get(t, base+"/probe?module=domain&target=bad.test")
 	for _, want := range []string{`mailscope_domain_spf_dns_lookups{domain="bad.test"} 11`, "mailscope_probe_success 1"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/probe lacks %q:\n%s", want, body)
 		}
 	}
-	debug := domainGet(t, base+"/probe?module=domain&target=bad.test&debug=true")
+	debug := harness.Get(t, base+"/probe?module=domain&target=bad.test&debug=true")
 	if !strings.Contains(debug, "needs 11 DNS lookups") || !strings.Contains(debug, "mx2.bad.test is not covered") {
 		t.Errorf("/probe debug lacks the findings:\n%s", debug)
 	}
@@ -264,38 +262,3 @@ remote-control:
 }
 
 // domainWantMetrics polls url until every line is in the exposition.
-func domainWantMetrics(t *testing.T, url string, timeout time.Duration, lines ...string) {
-	t.Helper()
-	harness.Eventually(t, timeout, "domain metrics", func() error {
-		body, err := domainFetch(url)
-		if err != nil {
-			return err
-		}
-		for _, l := range lines {
-			if !strings.Contains(body, l) {
-				return fmt.Errorf("no %s", l)
-			}
-		}
-		return nil
-	})
-}
-
-func domainFetch(url string) (string, error) {
-	c := &http.Client{Timeout: 30 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-func domainGet(t *testing.T, url string) string {
-	t.Helper()
-	body, err := domainFetch(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
-}

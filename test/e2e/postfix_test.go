@@ -1,14 +1,15 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
-	"io"
-	"net/http"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,20 @@ relay_domains = ok.test gmail.com defer.test bounce.test mx.test
 transport_maps = texthash:%[1]s/etc/transport
 alias_maps =
 alias_database =
+smtpd_recipient_restrictions = check_recipient_access inline:{reject.test=REJECT}, permit_mynetworks, reject_unauth_destination
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_tls_chain_files = %[1]s/tls.key, %[1]s/tls.crt
 `, dir, maillog))
+	// A test certificate for STARTTLS, readable by Postfix's daemons.
+	pki := newTestPKI(t)
+	for src, dst := range map[string]string{pki.ServerKey: "tls.key", pki.ServerCert: "tls.crt"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		harness.WriteFile(t, filepath.Join(dir, dst), string(b))
+	}
 	for _, d := range []string{"queue", "data"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -98,8 +112,16 @@ alias_database =
 	send(3, "user@gmail.com")
 	send(2, "user@defer.test")
 	send(2, "user@bounce.test")
+	// Refused at RCPT: an smtpd reject (smtp-source exits 1 on it).
+	if out, err := exec.Command(smtpSource, "-m", "1", "-f", "sender@mx.test", "-t", "user@reject.test", fmt.Sprintf("127.0.0.1:%d", pSMTPD)).CombinedOutput(); err == nil || !strings.Contains(string(out), "554 5.7.1") {
+		t.Fatalf("the reject.test recipient was not refused: %v\n%s", err, out)
+	}
+	// One message over STARTTLS: an inbound TLS session.
+	sendTLS(t, fmt.Sprintf("127.0.0.1:%d", pSMTPD), pki, "user@ok.test")
+	// A line no parser knows, as a misbehaving daemon might log: it must be
+	// counted as unparsed, not lost and not crash anything.
+	appendLine(t, maillog, time.Now().Format(time.Stamp)+" mx postfix/smtpd[4242]: frobnicated the widget\n")
 
-	client := &http.Client{Timeout: 5 * time.Second}
 	metric := func(body, re string) float64 {
 		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
 		if m == nil {
@@ -109,39 +131,90 @@ alias_database =
 		return v
 	}
 	harness.Eventually(t, 90*time.Second, "delivery counters in /metrics", func() error {
-		resp, err := client.Get("http://" + agent.Addr + "/metrics")
+		body, err := harness.Fetch("http://" + agent.Addr + "/metrics")
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		body := string(b)
 		checks := []struct {
 			re   string
 			want float64
 		}{
-			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="sent",transport="smtp"\}`, 5},
+			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="sent",transport="smtp"\}`, 6},
 			{`mailscope_mta_deliveries_total\{mta="postfix",provider="gmail",status="sent",transport="smtp"\}`, 3},
 			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="deferred",transport="smtp"\}`, 2},
 			{`mailscope_mta_deliveries_total\{mta="postfix",provider="other",status="bounced",transport="smtp"\}`, 2},
 			{`mailscope_mta_bounces_total\{dsn_class="5",mta="postfix",provider="other"\}`, 2},
 			{`mailscope_mta_delivery_failures_total\{mta="postfix",provider="other",reason="blocklisted",status="bounced"\}`, 2},
-			{`mailscope_mta_messages_received_total\{mta="postfix"\}`, 12},
+			{`mailscope_mta_messages_received_total\{mta="postfix"\}`, 13},
+			{`mailscope_mta_smtpd_rejects_total\{mta="postfix",reason="[a-z_]+"\}`, 1},
+			{`mailscope_mta_tls_connections_total\{direction="inbound",mta="postfix",protocol="TLSv1.3"\}`, 1},
+			{`mailscope_mta_log_lines_unparsed_total\{daemon="smtpd",mta="postfix",source="maillog"\}`, 1},
 		}
 		for _, c := range checks {
 			// Deferred mail is retried, so deferrals may exceed the count;
 			// everything else is exact.
 			got := metric(body, c.re)
 			if got < c.want || (got > c.want && !regexp.MustCompile(`deferred|received`).MatchString(c.re)) {
-				return fmt.Errorf("%s = %v, want %v", c.re, got, c.want)
+				family := c.re[:strings.Index(c.re, `\{`)]
+				var seen []string
+				for _, l := range strings.Split(body, "\n") {
+					if strings.HasPrefix(l, family) {
+						seen = append(seen, l)
+					}
+				}
+				log, _ := os.ReadFile(maillog)
+				var tlsLines []string
+				for _, l := range strings.Split(string(log), "\n") {
+					if strings.Contains(l, "TLS") || strings.Contains(l, "frobnicated") {
+						tlsLines = append(tlsLines, l)
+					}
+				}
+				return fmt.Errorf("%s = %v, want %v; the scrape has %q; TLS log lines: %q", c.re, got, c.want, seen, tlsLines)
 			}
-		}
-		if v := metric(body, `mailscope_mta_log_lines_unparsed_total\{daemon="[a-z-]+",mta="postfix",source="maillog"\}`); v != 0 {
-			return fmt.Errorf("unparsed lines: %v", v)
 		}
 		return nil
 	})
+}
+
+// sendTLS submits one message over STARTTLS, verifying the test certificate.
+func sendTLS(t *testing.T, addr string, pki *testPKI, to string) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartTLS(&tls.Config{ServerName: "127.0.0.1", RootCAs: pki.Pool}); err != nil {
+		t.Fatalf("STARTTLS: %v", err)
+	}
+	if err := c.Mail("sender@mx.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, "From: sender@mx.test\r\nTo: %s\r\nSubject: over TLS\r\n\r\nhello\r\n", to)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Quit()
+}
+
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
 }
