@@ -78,7 +78,8 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sink, err := NewSink(SinkParams{MTA: cfg.Kind, Registerer: s.Registerer, Logger: s.Logger, Tracer: s.Tracer, Clock: s.Clock, StateDir: s.StateDir})
+	sink, err := NewSink(SinkParams{MTA: cfg.Kind, Registerer: s.Registerer, Logger: s.Logger, Tracer: s.Tracer, Clock: s.Clock, StateDir: s.StateDir,
+		Pipeline: cfg.Pipeline.OrDefault(), Location: cfg.location()})
 	if err != nil {
 		return nil, fmt.Errorf("mta: pipeline: %w", err)
 	}

@@ -2,9 +2,12 @@ package mtalog
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"time"
 
+	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/config"
 )
@@ -24,6 +27,66 @@ type Config struct {
 	// multi-instance Postfix or a host that logs to both a file and
 	// journald.
 	Sources []SourceConfig `yaml:"sources"`
+	// Pipeline tunes what the parser pipeline makes of the lines.
+	Pipeline PipelineConfig `yaml:"pipeline"`
+}
+
+// PipelineConfig is the `pipeline` sub-section, handed to the pipeline
+// through SinkParams. A Config built in code without it (all zero) gets
+// DefaultPipelineConfig.
+type PipelineConfig struct {
+	// Providers adds to or overrides the default destination grouping
+	// (domain or MX domain -> provider name; "" removes a default).
+	Providers map[string]string `yaml:"providers"`
+	// ReasonRules are checked before the built-in rules.
+	ReasonRules []event.ReasonRule `yaml:"reason_rules"`
+	// Correlator bounds the messages held by queue ID.
+	Correlator correlate.Config `yaml:"correlator"`
+	// Traces chooses the messages traced besides every failed or slow one.
+	Traces correlate.Sampling `yaml:"traces"`
+}
+
+// DefaultPipelineConfig is the built-in maps, 100,000 messages for 6 days,
+// and traces of every failed or slow (>= 15m) message and 1% of the rest.
+func DefaultPipelineConfig() PipelineConfig {
+	return PipelineConfig{Correlator: correlate.DefaultConfig(), Traces: correlate.Sampling{Ratio: 0.01, Slow: 15 * time.Minute}}
+}
+
+// OrDefault returns c, or the defaults when c was never set.
+func (c PipelineConfig) OrDefault() PipelineConfig {
+	if reflect.ValueOf(c).IsZero() {
+		return DefaultPipelineConfig()
+	}
+	return c
+}
+
+// Validate returns every problem, with key paths relative to the
+// sub-section.
+func (c PipelineConfig) Validate() error {
+	var ps config.Problems
+	c = c.OrDefault()
+	if _, err := event.NewProviders(c.Providers); err != nil {
+		ps.Add("providers", err.Error())
+	}
+	if _, err := event.NewClassifier(c.ReasonRules); err != nil {
+		ps.Add("reason_rules", err.Error())
+	}
+	if c.Correlator.MaxMessages < 1 {
+		ps.Addf("correlator.max_messages", "must be at least 1, got %d", c.Correlator.MaxMessages)
+	}
+	if c.Correlator.TTL < time.Hour {
+		ps.Addf("correlator.ttl", "must be at least 1h (and should cover maximal_queue_lifetime), got %s", c.Correlator.TTL)
+	}
+	if c.Correlator.MaxAttempts < 1 {
+		ps.Addf("correlator.max_attempts", "must be at least 1, got %d", c.Correlator.MaxAttempts)
+	}
+	if c.Traces.Ratio < 0 || c.Traces.Ratio > 1 {
+		ps.Addf("traces.sample_ratio", "must be between 0 and 1, got %v", c.Traces.Ratio)
+	}
+	if c.Traces.Slow < 0 {
+		ps.Addf("traces.slow_threshold", "must not be negative, got %s", c.Traces.Slow)
+	}
+	return ps.Err()
 }
 
 // SourceConfig is one source: a name and exactly one of file, journald
@@ -38,7 +101,7 @@ type SourceConfig struct {
 }
 
 // NewConfig returns the defaults: a Postfix with no source yet.
-func NewConfig() *Config { return &Config{Kind: "postfix"} }
+func NewConfig() *Config { return &Config{Kind: "postfix", Pipeline: DefaultPipelineConfig()} }
 
 // nameRE keeps source names usable as label values and file name parts.
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -58,6 +121,7 @@ func (c *Config) Validate() error {
 			ps.Addf("timezone", "unknown time zone %q", c.Timezone)
 		}
 	}
+	ps.Merge("pipeline", c.Pipeline.Validate())
 	if len(c.Sources) == 0 {
 		ps.Add("sources", "at least one source is required (file, journald or syslog)")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -24,6 +25,10 @@ type SinkParams struct {
 	Clock      clock.Clock
 	// StateDir is the collector's state directory (may not exist yet).
 	StateDir string
+	// Pipeline is the mta section's pipeline settings, validated.
+	Pipeline PipelineConfig
+	// Location is the zone of RFC 3164 timestamps (the mta timezone).
+	Location *time.Location
 }
 
 // NewSink builds what an MTA's lines go to: the parser, its metrics and

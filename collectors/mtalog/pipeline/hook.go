@@ -9,14 +9,14 @@ import (
 
 // init plugs the pipeline into the mta collector's NewSink hook, replacing
 // its line-counting stand-in. collectors/all imports this package for it.
-// The mta config has no pipeline section yet, so the defaults apply
-// (DefaultConfig: built-in provider map and reason rules, 100,000 messages
-// for 6 days, traces of failed/slow messages and 1% of the rest).
+// The mta section's `pipeline` sub-section (validated with the section)
+// and timezone arrive in the hook's parameters.
 func init() {
 	mtalog.NewSink = func(sp mtalog.SinkParams) (source.Sink, error) {
-		cfg := DefaultConfig()
-		cfg.MTA = sp.MTA
-		cfg.Location = time.Local
+		cfg := Config{MTA: sp.MTA, PipelineConfig: sp.Pipeline.OrDefault(), Location: sp.Location}
+		if cfg.Location == nil {
+			cfg.Location = time.Local
+		}
 		return New(cfg, sp.Registerer, sp.Tracer, sp.Logger, sp.Clock)
 	}
 }

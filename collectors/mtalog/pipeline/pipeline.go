@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mailscope/mailscope/collectors/mtalog"
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
@@ -27,27 +28,22 @@ import (
 	"github.com/mailscope/mailscope/internal/clock"
 )
 
-// Config is the pipeline's part of the mta configuration.
+// Config is the pipeline's settings: the mta section's `pipeline`
+// sub-section (providers, reason_rules, correlator, traces), the MTA kind
+// and the zone of RFC 3164 timestamps.
 type Config struct {
 	// MTA is the `mta` label and chooses the parser.
-	MTA string `yaml:"-"`
-	// Providers adds to or overrides the default destination grouping
-	// (domain or MX domain -> provider name; "" removes a default).
-	Providers map[string]string `yaml:"providers"`
-	// ReasonRules are checked before the built-in rules.
-	ReasonRules []event.ReasonRule `yaml:"reason_rules"`
-	Correlator  correlate.Config   `yaml:"correlator"`
-	Traces      correlate.Sampling `yaml:"traces"`
+	MTA string
+	mtalog.PipelineConfig
 	// Location is the zone of RFC 3164 timestamps when the source gave no
 	// time; nil is the local zone.
-	Location *time.Location `yaml:"-"`
+	Location *time.Location
 }
 
 // DefaultConfig is a Postfix pipeline with the default maps and bounds,
 // tracing every failed or slow (>= 15m) message and 1% of the rest.
 func DefaultConfig() Config {
-	return Config{MTA: "postfix", Correlator: correlate.DefaultConfig(),
-		Traces: correlate.Sampling{Ratio: 0.01, Slow: 15 * time.Minute}}
+	return Config{MTA: "postfix", PipelineConfig: mtalog.DefaultPipelineConfig()}
 }
 
 // Sample is an unparsed line kept for the status page.
@@ -91,8 +87,8 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 	if cfg.MTA != "postfix" {
 		return nil, fmt.Errorf("pipeline: no parser for mta %q", cfg.MTA)
 	}
-	if err := cfg.Correlator.Validate(); err != nil {
-		return nil, fmt.Errorf("pipeline: correlator: %w", err)
+	if err := cfg.PipelineConfig.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	cl, err1 := event.NewClassifier(cfg.ReasonRules)
 	pr, err2 := event.NewProviders(cfg.Providers)
