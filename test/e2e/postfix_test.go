@@ -121,6 +121,8 @@ smtpd_tls_chain_files = %[1]s/tls.key, %[1]s/tls.crt
 	// A line no parser knows, as a misbehaving daemon might log: it must be
 	// counted as unparsed, not lost and not crash anything.
 	appendLine(t, maillog, time.Now().Format(time.Stamp)+" mx postfix/smtpd[4242]: frobnicated the widget\n")
+	// And a daemon's fatal error, as Postfix words one: a diagnostic.
+	appendLine(t, maillog, time.Now().Format(time.Stamp)+" mx postfix/smtpd[4243]: fatal: open database /etc/postfix/missing.db: No such file or directory\n")
 
 	metric := func(body, re string) float64 {
 		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
@@ -149,6 +151,7 @@ smtpd_tls_chain_files = %[1]s/tls.key, %[1]s/tls.crt
 			{`mailscope_mta_smtpd_rejects_total\{mta="postfix",reason="[a-z_]+"\}`, 1},
 			{`mailscope_mta_tls_connections_total\{direction="inbound",mta="postfix",protocol="TLSv1.3"\}`, 1},
 			{`mailscope_mta_log_lines_unparsed_total\{daemon="smtpd",mta="postfix",source="maillog"\}`, 1},
+			{`mailscope_mta_log_diagnostics_total\{daemon="smtpd",mta="postfix",severity="fatal"\}`, 1},
 		}
 		for _, c := range checks {
 			// Deferred mail is retried, so deferrals may exceed the count;

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,7 +91,7 @@ transport_maps = inline:{ missing@seed.test=discard: }
 
 	var metrics string
 	harness.Eventually(t, 60*time.Second, "a seed round in /metrics", func() error {
-		body, err := seedsFetch(base + "/metrics")
+		body, err := harness.Fetch(base + "/metrics")
 		if err != nil {
 			return err
 		}
@@ -204,17 +202,6 @@ scrape_configs:
 	if strings.Contains(out.String()+errOut.String(), "-pw-e2e") {
 		t.Error("the CLI printed a password")
 	}
-}
-
-func seedsFetch(url string) (string, error) {
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
 }
 
 func readFile(t *testing.T, path string) []byte {
