@@ -2,8 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +20,8 @@ import (
 // Both land in the deferred queue; the agent's queue collector, reading
 // that instance with postqueue -c, must show them on /metrics with their
 // bytes, age and delay reasons; then in the hold queue once postsuper
-// holds them; then still, once Postfix is stopped.
+// holds them; then still, once Postfix is stopped. The agent also follows
+// the instance's log, for the warning an HTTP request to smtpd makes.
 func TestQueueGauges(t *testing.T) {
 	postfix := harness.RequireBinary(t, "postfix", "postfix")
 	postconf := harness.RequireBinary(t, "postconf", "postfix")
@@ -94,24 +94,39 @@ alias_database =
 	}
 	send(3, "user@gmail.com")
 	send(2, "user@refused.test")
+	// An HTTP request to smtpd: Postfix logs "warning: non-SMTP command",
+	// which the mta collector below counts as a diagnostic (the family the
+	// fatal/panic alert reads).
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", pSMTPD), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	banner := make([]byte, 512)
+	if _, err := conn.Read(banner); err != nil {
+		t.Fatalf("smtpd banner: %v", err)
+	}
+	if _, err := conn.Write([]byte("GET / HTTP/1.0\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = conn.Read(banner)
+	conn.Close()
 
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`queue:
   interval: 1s
   timeout: 1s
   postqueue: %s
   config_dir: %s
-`, postqueue, etc)})
+mta:
+  kind: postfix
+  sources:
+    - name: maillog
+      file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
+`, postqueue, etc, filepath.Join(dir, "mail.log"))})
 
-	client := &http.Client{Timeout: 5 * time.Second}
-	scrape := func() (string, error) {
-		resp, err := client.Get("http://" + agent.Addr + "/metrics")
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return string(b), err
-	}
+	// harness.Fetch remembers the scraped names for the check that every
+	// metric the rules use is exported (zz_metrics_test.go).
+	scrape := func() (string, error) { return harness.Fetch("http://" + agent.Addr + "/metrics") }
 	metric := func(body, re string) (float64, bool) {
 		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+-]+)$`).FindStringSubmatch(body)
 		if m == nil {
@@ -134,6 +149,7 @@ alias_database =
 			{`mailscope_queue_messages\{mta="postfix",queue="hold"\}`, 0},
 			{`mailscope_queue_deferred_recipients\{mta="postfix",provider="gmail",reason="rate_limited"\}`, 3},
 			{`mailscope_queue_deferred_recipients\{mta="postfix",provider="other",reason="connection"\}`, 2},
+			{`mailscope_mta_log_diagnostics_total\{daemon="smtpd",mta="postfix",severity="warning"\}`, 1},
 		} {
 			if got, ok := metric(body, c.re); !ok || got != c.want {
 				return fmt.Errorf("%s = %v (present %v), want %v", c.re, got, ok, c.want)
