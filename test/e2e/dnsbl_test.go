@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +21,11 @@ import (
 // reason, err.test answers a Spamhaus-style 127.255.255.254 refusal for
 // everything, wild.test lists everything (127.0.0.1 included: broken), and
 // slow.test goes to a socket that never answers (timeout). It checks
-// /metrics, /probe and the CLI, then edits the zone file and waits for the
-// next sweep to follow.
+// /metrics, /probe and the CLI; a real Prometheus that scrapes the agent
+// and evaluates the shipped rules must fire the blocklist alerts for the
+// real listing only (the three unusable zones fire
+// MailscopeBlocklistZoneUnusable instead). Then it edits the zone file and
+// waits for the next sweep, and the alert, to follow.
 func TestDNSBLWithRbldnsd(t *testing.T) {
 	rbldnsd := harness.RequireBinary(t, "rbldnsd", "rbldnsd")
 	dir := harness.Dir(t)
@@ -68,6 +74,7 @@ dnsbl:
       resolver: %s
 `, filepath.Join(dir, "state"), resolver, hole.LocalAddr())})
 	base := "http://" + agent.Addr
+	prom := startRulesPrometheus(t, agent.Addr)
 
 	harness.WantMetrics(t, base+"/metrics", 20*time.Second,
 		`mailscope_dnsbl_state{state="listed",target="192.0.2.10",zone="listed.test"} 1`,
@@ -107,13 +114,101 @@ dnsbl:
 		t.Errorf("CLI: %v\n%s", err, out.String())
 	}
 
-	// The listing moves from .10 to .11; the next sweeps follow.
+	// The shipped alerts, through Prometheus. The unusable zones fire
+	// their own alert; once it fires, every zone's series has been through
+	// the rules long enough (`for:` is 1s for all of them) that a false
+	// listing on err.test, wild.test or slow.test would fire too.
+	wantAlerts(t, prom, `ALERTS{alertstate="firing",alertname="MailscopeBlocklistZoneUnusable"}`,
+		"MailscopeBlocklistZoneUnusable zone=err.test",
+		"MailscopeBlocklistZoneUnusable zone=slow.test",
+		"MailscopeBlocklistZoneUnusable zone=wild.test")
+	wantAlerts(t, prom, `ALERTS{alertstate="firing",alertname=~"MailscopeBlocklisted.*"}`,
+		"MailscopeBlocklisted target=192.0.2.10 zone=listed.test")
+	// The negatives are not vacuous: Prometheus holds the listed series of
+	// every other pair (all 0), and no blocklist alert is even pending for
+	// them.
+	if got := promSeries(t, prom, `mailscope_dnsbl_listed{zone=~"err.test|wild.test|slow.test"} == 0`); len(got) != 6 {
+		t.Errorf("Prometheus has %d unlisted series of the unusable zones, want 6: %v", len(got), got)
+	}
+	if got := promSeries(t, prom, `ALERTS{alertname=~"MailscopeBlocklisted.*"}`); len(got) != 1 {
+		t.Errorf("blocklist alerts in any state: %v, want only the listing of 192.0.2.10 on listed.test", got)
+	}
+
+	// The listing moves from .10 to .11; the next sweeps follow, and so
+	// does the alert.
 	harness.WriteFile(t, listed, ":127.0.0.2:Listed, see https://listed.test/$\n127.0.0.2\n192.0.2.11\n")
 	harness.WantMetrics(t, base+"/metrics", 20*time.Second,
 		`mailscope_dnsbl_state{state="not_listed",target="192.0.2.10",zone="listed.test"} 1`,
 		`mailscope_dnsbl_state{state="listed",target="192.0.2.11",zone="listed.test"} 1`,
 		`mailscope_dnsbl_return_code_info{code="127.0.0.2",meaning="spam source",target="192.0.2.11",zone="listed.test"} 1`,
 	)
+	wantAlerts(t, prom, `ALERTS{alertstate="firing",alertname=~"MailscopeBlocklisted.*"}`,
+		"MailscopeBlocklisted target=192.0.2.11 zone=listed.test")
 }
 
-// dnsblWantMetrics polls url until every line is in the exposition.
+// startRulesPrometheus runs a real Prometheus that scrapes the agent every
+// second and evaluates the shipped rules, `for:` shortened to 1s, with no
+// Alertmanager: the test reads the alerts from Prometheus's own ALERTS series.
+func startRulesPrometheus(t *testing.T, agentAddr string) *harness.Prometheus {
+	t.Helper()
+	rules, err := os.ReadFile(filepath.Join(harness.ModuleRoot(t), "alerts", "mailscope.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesFile := harness.WriteFile(t, filepath.Join(harness.Dir(t), "mailscope.rules.yml"), harness.ShortenFor(string(rules), "1s"))
+	return harness.StartPrometheus(t, fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: mailscope
+    static_configs:
+      - targets: [%q]
+`, rulesFile, agentAddr))
+}
+
+// promSeries runs an instant query and returns each series as its alert
+// name (if any) and its target and zone labels, sorted.
+func promSeries(t *testing.T, prom *harness.Prometheus, query string) []string {
+	t.Helper()
+	samples, err := prom.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seriesNames(samples)
+}
+
+func seriesNames(samples []harness.Sample) []string {
+	out := make([]string, 0, len(samples))
+	for _, s := range samples {
+		var parts []string
+		if n := s.Metric["alertname"]; n != "" {
+			parts = append(parts, n)
+		}
+		for _, l := range []string{"target", "zone"} {
+			if v, ok := s.Metric[l]; ok {
+				parts = append(parts, l+"="+v)
+			}
+		}
+		out = append(out, strings.Join(parts, " "))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// wantAlerts waits until query returns exactly the series want (sorted, as
+// promSeries names them).
+func wantAlerts(t *testing.T, prom *harness.Prometheus, query string, want ...string) {
+	t.Helper()
+	harness.Eventually(t, 30*time.Second, query, func() error {
+		samples, err := prom.Query(query)
+		if err != nil {
+			return err
+		}
+		if got := seriesNames(samples); !slices.Equal(got, want) {
+			return fmt.Errorf("got %q, want %q", got, want)
+		}
+		return nil
+	})
+}
