@@ -32,7 +32,8 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 		CertPEM:  cert, KeyPEM: key,
 		Users: []harness.DovecotUser{
 			{Name: "probe@mta.test", Password: "submit-pw-e2e"},
-			{Name: "inbox@seed.test", Password: "inbox-pw-e2e"},
+			// The receiver's verdicts, as its filters would stamp them.
+			{Name: "inbox@seed.test", Password: "inbox-pw-e2e", Sieve: "require \"editheader\";\naddheader \"Authentication-Results\" \"mx.seed.test; spf=pass smtp.mailfrom=mta.test; dkim=none; dmarc=fail header.from=mta.test\";"},
 			{Name: "spam@seed.test", Password: "spam-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
 			{Name: "missing@seed.test", Password: "missing-pw-e2e"},
 		},
@@ -114,6 +115,8 @@ transport_maps = inline:{ missing@seed.test=discard: }
 		`mailscope_seed_round_errors_total{provider="other",stage="imap_auth"} 0`,
 		`mailscope_seed_last_delivery_seconds{mailbox="inbox-1",provider="other"}`,
 		`mailscope_collector_up{collector="seeds"} 1`,
+		`mailscope_seed_auth_results_total{method="spf",provider="other",result="pass"} 1`,
+		`mailscope_seed_auth_results_total{method="dmarc",provider="other",result="fail"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

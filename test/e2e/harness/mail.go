@@ -11,10 +11,20 @@ import (
 	"time"
 )
 
-// PostfixListener is one smtpd listener on 127.0.0.1 at a free port.
+// PostfixListener is one smtpd listener, by default on 127.0.0.1 at a
+// free port.
 type PostfixListener struct {
 	// Name keys the port in Postfix.Ports ("submission", "smtp").
 	Name string
+	// Host is the loopback address to listen on (default 127.0.0.1).
+	// Linux routes all of 127/8 to lo, so several listeners can share a
+	// port on 127.0.0.2, 127.0.0.3, ... as distinct hosts do. master binds
+	// such an address without it being in inet_interfaces, which must
+	// stay 127.0.0.1: Postfix requires those to be interface addresses
+	// (lo has only 127.0.0.1) and otherwise exits 1 without a word.
+	Host string
+	// Port is the port (default: a free one).
+	Port int
 	// Options are master.cf -o settings ("smtpd_tls_security_level=encrypt").
 	// syslog_name=postfix/NAME is added unless given.
 	Options []string
@@ -41,10 +51,17 @@ type Postfix struct {
 	Log string
 	// Ports are the listeners' ports by name.
 	Ports map[string]int
+	hosts map[string]string
 }
 
-// Addr is 127.0.0.1:port of a listener.
-func (p *Postfix) Addr(name string) string { return fmt.Sprintf("127.0.0.1:%d", p.Ports[name]) }
+// Addr is host:port of a listener.
+func (p *Postfix) Addr(name string) string {
+	host := p.hosts[name]
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("%s:%d", host, p.Ports[name])
+}
 
 // StartPostfix runs a private Postfix as real-services.md describes: a
 // config directory of its own with chroot off, logging to a file in the
@@ -59,7 +76,7 @@ func StartPostfix(t testing.TB, o PostfixOptions) *Postfix {
 		o.Hostname = "mx.test"
 	}
 	dir := Dir(t)
-	p := &Postfix{Dir: dir, ConfigDir: filepath.Join(dir, "etc"), Log: filepath.Join(dir, "mail.log"), Ports: map[string]int{}}
+	p := &Postfix{Dir: dir, ConfigDir: filepath.Join(dir, "etc"), Log: filepath.Join(dir, "mail.log"), Ports: map[string]int{}, hosts: map[string]string{}}
 	master, err := os.ReadFile("/usr/share/postfix/master.cf.dist")
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +109,19 @@ alias_database =
 	}
 	Run(t, postconf, "-c", p.ConfigDir, "-MX", "smtp/inet")
 	for _, l := range o.Listeners {
-		port := FreePort(t)
-		p.Ports[l.Name] = port
+		port, host := l.Port, l.Host
+		if port == 0 {
+			port = FreePort(t)
+		}
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		p.Ports[l.Name], p.hosts[l.Name] = port, host
 		opts := l.Options
 		if !hasPrefix(opts, "syslog_name=") {
 			opts = append([]string{"syslog_name=postfix/" + l.Name}, opts...)
 		}
-		entry := fmt.Sprintf("127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd", port, port)
+		entry := fmt.Sprintf("%[1]s:%[2]d/inet=%[1]s:%[2]d inet n - n - - smtpd", host, port)
 		for _, opt := range opts {
 			entry += " -o " + opt
 		}
@@ -277,6 +300,9 @@ protocol lmtp {
 }
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
+  # addheader: lets a test stamp headers a receiver's filters would add
+  # (Authentication-Results).
+  sieve_extensions = +editheader
 }
 `, dir, d.Log, o.Hostname, ssl, pIMAP, pLMTP, pAuth)
 	cfg := WriteFile(t, filepath.Join(dir, "dovecot.conf"), conf)
@@ -304,4 +330,33 @@ func dialOK(addr string) error {
 		return err
 	}
 	return c.Close()
+}
+
+// FreePortOn returns a TCP port that was free a moment ago on every one of
+// hosts (loopback addresses), for listeners that must share a port the way
+// several MX hosts all listen on 25.
+func FreePortOn(t testing.TB, hosts ...string) int {
+	t.Helper()
+	for range 50 {
+		first, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
+		if err != nil {
+			t.Fatalf("free port on %s: %v", hosts[0], err)
+		}
+		port := first.Addr().(*net.TCPAddr).Port
+		free := true
+		for _, h := range hosts[1:] {
+			l, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		first.Close()
+		if free {
+			return port
+		}
+	}
+	t.Fatalf("no port free on all of %v in 50 tries", hosts)
+	return 0
 }
