@@ -57,4 +57,35 @@ func TestZZDashboardsAndRulesUseExportedMetrics(t *testing.T) {
 		t.Errorf("%d uses of metrics the agent did not export in this run:\n%s", len(missing), strings.Join(missing, "\n"))
 	}
 	t.Logf("%d expressions checked against %d exported metric names", len(uses), len(exported))
+
+	// And every mailscope metric the agent exported is documented, in
+	// docs/metrics.md or a collector's page.
+	docs := ""
+	pages, _ := filepath.Glob(filepath.Join(root, "docs", "collectors", "*.md"))
+	for _, p := range append(pages, filepath.Join(root, "docs", "metrics.md")) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs += string(b)
+	}
+	var undocumented []string
+	for name := range exported {
+		if !strings.HasPrefix(name, "mailscope_") {
+			continue
+		}
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b := strings.TrimSuffix(name, suffix); b != name && exported[b] {
+				base = b
+			}
+		}
+		if !strings.Contains(docs, base) {
+			undocumented = append(undocumented, base)
+		}
+	}
+	sort.Strings(undocumented)
+	if len(undocumented) > 0 {
+		t.Errorf("exported but documented nowhere in docs/:\n%s", strings.Join(undocumented, "\n"))
+	}
 }
