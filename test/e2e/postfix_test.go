@@ -20,7 +20,8 @@ import (
 // maillog_file in the test directory) relaying to three smtp-sink servers
 // (accepting, answering 4xx to RCPT, answering 5xx to RCPT), while the
 // agent follows the maillog_file; /metrics must show the sent, deferred
-// and bounced deliveries and the received messages.
+// and bounced deliveries and the received messages, and a real Prometheus
+// scraping the agent must answer PromQL queries with the same counts.
 func TestPostfixDeliveries(t *testing.T) {
 	postfix := harness.RequireBinary(t, "postfix", "postfix")
 	postconf := harness.RequireBinary(t, "postconf", "postfix")
@@ -105,6 +106,14 @@ smtpd_tls_chain_files = %[1]s/tls.key, %[1]s/tls.crt
       file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
 `, maillog)})
 
+	// Started before the mail is sent so it has scraped by the time the
+	// counters settle; 1 s intervals keep the wait short.
+	prom := harness.StartPrometheus(t, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: mailscope
+    static_configs: [{targets: ["%s"]}]
+`, agent.Addr))
+
 	send := func(n int, to string) {
 		harness.Run(t, smtpSource, "-m", strconv.Itoa(n), "-s", "1", "-f", "sender@mx.test", "-t", to, fmt.Sprintf("127.0.0.1:%d", pSMTPD))
 	}
@@ -173,6 +182,36 @@ smtpd_tls_chain_files = %[1]s/tls.key, %[1]s/tls.crt
 					}
 				}
 				return fmt.Errorf("%s = %v, want %v; the scrape has %q; TLS log lines: %q", c.re, got, c.want, seen, tlsLines)
+			}
+		}
+		return nil
+	})
+
+	// The same counters through Prometheus: the exposition must survive a
+	// real scrape and the label sets must aggregate as the dashboards and
+	// alerts sum them. Sent over smtp is 5 + 3 + the STARTTLS message;
+	// bounced is the two refused by the 5xx sink, whose two non-delivery
+	// notices to sender@mx.test go out through the discard transport.
+	// Equality, not at-least: a count that doubled in the scrape path
+	// would fail here.
+	promWant := map[string]float64{
+		`sum(mailscope_mta_deliveries_total{job="mailscope",mta="postfix",transport="smtp",status="sent"})`:      9,
+		`sum(mailscope_mta_deliveries_total{job="mailscope",mta="postfix",transport="discard",status="sent"})`:   2,
+		`sum(mailscope_mta_deliveries_total{job="mailscope",mta="postfix",status="bounced"})`:                    2,
+		`sum(mailscope_mta_deliveries_total{job="mailscope",provider="gmail",status="sent"})`:                    3,
+		`sum(mailscope_mta_bounces_total{job="mailscope",dsn_class="5"})`:                                        2,
+		`sum(mailscope_mta_delivery_failures_total{job="mailscope",status="bounced",reason="blocklisted"})`:      2,
+		`count(mailscope_mta_deliveries_total{job="mailscope",status="bounced",provider!="other"}) or vector(0)`: 0,
+	}
+	harness.Eventually(t, 60*time.Second, "Prometheus query results", func() error {
+		for q, want := range promWant {
+			got, err := prom.Query(q)
+			if err != nil {
+				return err
+			}
+			if len(got) != 1 || got[0].Value != want {
+				all, _ := prom.Query(`mailscope_mta_deliveries_total`)
+				return fmt.Errorf("%s = %+v, want one sample of %v; the deliveries series: %+v", q, got, want, all)
 			}
 		}
 		return nil
