@@ -33,7 +33,7 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 		Users: []harness.DovecotUser{
 			{Name: "probe@mta.test", Password: "submit-pw-e2e"},
 			// The receiver's verdicts, as its filters would stamp them.
-			{Name: "inbox@seed.test", Password: "inbox-pw-e2e", Sieve: "require \"editheader\";\naddheader \"Authentication-Results\" \"mx.seed.test; spf=pass smtp.mailfrom=mta.test; dkim=none; dmarc=fail header.from=mta.test\";"},
+			{Name: "inbox@seed.test", Password: "inbox-pw-e2e", Sieve: "require \"editheader\";\naddheader \"Authentication-Results\" \"mx.seed.test; spf=pass smtp.mailfrom=mta.test; dkim=none; dmarc=fail header.from=mta.test\";\naddheader \"X-Spam-Status\" \"No, score=1.5 required=5.0\";"},
 			{Name: "spam@seed.test", Password: "spam-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
 			{Name: "missing@seed.test", Password: "missing-pw-e2e"},
 		},
@@ -117,6 +117,7 @@ transport_maps = inline:{ missing@seed.test=discard: }
 		`mailscope_collector_up{collector="seeds"} 1`,
 		`mailscope_seed_auth_results_total{method="spf",provider="other",result="pass"} 1`,
 		`mailscope_seed_auth_results_total{method="dmarc",provider="other",result="fail"} 1`,
+		`mailscope_seed_spam_score{mailbox="inbox-1",provider="other",source="spamassassin"} 1.5`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
