@@ -44,6 +44,7 @@ func All() ([]Dashboard, error) {
 		{"overview.json", overview()},
 		{"delivery.json", delivery()},
 		{"reputation.json", reputation()},
+		{"placement.json", placement()},
 	}
 	out := make([]Dashboard, 0, len(builders))
 	for _, x := range builders {
@@ -82,6 +83,8 @@ func base(uid, title, description string, vars ...string) *dashboard.DashboardBu
 			b = b.WithVariable(queryVar("mta", "MTA", "label_values(mailscope_mta_log_lines_total, mta)"))
 		case "provider":
 			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_mta_deliveries_total, provider)"))
+		case "seedprovider":
+			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_seed_placement_total, provider)"))
 		case "domain":
 			b = b.WithVariable(queryVar("domain", "Domain", "label_values(mailscope_domain_check_ok, domain)"))
 		}

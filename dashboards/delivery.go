@@ -19,6 +19,13 @@ func delivery() *dashboard.DashboardBuilder {
 			q(`sum by (provider, dsn_class) (rate(mailscope_mta_bounces_total{`+prov+`}[$__rate_interval]))`, "{{provider}} {{dsn_class}}"))).
 		WithPanel(graph("Failures by reason", "Deferrals and bounces per second by classified reason (blocklisted, rate limited, mailbox full, TLS ...).", "ops", 24,
 			q(`sum by (status, reason) (rate(mailscope_mta_delivery_failures_total{`+prov+`}[$__rate_interval]))`, "{{status}} {{reason}}"))).
+		WithRow(dashboard.NewRowBuilder("Queue")).
+		WithPanel(graph("Messages in queue", "Messages per Postfix queue (postqueue -j): a growing deferred queue means a destination refuses or limits you (MailscopeQueueGrowing).", "short", 8,
+			q(`sum by (queue) (mailscope_queue_messages{`+mta+`})`, "{{queue}}"))).
+		WithPanel(graph("Oldest message", "Age of the oldest message per queue; MailscopeQueueOldMessage fires past a day.", "s", 8,
+			q(`max by (queue) (mailscope_queue_oldest_message_age_seconds{`+mta+`})`, "{{queue}}"))).
+		WithPanel(graph("Deferred recipients by reason", "Recipients waiting in the deferred queue, by classified reason and provider.", "short", 8,
+			q(`sum by (reason, provider) (mailscope_queue_deferred_recipients{`+mta+`})`, "{{provider}} {{reason}}"))).
 		WithRow(dashboard.NewRowBuilder("SMTP server")).
 		WithPanel(graph("Received", "Messages queued per second (from SMTP, submission and local pickup).", "ops", 8,
 			q(`sum(rate(mailscope_mta_messages_received_total{`+mta+`}[$__rate_interval]))`, "messages"))).

@@ -17,10 +17,10 @@ func overview() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Delivery")).
 		WithPanel(single("Delivered (24h)", "Recipients delivered successfully in the last 24 hours.", "short", 4, nil,
 			q(`sum(increase(mailscope_mta_deliveries_total{`+mta+`, status="sent"}[24h]))`, ""))).
-		WithPanel(single("Bounce rate (1h)", "Share of delivery attempts in the last hour that bounced (permanent failure).", "percentunit", 4, steps(0.02, "orange", 0.05, "red"),
-			q(`sum(rate(mailscope_mta_deliveries_total{`+mta+`, status="bounced"}[1h])) / clamp_min(sum(rate(mailscope_mta_deliveries_total{`+mta+`}[1h])), 1e-9)`, ""))).
-		WithPanel(single("Deferral rate (1h)", "Share of delivery attempts in the last hour that were deferred (temporary failure, retried later).", "percentunit", 4, steps(0.05, "orange", 0.2, "red"),
-			q(`sum(rate(mailscope_mta_deliveries_total{`+mta+`, status="deferred"}[1h])) / clamp_min(sum(rate(mailscope_mta_deliveries_total{`+mta+`}[1h])), 1e-9)`, ""))).
+		WithPanel(single("Bounce rate (15m)", "Bounced recipients among final outcomes (sent or bounced) over 15 minutes, from the recording rule the MailscopeMTABounceRateHigh alert uses; it fires above 5%.", "percentunit", 4, steps(0.02, "orange", 0.05, "red"),
+			q(`max(mailscope:mta_bounce_ratio:rate15m{`+mta+`})`, ""))).
+		WithPanel(single("Worst deferral rate (15m)", "The highest share of deferred attempts at any provider over 15 minutes (recording rule of MailscopeMTADeferralRateHigh, which fires above 20%).", "percentunit", 4, steps(0.05, "orange", 0.2, "red"),
+			q(`max(mailscope:mta_deferral_ratio_by_provider:rate15m{`+mta+`})`, ""))).
 		WithPanel(single("Rejected connections (1h)", "SMTP commands the server rejected in the last hour (spam, policy, unknown users).", "short", 4, nil,
 			q(`sum(increase(mailscope_mta_smtpd_rejects_total{`+mta+`}[1h]))`, ""))).
 		WithPanel(single("Auth failures (1h)", "SASL authentication failures on submission in the last hour: password guessing shows here first.", "short", 4, steps(50, "orange", 200, "red"),
@@ -40,6 +40,15 @@ func overview() *dashboard.DashboardBuilder {
 			q(`count(mailscope_domain_check_ok{`+inst+`} == 0) or vector(0)`, ""))).
 		WithPanel(single("First certificate expiry", "Days until the first STARTTLS certificate of your MX hosts expires. Alerts: warning under 21 days, critical under 7.", "d", 6, steps(0, "red", 7, "orange", 21, "green"),
 			q(`min((mailscope_domain_tls_cert_expiry_timestamp_seconds{`+inst+`} - time()) / 86400)`, ""))).
+		WithRow(dashboard.NewRowBuilder("Placement and queue")).
+		WithPanel(single("Seeds in spam or missing", "Seed mailboxes whose last test message went to spam or never arrived (MailscopeSeedInSpam, MailscopeSeedMissing).", "short", 6, steps(1, "red"),
+			q(`count(mailscope_seed_last_placement{`+inst+`, folder=~"spam|missing"} == 1) or vector(0)`, ""))).
+		WithPanel(single("Seeds in the inbox", "Seed mailboxes whose last test message reached the inbox or a tab.", "short", 6, nil,
+			q(`count(mailscope_seed_last_placement{`+inst+`, folder=~"inbox|tab"} == 1) or vector(0)`, ""))).
+		WithPanel(single("Deferred queue", "Messages waiting in the deferred queue.", "short", 6, steps(100, "orange", 1000, "red"),
+			q(`sum(mailscope_queue_messages{`+mta+`, queue="deferred"})`, ""))).
+		WithPanel(single("Oldest queued message", "Age of the oldest message in any queue; MailscopeQueueOldMessage fires past a day.", "s", 6, steps(3600, "orange", 86400, "red"),
+			q(`max(mailscope_queue_oldest_message_age_seconds{`+mta+`})`, ""))).
 		WithRow(dashboard.NewRowBuilder("Agent")).
 		WithPanel(list("Collectors", "Each collector: 1 when it runs and its last run worked. The agent's status page (/) has the last error.", 12, steps(0, "red", 1, "green"),
 			instant(`mailscope_collector_up{`+inst+`}`, ""))).
