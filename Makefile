@@ -29,6 +29,10 @@ lint:
 bench: ## benchmarks; record results in docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: bench-dnsbl
+bench-dnsbl: ## the blocklist sweep against a real rbldnsd on loopback (docs/benchmarks.md)
+	GO=$(GO) ./bench/dnsbl-rbldnsd.sh
+
 fuzz: ## one minute per fuzz target
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 60s ./internal/tail/
 
