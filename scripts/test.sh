@@ -15,7 +15,9 @@ PACKAGES=(
   postfix               # postconf facts, real Postfix logs
   logrotate rsyslog     # the file follower's rotation and syslog tests
   rbldnsd               # blocklist zones
-  unbound               # domain posture test zones (local-data)
+  nsd                   # domain posture: the authoritative server of the test zones
+  unbound               # domain posture: validating resolver in front of NSD (DANE needs the AD bit)
+  ldnsutils             # domain posture: ldns-keygen/ldns-signzone sign the DANE test zone
   dovecot-imapd dovecot-lmtpd dovecot-sieve  # seed mailboxes: IMAP, LMTP delivery, Sieve filing into Junk
 )
 STATICCHECK_VERSION=v0.8.2
