@@ -7,7 +7,7 @@ PKG       = github.com/prometheus/common/version
 LDFLAGS   = -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
             -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: build test unit e2e lint bench fuzz run screenshot dashboards clean
+.PHONY: build test unit e2e lint bench bench-postfix-corpus bench-postfix fuzz run screenshot dashboards demo clean
 
 build: ## the static binary in ./mailscope
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o mailscope ./cmd/mailscope
@@ -36,11 +36,20 @@ bench-dnsbl: ## the blocklist sweep against a real rbldnsd on loopback (docs/ben
 fuzz: ## one minute per fuzz target
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 60s ./internal/tail/
 
+bench-postfix-corpus: ## real Postfix corpus (as root), cross-checked against pflogsumm, awk and mailscope replay
+	./bench/postfix-corpus.sh
+
+bench-postfix: ## mailscope vs a plain read, mtail and postfix_exporter on a multi-million-line corpus; see docs/benchmarks.md
+	./bench/postfix-compare.sh
+
 run: ## the agent with the zero-config default
 	$(GO) run ./cmd/mailscope
 
 screenshot: build ## headless Chromium screenshot of the status page (needs chromium)
 	./scripts/screenshot.sh
+
+demo: ## the whole stack on loopback with generated traffic, until Ctrl-C (as root)
+	./scripts/demo.sh
 
 dashboards: ## regenerate dashboards/*.json from dashboards/*.go
 	$(GO) run ./dashboards/gen
