@@ -73,22 +73,7 @@ func Sweep(ctx context.Context, o SweepOptions, zones []Zone, targets []Target) 
 	for i := range zones {
 		pacers[i] = &pacer{every: o.ZoneInterval, now: time.Now, sleep: o.Sleep}
 	}
-	type job struct {
-		zone   int
-		target Target
-		health bool
-	}
-	var jobs []job
-	for zi := range zones {
-		if _, _, ok := zones[zi].healthTargets(); ok {
-			jobs = append(jobs, job{zone: zi, health: true})
-		}
-		for _, t := range targets {
-			if zones[zi].fits(t) {
-				jobs = append(jobs, job{zone: zi, target: t})
-			}
-		}
-	}
+	jobs := sweepJobs(zones, targets)
 	health := make([]Health, len(zones))
 	for i := range zones {
 		health[i] = Health{Zone: zones[i].Name}
@@ -218,4 +203,32 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// job is one lookup of a sweep: a zone's health test or a target's check.
+type job struct {
+	zone   int
+	target Target
+	health bool
+}
+
+// sweepJobs orders a sweep's lookups: health tests first, then target by
+// target across the zones. With a per-zone rate, zone-by-zone order would
+// leave every worker waiting on one zone's pacer while the others idle (a
+// 1,000 x 10 sweep at 20/s per zone took 8 minutes instead of under one).
+func sweepJobs(zones []Zone, targets []Target) []job {
+	var jobs []job
+	for zi := range zones {
+		if _, _, ok := zones[zi].healthTargets(); ok {
+			jobs = append(jobs, job{zone: zi, health: true})
+		}
+	}
+	for _, t := range targets {
+		for zi := range zones {
+			if zones[zi].fits(t) {
+				jobs = append(jobs, job{zone: zi, target: t})
+			}
+		}
+	}
+	return jobs
 }
