@@ -99,6 +99,22 @@ type Factory struct {
 	Probe func(ctx context.Context, cfg Config, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) (ok bool)
 }
 
+// AutoOf adapts a collector's typed Auto function (returning its own
+// *Config) to Factory.Auto, so "not on this host" (a nil *Config) stays a
+// nil Config instead of a non-nil interface holding a nil pointer.
+func AutoOf[C interface {
+	comparable
+	Config
+}](auto func(*postconf.Facts) C) func(*postconf.Facts) Config {
+	return func(facts *postconf.Facts) Config {
+		var none C
+		if c := auto(facts); c != none {
+			return c
+		}
+		return nil
+	}
+}
+
 var (
 	mu        sync.Mutex
 	factories = map[string]Factory{}

@@ -2,8 +2,24 @@ package collectors
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 )
+
+// WaitJitter waits a random part of jitter on the injected clock, so many
+// agents (or many domains) started together do not all query at once. It
+// returns false when ctx ended first.
+func WaitJitter(ctx context.Context, s Settings, jitter time.Duration) bool {
+	if jitter <= 0 {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.Clock.After(rand.N(jitter)):
+		return true
+	}
+}
 
 // Every runs check at once and then every interval until ctx ends, timing
 // each run and handing its outcome to s.Report. A run is bounded by the

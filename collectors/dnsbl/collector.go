@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -94,12 +93,8 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 
 // Run sweeps on schedule until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
-	if c.cfg.Jitter > 0 {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.s.Clock.After(rand.N(c.cfg.Jitter)):
-		}
+	if !collectors.WaitJitter(ctx, c.s, c.cfg.Jitter) {
+		return nil
 	}
 	return collectors.Every(ctx, c.s, c.cfg.Interval, c.sweep)
 }

@@ -16,13 +16,11 @@ package domain
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/dnsx"
-	"github.com/mailscope/mailscope/internal/postconf"
 )
 
 func init() {
@@ -34,12 +32,7 @@ func init() {
 			return New(cfg.(*Config), s)
 		},
 		Probe: probe,
-		Auto: func(facts *postconf.Facts) collectors.Config {
-			if c := autoConfig(facts); c != nil {
-				return c
-			}
-			return nil
-		},
+		Auto:  collectors.AutoOf(autoConfig),
 	})
 }
 
@@ -90,12 +83,8 @@ func (c *Collector) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if c.cfg.Jitter > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-c.s.Clock.After(rand.N(c.cfg.Jitter)):
-				}
+			if !collectors.WaitJitter(ctx, c.s, c.cfg.Jitter) {
+				return
 			}
 			_ = collectors.Every(ctx, c.s, c.cfg.Interval, func(ctx context.Context) (string, error) {
 				return c.check(ctx, t)

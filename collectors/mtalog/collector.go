@@ -29,12 +29,7 @@ func init() {
 		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
 			return New(cfg.(*Config), s)
 		},
-		Auto: func(facts *postconf.Facts) collectors.Config {
-			if c := Auto(facts); c != nil {
-				return c
-			}
-			return nil
-		},
+		Auto: collectors.AutoOf(Auto),
 	})
 }
 

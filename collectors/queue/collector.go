@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors"
-	"github.com/mailscope/mailscope/internal/postconf"
 )
 
 func init() {
@@ -32,12 +31,7 @@ func init() {
 		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
 			return New(cfg.(*Config), s)
 		},
-		Auto: func(facts *postconf.Facts) collectors.Config {
-			if c := Auto(facts); c != nil {
-				return c
-			}
-			return nil
-		},
+		Auto: collectors.AutoOf(Auto),
 	})
 }
 

@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/mailscope/mailscope/collectors"
 )
@@ -62,12 +61,8 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 
 // Run sends rounds on schedule until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
-	if c.cfg.Jitter > 0 {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.s.Clock.After(rand.N(c.cfg.Jitter)):
-		}
+	if !collectors.WaitJitter(ctx, c.s, c.cfg.Jitter) {
+		return nil
 	}
 	return collectors.Every(ctx, c.s, c.cfg.Interval, c.round)
 }

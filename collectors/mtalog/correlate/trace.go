@@ -116,22 +116,5 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 }
 
 func dsn(d event.DSN) string {
-	if d.IsZero() {
-		return ""
-	}
-	return string(dsnAppend(d))
-}
-
-func dsnAppend(d event.DSN) []byte {
-	b := []byte{'0' + d.Class, '.'}
-	b = appendUint(b, d.Subject)
-	b = append(b, '.')
-	return appendUint(b, d.Detail)
-}
-
-func appendUint(b []byte, n uint16) []byte {
-	if n >= 10 {
-		b = appendUint(b, n/10)
-	}
-	return append(b, byte('0'+n%10))
+	return string(event.AppendDSN(nil, d))
 }

@@ -119,7 +119,7 @@ func NewClassifier(user []ReasonRule) (*Classifier, error) {
 // does not allocate.
 func (c *Classifier) Classify(dsn DSN, text []byte) Reason {
 	var buf [12]byte
-	code := dsnString(dsn, buf[:0])
+	code := AppendDSN(buf[:0], dsn)
 	// The text is lowered once, on the stack, and each rule's needle found
 	// with bytes.Index (vectorised): a deferral is checked against some
 	// fifty rules, and folding case per rule and byte cost more than the
@@ -202,8 +202,9 @@ func reasonByDSN(d DSN) Reason {
 	return ReasonOther
 }
 
-// dsnString appends "c.s.d" to b.
-func dsnString(d DSN, b []byte) []byte {
+// AppendDSN appends the enhanced status code "c.s.d" to b (nothing for a
+// zero code), without allocating beyond b.
+func AppendDSN(b []byte, d DSN) []byte {
 	if d.Class == 0 {
 		return b
 	}

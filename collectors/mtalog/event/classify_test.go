@@ -9,7 +9,7 @@ import (
 // byte by byte. The lowered-once fast path must agree with it.
 func classifyReference(c *Classifier, dsn DSN, text []byte) Reason {
 	var buf [12]byte
-	code := dsnString(dsn, buf[:0])
+	code := AppendDSN(buf[:0], dsn)
 	for i := range c.rules {
 		r := &c.rules[i]
 		if r.dsnPrefix != "" && (len(code) < len(r.dsnPrefix) || string(code[:len(r.dsnPrefix)]) != r.dsnPrefix) {
