@@ -25,6 +25,13 @@ import (
 	"github.com/mailscope/mailscope/internal/postconf"
 )
 
+// What collectors discover for each other is kept two days (a daily seed
+// round refreshes it) and at most 64 values of a kind.
+const (
+	discoveryTTL = 48 * time.Hour
+	discoveryMax = 64
+)
+
 // Options configure an Agent.
 type Options struct {
 	// ConfigFile is the file to load. Empty means DefaultConfigFile when it
@@ -54,6 +61,9 @@ type Agent struct {
 	running  map[string]*instance
 	runCtx   context.Context
 	ready    atomic.Bool
+	// found lives as long as the agent, so a reload keeps what collectors
+	// discovered for each other.
+	found *collectors.Discoveries
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -71,7 +81,8 @@ func New(opts Options) (*Agent, error) {
 	if opts.DetectPostfix == nil {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
-	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{}}
+	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{},
+		found: collectors.NewDiscoveries(opts.Clock, discoveryTTL, discoveryMax)}
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)

@@ -60,6 +60,8 @@ func (a *Agent) startLocked(s Section) *instance {
 		StateDir:   filepath.Join(a.cfg.StateDir, s.Name),
 		Clock:      a.opts.Clock,
 		Report:     func(r collectors.RunResult) { a.report(in, r) },
+
+		Discoveries: a.found,
 	}
 	c, err := f.New(s.Config, settings)
 	if err != nil {

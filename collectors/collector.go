@@ -59,6 +59,9 @@ type Settings struct {
 	// Report records the outcome of one run (a sweep, a check, a batch) for
 	// the status page and the mailscope_collector_* metrics.
 	Report func(RunResult)
+	// Discoveries carries what one collector finds for another (the
+	// sending IPs seeds see, checked by dnsbl). Nil outside an agent.
+	Discoveries *Discoveries
 }
 
 // RunResult is the outcome of one run of a collector.

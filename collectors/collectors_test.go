@@ -50,3 +50,33 @@ func TestWaitJitter(t *testing.T) {
 		t.Error("WaitJitter returned true after its context ended")
 	}
 }
+
+func TestDiscoveries(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	d := NewDiscoveries(clk, time.Hour, 2)
+	d.Publish(KindSendingIP, "seeds", "198.51.100.7")
+	clk.Advance(time.Minute)
+	d.Publish(KindSendingIP, "seeds", "192.0.2.10")
+	d.Publish(KindSendingIP, "seeds", "")
+	d.Publish("other", "x", "y")
+	got := d.Get(KindSendingIP)
+	if len(got) != 2 || got[0].Value != "192.0.2.10" || got[1].Value != "198.51.100.7" || got[0].Source != "seeds" {
+		t.Fatalf("got %+v", got)
+	}
+	// A third value drops the oldest: the set is bounded.
+	clk.Advance(time.Minute)
+	d.Publish(KindSendingIP, "seeds", "203.0.113.5")
+	if got := d.Get(KindSendingIP); len(got) != 2 || got[0].Value != "192.0.2.10" || got[1].Value != "203.0.113.5" {
+		t.Fatalf("after the cap: %+v", got)
+	}
+	// Values not seen again expire.
+	clk.Advance(59*time.Minute + time.Second)
+	if got := d.Get(KindSendingIP); len(got) != 1 || got[0].Value != "203.0.113.5" {
+		t.Fatalf("after the TTL of the older one: %+v", got)
+	}
+	var none *Discoveries
+	none.Publish(KindSendingIP, "seeds", "192.0.2.1")
+	if none.Get(KindSendingIP) != nil {
+		t.Error("a nil board returned values")
+	}
+}

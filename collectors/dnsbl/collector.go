@@ -103,11 +103,18 @@ func (c *Collector) Run(ctx context.Context) error {
 // status page.
 func (c *Collector) sweep(ctx context.Context) (string, error) {
 	targets := c.cfg.targets
+	var found []Target
 	if c.discover != nil {
-		found, err := c.discover(ctx)
+		var err error
+		found, err = c.discover(ctx)
 		if err != nil {
 			c.s.Logger.Warn("Could not discover the sending addresses", "err", err)
 		}
+	}
+	if c.cfg.Targets.Discover.Seeds {
+		found = append(found, seedTargets(c.s.Discoveries)...)
+	}
+	if len(found) > 0 {
 		var folded int
 		targets, folded = mergeTargets(targets, found, c.cfg.MaxTargets)
 		if folded > 0 {

@@ -296,3 +296,65 @@ func TestSweepWithNoAnswerIsAnError(t *testing.T) {
 		t.Errorf("summary: %q", summary)
 	}
 }
+
+// TestSweepChecksSendingIPsFromSeeds: the sending IPs receivers recorded
+// for seed messages are swept as discovered targets (source="seeds");
+// loopback and private hops are not, and discover.seeds: false turns it off.
+func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
+	srv := dnstest.Start(t, testZones())
+	cfg := testConfig(t, srv)
+	h := newHarness(t, cfg, t.TempDir())
+	found := collectors.NewDiscoveries(h.clock, time.Hour, 10)
+	h.c.s.Discoveries = found
+	for _, ip := range []string{"192.0.2.10", "192.0.2.99", "127.0.0.1", "10.1.2.3"} {
+		found.Publish(collectors.KindSendingIP, "seeds", ip)
+	}
+	if _, err := h.c.sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := gaugeValue(t, h.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "192.0.2.99", "source": "seeds"}); got != 1 {
+		t.Errorf("target_info{192.0.2.99, seeds} = %v, want 1", got)
+	}
+	if got := gaugeValue(t, h.reg, "mailscope_dnsbl_listed", map[string]string{"target": "192.0.2.99", "zone": "bl.test"}); got != 0 {
+		t.Errorf("listed{192.0.2.99, bl.test} = %v, want 0 (swept, not listed)", got)
+	}
+	for _, ip := range []string{"127.0.0.1", "10.1.2.3"} {
+		if hasSeries(t, h.reg, "mailscope_dnsbl_target_info", map[string]string{"target": ip}) {
+			t.Errorf("%s was swept; loopback and private addresses are never blocklist targets", ip)
+		}
+	}
+
+	cfg.Targets.Discover.Seeds = false
+	h2 := newHarness(t, cfg, t.TempDir())
+	h2.c.s.Discoveries = found
+	if _, err := h2.c.sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if hasSeries(t, h2.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "192.0.2.99"}) {
+		t.Error("discover.seeds: false still swept the seeds' sending IP")
+	}
+}
+
+// hasSeries reports whether reg has a series of name with all of labels.
+func hasSeries(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return true
+		}
+	}
+	return false
+}

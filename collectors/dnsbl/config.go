@@ -70,6 +70,9 @@ type DiscoverConfig struct {
 	// PostfixConfigDir is the instance to ask (postconf -c); empty is the
 	// default instance.
 	PostfixConfigDir string `yaml:"postfix_config_dir"`
+	// Seeds adds the public sending IPs that receivers recorded in the
+	// seeds collector's test messages (default on; nothing without seeds).
+	Seeds bool `yaml:"seeds"`
 }
 
 // CustomZone is a user-defined list.
@@ -122,6 +125,7 @@ func NewConfig() *Config {
 		ZoneRate:    DefaultZoneRate,
 		MaxTargets:  DefaultMaxTargets,
 		Zones:       append([]string(nil), DefaultZones...),
+		Targets:     TargetsConfig{Discover: DiscoverConfig{Seeds: true}},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/mailscope/mailscope/collectors"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 const (
 	SourceConfigured = "configured"
 	SourcePostfix    = "postfix"
+	SourceSeeds      = "seeds"
 )
 
 // validateTargets parses and expands the configured targets.
@@ -161,6 +163,25 @@ func defaultRouteSources() []netip.Addr {
 			}
 		}
 		c.Close()
+	}
+	return out
+}
+
+// seedTargets turns the sending IPs the seeds collector saw into targets:
+// public unicast addresses only, since a blocklist lists nothing else (a
+// test setup on loopback, or a private relay hop, is not a target).
+func seedTargets(d *collectors.Discoveries) []Target {
+	var out []Target
+	for _, x := range d.Get(collectors.KindSendingIP) {
+		a, err := netip.ParseAddr(x.Value)
+		if err != nil {
+			continue
+		}
+		a = a.Unmap()
+		if !a.IsGlobalUnicast() || a.IsPrivate() {
+			continue
+		}
+		out = append(out, Target{Addr: a, Source: SourceSeeds})
 	}
 	return out
 }

@@ -75,6 +75,9 @@ func (c *Collector) round(ctx context.Context) (string, error) {
 	c.live.rounds.Inc()
 	c.snap.set(rd)
 	for _, s := range rd.Seeds {
+		// Where receivers saw the message come from is where mail really
+		// leaves: the blocklist collector checks it.
+		c.s.Discoveries.Publish(collectors.KindSendingIP, "seeds", s.SendingIP)
 		if s.Folder == FolderSpam || s.Folder == FolderMissing {
 			c.s.Logger.Warn("Seed message not in the inbox", "mailbox", s.Name, "provider", s.Provider, "placement", s.Placement)
 		}

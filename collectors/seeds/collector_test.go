@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,14 +43,19 @@ func TestCollectorMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	var logs bytes.Buffer
 	var reports []collectors.RunResult
+	found := collectors.NewDiscoveries(w.clk, time.Hour, 10)
 	col, err := New(c, collectors.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg, Clock: w.clk,
-		Report: func(r collectors.RunResult) { reports = append(reports, r) }})
+		Report: func(r collectors.RunResult) { reports = append(reports, r) }, Discoveries: found})
 	must(t, err)
 	var summary string
 	var runErr error
 	w.stepping(c.PollInterval, func(ctx context.Context) { summary, runErr = col.round(ctx) })
 	if runErr != nil || !strings.Contains(summary, "4 seeds: 1 inbox, 0 tab, 1 spam, 0 other, 1 missing, 1 not checked; down-1 imap_connect") {
 		t.Errorf("round: %v: %s", runErr, summary)
+	}
+	// The sending IP the receivers saw goes to the blocklist collector.
+	if got := found.Get(collectors.KindSendingIP); len(got) != 1 || got[0].Value != "192.0.2.10" || got[0].Source != "seeds" {
+		t.Errorf("published sending IPs: %+v", got)
 	}
 	want := `
 # HELP mailscope_seed_placement_total Seed messages by where they landed: inbox, tab (a Gmail tab other than Primary), spam, other (another folder), missing (not found by the round timeout).
