@@ -1,0 +1,108 @@
+// Command postfixbench measures one stage of the Postfix log pipeline on a
+// file, for bench/postfix-compare.sh: "read" is a plain bufio.Scanner line
+// count (the floor any log reader pays), "parse" adds postfix.ParseLine on
+// each line, "pipeline" runs the file through the same code as `mailscope
+// replay` (the replay source, then parser, classifier, metrics and
+// correlator). It prints one line: mode, lines, seconds, lines/s,
+// allocations and bytes allocated per line, with the counts the stage can
+// give, so the script can put them next to the cross-check.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
+	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/internal/clock"
+)
+
+func main() {
+	mode := flag.String("mode", "read", "read, parse or pipeline")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: postfixbench -mode=read|parse|pipeline FILE")
+		os.Exit(2)
+	}
+	path := flag.Arg(0)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	var lines int64
+	var extra string
+	var err error
+	switch *mode {
+	case "read":
+		lines, err = scan(path, func([]byte) {})
+	case "parse":
+		var ev event.Event
+		var unparsed, deliveries int64
+		lines, err = scan(path, func(l []byte) {
+			if !postfix.ParseLine(l, &ev) {
+				unparsed++
+			} else if ev.Kind == event.KindDelivery {
+				deliveries++
+			}
+		})
+		extra = fmt.Sprintf(" unparsed=%d delivery_lines=%d", unparsed, deliveries)
+	case "pipeline":
+		lines, err = replay(path)
+	default:
+		err = fmt.Errorf("unknown mode %q", *mode)
+	}
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postfixbench: %v\n", err)
+		os.Exit(1)
+	}
+	n := float64(max(lines, 1))
+	fmt.Printf("mode=%s lines=%d seconds=%.3f lines_per_second=%.0f allocs_per_line=%.4f bytes_per_line=%.2f%s\n",
+		*mode, lines, elapsed.Seconds(), float64(lines)/elapsed.Seconds(),
+		float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n, extra)
+}
+
+// scan calls fn for every line, as a plain Go reader would read the file.
+func scan(path string, fn func([]byte)) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	var n int64
+	for sc.Scan() {
+		fn(sc.Bytes())
+		n++
+	}
+	return n, sc.Err()
+}
+
+// replay is `mailscope replay` without the output: a fresh pipeline on
+// its own registry, no tracer, UTC for timestamps without a zone.
+func replay(path string) (int64, error) {
+	cfg := pipeline.DefaultConfig()
+	cfg.MTA = "postfix"
+	cfg.Location = time.UTC
+	p, err := pipeline.New(cfg, prometheus.NewRegistry(), nil, nil, clock.Real{})
+	if err != nil {
+		return 0, err
+	}
+	st, err := source.ReplayWith(context.Background(), []string{path}, p, source.ReplayOptions{Name: "bench", Location: time.UTC})
+	if err != nil {
+		return st.Lines, err
+	}
+	p.Flush()
+	return st.Lines, nil
+}
