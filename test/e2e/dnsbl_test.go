@@ -123,16 +123,21 @@ dnsbl:
 		"MailscopeBlocklistZoneUnusable zone=slow.test",
 		"MailscopeBlocklistZoneUnusable zone=wild.test")
 	wantAlerts(t, prom, `ALERTS{alertstate="firing",alertname=~"MailscopeBlocklisted.*"}`,
-		"MailscopeBlocklisted target=192.0.2.10 zone=listed.test")
+		"MailscopeBlocklisted target=192.0.2.10 zone=listed.test",
+		"MailscopeBlocklistedNew target=192.0.2.10 zone=listed.test")
 	// The negatives are not vacuous: Prometheus holds the listed series of
 	// every other pair (all 0), and no blocklist alert is even pending for
 	// them.
 	if got := promSeries(t, prom, `mailscope_dnsbl_listed{zone=~"err.test|wild.test|slow.test"} == 0`); len(got) != 6 {
 		t.Errorf("Prometheus has %d unlisted series of the unusable zones, want 6: %v", len(got), got)
 	}
-	if got := promSeries(t, prom, `ALERTS{alertname=~"MailscopeBlocklisted.*"}`); len(got) != 1 {
-		t.Errorf("blocklist alerts in any state: %v, want only the listing of 192.0.2.10 on listed.test", got)
+	if got := promSeries(t, prom, `ALERTS{alertname=~"MailscopeBlocklisted.*"}`); len(got) != 2 {
+		t.Errorf("blocklist alerts in any state: %v, want only the listing of 192.0.2.10 on listed.test (and its announcement)", got)
 	}
+	// The zone that never answers cannot tell: a warning, never a listing.
+	wantAlerts(t, prom, `ALERTS{alertstate="firing",alertname="MailscopeBlocklistLookupsFailing"}`,
+		"MailscopeBlocklistLookupsFailing target=192.0.2.10 zone=slow.test",
+		"MailscopeBlocklistLookupsFailing target=192.0.2.11 zone=slow.test")
 
 	// The listing moves from .10 to .11; the next sweeps follow, and so
 	// does the alert.
@@ -143,7 +148,8 @@ dnsbl:
 		`mailscope_dnsbl_return_code_info{code="127.0.0.2",meaning="spam source",target="192.0.2.11",zone="listed.test"} 1`,
 	)
 	wantAlerts(t, prom, `ALERTS{alertstate="firing",alertname=~"MailscopeBlocklisted.*"}`,
-		"MailscopeBlocklisted target=192.0.2.11 zone=listed.test")
+		"MailscopeBlocklisted target=192.0.2.11 zone=listed.test",
+		"MailscopeBlocklistedNew target=192.0.2.11 zone=listed.test")
 }
 
 // startRulesPrometheus runs a real Prometheus that scrapes the agent every
