@@ -7,7 +7,7 @@ PKG       = github.com/prometheus/common/version
 LDFLAGS   = -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
             -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: build test unit e2e lint bench bench-postfix-corpus bench-postfix fuzz run screenshot dashboards demo clean
+.PHONY: build test unit e2e lint bench bench-postfix-corpus bench-postfix fuzz fuzz-postfix run screenshot dashboards demo clean
 
 build: ## the static binary in ./mailscope
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o mailscope ./cmd/mailscope
@@ -35,6 +35,10 @@ bench-dnsbl: ## the blocklist sweep against a real rbldnsd on loopback (docs/ben
 
 fuzz: ## one minute per fuzz target
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 60s ./internal/tail/
+
+fuzz-postfix: ## one minute each for the Postfix parser and correlator fuzz targets (CI runs their seeds only)
+	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 60s ./collectors/mtalog/postfix/
+	$(GO) test -run '^$$' -fuzz FuzzCorrelator -fuzztime 60s ./collectors/mtalog/correlate/
 
 bench-postfix-corpus: ## real Postfix corpus (as root), cross-checked against pflogsumm, awk and mailscope replay
 	./bench/postfix-corpus.sh
