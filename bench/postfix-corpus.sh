@@ -4,7 +4,8 @@
 # Runs a private, loopback-only Postfix (Debian package postfix) and a real
 # Dovecot auth service (dovecot-core) and drives mail through them with
 # smtp-source, sendmail and a few Python clients: deliveries to smtp-sink
-# (2xx), deferrals (4xx) that expire after maximal_queue_lifetime = 40s,
+# (2xx), deferrals (4xx, some through a postfix-out/smtp transport) that
+# expire after maximal_queue_lifetime = 40s,
 # bounces (5xx), mail to the error and discard transports, relay-denied and
 # policy rejects, postscreen PASS NEW and PREGREET, inbound and outbound
 # STARTTLS sessions (smtpd_tls_loglevel = smtp_tls_loglevel = 1), SASL
@@ -136,7 +137,7 @@ ok.test smtp:[127.0.0.1]:$P_OK
 gmail.com smtp:[127.0.0.1]:$P_OK
 outlook.com smtp:[127.0.0.1]:$P_BOUNCE
 defer.test smtp:[127.0.0.1]:$P_DEFER
-yahoo.com smtp:[127.0.0.1]:$P_DEFER
+yahoo.com smtp-out:[127.0.0.1]:$P_DEFER
 bounce.test smtp:[127.0.0.1]:$P_BOUNCE
 error.test error:5.1.1 no such user here
 discard.test discard:silently dropped
@@ -151,6 +152,9 @@ postconf -c "$d/etc" -MX smtp/inet
 postconf -c "$d/etc" -M "127.0.0.1:$P_SMTPD/inet=127.0.0.1:$P_SMTPD inet n - n - - smtpd"
 postconf -c "$d/etc" -M "127.0.0.1:$P_SUB/inet=127.0.0.1:$P_SUB inet n - n - - smtpd -o syslog_name=postfix/submission -o mynetworks= -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=inet:127.0.0.1:$P_AUTH -o smtpd_tls_security_level=encrypt -o smtpd_tls_auth_only=yes"
 postconf -c "$d/etc" -M "127.0.0.1:$P_PS/inet=127.0.0.1:$P_PS inet n - n - 1 postscreen -o postscreen_access_list=static:dunno"
+# A second outbound transport under its own syslog name, as split
+# inbound/outbound setups log theirs: its deferrals are postfix-out/smtp.
+postconf -c "$d/etc" -M "smtp-out/unix=smtp-out unix - - n - - smtp -o syslog_name=postfix-out"
 postconf -c "$d/etc" -M "smtpd/pass=smtpd pass - - n - - smtpd"
 postconf -c "$d/etc" -M "dnsblog/unix=dnsblog unix - - n - 0 dnsblog"
 postconf -c "$d/etc" -M "tlsproxy/unix=tlsproxy unix - - n - 0 tlsproxy"

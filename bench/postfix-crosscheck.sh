@@ -4,19 +4,20 @@
 # (not from mailscope's parser), and `mailscope replay --format=json`.
 # Prints one row per count and exits 1 if mailscope differs from the
 # cross-check anywhere (received, delivered, deferred, bounced, expired,
-# rejected) or pflogsumm differs from the awk count.
+# rejected) or pflogsumm differs from the awk count made its way.
 #
 # Definitions (docs/collectors/postfix.md, "Cross-check"):
 #   received   messages qmgr queued (first "from=<..>, size=" per queue ID),
 #              including the ones Postfix made itself (bounce and expiry
-#              notices); pflogsumm counts only those that came in through
-#              smtpd or pickup, so its figure is compared with that subset
+#              notices)
 #   delivered  recipient lines with status=sent
 #   deferred   recipient lines with status=deferred (pflogsumm: "deferrals")
 #   bounced    recipient lines with status=bounced
-#              (and only under the syslog name postfix/, its default)
 #   expired    qmgr "status=expired" lines (pflogsumm has no such count)
 #   rejected   smtpd and postscreen "reject:" lines
+# pflogsumm reads only lines of its syslog name (postfix/...) and counts as
+# received only messages that came in through smtpd or pickup, so it is
+# compared with a second awk column that counts the same way.
 #
 # Usage: bench/postfix-crosscheck.sh LOG [MAILSCOPE]   (MAILSCOPE: a built
 # binary; default: go build ./cmd/mailscope into a temp directory;
@@ -42,25 +43,28 @@ LC_ALL=C awk '
   if (prog !~ /^postfix/) next
   sub(/\[[0-9]+\]:$/, "", prog); sub(/:$/, "", prog)
   n = split(prog, parts, "/"); daemon = parts[n]
+  # pflogsumm reads only its --syslog-name (postfix/...): another
+  # instance'"'"'s lines (postfix-in/smtpd, postfix-out/smtp) are invisible
+  # to it, so every count is also kept for postfix/ alone (_pf).
+  pf = (prog ~ /^postfix\//)
   qid = $(p + 1); sub(/:$/, "", qid)
   rest = $(p + 2)
   if (daemon == "qmgr" && $0 ~ / from=<[^>]*>, size=[0-9]+, nrcpt=/) { queued[qid] = 1 }
-  if ((daemon == "smtpd" && rest ~ /^client=/) || (daemon == "pickup" && rest ~ /^(uid|sender)=/)) {
-    inbound[qid] = 1
-    # pflogsumm reads only its --syslog-name (postfix): a second
-    # instance'"'"'s smtpd (postfix-in/smtpd) is invisible to it.
-    if (prog ~ /^postfix\//) inbound_pf[qid] = 1
-  }
-  if (daemon == "qmgr" && index($0, " status=expired, ")) expired++
-  else if (index($0, " status=sent ")) delivered++
-  else if (index($0, " status=deferred ")) deferred++
-  else if (index($0, " status=bounced ")) bounced++
-  if ((daemon == "smtpd" || daemon == "postscreen") && index($0, " reject: ")) rejected++
+  if (pf && ((daemon == "smtpd" && rest ~ /^client=/) || (daemon == "pickup" && rest ~ /^(uid|sender)=/))) { inbound_pf[qid] = 1 }
+  k = ""
+  if (daemon == "qmgr" && index($0, " status=expired, ")) k = "expired"
+  else if (index($0, " status=sent ")) k = "delivered"
+  else if (index($0, " status=deferred ")) k = "deferred"
+  else if (index($0, " status=bounced ")) k = "bounced"
+  else if ((daemon == "smtpd" || daemon == "postscreen") && index($0, " reject: ")) k = "rejected"
+  if (k != "") { c[k]++; if (pf) c[k "_pf"]++ }
 }
 END {
-  for (q in queued) { received++; if (q in inbound) received_in++; if (q in inbound_pf) received_in_pf++ }
-  printf "received %d\nreceived_in %d\nreceived_in_pf %d\ndelivered %d\ndeferred %d\nbounced %d\nexpired %d\nrejected %d\n",
-    received, received_in, received_in_pf, delivered, deferred, bounced, expired, rejected
+  # received: every queued message; received_pf, pflogsumm'"'"'s figure: those
+  # that came in through a postfix/ smtpd or pickup.
+  for (q in queued) { c["received"]++; if (q in inbound_pf) c["received_pf"]++ }
+  split("received delivered deferred bounced expired rejected", names, " ")
+  for (i = 1; i <= 6; i++) printf "%s %d\n%s_pf %d\n", names[i], c[names[i]], names[i], c[names[i] "_pf"]
 }' "$log" > "$tmp/awk"
 
 # pflogsumm's Grand Totals.
@@ -71,7 +75,7 @@ elif command -v pflogsumm >/dev/null || [ -x /usr/sbin/pflogsumm ]; then
   PATH=$PATH:/usr/sbin pflogsumm --bounce-detail=0 --deferral-detail=0 --reject-detail=0 \
     --smtpd-warning-detail=0 -h 0 -u 0 "$log" 2>/dev/null > "$tmp/pflogsumm" || true
   LC_ALL=C awk '
-    /^ *[0-9]+ +received$/ { print "received_in", $1 }
+    /^ *[0-9]+ +received$/ { print "received", $1 }
     /^ *[0-9]+ +delivered$/ { print "delivered", $1 }
     /^ *[0-9]+ +deferred +\( *[0-9]+ +deferrals\)$/ { d = $3; sub(/\(/, "", d); print "deferred", d }
     /^ *[0-9]+ +bounced$/ { print "bounced", $1 }
@@ -101,26 +105,25 @@ def load(p):
     return {k: int(v) for k, v in (l.split() for l in open(p) if l.strip())}
 awk, pfl, ms = (load(p) for p in sys.argv[1:4])
 bad = []
-print("%-14s %10s %10s %10s  %s" % ("count", "awk", "pflogsumm", "mailscope", ""))
-rows = [("received", "received", None), ("received_in", None, None), ("received_in_pf", None, "received_in"), ("delivered", "delivered", "delivered"),
-        ("deferred", "deferred", "deferred"), ("bounced", "bounced", "bounced"), ("expired", "expired", None),
-        ("rejected", "rejected", "rejected")]
-for name, mskey, pkey in rows:
-    a = awk[name]
-    m = ms.get(mskey) if mskey else None
-    p = pfl.get(pkey) if pkey else None
+print("%-10s %10s %12s %10s %10s  %s" % ("count", "awk", "awk postfix/", "pflogsumm", "mailscope", ""))
+show = lambda v: "-" if v is None else str(v)
+for name in ["received", "delivered", "deferred", "bounced", "expired", "rejected"]:
+    a, apf = awk[name], awk[name + "_pf"]
+    m = ms[name]
+    p = pfl.get(name) if name != "expired" else None
     notes = []
-    if m is not None and m != a:
-        notes.append("MAILSCOPE DIFFERS")
-    if pfl and p is not None and p != a:
-        notes.append("PFLOGSUMM DIFFERS")
-    if pfl and pkey and p is None:
-        notes.append("PFLOGSUMM COUNT MISSING")
+    if m != a:
+        notes.append(name + ": MAILSCOPE DIFFERS")
+    if pfl and name != "expired":
+        if p is None:
+            notes.append(name + ": PFLOGSUMM COUNT MISSING")
+        elif p != apf:
+            notes.append(name + ": PFLOGSUMM DIFFERS")
     bad += notes
-    show = lambda v: "-" if v is None else str(v)
-    print("%-14s %10s %10s %10s  %s" % (name, a, show(p), show(m), " ".join(notes) or "ok"))
+    print("%-10s %10d %12d %10s %10d  %s" % (name, a, apf, show(p), m, " ".join(notes) or "ok"))
 print("mailscope read %d lines, %d unparsed" % (ms["lines"], ms["unparsed"]))
-print("received_in: through smtpd or pickup; received_in_pf: the same under the postfix/ syslog name only, as pflogsumm reads it")
+print("awk postfix/: the same count under the syslog name postfix/ only, as pflogsumm reads the log;")
+print("for received, also only messages that came in through smtpd or pickup (pflogsumm's definition)")
 if bad:
     sys.exit("cross-check failed: " + ", ".join(bad))
 PY
