@@ -125,8 +125,14 @@ port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print
 taskset -c "$CPU" prometheus-postfix-exporter --web.listen-address="127.0.0.1:$port" \
   --postfix.logfile_path="$w/follow.log" --postfix.showq_path="$w/no-showq" > "$w/exporter.err" 2>&1 &
 exporter_pid=$!
-for _ in $(seq 100); do curl -fs "127.0.0.1:$port/metrics" >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 1 # its tailer opens the file after the listener
+# Appending before its tailer has opened (and seeked to the end of) the
+# file would hide the corpus from it: wait until the file is among its fds.
+for _ in $(seq 100); do
+  find "/proc/$exporter_pid/fd" -lname "$w/follow.log" 2>/dev/null | grep -q . && break
+  sleep 0.1
+done
+find "/proc/$exporter_pid/fd" -lname "$w/follow.log" 2>/dev/null | grep -q . || { echo "postfix_exporter never opened its log" >&2; tail -5 "$w/exporter.err" >&2; exit 1; }
+sleep 0.2 # the seek to the end follows the open
 t_start=$(date +%s.%N)
 cat "$big" >> "$w/follow.log"
 echo "$(tail -1 "$big" | cut -c1-15) mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from sentinel[192.0.2.1]: 599 5.9.9 <s@sentinel.test>: sentinel; from=<s@sentinel.test> to=<s@sentinel.test> proto=ESMTP helo=<sentinel>" >> "$w/follow.log"
