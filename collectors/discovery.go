@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +13,27 @@ import (
 // collector checks: the address receivers saw a seed message come from,
 // which is where mail really leaves, NAT and relays included.
 const KindSendingIP = "sending_ip"
+
+// KindBouncedMessage is what the MTA pipeline publishes and the seeds
+// collector looks up: MessageIDKey of each message the MTA bounced or
+// expired, so a missing seed says whether its own server gave up on it.
+const KindBouncedMessage = "bounced_message"
+
+// HashMessageID is FNV-1a of a Message-ID without its angle brackets,
+// computed without allocating, so the MTA pipeline can remember it per
+// message on its hot path.
+func HashMessageID(id []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range id {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// MessageIDKey is how a Message-ID hash is published: hex, so the header
+// itself is never kept.
+func MessageIDKey(h uint64) string { return strconv.FormatUint(h, 16) }
 
 // Discovered is one value a collector found for others.
 type Discovered struct {

@@ -2,6 +2,7 @@ package mtalog
 
 import (
 	"context"
+	"github.com/mailscope/mailscope/collectors"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,6 +30,9 @@ type SinkParams struct {
 	Pipeline PipelineConfig
 	// Location is the zone of RFC 3164 timestamps (the mta timezone).
 	Location *time.Location
+	// Discoveries receives what other collectors use (the Message-IDs of
+	// bounced messages, for the seeds collector). May be nil.
+	Discoveries *collectors.Discoveries
 }
 
 // NewSink builds what an MTA's lines go to: the parser, its metrics and

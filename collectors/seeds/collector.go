@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mailscope/mailscope/collectors"
 )
@@ -72,6 +73,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // checked; seeds in spam or missing are findings, not failures.
 func (c *Collector) round(ctx context.Context) (string, error) {
 	rd := c.runner.Round(ctx)
+	markBounced(rd, c.s.Discoveries)
 	c.live.rounds.Inc()
 	c.snap.set(rd)
 	for _, s := range rd.Seeds {
@@ -79,7 +81,7 @@ func (c *Collector) round(ctx context.Context) (string, error) {
 		// leaves: the blocklist collector checks it.
 		c.s.Discoveries.Publish(collectors.KindSendingIP, "seeds", s.SendingIP)
 		if s.Folder == FolderSpam || s.Folder == FolderMissing {
-			c.s.Logger.Warn("Seed message not in the inbox", "mailbox", s.Name, "provider", s.Provider, "placement", s.Placement)
+			c.s.Logger.Warn("Seed message not in the inbox", "mailbox", s.Name, "provider", s.Provider, "placement", s.Placement, "mta_bounced", s.MTABounced)
 		}
 	}
 	switch {
@@ -89,4 +91,24 @@ func (c *Collector) round(ctx context.Context) (string, error) {
 		return rd.Summary(), fmt.Errorf("seeds round: none of %d seeds could be checked", len(rd.Seeds))
 	}
 	return rd.Summary(), nil
+}
+
+// markBounced flags the missing seeds whose message the MTA collector saw
+// bounce or expire (it publishes their Message-ID hashes).
+func markBounced(rd *Round, found *collectors.Discoveries) {
+	var bounced map[string]bool
+	for i := range rd.Seeds {
+		s := &rd.Seeds[i]
+		if s.Folder != FolderMissing || s.MessageID == "" {
+			continue
+		}
+		if bounced == nil {
+			bounced = map[string]bool{}
+			for _, d := range found.Get(collectors.KindBouncedMessage) {
+				bounced[d.Value] = true
+			}
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(s.MessageID, "<"), ">")
+		s.MTABounced = bounced[collectors.MessageIDKey(collectors.HashMessageID([]byte(id)))]
+	}
 }

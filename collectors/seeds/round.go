@@ -69,6 +69,10 @@ type SeedResult struct {
 	DeliveryInternal time.Duration `json:"delivery_internaldate_ns,omitempty"`
 	Analysis
 	Cleaned bool `json:"cleaned,omitempty"`
+	// MTABounced is set on a missing seed whose message the sending MTA
+	// logged as bounced or expired (when the mta collector runs): the
+	// receiver refused it, rather than hiding it.
+	MTABounced bool `json:"mta_bounced,omitempty"`
 	// Stage and Err describe why the seed could not be checked, or what
 	// failed after classification (cleanup).
 	Stage string `json:"stage,omitempty"`
@@ -121,6 +125,9 @@ func (r *Round) Summary() string {
 	for _, s := range r.Seeds {
 		if !s.Checked() {
 			fmt.Fprintf(&b, "; %s %s: %s", s.Name, s.Stage, s.Err)
+		}
+		if s.MTABounced {
+			fmt.Fprintf(&b, "; %s missing: the MTA bounced it", s.Name)
 		}
 	}
 	return b.String()

@@ -12,6 +12,7 @@ package correlate
 import (
 	"errors"
 	"fmt"
+	"github.com/mailscope/mailscope/collectors"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
@@ -115,6 +116,9 @@ type Message struct {
 	// Queued is set once qmgr has logged the message's size.
 	Queued bool
 	End    End
+	// MessageIDHash is collectors.HashMessageID of cleanup's message-id (0 if none):
+	// enough to match a known message, without keeping the header.
+	MessageIDHash uint64
 
 	prev, next *Message
 }
@@ -248,6 +252,8 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason event.Reas
 		m.LastSeen = ev.Time
 	}
 	switch ev.Kind {
+	case event.KindMessageID:
+		m.MessageIDHash = collectors.HashMessageID(ev.MessageID)
 	case event.KindClient, event.KindPickup:
 		m.Origin = ev.Origin
 	case event.KindQueued:

@@ -28,6 +28,8 @@ type Event struct {
 	Service []byte
 	// QueueID is the message's queue ID, empty for lines of no message.
 	QueueID []byte
+	// MessageID is cleanup's message-id= value without its angle brackets.
+	MessageID []byte
 
 	// Stage is the SMTP protocol stage of a reject, lost connection, timeout
 	// or too-many-errors line.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 )
@@ -114,6 +115,10 @@ func (p *Pipeline) messageDone(msg *correlate.Message) {
 		out := msg.Outcome()
 		p.observer(counterKey{vec: vMessageTime, s: out}, p.m.messageTime, 1, out, "").Observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds())
 		p.m.attempts.Observe(float64(msg.AttemptCount))
+		// A message the MTA gave up on: a missing seed can say so.
+		if msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
+			p.cfg.Discoveries.Publish(collectors.KindBouncedMessage, "mta", collectors.MessageIDKey(msg.MessageIDHash))
+		}
 	}
 	if p.tracer != nil && p.cfg.Traces.Keep(msg) {
 		correlate.Trace(p.tracer, p.cfg.MTA, msg)

@@ -13,6 +13,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"github.com/mailscope/mailscope/collectors"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ type Config struct {
 	// Location is the zone of RFC 3164 timestamps when the source gave no
 	// time; nil is the local zone.
 	Location *time.Location
+	// Discoveries, when set, receives the Message-ID hash of every message
+	// that bounced or expired (collectors.KindBouncedMessage).
+	Discoveries *collectors.Discoveries
 }
 
 // DefaultConfig is a Postfix pipeline with the default maps and bounds,

@@ -17,8 +17,9 @@ func parseCleanup(msg []byte, ev *event.Event) bool {
 		return false
 	}
 	ev.QueueID = id
-	if _, ok := trimPrefix(rest, "message-id="); ok {
+	if v, ok := trimPrefix(rest, "message-id="); ok {
 		ev.Kind = event.KindMessageID
+		ev.MessageID = messageID(v)
 		return true
 	}
 	if _, ok := trimPrefix(rest, "resent-message-id="); ok {
@@ -224,4 +225,14 @@ func parsePostsuper(msg []byte, ev *event.Event) bool {
 		return false
 	}
 	return false
+}
+
+// messageID trims cleanup's message-id= value to the ID: up to the first
+// space, without the angle brackets.
+func messageID(v []byte) []byte {
+	if i := bytes.IndexByte(v, ' '); i >= 0 {
+		v = v[:i]
+	}
+	v = bytes.TrimPrefix(v, []byte{'<'})
+	return bytes.TrimSuffix(v, []byte{'>'})
 }
