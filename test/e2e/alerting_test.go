@@ -132,3 +132,94 @@ dnsbl:
 		}
 	}
 }
+
+// TestSeedInJunkPagesThroughAlertmanager runs seed rounds every few
+// seconds through a real Postfix (authenticated submission) to a real
+// Dovecot whose Sieve files the probe into Junk, and expects the shipped
+// MailscopeSeedInSpam alert at the webhook with the seed's labels and the
+// annotations. Then the receiver's filter is fixed (the user's active
+// Sieve script rewritten; Pigeonhole recompiles a script newer than its
+// binary): the next round lands in INBOX and the alert resolves.
+func TestSeedInJunkPagesThroughAlertmanager(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key := readFile(t, pki.ServerCert), readFile(t, pki.ServerKey)
+	dove := harness.StartDovecot(t, harness.DovecotOptions{
+		CertPEM: cert, KeyPEM: key,
+		Users: []harness.DovecotUser{
+			{Name: "probe@mta.test", Password: "submit-pw-e2e"},
+			{Name: "seed@seed.test", Password: "seed-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
+		},
+	})
+	pf := harness.StartPostfix(t, harness.PostfixOptions{
+		Hostname: "mta.test",
+		CertPEM:  cert, KeyPEM: key,
+		Listeners: []harness.PostfixListener{{Name: "submission", Options: []string{
+			"smtpd_tls_security_level=encrypt", "smtpd_sasl_auth_enable=yes",
+			"smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+			"smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+		}}},
+		MainCF: fmt.Sprintf(`smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:%s
+virtual_mailbox_domains = seed.test
+virtual_transport = lmtp:inet:%s
+`, dove.AuthAddr, dove.LMTPAddr),
+	})
+	dir := harness.Dir(t)
+	submitPass := harness.WriteFile(t, filepath.Join(dir, "submit.pass"), "submit-pw-e2e\n")
+	seedPass := harness.WriteFile(t, filepath.Join(dir, "seed.pass"), "seed-pw-e2e\n")
+	// A round every 6 s that ends as soon as the probe is found.
+	s := startAlertStack(t, fmt.Sprintf(`state_dir: %[1]s
+seeds:
+  interval: 6s
+  jitter: 0s
+  round_timeout: 5s
+  poll_interval: 250ms
+  from: probe@mta.test
+  submit:
+    address: %[2]s
+    security: starttls
+    ca_file: %[3]s
+    timeout: 3s
+    username: probe@mta.test
+    password_file: %[4]s
+  mailboxes:
+    - name: seed-fastmail-1
+      provider: fastmail
+      imap: {address: %[5]s, security: starttls, ca_file: %[3]s, timeout: 3s, username: seed@seed.test, password_file: %[6]s}
+`, filepath.Join(dir, "state"), pf.Addr("submission"), pki.CAFile, submitPass, dove.IMAPAddr, seedPass))
+
+	// The incident: the receiver files the probe as spam.
+	n := s.waitAlert(t, "MailscopeSeedInSpam", "firing", 60*time.Second)
+	for k, want := range map[string]string{"severity": "warning", "alertname": "MailscopeSeedInSpam", "provider": "fastmail", "mailbox": "seed-fastmail-1", "job": "mailscope", "instance": s.agent.Addr} {
+		if n.Labels[k] != want {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
+		}
+	}
+	if n.Annotations["summary"] != "The last seed message to seed-fastmail-1 (fastmail) landed in spam" ||
+		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopeseedinspam") ||
+		!strings.Contains(n.Annotations["description"], "fastmail filed the last placement test message to seed seed-fastmail-1 as spam") {
+		t.Errorf("annotations: %v", n.Annotations)
+	}
+	if r := s.webhook.Find("MailscopeSeedInSpam", "resolved"); len(r) > 0 {
+		t.Fatalf("resolved before the filter was fixed: %v", r)
+	}
+
+	// Fixed: the receiver's filter keeps the probe. Written aside and
+	// renamed, so a delivery never reads half a script.
+	script := filepath.Join(dove.Dir, "home", "seed@seed.test", ".dovecot.sieve")
+	harness.WriteFile(t, script+".new", "keep;\n")
+	if err := os.Rename(script+".new", script); err != nil {
+		t.Fatal(err)
+	}
+	s.waitAlert(t, "MailscopeSeedInSpam", "resolved", 60*time.Second)
+	// Resolved because a round saw the probe in INBOX, not because the
+	// seed stopped being checked (that removes the series too).
+	harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 10*time.Second,
+		`mailscope_seed_last_placement{folder="inbox",mailbox="seed-fastmail-1",provider="fastmail"} 1`,
+		`mailscope_seed_last_placement{folder="spam",mailbox="seed-fastmail-1",provider="fastmail"} 0`)
+	for _, name := range s.webhook.Names() {
+		if !strings.HasPrefix(name, "MailscopeSeedInSpam/") {
+			t.Errorf("unexpected alert %s: only the spam placement was an incident", name)
+		}
+	}
+}
