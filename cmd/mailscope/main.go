@@ -25,6 +25,7 @@ import (
 	"github.com/mailscope/mailscope/agent"
 	_ "github.com/mailscope/mailscope/collectors/all" // registers the collectors
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/postconf"
 )
 
 // defaultListenAddress is mailscope's port, next to the exporters' range.
@@ -48,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configFile := app.Flag("config.file", "mailscope configuration file. Default: "+agent.DefaultConfigFile+" if it exists, else a built-in zero-config default.").String()
 	webFlags := kingpinflag.AddFlags(app, defaultListenAddress)
 	telemetryPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	postfixDir := app.Flag("postfix.config-dir", "Postfix instance (postconf -c) whose settings a zero-config start reads. Default: the default instance.").Default("").String()
 	logCfg := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logCfg)
 
@@ -71,17 +73,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version.Print("mailscope"))
 		return 0
 	case checkCmd.FullCommand():
-		return checkConfig(*configFile, stdout, stderr)
+		return checkConfig(*configFile, *postfixDir, stdout, stderr)
 	case runCmd.FullCommand():
 		logger := promslog.New(logCfg)
-		return runAgent(logger, *configFile, webFlags, *telemetryPath, stderr)
+		return runAgent(logger, agent.Options{ConfigFile: *configFile, Logger: logger, Version: version.Version, DetectPostfix: detectPostfix(*postfixDir)}, webFlags, *telemetryPath, stderr)
 	}
 	return 2
 }
 
 // checkConfig validates the config the agent would load.
-func checkConfig(file string, stdout, stderr io.Writer) int {
-	a, err := agent.New(agent.Options{ConfigFile: file, Version: version.Version})
+func checkConfig(file, postfixDir string, stdout, stderr io.Writer) int {
+	a, err := agent.New(agent.Options{ConfigFile: file, Version: version.Version, DetectPostfix: detectPostfix(postfixDir)})
 	if err != nil {
 		printProblems(stderr, err)
 		return 1
@@ -116,10 +118,15 @@ func printProblems(w io.Writer, err error) {
 	fmt.Fprintln(w, err)
 }
 
-func runAgent(logger *slog.Logger, configFile string, webFlags *web.FlagConfig, telemetryPath string, stderr io.Writer) int {
+// detectPostfix asks the Postfix instance in dir ("" for the default one).
+func detectPostfix(dir string) func(context.Context) (*postconf.Facts, error) {
+	return func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, dir) }
+}
+
+func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig, telemetryPath string, stderr io.Writer) int {
 	logger.Info("Starting mailscope", "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
-	a, err := agent.New(agent.Options{ConfigFile: configFile, Logger: logger, Version: version.Version})
+	a, err := agent.New(opts)
 	if err != nil {
 		logger.Error("Refusing to start: the config has problems")
 		printProblems(stderr, err)
