@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "read", "read, parse or pipeline")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured stage to this file")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: postfixbench -mode=read|parse|pipeline FILE")
@@ -37,6 +39,17 @@ func main() {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "postfixbench: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+	}
 	start := time.Now()
 	var lines int64
 	var extra string
@@ -61,6 +74,9 @@ func main() {
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
 	elapsed := time.Since(start)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postfixbench: %v\n", err)

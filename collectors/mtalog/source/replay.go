@@ -135,6 +135,72 @@ func eachLine(r io.Reader, max int, fn func(line []byte, oversize bool, n int) e
 	}
 }
 
+// countRollovers is the first pass of replayFile: yearCounter.add over
+// every line as eachLine would split it, without eachLine's per-line
+// reads. yearCounter looks at no more than a line's first 16 bytes, so
+// lines are found with one vectorised search per line over large reads and
+// only their starts are kept; a line longer than max is cut by eachLine
+// after at least 16 bytes when max > 16 (smaller bounds take eachLine).
+func countRollovers(r io.Reader, max int) (yearCounter, error) {
+	var yc yearCounter
+	if max <= headLen {
+		err := eachLine(r, max, func(line []byte, _ bool, _ int) error { yc.add(line); return nil })
+		return yc, err
+	}
+	buf := make([]byte, 256<<10)
+	// head keeps the start of a line that goes on past the end of a read.
+	var head [headLen]byte
+	kept, seen := 0, 0 // bytes of the current line in head, and in all
+	for {
+		n, err := r.Read(buf)
+		b := buf[:n]
+		for len(b) > 0 {
+			i := bytes.IndexByte(b, '\n')
+			part := b
+			if i >= 0 {
+				part = b[:i]
+				b = b[i+1:]
+			} else {
+				b = nil
+			}
+			if seen == 0 && i >= 0 {
+				// The whole line is in this read: no copy.
+				yc.add(lineStart(part, len(part)))
+				continue
+			}
+			kept += copy(head[kept:], part)
+			seen += len(part)
+			if i < 0 {
+				break
+			}
+			yc.add(lineStart(head[:kept], seen))
+			kept, seen = 0, 0
+		}
+		if errors.Is(err, io.EOF) {
+			if seen > 0 {
+				yc.add(lineStart(head[:kept], seen))
+			}
+			return yc, nil
+		}
+		if err != nil {
+			return yc, err
+		}
+	}
+}
+
+// headLen is how much of a line's start countRollovers keeps.
+const headLen = 16
+
+// lineStart is the start of a line as eachLine hands it on (its CR
+// removed) for yearCounter, given at least its first headLen bytes and
+// its length without the LF.
+func lineStart(start []byte, n int) []byte {
+	if n <= headLen {
+		return bytes.TrimSuffix(start[:n], []byte("\r"))
+	}
+	return start[:headLen]
+}
+
 func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st *ReplayStats) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -145,8 +211,7 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 	if err != nil {
 		return err
 	}
-	var yc yearCounter
-	err = eachLine(r, o.MaxLineBytes, func(line []byte, _ bool, _ int) error { yc.add(line); return nil })
+	yc, err := countRollovers(r, o.MaxLineBytes)
 	closeFn()
 	if err != nil {
 		return err

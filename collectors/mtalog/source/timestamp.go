@@ -133,20 +133,38 @@ func num2(a, b byte) (int, bool) {
 	return int(a-'0')*10 + int(b-'0'), true
 }
 
-// months maps "Jan".."Dec", packed into 24 bits, to 1..12.
-var months = func() map[uint32]int {
-	m := make(map[uint32]int, 12)
-	for i, name := range []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
-		m[pack3(name[0], name[1], name[2])] = i + 1
-	}
-	return m
-}()
-
-func pack3(a, b, c byte) uint32 { return uint32(a)<<16 | uint32(b)<<8 | uint32(c) }
-
 // monthOf returns 1..12 for a month abbreviation as every syslog daemon
-// writes it, 0 for anything else.
-func monthOf(a, b, c byte) int { return months[pack3(a, b, c)] }
+// writes it, 0 for anything else. A switch on the packed bytes: it runs on
+// every line, and a map lookup cost more than the rest of the parse.
+func monthOf(a, b, c byte) int {
+	switch uint32(a)<<16 | uint32(b)<<8 | uint32(c) {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return 1
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return 2
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return 3
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return 4
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return 5
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return 6
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return 7
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return 8
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return 9
+	case 'O'<<16 | 'c'<<8 | 't':
+		return 10
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return 11
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return 12
+	}
+	return 0
+}
 
 // zoneCache keeps the *time.Location of the fixed offsets seen, so an RFC
 // 3339 line does not allocate a new zone per line.
@@ -211,9 +229,19 @@ type yearWalker struct {
 	lastMonth int
 	loc       *time.Location
 	zones     zoneCache
+	// last is the previous RFC 3164 line's timestamp bytes and lastTime
+	// its time. A busy log writes many lines per second, and a line with
+	// the same 15 bytes has the same month (so no rollover) and the same
+	// time: one compare replaces the parse and time.Date.
+	last     [rfc3164Len]byte
+	lastTime time.Time
+	cached   bool
 }
 
 func (w *yearWalker) lineTime(text []byte) time.Time {
+	if w.cached && len(text) >= rfc3164Len && string(text[:rfc3164Len]) == string(w.last[:]) {
+		return w.lastTime
+	}
 	s, ok := parseStamp(text)
 	if !ok {
 		return time.Time{}
@@ -226,7 +254,10 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 	}
 	w.lastMonth = s.month
 	s.year = w.year
-	return s.time(w.loc, &w.zones)
+	t := s.time(w.loc, &w.zones)
+	copy(w.last[:], text)
+	w.lastTime, w.cached = t, true
+	return t
 }
 
 // yearCounter is the first pass over a file whose RFC 3164 lines need a
@@ -235,9 +266,17 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 type yearCounter struct {
 	rollovers int
 	lastMonth int
+	// lastName is lastMonth's three letters. A line starting with them
+	// cannot change the count (the same month, or no timestamp at all:
+	// RFC 3339 starts with digits), so the pass parses only lines where
+	// the month may change, a few per file.
+	lastName [3]byte
 }
 
 func (c *yearCounter) add(text []byte) {
+	if c.lastMonth != 0 && len(text) >= 3 && text[0] == c.lastName[0] && text[1] == c.lastName[1] && text[2] == c.lastName[2] {
+		return
+	}
 	s, ok := parseStamp(text)
 	if !ok || s.hasYear {
 		return
@@ -246,6 +285,7 @@ func (c *yearCounter) add(text []byte) {
 		c.rollovers++
 	}
 	c.lastMonth = s.month
+	copy(c.lastName[:], text)
 }
 
 // startYear is the year of a file's first RFC 3164 line, walking back from
