@@ -218,8 +218,12 @@ seeds:
 	harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 10*time.Second,
 		`mailscope_seed_last_placement{folder="inbox",mailbox="seed-fastmail-1",provider="fastmail"} 1`,
 		`mailscope_seed_last_placement{folder="spam",mailbox="seed-fastmail-1",provider="fastmail"} 0`)
+	// MailscopeSeedInboxRateLow follows from spam rounds once three
+	// placements count in its window, which a slow machine can reach
+	// before the fix; a missing seed, a failing round or collector would
+	// mean the setup, not the incident, broke.
 	for _, name := range s.webhook.Names() {
-		if !strings.HasPrefix(name, "MailscopeSeedInSpam/") {
+		if !strings.HasPrefix(name, "MailscopeSeedInSpam/") && !strings.HasPrefix(name, "MailscopeSeedInboxRateLow/") {
 			t.Errorf("unexpected alert %s: only the spam placement was an incident", name)
 		}
 	}
