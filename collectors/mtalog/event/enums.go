@@ -30,7 +30,7 @@ const (
 	KindPostscreen                  // postscreen verdicts and tests
 	KindDNSBL                       // dnsblog: addr listed by domain
 	KindStatistics                  // anvil and scache statistics
-	KindLifecycle                   // master/postfix-script start, stop, reload
+	KindLifecycle                   // master/postfix-script start, stop, reload, status
 	KindSMTPClientError             // smtp: connect to / host said / lost connection with (no status)
 	KindDiagnostic                  // warning/error/fatal/panic lines
 	KindInfo                        // recognised informational lines with nothing to count
