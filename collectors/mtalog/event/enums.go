@@ -37,6 +37,9 @@ const (
 	numKinds
 )
 
+// NumKinds is the number of kinds, for tables indexed by Kind.
+const NumKinds = int(numKinds)
+
 var kindNames = [...]string{"none", "foreign", "connect", "disconnect", "reject", "auth_failure", "tls", "lost_connection", "timeout", "too_many_errors", "client", "pickup", "message_id", "content_action", "queued", "removed", "expired", "delivery", "notification", "postscreen", "dnsbl", "statistics", "lifecycle", "smtp_client_error", "diagnostic", "info"}
 
 func (k Kind) String() string {

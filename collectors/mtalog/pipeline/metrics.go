@@ -94,25 +94,47 @@ type counterKey struct {
 	s       string // a bounded string label (source, provider)
 }
 
+// packed is the key as one integer: a map keyed by it hashes 8 bytes,
+// where a key holding the string hashed the string on every lookup (a
+// tenth of the pipeline's time). The string becomes its index in
+// p.labels, a bounded set (sources, providers, outcomes).
+func (p *Pipeline) packed(k counterKey) uint64 {
+	id, ok := uint32(0), k.s == ""
+	if !ok {
+		if k.s == p.lastLabel {
+			id, ok = p.lastLabelID, true
+		} else if id, ok = p.labels[k.s]; ok {
+			p.lastLabel, p.lastLabelID = k.s, id
+		}
+	}
+	if !ok {
+		id = uint32(len(p.labels)) + 1
+		p.labels[k.s] = id
+	}
+	return uint64(k.vec) | uint64(k.a)<<8 | uint64(k.b)<<16 | uint64(k.c)<<24 | uint64(id)<<32
+}
+
 // counter returns a vector's child for up to three label values (unused
 // ones empty), cached by key. The label slice is built only on a miss, so
 // the hot path does not allocate.
 func (p *Pipeline) counter(key counterKey, vec *prometheus.CounterVec, n int, l1, l2, l3 string) prometheus.Counter {
-	if c, ok := p.counters[key]; ok {
+	k := p.packed(key)
+	if c, ok := p.counters[k]; ok {
 		return c
 	}
 	c := vec.WithLabelValues([]string{l1, l2, l3}[:n]...)
-	p.counters[key] = c
+	p.counters[k] = c
 	return c
 }
 
 // observer is counter's twin for histograms.
 func (p *Pipeline) observer(key counterKey, vec *prometheus.HistogramVec, n int, l1, l2 string) prometheus.Observer {
-	if o, ok := p.observers[key]; ok {
+	k := p.packed(key)
+	if o, ok := p.observers[k]; ok {
 		return o
 	}
 	o := vec.WithLabelValues([]string{l1, l2}[:n]...)
-	p.observers[key] = o
+	p.observers[k] = o
 	return o
 }
 

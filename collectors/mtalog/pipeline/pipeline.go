@@ -74,8 +74,18 @@ type Pipeline struct {
 
 	mu        sync.Mutex
 	ev        event.Event
-	counters  map[counterKey]prometheus.Counter
-	observers map[counterKey]prometheus.Observer
+	counters  map[uint64]prometheus.Counter
+	observers map[uint64]prometheus.Observer
+	// labels numbers the string label values of counter keys (see
+	// packed); lastLabel is the last one looked up, as a line's
+	// provider is looked up for several vectors in a row.
+	labels      map[string]uint32
+	lastLabel   string
+	lastLabelID uint32
+	// src is the current batch's per-source counters: every line counts
+	// one of them, found by index rather than by a map lookup.
+	src       *sourceCounters
+	sources   map[string]*sourceCounters
 	reasons   map[reasonKey]event.Reason
 	years     yearCache
 	samples   []Sample
@@ -106,7 +116,7 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 		clk = clock.Real{}
 	}
 	p := &Pipeline{cfg: cfg, parse: postfix.ParseLine, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
-		counters: map[counterKey]prometheus.Counter{}, observers: map[counterKey]prometheus.Observer{},
+		counters: map[uint64]prometheus.Counter{}, observers: map[uint64]prometheus.Observer{}, labels: map[string]uint32{}, sources: map[string]*sourceCounters{},
 		reasons: map[reasonKey]event.Reason{}}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	p.m = newMetrics(cfg.MTA, func() float64 {
@@ -124,6 +134,13 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 	return p, nil
 }
 
+// sourceCounters are one source's per-line counters.
+type sourceCounters struct {
+	name    string
+	events  [event.NumKinds]prometheus.Counter
+	foreign prometheus.Counter
+}
+
 // HandleBatch implements source.Sink.
 func (p *Pipeline) HandleBatch(b *source.Batch) {
 	p.mu.Lock()
@@ -135,6 +152,13 @@ func (p *Pipeline) HandleBatch(b *source.Batch) {
 		loc = time.Local
 	}
 	now := p.clock.Now().In(loc)
+	if p.src == nil || p.src.name != b.Source {
+		p.src = p.sources[b.Source]
+		if p.src == nil {
+			p.src = &sourceCounters{name: b.Source}
+			p.sources[b.Source] = p.src
+		}
+	}
 	for i := range b.Lines {
 		p.handleLine(b.Source, &b.Lines[i], now)
 	}
@@ -184,11 +208,20 @@ func (p *Pipeline) handleLine(src string, l *source.Line, now time.Time) {
 	} else if ev.NoYear {
 		ev.Time = p.withYear(ev.Time, now)
 	}
+	sc := p.src
 	if ev.Kind == event.KindForeign {
-		p.counter(counterKey{vec: vForeign, s: src}, p.m.foreign, 1, src, "", "").Inc()
+		if sc.foreign == nil {
+			sc.foreign = p.m.foreign.WithLabelValues(src)
+		}
+		sc.foreign.Inc()
 		return
 	}
-	p.counter(counterKey{vec: vEvents, a: uint8(ev.Kind), s: src}, p.m.events, 2, src, ev.Kind.String(), "").Inc()
+	c := sc.events[ev.Kind]
+	if c == nil {
+		c = p.m.events.WithLabelValues(src, ev.Kind.String())
+		sc.events[ev.Kind] = c
+	}
+	c.Inc()
 	p.count(ev)
 }
 
