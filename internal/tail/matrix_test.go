@@ -10,7 +10,7 @@ import (
 )
 
 // matrixCase is one row of the failure matrix in
-// /work/shared/reference/tailing.md: file operations interleaved with
+// the project's tailing reference (shared/reference/tailing.md): file operations interleaved with
 // numbered writes and polls. check asserts every number arrives exactly
 // once and in order per file, except the documented losses the case lists.
 type matrixCase struct {
