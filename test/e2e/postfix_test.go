@@ -23,80 +23,29 @@ import (
 // and bounced deliveries and the received messages, and a real Prometheus
 // scraping the agent must answer PromQL queries with the same counts.
 func TestPostfixDeliveries(t *testing.T) {
-	postfix := harness.RequireBinary(t, "postfix", "postfix")
-	postconf := harness.RequireBinary(t, "postconf", "postfix")
 	sink := harness.RequireBinary(t, "smtp-sink", "postfix")
 	smtpSource := harness.RequireBinary(t, "smtp-source", "postfix")
-	dir := harness.Dir(t)
-	etc := filepath.Join(dir, "etc")
-	maillog := filepath.Join(dir, "mail.log")
-	pSMTPD, pOK, pDefer, pBounce := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
-	master, err := os.ReadFile("/usr/share/postfix/master.cf.dist")
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness.WriteFile(t, filepath.Join(etc, "master.cf"), string(master))
-	harness.WriteFile(t, filepath.Join(etc, "transport"), fmt.Sprintf(
+	pOK, pDefer, pBounce := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
+	maps := harness.Dir(t)
+	transport := harness.WriteFile(t, filepath.Join(maps, "transport"), fmt.Sprintf(
 		"ok.test smtp:[127.0.0.1]:%d\ngmail.com smtp:[127.0.0.1]:%d\ndefer.test smtp:[127.0.0.1]:%d\nbounce.test smtp:[127.0.0.1]:%d\nmx.test discard:\n",
 		pOK, pOK, pDefer, pBounce))
-	harness.WriteFile(t, filepath.Join(etc, "main.cf"), fmt.Sprintf(`compatibility_level = 3.6
-queue_directory = %[1]s/queue
-data_directory = %[1]s/data
-maillog_file = %[2]s
-maillog_file_prefixes = %[1]s
-myhostname = mx.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.1/32
-smtp_dns_support_level = disabled
-relay_domains = ok.test gmail.com defer.test bounce.test mx.test
-transport_maps = texthash:%[1]s/etc/transport
-alias_maps =
-alias_database =
-smtpd_recipient_restrictions = check_recipient_access inline:{reject.test=REJECT}, permit_mynetworks, reject_unauth_destination
-smtpd_tls_security_level = may
-smtpd_tls_loglevel = 1
-smtpd_tls_chain_files = %[1]s/tls.key, %[1]s/tls.crt
-`, dir, maillog))
-	// A test certificate for STARTTLS, readable by Postfix's daemons.
-	pki := newTestPKI(t)
-	for src, dst := range map[string]string{pki.ServerKey: "tls.key", pki.ServerCert: "tls.crt"} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		harness.WriteFile(t, filepath.Join(dir, dst), string(b))
-	}
-	for _, d := range []string{"queue", "data"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	harness.Run(t, postconf, "-c", etc, "-MX", "smtp/inet")
-	harness.Run(t, postconf, "-c", etc, "-M", fmt.Sprintf("127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd", pSMTPD, pSMTPD))
-	harness.Run(t, postconf, "-c", etc, "-F", "*/*/chroot = n")
-	if out, err := exec.Command("sh", "-c", "grep -q '^postlog' "+etc+"/master.cf || echo 'postlog unix-dgram n - n - 1 postlogd' >> "+etc+"/master.cf").CombinedOutput(); err != nil {
-		t.Fatalf("master.cf: %v %s", err, out)
-	}
 	harness.Start(t, "smtp-sink-ok", exec.Command(sink, "-u", "nobody", "-c", fmt.Sprintf("127.0.0.1:%d", pOK), "10"))
 	harness.Start(t, "smtp-sink-defer", exec.Command(sink, "-u", "nobody", "-c", "-r", "RCPT", fmt.Sprintf("127.0.0.1:%d", pDefer), "10"))
 	harness.Start(t, "smtp-sink-bounce", exec.Command(sink, "-u", "nobody", "-c", "-f", "RCPT", "-B", "550 5.7.1 client blocked using zen.spamhaus.org", fmt.Sprintf("127.0.0.1:%d", pBounce), "10"))
-	// Postfix's daemons run as the postfix user: they must reach the test
-	// directory (t.TempDir's parent is 0700) and own data_directory.
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	harness.Run(t, "chown", "-R", "postfix", filepath.Join(dir, "data"))
-	// set-permissions complains about files of the system instance; the
-	// private queue only needs the directories it creates.
-	_ = exec.Command(postfix, "-c", etc, "set-permissions").Run()
-	if out, err := exec.Command(postfix, "-c", etc, "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(maillog)
-		t.Fatalf("postfix start: %v\n%s\n%s", err, out, log)
-	}
-	t.Cleanup(func() { _ = exec.Command(postfix, "-c", etc, "stop").Run() })
-	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pSMTPD), 30*time.Second)
+	// A test certificate for STARTTLS; TLS sessions are logged only at
+	// smtpd_tls_loglevel 1.
+	pki := newTestPKI(t)
+	pf := harness.StartPostfix(t, harness.PostfixOptions{
+		CertPEM:   readFile(t, pki.ServerCert),
+		KeyPEM:    readFile(t, pki.ServerKey),
+		Listeners: []harness.PostfixListener{{Name: "smtp", Options: []string{"syslog_name=postfix"}}},
+		MainCF: "relay_domains = ok.test gmail.com defer.test bounce.test mx.test\n" +
+			"transport_maps = texthash:" + transport + "\n" +
+			"smtpd_recipient_restrictions = check_recipient_access inline:{reject.test=REJECT}, permit_mynetworks, reject_unauth_destination\n" +
+			"smtpd_tls_loglevel = 1\n",
+	})
+	maillog, pSMTPD := pf.Log, pf.Ports["smtp"]
 	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pOK), 30*time.Second)
 
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`mta:

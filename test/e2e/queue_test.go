@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -24,59 +23,19 @@ import (
 // the instance's log, for the warning an HTTP request to smtpd makes.
 func TestQueueGauges(t *testing.T) {
 	postfix := harness.RequireBinary(t, "postfix", "postfix")
-	postconf := harness.RequireBinary(t, "postconf", "postfix")
 	postqueue := harness.RequireBinary(t, "postqueue", "postfix")
 	sink := harness.RequireBinary(t, "smtp-sink", "postfix")
 	smtpSource := harness.RequireBinary(t, "smtp-source", "postfix")
-	dir := harness.Dir(t)
-	etc := filepath.Join(dir, "etc")
-	pSMTPD, pRate, pClosed := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
-	master, err := os.ReadFile("/usr/share/postfix/master.cf.dist")
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness.WriteFile(t, filepath.Join(etc, "master.cf"), string(master))
-	harness.WriteFile(t, filepath.Join(etc, "transport"), fmt.Sprintf(
+	pRate, pClosed := harness.FreePort(t), harness.FreePort(t)
+	maps := harness.Dir(t)
+	transport := harness.WriteFile(t, filepath.Join(maps, "transport"), fmt.Sprintf(
 		"gmail.com smtp:[127.0.0.1]:%d\nrefused.test smtp:[127.0.0.1]:%d\n", pRate, pClosed))
-	harness.WriteFile(t, filepath.Join(etc, "main.cf"), fmt.Sprintf(`compatibility_level = 3.6
-queue_directory = %[1]s/queue
-data_directory = %[1]s/data
-maillog_file = %[1]s/mail.log
-maillog_file_prefixes = %[1]s
-myhostname = mx.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.1/32
-smtp_dns_support_level = disabled
-relay_domains = gmail.com refused.test
-transport_maps = texthash:%[1]s/etc/transport
-alias_maps =
-alias_database =
-`, dir))
-	for _, d := range []string{"queue", "data"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	harness.Run(t, postconf, "-c", etc, "-MX", "smtp/inet")
-	harness.Run(t, postconf, "-c", etc, "-M", fmt.Sprintf("127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd", pSMTPD, pSMTPD))
-	harness.Run(t, postconf, "-c", etc, "-F", "*/*/chroot = n")
-	if out, err := exec.Command("sh", "-c", "grep -q '^postlog' "+etc+"/master.cf || echo 'postlog unix-dgram n - n - 1 postlogd' >> "+etc+"/master.cf").CombinedOutput(); err != nil {
-		t.Fatalf("master.cf: %v %s", err, out)
-	}
 	harness.Start(t, "smtp-sink-rate", exec.Command(sink, "-u", "nobody", "-c", "-r", "RCPT", "-b", "450 4.7.28 Our system has detected an unusual rate of unsolicited mail", fmt.Sprintf("127.0.0.1:%d", pRate), "10"))
-	// Postfix's daemons run as the postfix user: they must reach the test
-	// directory (t.TempDir's parent is 0700) and own data_directory.
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	harness.Run(t, "chown", "-R", "postfix", filepath.Join(dir, "data"))
-	_ = exec.Command(postfix, "-c", etc, "set-permissions").Run()
-	if out, err := exec.Command(postfix, "-c", etc, "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "mail.log"))
-		t.Fatalf("postfix start: %v\n%s\n%s", err, out, log)
-	}
+	pf := harness.StartPostfix(t, harness.PostfixOptions{
+		Listeners: []harness.PostfixListener{{Name: "smtp", Options: []string{"syslog_name=postfix"}}},
+		MainCF:    "relay_domains = gmail.com refused.test\ntransport_maps = texthash:" + transport + "\n",
+	})
+	dir, etc, pSMTPD := pf.Dir, pf.ConfigDir, pf.Ports["smtp"]
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -86,7 +45,6 @@ alias_database =
 		_ = exec.Command(postfix, "-c", etc, "stop").Run()
 	}
 	t.Cleanup(stop)
-	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pSMTPD), 30*time.Second)
 	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pRate), 30*time.Second)
 
 	send := func(n int, to string) {
