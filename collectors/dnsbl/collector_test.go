@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
@@ -157,26 +158,11 @@ func TestSweepMetrics(t *testing.T) {
 
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	m := findSeries(t, reg, name, labels)
+	if m == nil {
+		t.Fatalf("%s%v not found", name, labels)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue next
-				}
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s%v not found", name, labels)
-	return 0
+	return m.GetGauge().GetValue()
 }
 
 func TestRunReportsAndFollowsChanges(t *testing.T) {
@@ -338,6 +324,12 @@ func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
 // hasSeries reports whether reg has a series of name with all of labels.
 func hasSeries(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) bool {
 	t.Helper()
+	return findSeries(t, reg, name, labels) != nil
+}
+
+// findSeries returns the first series of name that has all of labels.
+func findSeries(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -353,8 +345,8 @@ func hasSeries(t *testing.T, reg *prometheus.Registry, name string, labels map[s
 					continue next
 				}
 			}
-			return true
+			return m
 		}
 	}
-	return false
+	return nil
 }
