@@ -111,6 +111,32 @@ func Daemons() []string { return append([]string(nil), daemonNames[:]...) }
 // LookupDaemon maps a program name's last component to its Daemon;
 // unknown names give DaemonOther and false.
 func LookupDaemon(name []byte) (Daemon, bool) {
+	// The daemons that write nearly every line of a busy log first, by
+	// length and first byte, so such a line costs one string compare.
+	if len(name) >= 4 {
+		switch uint(len(name))<<8 | uint(name[0]) {
+		case 4<<8 | 'q':
+			if string(name) == "qmgr" {
+				return DaemonQmgr, true
+			}
+		case 4<<8 | 's':
+			if string(name) == "smtp" {
+				return DaemonSmtp, true
+			}
+		case 5<<8 | 's':
+			if string(name) == "smtpd" {
+				return DaemonSmtpd, true
+			}
+		case 7<<8 | 'c':
+			if string(name) == "cleanup" {
+				return DaemonCleanup, true
+			}
+		case 6<<8 | 'b':
+			if string(name) == "bounce" {
+				return DaemonBounce, true
+			}
+		}
+	}
 	// A linear scan over ~40 short strings compares lengths first and is
 	// faster than hashing for names this short.
 	for i := 1; i < len(daemonNames); i++ {

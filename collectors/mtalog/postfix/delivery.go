@@ -20,7 +20,7 @@ func parseSmtp(msg []byte, ev *event.Event) bool {
 	if id, r, ok := queueID(msg); ok {
 		ev.QueueID = id
 		rest = r
-		if bytes.HasPrefix(rest, []byte("to=<")) {
+		if hasPrefix(rest, "to=<") {
 			return parseDelivery(rest, ev)
 		}
 	}
@@ -30,7 +30,7 @@ func parseSmtp(msg []byte, ev *event.Event) bool {
 // parseSmtpClientError reads the client's session trouble lines.
 func parseSmtpClientError(rest []byte, ev *event.Event) bool {
 	switch {
-	case bytes.HasPrefix(rest, []byte("connect to ")):
+	case hasPrefix(rest, "connect to "):
 		// "connect to host[addr]:25: Connection refused"
 		r := rest[len("connect to "):]
 		c, after, ok := client(r)
@@ -41,7 +41,7 @@ func parseSmtpClientError(rest []byte, ev *event.Event) bool {
 		ev.Relay = hostOf(c)
 		ev.Text, _ = trimPrefix(after, ": ")
 		return true
-	case bytes.HasPrefix(rest, []byte("host ")):
+	case hasPrefix(rest, "host "):
 		// "host host[addr] said: 450 4.2.0 text (in reply to RCPT TO command)"
 		// "host host[addr] refused to talk to me: 554 ..."
 		c, after, ok := client(rest[len("host "):])
@@ -54,8 +54,8 @@ func parseSmtpClientError(rest []byte, ev *event.Event) bool {
 			ev.Code, ev.DSN, ev.Text = reply(r)
 		}
 		return true
-	case bytes.HasPrefix(rest, []byte("lost connection with ")),
-		bytes.HasPrefix(rest, []byte("conversation with ")):
+	case hasPrefix(rest, "lost connection with "),
+		hasPrefix(rest, "conversation with "):
 		_, r, _ := cut(rest, " with ")
 		c, _, ok := client(r)
 		if !ok {
@@ -65,12 +65,12 @@ func parseSmtpClientError(rest []byte, ev *event.Event) bool {
 		ev.Relay = hostOf(c)
 		ev.Text = rest
 		return true
-	case bytes.HasPrefix(rest, []byte("enabling PIPELINING workarounds")),
-		bytes.HasPrefix(rest, []byte("breaking line > ")),
-		bytes.HasPrefix(rest, []byte("server certificate verification failed")),
-		bytes.HasPrefix(rest, []byte("SASL authentication failed")),
-		bytes.HasPrefix(rest, []byte("Server certificate not ")),
-		bytes.HasPrefix(rest, []byte("TLS is required, but ")):
+	case hasPrefix(rest, "enabling PIPELINING workarounds"),
+		hasPrefix(rest, "breaking line > "),
+		hasPrefix(rest, "server certificate verification failed"),
+		hasPrefix(rest, "SASL authentication failed"),
+		hasPrefix(rest, "Server certificate not "),
+		hasPrefix(rest, "TLS is required, but "):
 		ev.Kind = event.KindSMTPClientError
 		ev.Text = rest
 		return true
@@ -91,7 +91,7 @@ func parseSmtpClientError(rest []byte, ev *event.Event) bool {
 // not understood.
 func parseDeliveryAgent(msg []byte, ev *event.Event) bool {
 	id, rest, ok := queueID(msg)
-	if !ok || !bytes.HasPrefix(rest, []byte("to=<")) {
+	if !ok || !hasPrefix(rest, "to=<") {
 		return false
 	}
 	ev.QueueID = id

@@ -1,10 +1,6 @@
 package postfix
 
-import (
-	"bytes"
-
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
-)
+import "github.com/mailscope/mailscope/collectors/mtalog/event"
 
 // parseStatistics reads anvil/anvil.c's "statistics: max connection rate
 // 1/60s for (smtp:192.0.2.1) at Nov 26 05:31:21" family (connection rate
@@ -57,7 +53,7 @@ var lifecycleLines = [...]string{
 // status lines.
 func parseLifecycle(msg []byte, ev *event.Event) bool {
 	for _, p := range lifecycleLines {
-		if bytes.HasPrefix(msg, []byte(p)) {
+		if hasPrefix(msg, p) {
 			ev.Kind = event.KindLifecycle
 			ev.Text = msg
 			return true

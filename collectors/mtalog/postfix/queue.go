@@ -100,9 +100,9 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 	case string(rest) == "removed":
 		ev.Kind = event.KindRemoved
 		return true
-	case bytes.HasPrefix(rest, []byte("to=<")):
+	case hasPrefix(rest, "to=<"):
 		return parseDelivery(rest, ev)
-	case bytes.HasPrefix(rest, []byte("skipped, ")):
+	case hasPrefix(rest, "skipped, "):
 		ev.Kind = event.KindInfo
 		return true
 	}
