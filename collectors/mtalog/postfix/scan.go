@@ -23,8 +23,25 @@ func cut(s []byte, sep string) (before, after []byte, ok bool) {
 // would stop the scan at every word.
 func index(s []byte, sep string) int {
 	n := len(sep)
-	if n == 0 {
+	switch n {
+	case 0:
 		return 0
+	case 1:
+		return bytes.IndexByte(s, sep[0])
+	case 2:
+		// ": " and ", " are most of the calls: compare the second byte
+		// directly rather than through memequal.
+		for off := 0; off < len(s)-1; {
+			i := bytes.IndexByte(s[off:len(s)-1], sep[0])
+			if i < 0 {
+				return -1
+			}
+			if s[off+i+1] == sep[1] {
+				return off + i
+			}
+			off += i + 1
+		}
+		return -1
 	}
 	k := 0
 	if n > 1 && sep[0] == ' ' {
