@@ -224,24 +224,18 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 	}
 	defer closeFn()
 	batch := &Batch{Source: o.Name}
-	var arena []byte
-	var ends []int
-	var times []time.Time
+	var size int // bytes of the lines in batch
 	flush := func() error {
-		if len(ends) == 0 {
+		if len(batch.Lines) == 0 {
 			return nil
 		}
-		batch.Lines = batch.Lines[:0]
-		start := 0
-		for i, end := range ends {
-			batch.Lines = append(batch.Lines, Line{Time: times[i], Text: arena[start:end]})
-			start = end
-		}
 		sink.HandleBatch(batch)
-		arena, ends, times = arena[:0], ends[:0], times[:0]
+		batch.Lines, size = batch.Lines[:0], 0
 		return ctx.Err()
 	}
-	err = eachLine(r, o.MaxLineBytes, func(line []byte, oversize bool, n int) error {
+	// The lines stay in eachLineInPlace's buffer until flush hands them
+	// on, which it does before the buffer is reused: no copy per line.
+	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int) error {
 		t := walker.lineTime(line)
 		if !t.IsZero() {
 			if st.First.IsZero() || t.Before(st.First) {
@@ -256,16 +250,126 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 		if oversize {
 			st.OversizeLines++
 		}
-		arena = append(arena, line...)
-		ends = append(ends, len(arena))
-		times = append(times, t)
-		if len(ends) >= replayBatchLines || len(arena) >= replayBatchBytes {
+		batch.Lines = append(batch.Lines, Line{Time: t, Text: line})
+		size += len(line)
+		if len(batch.Lines) >= replayBatchLines || size >= replayBatchBytes {
 			return flush()
 		}
 		return nil
-	})
+	}, flush)
 	if err != nil {
 		return err
 	}
 	return flush()
+}
+
+// eachLineInPlace is eachLine (the same lines, oversize flags and byte
+// counts) without a read per line or a copy of each line: it reads r in
+// large blocks and hands fn slices of its buffer. A line stays valid until
+// eachLineInPlace calls release, which it does before it overwrites the
+// buffer (and after an oversize line that did not fit in it, whose kept
+// part is in a buffer of its own), so a caller can collect lines and hand
+// them on in release.
+func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n int) error, release func() error) error {
+	// eachLine's bufio.Reader holds at least 16 bytes, so a line is
+	// oversize when it is longer than lim, and then cut to max bytes.
+	lim := maxInt(max, 15)
+	// Room for a batch's worth of lines plus a partial line of up to lim
+	// bytes moved to the front.
+	buf := make([]byte, replayBatchBytes+2*(lim+1))
+	start, end := 0, 0 // the bytes not handed on yet
+	var long []byte    // the kept part of an oversize line that outgrew buf
+	skipping := false  // reading past the kept part of such a line
+	longN := 0         // that line's bytes so far
+	// hand hands on the complete lines in buf[start:end], and at EOF the
+	// last one without its newline.
+	hand := func(atEOF bool) error {
+		for start < end {
+			i := bytes.IndexByte(buf[start:end], '\n')
+			n := i + 1
+			if i < 0 {
+				switch {
+				case atEOF:
+					i, n = end-start, end-start
+				case skipping:
+					longN += end - start
+					start = end
+					return nil
+				case end-start > lim:
+					// Longer than max and not ended yet: keep its
+					// first max bytes, count the rest as it comes.
+					long = append(long[:0], buf[start:start+max]...)
+					skipping, longN = true, end-start
+					start = end
+					return nil
+				default:
+					return nil
+				}
+			}
+			line := buf[start : start+i]
+			start += n
+			if skipping {
+				skipping = false
+				if err := fn(bytes.TrimSuffix(long, []byte("\r")), true, longN+n); err != nil {
+					return err
+				}
+				// long is reused by the next such line.
+				if err := release(); err != nil {
+					return err
+				}
+				continue
+			}
+			oversize := i > lim
+			if oversize {
+				line = line[:max]
+			}
+			if err := fn(bytes.TrimSuffix(line, []byte("\r")), oversize, n); err != nil {
+				return err
+			}
+		}
+		if atEOF && skipping {
+			skipping = false
+			return fn(bytes.TrimSuffix(long, []byte("\r")), true, longN)
+		}
+		return nil
+	}
+	for empty := 0; ; {
+		if err := hand(false); err != nil {
+			return err
+		}
+		// Every complete line is handed on: release them, move the
+		// partial line to the front and read more.
+		if err := release(); err != nil {
+			return err
+		}
+		end = copy(buf, buf[start:end])
+		start = 0
+		n, err := r.Read(buf[end:])
+		end += n
+		switch {
+		case err == nil && n == 0:
+			// As bufio does for a reader that never makes progress.
+			if empty++; empty >= 100 {
+				return io.ErrNoProgress
+			}
+		case err == nil:
+			empty = 0
+		case errors.Is(err, io.EOF):
+			return hand(true)
+		default:
+			// As eachLine: the lines before the error, not the
+			// partial one.
+			if herr := hand(false); herr != nil {
+				return herr
+			}
+			return err
+		}
+	}
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
