@@ -60,8 +60,12 @@ func (p *Pipeline) withYear(t time.Time, now time.Time) time.Time {
 	if sec%3600 < 0 {
 		hour-- // floor: year 0 is before 1970
 	}
+	// now is the same for a whole batch: its year is worked out once.
+	if now != p.nowYear.now {
+		p.nowYear.now, p.nowYear.year = now, now.Year()
+	}
 	c := &p.years
-	if y := now.Year(); !c.valid || c.hour != hour || c.year != y {
+	if y := p.nowYear.year; !c.valid || c.hour != hour || c.year != y {
 		loc := now.Location()
 		month, day, h := t.Month(), t.Day(), t.Hour()
 		*c = yearCache{valid: true, hour: hour, year: y,

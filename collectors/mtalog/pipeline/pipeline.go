@@ -84,10 +84,15 @@ type Pipeline struct {
 	lastLabelID uint32
 	// src is the current batch's per-source counters: every line counts
 	// one of them, found by index rather than by a map lookup.
-	src       *sourceCounters
-	sources   map[string]*sourceCounters
-	reasons   map[reasonKey]event.Reason
-	years     yearCache
+	src     *sourceCounters
+	sources map[string]*sourceCounters
+	reasons map[reasonKey]event.Reason
+	years   yearCache
+	// nowYear is the year of the last clock reading withYear was given.
+	nowYear struct {
+		now  time.Time
+		year int
+	}
 	samples   []Sample
 	nextSlot  int
 	unparsedN uint64
