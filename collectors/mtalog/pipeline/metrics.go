@@ -119,22 +119,55 @@ func (p *Pipeline) packed(k counterKey) uint64 {
 // the hot path does not allocate.
 func (p *Pipeline) counter(key counterKey, vec *prometheus.CounterVec, n int, l1, l2, l3 string) prometheus.Counter {
 	k := p.packed(key)
-	if c, ok := p.counters[k]; ok {
-		return c
+	slot := &p.counterSlots[slotOf(k, counterSlotBits)]
+	if slot.c != nil && slot.k == k {
+		return slot.c
 	}
-	c := vec.WithLabelValues([]string{l1, l2, l3}[:n]...)
-	p.counters[k] = c
+	c, ok := p.counters[k]
+	if !ok {
+		c = vec.WithLabelValues([]string{l1, l2, l3}[:n]...)
+		p.counters[k] = c
+	}
+	slot.k, slot.c = k, c
 	return c
+}
+
+// The children last used, by a hash of their packed key, in front of the
+// maps: a hit costs a multiply and a compare where the map hashed the key
+// and probed a group. A collision only sends the lookup to the map.
+const (
+	counterSlotBits  = 8
+	observerSlotBits = 6
+)
+
+type counterSlot struct {
+	k uint64
+	c prometheus.Counter
+}
+
+type observerSlot struct {
+	k uint64
+	o prometheus.Observer
+}
+
+// slotOf is a Fibonacci hash of a packed key to bits bits.
+func slotOf(k uint64, bits uint) uint64 {
+	return (k * 0x9E3779B97F4A7C15) >> (64 - bits)
 }
 
 // observer is counter's twin for histograms.
 func (p *Pipeline) observer(key counterKey, vec *prometheus.HistogramVec, n int, l1, l2 string) prometheus.Observer {
 	k := p.packed(key)
-	if o, ok := p.observers[k]; ok {
-		return o
+	slot := &p.observerSlots[slotOf(k, observerSlotBits)]
+	if slot.o != nil && slot.k == k {
+		return slot.o
 	}
-	o := vec.WithLabelValues([]string{l1, l2}[:n]...)
-	p.observers[k] = o
+	o, ok := p.observers[k]
+	if !ok {
+		o = vec.WithLabelValues([]string{l1, l2}[:n]...)
+		p.observers[k] = o
+	}
+	slot.k, slot.o = k, o
 	return o
 }
 

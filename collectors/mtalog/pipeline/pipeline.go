@@ -76,6 +76,10 @@ type Pipeline struct {
 	ev        event.Event
 	counters  map[uint64]prometheus.Counter
 	observers map[uint64]prometheus.Observer
+	// counterSlots and observerSlots cache the maps' recent children
+	// (see slotOf).
+	counterSlots  [1 << counterSlotBits]counterSlot
+	observerSlots [1 << observerSlotBits]observerSlot
 	// labels numbers the string label values of counter keys (see
 	// packed); lastLabel is the last one looked up, as a line's
 	// provider is looked up for several vectors in a row.
@@ -139,11 +143,38 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 	return p, nil
 }
 
-// sourceCounters are one source's per-line counters.
+// sourceCounters are one source's per-line counters. Lines of a batch
+// are counted in n and nForeign and added to the counters once, at the
+// end of the batch, rather than by an atomic add per line.
 type sourceCounters struct {
-	name    string
-	events  [event.NumKinds]prometheus.Counter
-	foreign prometheus.Counter
+	name     string
+	events   [event.NumKinds]prometheus.Counter
+	foreign  prometheus.Counter
+	n        [event.NumKinds]uint64
+	nForeign uint64
+}
+
+// flush adds the batch's line counts to the counters.
+func (sc *sourceCounters) flush(m *metrics) {
+	if sc.nForeign > 0 {
+		if sc.foreign == nil {
+			sc.foreign = m.foreign.WithLabelValues(sc.name)
+		}
+		sc.foreign.Add(float64(sc.nForeign))
+		sc.nForeign = 0
+	}
+	for k, n := range sc.n {
+		if n == 0 {
+			continue
+		}
+		c := sc.events[k]
+		if c == nil {
+			c = m.events.WithLabelValues(sc.name, event.Kind(k).String())
+			sc.events[k] = c
+		}
+		c.Add(float64(n))
+		sc.n[k] = 0
+	}
 }
 
 // HandleBatch implements source.Sink.
@@ -167,6 +198,7 @@ func (p *Pipeline) HandleBatch(b *source.Batch) {
 	for i := range b.Lines {
 		p.handleLine(b.Source, &b.Lines[i], now)
 	}
+	p.src.flush(p.m)
 }
 
 // Flush ends every message the correlator still holds (their traces are
@@ -215,18 +247,10 @@ func (p *Pipeline) handleLine(src string, l *source.Line, now time.Time) {
 	}
 	sc := p.src
 	if ev.Kind == event.KindForeign {
-		if sc.foreign == nil {
-			sc.foreign = p.m.foreign.WithLabelValues(src)
-		}
-		sc.foreign.Inc()
+		sc.nForeign++
 		return
 	}
-	c := sc.events[ev.Kind]
-	if c == nil {
-		c = p.m.events.WithLabelValues(src, ev.Kind.String())
-		sc.events[ev.Kind] = c
-	}
-	c.Inc()
+	sc.n[ev.Kind]++
 	p.count(ev)
 }
 
