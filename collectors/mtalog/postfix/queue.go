@@ -38,10 +38,7 @@ func parseCleanup(msg []byte, ev *event.Event) bool {
 
 // contentActions are cleanup's header/body check action words
 // (cleanup_message.c cleanup_act).
-var contentActions = [...]struct {
-	word   string
-	action event.Action
-}{
+var contentActions = [...]actionWord{
 	{"reject: ", event.ActionReject},
 	{"discard: ", event.ActionDiscard},
 	{"hold: ", event.ActionHold},
@@ -56,13 +53,7 @@ var contentActions = [...]struct {
 }
 
 func parseContentAction(rest []byte, ev *event.Event) bool {
-	action := event.ActionNone
-	for _, a := range contentActions {
-		if r, ok := trimPrefix(rest, a.word); ok {
-			action, rest = a.action, r
-			break
-		}
-	}
+	action, rest := leadingAction(rest, contentActions[:])
 	if action == event.ActionNone {
 		return false
 	}

@@ -123,11 +123,26 @@ func parseClientLine(rest []byte, ev *event.Event) bool {
 	return true
 }
 
-// rejectActions are log_whatsup's and the milter/proxy code's action words.
-var rejectActions = [...]struct {
+// actionWord is a log line's leading action word ("reject: ") and what it
+// means.
+type actionWord struct {
 	word   string
 	action event.Action
-}{
+}
+
+// leadingAction finds which of words msg starts with, and returns its
+// action and the rest of msg (ActionNone and msg when none does).
+func leadingAction(msg []byte, words []actionWord) (event.Action, []byte) {
+	for _, a := range words {
+		if r, ok := trimPrefix(msg, a.word); ok {
+			return a.action, r
+		}
+	}
+	return event.ActionNone, msg
+}
+
+// rejectActions are log_whatsup's and the milter/proxy code's action words.
+var rejectActions = [...]actionWord{
 	{"reject: ", event.ActionReject},
 	{"milter-reject: ", event.ActionReject},
 	{"proxy-reject: ", event.ActionReject},
@@ -145,13 +160,7 @@ var rejectActions = [...]struct {
 // from=<s> to=<r> proto=P helo=<h>" (smtpd_check.c log_whatsup) and
 // postscreen's "ACTION: STAGE from [addr]:port: ..." variant.
 func parseRejectLine(rest []byte, ev *event.Event) bool {
-	action := event.ActionNone
-	for _, a := range rejectActions {
-		if r, ok := trimPrefix(rest, a.word); ok {
-			action, rest = a.action, r
-			break
-		}
-	}
+	action, rest := leadingAction(rest, rejectActions[:])
 	if action == event.ActionNone {
 		return false
 	}
