@@ -2,7 +2,6 @@ package dnsbl
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,25 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/config/configtest"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
 )
 
 func problems(t *testing.T, c *Config) []string {
 	t.Helper()
-	err := c.Validate()
-	if err == nil {
-		return nil
-	}
-	var ps config.Problems
-	if !errors.As(err, &ps) {
-		t.Fatalf("Validate returned %T, want config.Problems", err)
-	}
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Path+": "+p.Msg)
-	}
-	return out
+	return configtest.Lines(t, c.Validate())
 }
 
 func validBase() *Config {
