@@ -158,12 +158,7 @@ func refusesPublic(z *Zone) bool {
 // Validate checks everything and prepares the zones and targets.
 func (c *Config) Validate() error {
 	var ps config.Problems
-	if c.Interval <= 0 {
-		ps.Add("interval", "must be positive")
-	}
-	if c.Jitter < 0 || (c.Interval > 0 && c.Jitter >= c.Interval) {
-		ps.Addf("jitter", "must be at least 0 and less than interval (%s), got %s", c.Interval, c.Jitter)
-	}
+	ps.CheckSchedule(c.Interval, c.Jitter, 0)
 	if c.Timeout <= 0 {
 		ps.Add("timeout", "must be positive")
 	}

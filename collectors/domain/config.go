@@ -92,12 +92,7 @@ func NewConfig() *Config {
 // Validate checks everything and prepares the targets and the CA pool.
 func (c *Config) Validate() error {
 	var ps config.Problems
-	if c.Interval < time.Second {
-		ps.Add("interval", "must be at least 1s")
-	}
-	if c.Jitter < 0 || (c.Interval > 0 && c.Jitter >= c.Interval) {
-		ps.Add("jitter", "must be at least 0 and less than interval")
-	}
+	ps.CheckSchedule(c.Interval, c.Jitter, time.Second)
 	if c.DNSTimeout <= 0 {
 		ps.Add("dns_timeout", "must be positive")
 	}

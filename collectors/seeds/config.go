@@ -197,12 +197,7 @@ var reservedHeaders = map[string]bool{"from": true, "to": true, "subject": true,
 // rotated secrets), and prepares the templates.
 func (c *Config) Validate() error {
 	var ps config.Problems
-	if c.Interval <= 0 {
-		ps.Add("interval", "must be positive")
-	}
-	if c.Jitter < 0 || (c.Interval > 0 && c.Jitter >= c.Interval) {
-		ps.Addf("jitter", "must be at least 0 and less than interval (%s), got %s", c.Interval, c.Jitter)
-	}
+	ps.CheckSchedule(c.Interval, c.Jitter, 0)
 	if c.RoundTimeout <= 0 {
 		ps.Add("round_timeout", "must be positive")
 	} else if c.Interval > 0 && c.RoundTimeout >= c.Interval {

@@ -231,3 +231,27 @@ func TestJoinPath(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSchedule(t *testing.T) {
+	cases := []struct {
+		interval, jitter, min time.Duration
+		want                  string
+	}{
+		{time.Hour, 5 * time.Minute, time.Second, ""},
+		{0, 0, 0, "interval: must be positive, got 0s"},
+		{500 * time.Millisecond, 0, time.Second, "interval: must be at least 1s, got 500ms"},
+		{time.Minute, time.Minute, 0, "jitter: must be at least 0 and less than interval (1m0s), got 1m0s"},
+		{time.Minute, -time.Second, 0, "jitter: must be at least 0 and less than interval (1m0s), got -1s"},
+	}
+	for _, c := range cases {
+		var ps Problems
+		ps.CheckSchedule(c.interval, c.jitter, c.min)
+		got := ""
+		if len(ps) > 0 {
+			got = ps.Error()
+		}
+		if got != c.want {
+			t.Errorf("CheckSchedule(%s, %s, %s) = %q, want %q", c.interval, c.jitter, c.min, got, c.want)
+		}
+	}
+}

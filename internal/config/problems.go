@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Problem is one thing wrong with a config: where (a dotted key path such as
@@ -105,4 +106,19 @@ func JoinPath(parent, child string) string {
 		return parent + child
 	}
 	return parent + "." + child
+}
+
+// CheckSchedule reports the problems of a scheduled collector's interval
+// (at least min, and positive) and jitter (from 0 to less than the
+// interval), under the keys "interval" and "jitter".
+func (ps *Problems) CheckSchedule(interval, jitter, min time.Duration) {
+	switch {
+	case interval <= 0:
+		ps.Addf("interval", "must be positive, got %s", interval)
+	case interval < min:
+		ps.Addf("interval", "must be at least %s, got %s", min, interval)
+	}
+	if jitter < 0 || (interval > 0 && jitter >= interval) {
+		ps.Addf("jitter", "must be at least 0 and less than interval (%s), got %s", interval, jitter)
+	}
 }
