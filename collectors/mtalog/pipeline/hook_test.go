@@ -71,24 +71,7 @@ mta:
 	p := sink.(*Pipeline)
 	p.HandleBatch(readBatch(t, corpora[0]))
 	p.Flush()
-	sum := func(name string, match map[string]string) float64 {
-		var v float64
-		for _, mf := range gather(t, reg) {
-			if mf.GetName() != name {
-				continue
-			}
-		next:
-			for _, m := range mf.GetMetric() {
-				for _, lp := range m.GetLabel() {
-					if w, ok := match[lp.GetName()]; ok && w != lp.GetValue() {
-						continue next
-					}
-				}
-				v += m.GetCounter().GetValue()
-			}
-		}
-		return v
-	}
+	sum := func(name string, match map[string]string) float64 { return sumCounters(t, reg, name, match) }
 	// The default pipeline counts these 70 as provider other, reason other
 	// (testdata/real-postfix.prom).
 	if got := sum("mailscope_mta_delivery_failures_total", map[string]string{"status": "deferred", "provider": "acme", "reason": "greylisted"}); got != 70 {

@@ -152,24 +152,7 @@ func TestRealCorpusCounts(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	p := newTestPipeline(t, reg)
 	p.HandleBatch(readBatch(t, corpora[0]))
-	sum := func(name string, match map[string]string) float64 {
-		var v float64
-		for _, mf := range gather(t, reg) {
-			if mf.GetName() != name {
-				continue
-			}
-		next:
-			for _, m := range mf.GetMetric() {
-				for _, lp := range m.GetLabel() {
-					if w, ok := match[lp.GetName()]; ok && w != lp.GetValue() {
-						continue next
-					}
-				}
-				v += m.GetCounter().GetValue()
-			}
-		}
-		return v
-	}
+	sum := func(name string, match map[string]string) float64 { return sumCounters(t, reg, name, match) }
 	for _, c := range []struct {
 		name string
 		got  float64
@@ -271,4 +254,25 @@ func lineDiff(want, got []byte) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// sumCounters adds up the counters of name whose labels include match.
+func sumCounters(t *testing.T, reg *prometheus.Registry, name string, match map[string]string) float64 {
+	t.Helper()
+	var v float64
+	for _, mf := range gather(t, reg) {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if w, ok := match[lp.GetName()]; ok && w != lp.GetValue() {
+					continue next
+				}
+			}
+			v += m.GetCounter().GetValue()
+		}
+	}
+	return v
 }
