@@ -71,35 +71,7 @@ func line(i int) string {
 // loss case, see internal/tail and TestCollectorRestartWithRotationWhileDown.)
 func TestCollectorRestartMidStream(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "mail.log")
-	if err := os.WriteFile(path, nil, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &Config{Kind: "postfix", Sources: []SourceConfig{{Name: "maillog", File: &source.FileConfig{Paths: []string{path}, PollInterval: 10 * time.Millisecond, RotateWait: time.Hour}}}}
-	sink := &seqSink{}
-	start := func() (stop func()) {
-		c, err := newWithSink(cfg, settings(t, prometheus.NewRegistry(), filepath.Join(dir, "state"), clock.Real{}), sink)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- c.Run(ctx) }()
-		// The first start begins at the end: wait until the file is open.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(c.Sources()[0].Snapshot().Files) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the file was never opened")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	path, sink, start := followedLog(t, dir)
 	const n = 3000
 	writerDone := make(chan struct{})
 	written := make(chan int, n)
@@ -164,35 +136,7 @@ func TestCollectorRestartMidStream(t *testing.T) {
 // right after the lines delivered before the stop.
 func TestCollectorRestartWithRotationWhileDown(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "mail.log")
-	if err := os.WriteFile(path, nil, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &Config{Kind: "postfix", Sources: []SourceConfig{{Name: "maillog", File: &source.FileConfig{Paths: []string{path}, PollInterval: 10 * time.Millisecond, RotateWait: time.Hour}}}}
-	sink := &seqSink{}
-	start := func() (stop func()) {
-		c, err := newWithSink(cfg, settings(t, prometheus.NewRegistry(), filepath.Join(dir, "state"), clock.Real{}), sink)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- c.Run(ctx) }()
-		// The first start begins at the end: wait until the file is open.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(c.Sources()[0].Snapshot().Files) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the file was never opened")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	path, sink, start := followedLog(t, dir)
 	const (
 		n        = 3000
 		pause    = 1000 // the writer waits here until the collector is down
@@ -437,4 +381,41 @@ func TestFailedSourceRestartsWithBackoff(t *testing.T) {
 	if len(reports) != 2 || reports[0].Err == nil || !strings.Contains(reports[0].Err.Error(), "cannot bind") || reports[0].Summary != "flaky: 0 lines" {
 		t.Fatalf("reports %+v, want the two failures", reports)
 	}
+}
+
+// followedLog makes an empty mail.log in dir and returns it, the sink its
+// lines reach, and start: it runs an mta collector following the file
+// (state in dir/state), waits until the file is open and returns stop.
+func followedLog(t *testing.T, dir string) (path string, sink *seqSink, start func() (stop func())) {
+	t.Helper()
+	path = filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(path, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{Kind: "postfix", Sources: []SourceConfig{{Name: "maillog", File: &source.FileConfig{Paths: []string{path}, PollInterval: 10 * time.Millisecond, RotateWait: time.Hour}}}}
+	sink = &seqSink{}
+	start = func() (stop func()) {
+		c, err := newWithSink(cfg, settings(t, prometheus.NewRegistry(), filepath.Join(dir, "state"), clock.Real{}), sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		// The first start begins at the end: wait until the file is open.
+		deadline := time.Now().Add(10 * time.Second)
+		for len(c.Sources()[0].Snapshot().Files) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the file was never opened")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return path, sink, start
 }
