@@ -44,31 +44,41 @@ type Sample struct {
 	Value  float64
 }
 
-// Query runs an instant PromQL query.
-func (p *Prometheus) Query(q string) ([]Sample, error) {
-	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(q))
+// api GETs a Prometheus HTTP API path and decodes its "data" into data,
+// turning a status other than success into an error.
+func (p *Prometheus) api(path string, data any) error {
+	resp, err := http.Get(p.URL + path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	var body struct {
+	body := struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
+		Data   any    `json:"data"`
+	}{Data: data}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if body.Status != "success" {
-		return nil, fmt.Errorf("query %q: %s", q, body.Error)
+		return fmt.Errorf("%s: %s", path, body.Error)
 	}
-	out := make([]Sample, 0, len(body.Data.Result))
-	for _, r := range body.Data.Result {
+	return nil
+}
+
+// Query runs an instant PromQL query.
+func (p *Prometheus) Query(q string) ([]Sample, error) {
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := p.api("/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	out := make([]Sample, 0, len(data.Result))
+	for _, r := range data.Result {
 		s, _ := r.Value[1].(string)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
@@ -81,18 +91,9 @@ func (p *Prometheus) Query(q string) ([]Sample, error) {
 
 // Targets returns the scrape targets' health and last error.
 func (p *Prometheus) Targets() ([]map[string]any, error) {
-	resp, err := http.Get(p.URL + "/api/v1/targets")
-	if err != nil {
-		return nil, err
+	var data struct {
+		Active []map[string]any `json:"activeTargets"`
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Data struct {
-			Active []map[string]any `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	return body.Data.Active, nil
+	err := p.api("/api/v1/targets", &data)
+	return data.Active, err
 }
