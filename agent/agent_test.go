@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/mailscope/mailscope/internal/clock"
@@ -248,24 +247,36 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestZeroConfigWithPostfix: with no config file, each collector that can
+// propose a section from the host's Postfix facts is enabled with it, and
+// none is without Postfix or when the facts do not fit.
 func TestZeroConfigWithPostfix(t *testing.T) {
-	a, err := New(Options{
-		ConfigFile: "",
-		DetectPostfix: func(context.Context) (*postconf.Facts, error) {
-			return &postconf.Facts{Version: "3.7.11", LogFile: "/var/log/mail.log", LogVia: "syslog"}, nil
-		},
-	})
-	if _, statErr := os.Stat(DefaultConfigFile); statErr == nil {
+	if _, err := os.Stat(DefaultConfigFile); err == nil {
 		t.Skip(DefaultConfigFile + " exists on this machine")
 	}
-	if err != nil {
-		t.Fatal(err)
+	start := func(facts *postconf.Facts, err error) *Config {
+		t.Helper()
+		a, nerr := New(Options{DetectPostfix: func(context.Context) (*postconf.Facts, error) { return facts, err }})
+		if nerr != nil {
+			t.Fatal(nerr)
+		}
+		if !strings.HasPrefix(a.Config().Source, "embedded default config") {
+			t.Errorf("source: %q", a.Config().Source)
+		}
+		return a.Config()
 	}
-	if !strings.HasPrefix(a.Config().Source, "embedded default config") {
-		t.Errorf("source: %q", a.Config().Source)
+	en := start(&postconf.Facts{Version: "3.7.11", LogFile: "/var/log/mail.log", LogVia: "syslog"}, nil).Enabled()
+	if len(en) != 1 || en[0].Name != "testtick" {
+		t.Fatalf("enabled %+v, want testtick only (testcrash offers no Auto)", en)
 	}
-	if n := len(a.Config().Enabled()); n != 0 {
-		t.Errorf("enabled %d collectors; none of the test collectors offers Auto", n)
+	if tc := en[0].Config.(*tickConfig); len(tc.Targets) != 1 || tc.Targets[0] != "/var/log/mail.log" {
+		t.Errorf("testtick's proposed config: %+v", tc)
+	}
+	if en := start(nil, postconf.ErrNoPostfix).Enabled(); len(en) != 0 {
+		t.Errorf("no Postfix: enabled %+v", en)
+	}
+	if en := start(&postconf.Facts{Version: "3.7.11"}, nil).Enabled(); len(en) != 0 {
+		t.Errorf("Postfix without a log file: enabled %+v", en)
 	}
 }
 
@@ -276,5 +287,3 @@ func TestRefusesBadConfig(t *testing.T) {
 		t.Fatalf("want the three problems, got %v", err)
 	}
 }
-
-var _ = testutil.ToFloat64

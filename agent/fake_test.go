@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/postconf"
 )
 
 // The fake collectors of these tests keep the contract as real ones do:
@@ -97,6 +98,13 @@ func init() {
 			lastTick.Store(t)
 			return t, nil
 		},
+		// On a Postfix host it proposes to watch the log Postfix writes.
+		Auto: collectors.AutoOf(func(f *postconf.Facts) *tickConfig {
+			if f.LogFile == "" {
+				return nil
+			}
+			return &tickConfig{Interval: time.Minute, Targets: []string{f.LogFile}}
+		}),
 	})
 	collectors.Register(collectors.Factory{
 		Name:      "testcrash",
