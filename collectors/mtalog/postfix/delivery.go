@@ -109,13 +109,24 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 	}
 	ev.Domain = domainOf(to)
 	for {
-		if r, ok = trimPrefix(r, ", "); !ok {
+		if len(r) < 2 || r[0] != ',' || r[1] != ' ' {
 			return false
 		}
-		key, val, ok := cut(r, "=")
-		if !ok {
+		r = r[2:]
+		// The key is a short word: a loop finds its '=' sooner than a
+		// search call would start.
+		k := 0
+		for k < len(r) && r[k] != '=' {
+			k++
+		}
+		if k == len(r) {
 			return false
 		}
+		key, val := r[:k], r[k+1:]
+		// The values log_adhoc.c writes are read where they stand, and
+		// the ", " after them checked; anything else (a value with
+		// more in it, a key this parser does not know) takes the
+		// general path: the value is everything up to the next ", ".
 		switch string(key) {
 		case "orig_to":
 			if _, r, ok = angle(val); !ok {
@@ -124,6 +135,34 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 			continue
 		case "status":
 			return parseStatus(val, ev)
+		case "relay":
+			n := hostEnd(val)
+			switch {
+			case n+1 < len(val) && val[n] == ',' && val[n+1] == ' ':
+				// "relay=none, ", "relay=local, "
+				ev.Relay, r = val[:n], val[n:]
+				continue
+			case n < len(val) && val[n] == '[':
+				if c := bytes.IndexByte(val[n:], ','); c >= 0 && n+c+1 < len(val) && val[n+c+1] == ' ' {
+					ev.Relay, r = val[:n], val[n+c:]
+					continue
+				}
+			}
+		case "delay":
+			if d, after, ok := atof(val); ok && len(after) > 1 && after[0] == ',' && after[1] == ' ' {
+				ev.Delay, r = d, after
+				continue
+			}
+		case "delays":
+			if ds, after, ok := delays(val); ok {
+				ev.Delays, r = ds, after
+				continue
+			}
+		case "dsn":
+			if d, after, ok := parseDSN(val); ok && len(after) > 1 && after[0] == ',' && after[1] == ' ' {
+				ev.DSN, r = d, after
+				continue
+			}
 		}
 		// Every field but status is followed by ", ".
 		v, _, ok := cut(val, ", ")
@@ -147,6 +186,61 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 	}
 }
 
+// hostEnd is the length of the host name at the start of a relay value:
+// up to '[', ',' or the end.
+func hostEnd(v []byte) int {
+	n := 0
+	for n < len(v) && v[n] != '[' && v[n] != ',' {
+		n++
+	}
+	return n
+}
+
+// delays reads "a/b/c/d, " as Postfix writes delays=: four plain
+// decimals ("0.01", "12", ".5"), then the field separator, which it leaves
+// in rest. One loop over the bytes rather than an atof call per number:
+// this runs on every delivery line. ok is false for anything else (an
+// exponent, a long number), which the general path then reads.
+func delays(v []byte) (d [4]float64, rest []byte, ok bool) {
+	i := 0
+	for k := range d {
+		var m uint64
+		start, dot := i, -1
+		for ; i < len(v); i++ {
+			c := v[i]
+			if c >= '0' && c <= '9' {
+				m = m*10 + uint64(c-'0')
+			} else if c == '.' && dot < 0 {
+				dot = i
+			} else {
+				break
+			}
+		}
+		n := i - start
+		frac := 0
+		if dot >= 0 {
+			n--
+			frac = i - dot - 1
+		}
+		if n == 0 || n > 15 {
+			return d, nil, false
+		}
+		d[k] = float64(m)
+		if frac > 0 {
+			d[k] /= pow10[frac]
+		}
+		if k < 3 {
+			if i >= len(v) || v[i] != '/' {
+				return d, nil, false
+			}
+			i++
+		}
+	}
+	if i+1 >= len(v) || v[i] != ',' || v[i+1] != ' ' {
+		return d, nil, false
+	}
+	return d, v[i:], true
+}
 // parseStatus reads "S (TEXT)" after status=. TEXT is the remote reply
 // ("250 2.0.0 Ok", "host x[a] said: 550 5.1.1 ... (in reply to RCPT TO
 // command)") or Postfix's own words ("connect to ...: Connection refused").

@@ -101,16 +101,57 @@ func atoi(s []byte) (n int64, rest []byte, ok bool) {
 }
 
 // atof parses a non-negative decimal as Postfix prints delays ("0.01",
-// ".5", "12", "1e+02" rarely); ok is false when no digit was read.
+// ".5", "12", "1e+02" rarely); ok is false when no digit was read. The
+// digits are read as one integer and divided once by a power of ten, which
+// is both the correctly rounded result and cheaper than a multiply and a
+// divide per fraction digit; numbers of more than 15 digits take the
+// digit-by-digit path.
 func atof(s []byte) (f float64, rest []byte, ok bool) {
 	i := 0
-	var ip int64
+	var m uint64
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		ip = ip*10 + int64(s[i]-'0')
+		m = m*10 + uint64(s[i]-'0')
+		i++
+	}
+	ok = i > 0
+	digits, frac := i, 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			m = m*10 + uint64(s[i]-'0')
+			i++
+		}
+		frac = i - j
+		digits += frac
+		ok = ok || frac > 0
+	}
+	if digits > 15 {
+		return atofLong(s)
+	}
+	if m != 0 && frac != 0 {
+		f = float64(m) / pow10[frac]
+	} else {
+		f = float64(m)
+	}
+	if ok && i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		f, i = exponent(s, i, f)
+	}
+	return f, s[i:], ok
+}
+
+// pow10 holds the powers of ten atof divides by, all exact in a float64.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// atofLong is atof for numbers too long for one exact integer: a multiply
+// and add per digit.
+func atofLong(s []byte) (f float64, rest []byte, ok bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		f = f*10 + float64(s[i]-'0')
 		i++
 		ok = true
 	}
-	f = float64(ip)
 	if i < len(s) && s[i] == '.' {
 		i++
 		scale := 0.1
@@ -122,24 +163,32 @@ func atof(s []byte) (f float64, rest []byte, ok bool) {
 		}
 	}
 	if ok && i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		j := i + 1
-		neg := false
-		if s[j] == '+' || s[j] == '-' {
-			neg = s[j] == '-'
-			j++
-		}
-		if e, r, eok := atoi(s[j:]); eok && e < 300 {
-			for ; e > 0; e-- {
-				if neg {
-					f /= 10
-				} else {
-					f *= 10
-				}
-			}
-			i = len(s) - len(r)
-		}
+		f, i = exponent(s, i, f)
 	}
 	return f, s[i:], ok
+}
+
+// exponent applies an "e+NN" at s[i] to f and returns the index after it
+// (i itself when it is not a valid exponent).
+func exponent(s []byte, i int, f float64) (float64, int) {
+	j := i + 1
+	neg := false
+	if s[j] == '+' || s[j] == '-' {
+		neg = s[j] == '-'
+		j++
+	}
+	e, r, eok := atoi(s[j:])
+	if !eok || e >= 300 {
+		return f, i
+	}
+	for ; e > 0; e-- {
+		if neg {
+			f /= 10
+		} else {
+			f *= 10
+		}
+	}
+	return f, len(s) - len(r)
 }
 
 // angle returns the text inside a leading "<...>" and what follows it.
