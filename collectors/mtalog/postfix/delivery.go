@@ -241,6 +241,7 @@ func delays(v []byte) (d [4]float64, rest []byte, ok bool) {
 	}
 	return d, v[i:], true
 }
+
 // parseStatus reads "S (TEXT)" after status=. TEXT is the remote reply
 // ("250 2.0.0 Ok", "host x[a] said: 550 5.1.1 ... (in reply to RCPT TO
 // command)") or Postfix's own words ("connect to ...: Connection refused").
