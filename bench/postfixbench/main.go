@@ -115,16 +115,20 @@ func scan(path string, fn func([]byte)) (int64, error) {
 }
 
 // replay is `mailscope replay` without the output: a fresh pipeline on
-// its own registry, no tracer, UTC for timestamps without a zone.
+// its own registry (a new one if the replay starts over, as it does for a
+// file whose year it guessed wrong), no tracer, UTC for timestamps without
+// a zone.
 func replay(path string) (int64, error) {
 	cfg := pipeline.DefaultConfig()
 	cfg.MTA = "postfix"
 	cfg.Location = time.UTC
-	p, err := pipeline.New(cfg, prometheus.NewRegistry(), nil, nil, clock.Real{})
-	if err != nil {
-		return 0, err
+	var p *pipeline.Pipeline
+	newSink := func() (source.Sink, error) {
+		var err error
+		p, err = pipeline.New(cfg, prometheus.NewRegistry(), nil, nil, clock.Real{})
+		return p, err
 	}
-	st, err := source.ReplayWith(context.Background(), []string{path}, p, source.ReplayOptions{Name: "bench", Location: time.UTC})
+	st, err := source.ReplayWith(context.Background(), []string{path}, newSink, source.ReplayOptions{Name: "bench", Location: time.UTC})
 	if err != nil {
 		return st.Lines, err
 	}

@@ -53,19 +53,24 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 		}
 		loc = l
 	}
-	reg := prometheus.NewRegistry()
 	cfg := pipeline.DefaultConfig()
 	cfg.MTA = o.mta
 	cfg.Location = loc
-	// No tracer: a replay counts, it does not export old traces.
-	p, err := pipeline.New(cfg, reg, nil, nil, clock.Real{})
-	if err != nil {
-		fmt.Fprintf(stderr, "mailscope replay: %v\n", err)
-		return 2
+	// A replay that finds a file's year guessed wrong starts over with a
+	// new sink (see source.Replay): each gets a fresh pipeline on its own
+	// registry, and only the last one is printed.
+	var p *pipeline.Pipeline
+	var reg *prometheus.Registry
+	newSink := func() (source.Sink, error) {
+		reg = prometheus.NewRegistry()
+		var err error
+		// No tracer: a replay counts, it does not export old traces.
+		p, err = pipeline.New(cfg, reg, nil, nil, clock.Real{})
+		return p, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	st, err := source.ReplayWith(ctx, o.files, p, source.ReplayOptions{Name: o.source, Location: loc})
+	st, err := source.ReplayWith(ctx, o.files, newSink, source.ReplayOptions{Name: o.source, Location: loc})
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: %v (read %d lines of %d files before it; nothing printed)\n", err, st.Lines, st.Files)
 		return 2

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,45 @@ func TestReplaySplitGzip(t *testing.T) {
 			t.Errorf("newer mtime %s: files=%d lines=%d first=%s last=%s, want 2 %d 2025-11-26T07:02:41Z 2025-11-26T07:04:51Z",
 				newerMtime, c.Files, c.Lines, c.First, c.Last, len(lines)-1)
 		}
+	}
+}
+
+// TestReplayRestartPrintsLastPipeline replays the corpus after two lines
+// of another program from a year before: the file spans more than a year,
+// so the replay guesses its year wrong, finds out at the corpus's first
+// line and starts over on a new pipeline. The counts must be the corpus's
+// plus those two lines once, read from the last pipeline only (the first
+// saw the two lines alone).
+func TestReplayRestartPrintsLastPipeline(t *testing.T) {
+	raw, err := os.ReadFile(replayCorpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mtime := time.Date(2025, 11, 26, 7, 5, 0, 0, time.UTC)
+	plain := filepath.Join(dir, "corpus.log")
+	writeWithMtime(t, plain, raw, mtime)
+	long := filepath.Join(dir, "mail.log")
+	writeWithMtime(t, long, append([]byte("Nov  1 00:00:00 mx CRON[1]: (root) CMD (true)\nDec  1 00:00:00 mx CRON[1]: (root) CMD (true)\n"), raw...), mtime)
+	counts := func(path string) replayCounts {
+		t.Helper()
+		code, js, stderr := runReplay(t, "--format=json", path)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var c replayCounts
+		if err := json.Unmarshal([]byte(js), &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	want := counts(plain)
+	want.Lines += 2
+	want.Foreign += 2
+	want.UnparsedShare = float64(want.Unparsed) / float64(want.Lines)
+	want.First = "2024-11-01T00:00:00Z"
+	if got := counts(long); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
 

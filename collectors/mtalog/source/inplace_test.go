@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,6 +10,46 @@ import (
 	"testing"
 	"testing/iotest"
 )
+
+// eachLine is the plain way to split a file into bounded lines, a
+// bufio.Reader read a line at a time: the reference eachLineInPlace must
+// match. It calls fn for every line of r without its terminator (CRLF or
+// LF), truncating lines to max bytes; fn's slice is valid only during the
+// call.
+func eachLine(r io.Reader, max int, fn func(line []byte, oversize bool, n int) error) error {
+	// Hidden behind a plain io.Reader: NewReaderSize would reuse a larger
+	// *bufio.Reader as it is, and lines would no longer be bounded.
+	br := bufio.NewReaderSize(struct{ io.Reader }{r}, max+1)
+	var long []byte // the kept part of an oversize line, which the next reads overwrite
+	for {
+		line, err := br.ReadSlice('\n')
+		n := len(line)
+		oversize := false
+		if errors.Is(err, bufio.ErrBufferFull) {
+			oversize = true
+			long = append(long[:0], line[:max]...)
+			line = long
+			for errors.Is(err, bufio.ErrBufferFull) {
+				var more []byte
+				more, err = br.ReadSlice('\n')
+				n += len(more)
+			}
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n > 0 {
+			line = bytes.TrimSuffix(line, []byte("\n"))
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if ferr := fn(line, oversize, n); ferr != nil {
+				return ferr
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
 
 // lineRecord is what a line callback saw.
 type lineRecord struct {

@@ -29,6 +29,10 @@ type ReplayStats struct {
 	// First and Last are the earliest and latest line timestamps seen
 	// (zero when no line had one).
 	First, Last time.Time
+	// Restarts counts the times the replay started over with a new sink
+	// because a file's RFC 3164 lines were in other years than guessed
+	// (see Replay); the other fields are the last run's.
+	Restarts int
 }
 
 // ReplayOptions tune ReplayWith; zero values are the defaults.
@@ -39,50 +43,102 @@ type ReplayOptions struct {
 	Location *time.Location
 	// MaxLineBytes bounds a line; longer ones are truncated and counted.
 	MaxLineBytes int
+
+	// open opens a file to replay; nil is openLog. Tests count the opens
+	// and the bytes read through it.
+	open func(path string) (io.Reader, os.FileInfo, func(), error)
 }
 
 // Replay reads whole log files, plain or gzipped (recognised by their
 // content, not their name), in the order given, which must be oldest first
 // (mail.log.3.gz mail.log.2.gz mail.log.1 mail.log), and hands every line
-// to sink under the source name. It is what `mailscope replay` and
-// backfills use.
+// under the source name to a sink from newSink. It is what `mailscope
+// replay` and backfills use.
 //
 // RFC 3164 timestamps have no year: each file's lines are dated walking
 // back from the file's modification time (the time of its last line), one
 // year back at each month rollover (a line in January after one in
-// December). A gzipped file is therefore read twice. RFC 3339 timestamps
-// are used as they are. Replay stops at the first file it cannot read, or
-// when ctx ends, and returns what it read so far.
-func Replay(ctx context.Context, paths []string, sink Sink, name string) (ReplayStats, error) {
-	return ReplayWith(ctx, paths, sink, ReplayOptions{Name: name})
+// December). RFC 3339 timestamps are used as they are. A file is read
+// once: the year of its first line is guessed as if the file spans less
+// than a year, and checked at its end (see yearWalker). When the guess was
+// wrong (a file spanning more than a year, a month out of order, an mtime
+// older than the last line), the lines handed on had wrong years: Replay
+// drops that sink, asks newSink for a fresh one and starts over from the
+// first file, with that file's year now known. Each restart learns one
+// more file's year, so there are at most len(paths); a caller keeps only
+// the last sink newSink returned.
+//
+// Replay stops at the first file it cannot read, at newSink's first error
+// (returned as it is), or when ctx ends, and returns what the last run
+// read so far.
+func Replay(ctx context.Context, paths []string, newSink func() (Sink, error), name string) (ReplayStats, error) {
+	return ReplayWith(ctx, paths, newSink, ReplayOptions{Name: name})
 }
 
 // ReplayWith is Replay with options.
-func ReplayWith(ctx context.Context, paths []string, sink Sink, o ReplayOptions) (ReplayStats, error) {
+func ReplayWith(ctx context.Context, paths []string, newSink func() (Sink, error), o ReplayOptions) (ReplayStats, error) {
 	if o.Location == nil {
 		o.Location = time.Local
 	}
 	if o.MaxLineBytes <= 0 {
 		o.MaxLineBytes = DefaultReplayMaxLineBytes
 	}
-	var st ReplayStats
-	for _, p := range paths {
-		if err := ctx.Err(); err != nil {
+	if o.open == nil {
+		o.open = openLog
+	}
+	// learned holds the start years of files whose guess was wrong, by
+	// index in paths. Their walks are not checked again, so no file can
+	// cause two restarts.
+	learned := map[int]int{}
+	for restarts := 0; ; restarts++ {
+		if restarts > len(paths) {
+			panic(fmt.Sprintf("source: replay restarted %d times for %d files", restarts, len(paths)))
+		}
+		sink, err := newSink()
+		if err != nil {
+			return ReplayStats{Restarts: restarts}, err
+		}
+		st := ReplayStats{Restarts: restarts}
+		again, err := replayRun(ctx, paths, sink, o, learned, &st)
+		if !again || err != nil {
 			return st, err
 		}
-		if err := replayFile(ctx, p, sink, o, &st); err != nil {
-			return st, fmt.Errorf("replay %s: %w", p, err)
+	}
+}
+
+// replayRun replays paths into sink once. It returns true, having added
+// the right start year to learned, when a file's guessed year was wrong;
+// the sink then has had lines with wrong times.
+func replayRun(ctx context.Context, paths []string, sink Sink, o ReplayOptions, learned map[int]int, st *ReplayStats) (bool, error) {
+	for i, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		start, known := learned[i]
+		right, ok, err := replayFile(ctx, p, sink, o, start, known, st)
+		if err != nil {
+			return false, fmt.Errorf("replay %s: %w", p, err)
+		}
+		if !ok {
+			learned[i] = right
+			return true, nil
 		}
 		st.Files++
 	}
-	return st, nil
+	return false, nil
 }
 
-// openLog opens a plain or gzipped file for reading from its start.
-func openLog(path string) (io.Reader, func(), error) {
+// openLog opens a plain or gzipped file for reading from its start, and
+// returns the file's metadata as it was when opened.
+func openLog(path string) (io.Reader, os.FileInfo, func(), error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, err
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	magic, _ := br.Peek(2)
@@ -90,153 +146,41 @@ func openLog(path string) (io.Reader, func(), error) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("gzip: %w", err)
+			return nil, nil, nil, fmt.Errorf("gzip: %w", err)
 		}
-		return zr, func() { zr.Close(); f.Close() }, nil
+		return zr, fi, func() { zr.Close(); f.Close() }, nil
 	}
-	return br, func() { f.Close() }, nil
+	return br, fi, func() { f.Close() }, nil
 }
 
-// eachLine calls fn for every line of r without its terminator (CRLF or
-// LF), truncating lines to max bytes. fn's slice is valid only during the
-// call. It returns the bytes read.
-func eachLine(r io.Reader, max int, fn func(line []byte, oversize bool, n int) error) error {
-	// Hidden behind a plain io.Reader: NewReaderSize would reuse a larger
-	// *bufio.Reader as it is, and lines would no longer be bounded.
-	br := bufio.NewReaderSize(struct{ io.Reader }{r}, max+1)
-	var long []byte // the kept part of an oversize line, which the next reads overwrite
-	for {
-		line, err := br.ReadSlice('\n')
-		n := len(line)
-		oversize := false
-		if errors.Is(err, bufio.ErrBufferFull) {
-			oversize = true
-			long = append(long[:0], line[:max]...)
-			line = long
-			for errors.Is(err, bufio.ErrBufferFull) {
-				var more []byte
-				more, err = br.ReadSlice('\n')
-				n += len(more)
-			}
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		if n > 0 {
-			line = bytes.TrimSuffix(line, []byte("\n"))
-			line = bytes.TrimSuffix(line, []byte("\r"))
-			if ferr := fn(line, oversize, n); ferr != nil {
-				return ferr
-			}
-		}
-		if err != nil {
-			return nil
-		}
-	}
-}
-
-// countRollovers is the first pass of replayFile: yearCounter.add over
-// every line as eachLine would split it, without eachLine's per-line
-// reads. yearCounter looks at no more than a line's first 16 bytes, so
-// lines are found with one vectorised search per line over large reads and
-// only their starts are kept; a line longer than max is cut by eachLine
-// after at least 16 bytes when max > 16 (smaller bounds take eachLine).
-func countRollovers(r io.Reader, max int) (yearCounter, error) {
-	var yc yearCounter
-	if max <= headLen {
-		err := eachLine(r, max, func(line []byte, _ bool, _ int) error { yc.add(line); return nil })
-		return yc, err
-	}
-	buf := make([]byte, 256<<10)
-	// head keeps the start of a line that goes on past the end of a read.
-	var head [headLen]byte
-	kept, seen := 0, 0 // bytes of the current line in head, and in all
-	for {
-		n, err := r.Read(buf)
-		b := buf[:n]
-		for len(b) > 0 {
-			i := bytes.IndexByte(b, '\n')
-			part := b
-			if i >= 0 {
-				part = b[:i]
-				b = b[i+1:]
-			} else {
-				b = nil
-			}
-			if seen == 0 && i >= 0 {
-				// The whole line is in this read: no copy.
-				yc.add(lineStart(part, len(part)))
-				continue
-			}
-			kept += copy(head[kept:], part)
-			seen += len(part)
-			if i < 0 {
-				break
-			}
-			yc.add(lineStart(head[:kept], seen))
-			kept, seen = 0, 0
-		}
-		if errors.Is(err, io.EOF) {
-			if seen > 0 {
-				yc.add(lineStart(head[:kept], seen))
-			}
-			return yc, nil
-		}
-		if err != nil {
-			return yc, err
-		}
-	}
-}
-
-// headLen is how much of a line's start countRollovers keeps.
-const headLen = 16
-
-// lineStart is the start of a line as eachLine hands it on (its CR
-// removed) for yearCounter, given at least its first headLen bytes and
-// its length without the LF.
-func lineStart(start []byte, n int) []byte {
-	if n <= headLen {
-		return bytes.TrimSuffix(start[:n], []byte("\r"))
-	}
-	return start[:headLen]
-}
-
-func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st *ReplayStats) error {
-	fi, err := os.Stat(path)
+// replayFile hands the lines of one file to sink, dated from start when
+// known, else from a guess. It returns the file's right start year and
+// whether the lines got it; when not, it stops handing lines on as soon as
+// the guess is certainly wrong and reads on only to count the rollovers.
+func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, start int, known bool, st *ReplayStats) (int, bool, error) {
+	r, fi, closeFn, err := o.open(path)
 	if err != nil {
-		return err
-	}
-	// First pass: the month rollovers, to find the first line's year.
-	r, closeFn, err := openLog(path)
-	if err != nil {
-		return err
-	}
-	yc, err := countRollovers(r, o.MaxLineBytes)
-	closeFn()
-	if err != nil {
-		return err
-	}
-	walker := &yearWalker{year: yc.startYear(fi.ModTime().In(o.Location)), loc: o.Location}
-
-	r, closeFn, err = openLog(path)
-	if err != nil {
-		return err
+		return 0, false, err
 	}
 	defer closeFn()
+	walker := newYearWalker(fi.ModTime(), o.Location, start, known)
 	batch := &Batch{Source: o.Name}
 	var size int // bytes of the lines in batch
 	flush := func() error {
-		if len(batch.Lines) == 0 {
-			return nil
+		if len(batch.Lines) > 0 {
+			sink.HandleBatch(batch)
+			batch.Lines, size = batch.Lines[:0], 0
 		}
-		sink.HandleBatch(batch)
-		batch.Lines, size = batch.Lines[:0], 0
 		return ctx.Err()
 	}
 	// The lines stay in eachLineInPlace's buffer until flush hands them
 	// on, which it does before the buffer is reused: no copy per line.
 	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int) error {
 		t := walker.lineTime(line)
+		if walker.wrong {
+			// The sink will be dropped: only the walk goes on.
+			return nil
+		}
 		if !t.IsZero() {
 			if st.First.IsZero() || t.Before(st.First) {
 				st.First = t
@@ -257,21 +201,28 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 		}
 		return nil
 	}, flush)
-	if err != nil {
-		return err
+	if err == nil {
+		err = flush()
 	}
-	return flush()
+	if err != nil {
+		return 0, false, err
+	}
+	right, ok := walker.startYear()
+	return right, ok, nil
 }
 
-// eachLineInPlace is eachLine (the same lines, oversize flags and byte
-// counts) without a read per line or a copy of each line: it reads r in
-// large blocks and hands fn slices of its buffer. A line stays valid until
-// eachLineInPlace calls release, which it does before it overwrites the
-// buffer (and after an oversize line that did not fit in it, whose kept
-// part is in a buffer of its own), so a caller can collect lines and hand
-// them on in release.
+// eachLineInPlace calls fn for every line of r without its terminator
+// (CRLF or LF), truncating lines longer than max bytes (or than 15, for a
+// smaller max) to max and flagging them oversize; n is the line's bytes as
+// read. It reads r in large blocks and hands fn slices of its buffer, no
+// copy per line. A line stays valid until eachLineInPlace calls release,
+// which it does before it overwrites the buffer (and after an oversize line
+// that did not fit in it, whose kept part is in a buffer of its own), so a
+// caller can collect lines and hand them on in release. The lines, flags,
+// counts and errors are those of a bufio.Reader of max+1 bytes read a line
+// at a time (eachLine in the tests, the reference it is checked against).
 func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n int) error, release func() error) error {
-	// eachLine's bufio.Reader holds at least 16 bytes, so a line is
+	// A bufio.Reader holds at least 16 bytes, so there a line is
 	// oversize when it is longer than lim, and then cut to max bytes.
 	lim := maxInt(max, 15)
 	// Room for a batch's worth of lines plus a partial line of up to lim
@@ -357,8 +308,8 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 		case errors.Is(err, io.EOF):
 			return hand(true)
 		default:
-			// As eachLine: the lines before the error, not the
-			// partial one.
+			// As a bufio.Reader: the lines before the error, not
+			// the partial one.
 			if herr := hand(false); herr != nil {
 				return herr
 			}

@@ -221,14 +221,37 @@ func (s stamp) time(local *time.Location, z *zoneCache) time.Time {
 	return time.Date(s.year, time.Month(s.month), s.day, s.hour, s.min, s.sec, s.nsec, loc)
 }
 
-// yearWalker dates the RFC 3164 lines of a whole file read from its start:
-// it starts at a year found beforehand (see startYear) and adds one at each
-// month rollover (a line's month below the previous line's).
+// yearWalker dates the RFC 3164 lines of a whole file read once from its
+// start. Such a line has no year, and the rule it is dated by is the one a
+// first pass counting month rollovers would give: the file's last RFC 3164
+// line is from the year of the file's modification time (or the year
+// before, if its month is later than mtime's), and each rollover before it
+// (a line's month below the previous line's) is one year further back.
+//
+// That rule needs the rollovers after a line before the line can be dated,
+// so the walker guesses instead: the first line's year is taken as if the
+// file spans less than a year (endYear of its own month), and each
+// rollover adds one. At the end, startYear says whether the last line
+// landed on the year the rule gives it; the rollovers counted do not
+// depend on the guess, so if it did, every line got the rule's year, and
+// if not, startYear returns the right start for a second walk. Only a file
+// spanning more than a year, with a month out of order or with an mtime
+// older than its last line can be guessed wrong.
 type yearWalker struct {
+	loc   *time.Location
+	mtime time.Time // in loc
+	// start is the first RFC 3164 line's year: given (known) or, until
+	// that line, zero.
+	start int
+	known bool
+	// year and lastMonth are the previous RFC 3164 line's; lastMonth is
+	// zero before the first.
 	year      int
 	lastMonth int
-	loc       *time.Location
-	zones     zoneCache
+	// wrong is set as soon as the guess is certainly wrong: a rollover
+	// took the year past mtime's, which the rule never gives a line.
+	wrong bool
+	zones zoneCache
 	// last is the previous RFC 3164 line's timestamp bytes and lastTime
 	// its time. A busy log writes many lines per second, and a line with
 	// the same 15 bytes has the same month (so no rollover) and the same
@@ -236,6 +259,13 @@ type yearWalker struct {
 	last     [rfc3164Len]byte
 	lastTime time.Time
 	cached   bool
+}
+
+// newYearWalker returns a walker for a file modified at mtime whose first
+// RFC 3164 line is guessed to be from endYear of its month, or, when known
+// (learned from an earlier walk, see startYear), from start.
+func newYearWalker(mtime time.Time, loc *time.Location, start int, known bool) *yearWalker {
+	return &yearWalker{loc: loc, mtime: mtime.In(loc), start: start, known: known}
 }
 
 func (w *yearWalker) lineTime(text []byte) time.Time {
@@ -249,8 +279,17 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 	if s.hasYear {
 		return s.time(w.loc, &w.zones)
 	}
-	if w.lastMonth != 0 && s.month < w.lastMonth {
+	switch {
+	case w.lastMonth == 0:
+		if !w.known {
+			w.start = endYear(w.mtime, s.month)
+		}
+		w.year = w.start
+	case s.month < w.lastMonth:
 		w.year++
+		if !w.known && w.year > w.mtime.Year() {
+			w.wrong = true
+		}
 	}
 	w.lastMonth = s.month
 	s.year = w.year
@@ -260,42 +299,24 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 	return t
 }
 
-// yearCounter is the first pass over a file whose RFC 3164 lines need a
-// year: it counts the month rollovers and remembers the last month, so the
-// first line's year can be found from the file's modification time.
-type yearCounter struct {
-	rollovers int
-	lastMonth int
-	// lastName is lastMonth's three letters. A line starting with them
-	// cannot change the count (the same month, or no timestamp at all:
-	// RFC 3339 starts with digits), so the pass parses only lines where
-	// the month may change, a few per file.
-	lastName [3]byte
+// startYear is, once the whole file was walked, the year of its first RFC
+// 3164 line by the rule, and whether that is the year the walk started
+// from. A file without RFC 3164 lines has nothing to date: always true.
+func (w *yearWalker) startYear() (int, bool) {
+	if w.lastMonth == 0 || w.known {
+		return w.start, true
+	}
+	rollovers := w.year - w.start
+	want := endYear(w.mtime, w.lastMonth) - rollovers
+	return want, want == w.start
 }
 
-func (c *yearCounter) add(text []byte) {
-	if c.lastMonth != 0 && len(text) >= 3 && text[0] == c.lastName[0] && text[1] == c.lastName[1] && text[2] == c.lastName[2] {
-		return
+// endYear is the year of a file's last line in month, the file having been
+// modified at mtime: mtime's year, or the year before if month is later
+// than mtime's (December's lines in a file compressed in January).
+func endYear(mtime time.Time, month int) int {
+	if month > int(mtime.Month()) {
+		return mtime.Year() - 1
 	}
-	s, ok := parseStamp(text)
-	if !ok || s.hasYear {
-		return
-	}
-	if c.lastMonth != 0 && s.month < c.lastMonth {
-		c.rollovers++
-	}
-	c.lastMonth = s.month
-	copy(c.lastName[:], text)
-}
-
-// startYear is the year of a file's first RFC 3164 line, walking back from
-// its modification time: the last line is from mtime's year (or the year
-// before, if its month is later than mtime's), and each rollover before it
-// is one year further back.
-func (c *yearCounter) startYear(mtime time.Time) int {
-	end := mtime.Year()
-	if c.lastMonth > int(mtime.Month()) {
-		end--
-	}
-	return end - c.rollovers
+	return mtime.Year()
 }

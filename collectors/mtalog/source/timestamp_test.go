@@ -1,6 +1,7 @@
 package source
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -39,6 +40,10 @@ func TestLiveClockLineTime(t *testing.T) {
 	}
 }
 
+// TestYearFromModTime checks the walker's guess and its check against
+// start years worked out by hand from the rule: the last line is from
+// mtime's year (the year before if its month is later than mtime's), each
+// rollover before it one year further back.
 func TestYearFromModTime(t *testing.T) {
 	lines := []string{
 		"Nov 30 10:00:00 mx a: 1",
@@ -49,32 +54,59 @@ func TestYearFromModTime(t *testing.T) {
 		"Jan  1 00:00:00 mx a: 5",
 		"Mar  3 00:00:00 mx a: 6",
 	}
-	var yc yearCounter
-	for _, l := range lines {
-		yc.add([]byte(l))
-	}
-	// The file was last written in March 2028: two rollovers back is 2026.
-	mtime := time.Date(2028, 3, 3, 0, 0, 1, 0, time.UTC)
-	if got := yc.startYear(mtime); got != 2026 {
-		t.Fatalf("start year %d, want 2026", got)
-	}
-	w := &yearWalker{year: yc.startYear(mtime), loc: time.UTC}
-	var years []int
-	for _, l := range lines {
-		years = append(years, w.lineTime([]byte(l)).Year())
-	}
-	want := []int{2026, 2026, 2027, 2027, 2027, 2028, 2028}
-	for i := range want {
-		if years[i] != want[i] {
-			t.Fatalf("years %v, want %v", years, want)
+	walk := func(w *yearWalker) []int {
+		var years []int
+		for _, l := range lines {
+			years = append(years, w.lineTime([]byte(l)).Year())
 		}
+		return years
 	}
-	// A file whose last line is from December but that was touched in
-	// January (compressed after New Year) ends the year before.
-	yc = yearCounter{}
-	yc.add([]byte("Dec 31 23:00:00 mx a: b"))
-	if got := yc.startYear(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)); got != 2026 {
-		t.Fatalf("start year %d, want 2026", got)
+	// The file was last written in March 2028: two rollovers back is
+	// 2026. Guessed as spanning less than a year, it starts in 2027.
+	mtime := time.Date(2028, 3, 3, 0, 0, 1, 0, time.UTC)
+	w := newYearWalker(mtime, time.UTC, 0, false)
+	if got := walk(w); got[0] != 2027 || got[6] != 2029 {
+		t.Fatalf("guessed walk %v, want 2027 .. 2029", got)
+	}
+	start, ok := w.startYear()
+	if start != 2026 || ok {
+		t.Fatalf("start year %d, %v; want 2026, false", start, ok)
+	}
+	w = newYearWalker(mtime, time.UTC, start, true)
+	got := walk(w)
+	want := []int{2026, 2026, 2027, 2027, 2027, 2028, 2028}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("years %v, want %v", got, want)
+	}
+	if s, ok := w.startYear(); s != 2026 || !ok {
+		t.Fatalf("known start: %d, %v", s, ok)
+	}
+
+	for _, c := range []struct {
+		name  string
+		lines []string
+		mtime time.Time
+		start int
+		ok    bool
+	}{
+		// Compressed after New Year: the last line, December's, is
+		// from the year before mtime's.
+		{"december in january", []string{"Dec 31 23:00:00 mx a: b"}, time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC), 2026, true},
+		{"across new year", []string{"Nov  1 00:00:00 a", "Jan  2 00:00:00 b"}, time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC), 2026, true},
+		{"no rfc 3164 line", []string{"2027-01-01T00:00:00Z mx a: b", "garbage"}, time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC), 0, true},
+		// An mtime before the last line's month: the rule puts the
+		// whole file a year back, the guess does not.
+		{"mtime before last line", []string{"Feb 27 00:00:00 a", "Mar  1 00:00:00 b"}, time.Date(2027, 2, 28, 0, 0, 0, 0, time.UTC), 2026, false},
+		// Thirteen months ending in mtime's month.
+		{"thirteen months", []string{"Feb  1 00:00:00 a", "Dec  1 00:00:00 b", "Mar  1 00:00:00 c"}, time.Date(2027, 3, 2, 0, 0, 0, 0, time.UTC), 2026, false},
+	} {
+		w := newYearWalker(c.mtime, time.UTC, 0, false)
+		for _, l := range c.lines {
+			w.lineTime([]byte(l))
+		}
+		if start, ok := w.startYear(); start != c.start || ok != c.ok {
+			t.Errorf("%s: start year %d, %v; want %d, %v", c.name, start, ok, c.start, c.ok)
+		}
 	}
 }
 
