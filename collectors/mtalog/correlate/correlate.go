@@ -121,6 +121,8 @@ type Message struct {
 	MessageIDHash uint64
 
 	prev, next *Message
+	// hash is the queue ID's hash in the correlator's table.
+	hash uint64
 }
 
 // Outcome summarises the final state: "delivered" (every attempt's last
@@ -182,7 +184,7 @@ func (m *Message) Failed() bool {
 // pipeline serialises calls.
 type Correlator struct {
 	cfg  Config
-	byID map[string]*Message
+	byID idTable
 	// head is the oldest message (first seen first), tail the newest.
 	head, tail *Message
 	done       func(*Message)
@@ -202,11 +204,11 @@ const maxFree = 1024
 // the table (completed or evicted); done must not keep the message, which
 // is reused for a later queue ID once done returns.
 func New(cfg Config, done func(*Message)) *Correlator {
-	return &Correlator{cfg: cfg, byID: make(map[string]*Message), done: done, relays: make(map[string]string)}
+	return &Correlator{cfg: cfg, byID: newIDTable(), done: done, relays: make(map[string]string)}
 }
 
 // Len is the number of messages held.
-func (c *Correlator) Len() int { return len(c.byID) }
+func (c *Correlator) Len() int { return c.byID.n }
 
 // Evictions returns how many messages left the table for reason e.
 func (c *Correlator) Evictions(e End) uint64 { return c.evictions[e] }
@@ -229,7 +231,7 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason event.Reas
 		return obs
 	}
 	c.expire(ev.Time)
-	m := c.byID[string(ev.QueueID)]
+	m := c.byID.get(ev.QueueID)
 	switch ev.Kind {
 	case event.KindClient, event.KindPickup, event.KindMessageID, event.KindQueued, event.KindDelivery,
 		event.KindReject, event.KindContentAction, event.KindExpired, event.KindNotification:
@@ -310,7 +312,7 @@ func (c *Correlator) Flush() {
 }
 
 func (c *Correlator) insert(ev *event.Event) *Message {
-	if len(c.byID) >= c.cfg.MaxMessages {
+	if c.byID.n >= c.cfg.MaxMessages {
 		c.remove(c.head, EndCapacity)
 	}
 	var m *Message
@@ -322,7 +324,7 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 		m = &Message{}
 	}
 	m.QueueID, m.FirstSeen, m.LastSeen = string(ev.QueueID), ev.Time, ev.Time
-	c.byID[m.QueueID] = m
+	c.byID.put(m)
 	m.prev = c.tail
 	if c.tail != nil {
 		c.tail.next = m
@@ -345,7 +347,7 @@ func (c *Correlator) expire(now time.Time) {
 }
 
 func (c *Correlator) remove(m *Message, why End) {
-	delete(c.byID, m.QueueID)
+	c.byID.del(m)
 	if m.prev != nil {
 		m.prev.next = m.next
 	} else {

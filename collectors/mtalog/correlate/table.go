@@ -1,0 +1,125 @@
+package correlate
+
+import (
+	"math/bits"
+	"math/rand/v2"
+)
+
+// idTable finds a held message by its queue ID. It is the correlator's
+// hottest structure (a lookup for nearly every line of a busy log), so it
+// is a small open-addressing table rather than a map[string]*Message: the
+// hash reads a queue ID's bytes as two or three words and mixes them with
+// one multiply, a slot holds the message itself (its QueueID is the key),
+// and a lookup compares a few bytes without converting the ID to a string.
+// The seeds are random per table, so IDs written into a log by someone
+// else cannot be chosen to collide; the table is also bounded by
+// Config.MaxMessages. Linear probing, kept at most half full; deletion
+// shifts the following entries back (no tombstones).
+type idTable struct {
+	slots        []*Message
+	mask         uint64
+	n            int
+	seed1, seed2 uint64
+}
+
+const minTableSlots = 1024
+
+func newIDTable() idTable {
+	return idTable{slots: make([]*Message, minTableSlots), mask: minTableSlots - 1,
+		seed1: rand.Uint64() | 1, seed2: rand.Uint64()}
+}
+
+// hash mixes the ID's bytes: queue IDs are 10 to 20 characters, so the
+// first and last 8 bytes (overlapping when shorter than 16) cover all but
+// the longest, whose middle is folded in word by word.
+func hash[T ~string | ~[]byte](t *idTable, id T) uint64 {
+	n := len(id)
+	var a, b uint64
+	if n >= 8 {
+		a = load64(id, 0)
+		b = load64(id, n-8)
+		for i := 8; i < n-8; i += 8 {
+			a = mix(a^t.seed2, load64(id, i)^t.seed1)
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			a = a<<8 | uint64(id[i])
+		}
+	}
+	return mix(a^t.seed1, b^t.seed2^uint64(n))
+}
+
+// load64 reads 8 bytes of s at i, little-endian.
+func load64[T ~string | ~[]byte](s T, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// mix is the 128-bit product of a and b folded to 64 bits (wyhash's mum).
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// get returns the message with this queue ID, or nil.
+func (t *idTable) get(id []byte) *Message {
+	h := hash(t, id)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		m := t.slots[i]
+		if m == nil {
+			return nil
+		}
+		if m.hash == h && m.QueueID == string(id) {
+			return m
+		}
+	}
+}
+
+// put adds m, whose QueueID is not in the table.
+func (t *idTable) put(m *Message) {
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	m.hash = hash(t, m.QueueID)
+	t.place(m)
+	t.n++
+}
+
+func (t *idTable) place(m *Message) {
+	i := m.hash & t.mask
+	for t.slots[i] != nil {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = m
+}
+
+func (t *idTable) grow() {
+	old := t.slots
+	t.slots = make([]*Message, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, m := range old {
+		if m != nil {
+			t.place(m)
+		}
+	}
+}
+
+// del removes m, which is in the table.
+func (t *idTable) del(m *Message) {
+	i := m.hash & t.mask
+	for t.slots[i] != m {
+		i = (i + 1) & t.mask
+	}
+	// Shift back every following entry of the run that may live in the
+	// hole: one whose home slot is not cyclically in (i, j].
+	for j := (i + 1) & t.mask; t.slots[j] != nil; j = (j + 1) & t.mask {
+		home := t.slots[j].hash & t.mask
+		if (j-home)&t.mask >= (j-i)&t.mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = nil
+	t.n--
+}
