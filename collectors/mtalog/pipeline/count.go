@@ -104,7 +104,15 @@ func (p *Pipeline) providerOf(ev *event.Event) string {
 	if string(relay) == "none" {
 		relay = nil
 	}
-	return p.providers.Lookup(ev.Domain, relay)
+	prov, slot := p.providerCache.get(ev.Domain, relay)
+	if prov != "" {
+		return prov
+	}
+	prov = p.providers.Lookup(ev.Domain, relay)
+	if slot != nil {
+		slot.put(ev.Domain, relay, prov)
+	}
+	return prov
 }
 
 // messageDone is the correlator's callback: per-message metrics and the

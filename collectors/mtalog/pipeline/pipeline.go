@@ -66,11 +66,13 @@ type Pipeline struct {
 	parse      func([]byte, *event.Event) bool
 	classifier *event.Classifier
 	providers  *event.Providers
-	corr       *correlate.Correlator
-	tracer     trace.Tracer
-	logger     *slog.Logger
-	clock      clock.Clock
-	m          *metrics
+	// providerCache is in front of providers (see providerCache).
+	providerCache providerCache
+	corr          *correlate.Correlator
+	tracer        trace.Tracer
+	logger        *slog.Logger
+	clock         clock.Clock
+	m             *metrics
 
 	mu        sync.Mutex
 	ev        event.Event
