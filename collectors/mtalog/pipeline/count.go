@@ -14,42 +14,39 @@ func (p *Pipeline) count(ev *event.Event) {
 	switch ev.Kind {
 	case event.KindConnect:
 		if ev.Daemon == event.DaemonSmtpd {
-			m.connections.Inc()
+			m.connections.n++
 		}
 	case event.KindReject:
 		reason = p.classify(ev.DSN, ev.Text)
 		if ev.Action == event.ActionReject || ev.Action == event.ActionDefer {
-			p.counter(counterKey{vec: vRejects, a: uint8(reason)}, m.rejects, 1, reason.String(), "", "").Inc()
+			p.series(counterKey{vec: vRejects, a: uint8(reason)}, m.rejects).n++
 		}
-		p.counter(counterKey{vec: vRejectStages, a: uint8(ev.Daemon), b: uint8(ev.Action), c: uint8(ev.Stage)}, m.rejectStages, 3,
-			ev.Daemon.String(), ev.Action.String(), ev.Stage.String()).Inc()
+		p.series(counterKey{vec: vRejectStages, a: uint8(ev.Daemon), b: uint8(ev.Action), c: uint8(ev.Stage)}, m.rejectStages).n++
 		if ev.Daemon == event.DaemonPostscreen {
-			p.counter(counterKey{vec: vPostscreen, a: uint8(event.PostscreenReject)}, m.postscreen, 1, event.PostscreenReject.String(), "", "").Inc()
+			p.series(counterKey{vec: vPostscreen, a: uint8(event.PostscreenReject)}, m.postscreen).n++
 		}
 	case event.KindContentAction:
 		if ev.Action == event.ActionReject || ev.Action == event.ActionDefer {
 			reason = p.classify(ev.DSN, ev.Text)
 		}
-		p.counter(counterKey{vec: vContent, a: uint8(ev.Action)}, m.contentActions, 1, ev.Action.String(), "", "").Inc()
+		p.series(counterKey{vec: vContent, a: uint8(ev.Action)}, m.contentActions).n++
 	case event.KindAuthFailure:
-		m.authFailures.Inc()
-		p.counter(counterKey{vec: vAuthByMech, a: uint8(ev.SASLMechanism)}, m.authByMech, 1, ev.SASLMechanism.String(), "", "").Inc()
+		m.authFailures.n++
+		p.series(counterKey{vec: vAuthByMech, a: uint8(ev.SASLMechanism)}, m.authByMech).n++
 	case event.KindTLS:
-		p.counter(counterKey{vec: vTLS, a: uint8(ev.TLSDirection), b: uint8(ev.TLSProtocol)}, m.tls, 2,
-			ev.TLSDirection.String(), ev.TLSProtocol.String(), "").Inc()
+		p.series(counterKey{vec: vTLS, a: uint8(ev.TLSDirection), b: uint8(ev.TLSProtocol)}, m.tls).n++
 	case event.KindPostscreen:
-		p.counter(counterKey{vec: vPostscreen, a: uint8(ev.Postscreen)}, m.postscreen, 1, ev.Postscreen.String(), "", "").Inc()
+		p.series(counterKey{vec: vPostscreen, a: uint8(ev.Postscreen)}, m.postscreen).n++
 	case event.KindLostConnection, event.KindTimeout, event.KindTooManyErrors:
-		p.counter(counterKey{vec: vDrops, a: uint8(ev.Kind), b: uint8(ev.Stage)}, m.drops, 2, dropKind(ev.Kind), ev.Stage.String(), "").Inc()
+		p.series(counterKey{vec: vDrops, a: uint8(ev.Kind), b: uint8(ev.Stage)}, m.drops).n++
 	case event.KindDiagnostic:
-		p.counter(counterKey{vec: vDiagnostics, a: uint8(ev.Daemon), b: uint8(ev.Severity)}, m.diagnostics, 2,
-			ev.Daemon.String(), ev.Severity.String(), "").Inc()
+		p.series(counterKey{vec: vDiagnostics, a: uint8(ev.Daemon), b: uint8(ev.Severity)}, m.diagnostics).n++
 	case event.KindNotification:
-		p.counter(counterKey{vec: vNotifications, a: uint8(ev.Status)}, m.notifications, 1, ev.Status.String(), "", "").Inc()
+		p.series(counterKey{vec: vNotifications, a: uint8(ev.Status)}, m.notifications).n++
 	case event.KindDelivery:
 		provider = p.providerOf(ev)
 		if ev.Status == event.StatusDeliverable || ev.Status == event.StatusUndeliverable {
-			p.counter(counterKey{vec: vVerifications, a: uint8(ev.Status)}, m.verifications, 1, ev.Status.String(), "", "").Inc()
+			p.series(counterKey{vec: vVerifications, a: uint8(ev.Status)}, m.verifications).n++
 			// Probes are not mail: the correlator does not see them.
 			return
 		}
@@ -62,8 +59,8 @@ func (p *Pipeline) count(ev *event.Event) {
 	switch ev.Kind {
 	case event.KindQueued:
 		if obs.FirstQueued {
-			m.received.Inc()
-			m.receivedBytes.Add(float64(ev.Size))
+			m.received.n++
+			m.receivedBytes.n += uint64(max(ev.Size, 0))
 		}
 	case event.KindExpired:
 		// qmgr names no recipient: the provider is the last attempt's.
@@ -78,18 +75,16 @@ func (p *Pipeline) count(ev *event.Event) {
 // delivery counts one delivery outcome.
 func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider string, reason event.Reason, dsn event.DSN, delay float64, hasDelay bool) {
 	m := p.m
-	p.counter(counterKey{vec: vDeliveries, a: uint8(transport), b: uint8(st), s: provider}, m.deliveries, 3,
-		transport.String(), st.String(), provider).Inc()
+	p.series(counterKey{vec: vDeliveries, a: uint8(transport), b: uint8(st), s: provider}, m.deliveries).n++
 	if hasDelay {
-		p.observer(counterKey{vec: vDelay, a: uint8(st), s: provider}, m.delay, 2, st.String(), provider).Observe(delay)
+		p.series(counterKey{vec: vDelay, a: uint8(st), s: provider}, m.delay).observe(delay, m.delay.buckets)
 	}
 	if st == event.StatusSent {
 		return
 	}
-	p.counter(counterKey{vec: vFailures, a: uint8(st), b: uint8(reason), s: provider}, m.failures, 3,
-		st.String(), reason.String(), provider).Inc()
+	p.series(counterKey{vec: vFailures, a: uint8(st), b: uint8(reason), s: provider}, m.failures).n++
 	if st == event.StatusBounced {
-		p.counter(counterKey{vec: vBounces, a: dsn.Class, s: provider}, m.bounces, 2, provider, dsn.DSNClass(), "").Inc()
+		p.series(counterKey{vec: vBounces, a: dsn.Class, s: provider}, m.bounces).n++
 	}
 }
 
@@ -118,13 +113,14 @@ func (p *Pipeline) providerOf(ev *event.Event) string {
 // messageDone is the correlator's callback: per-message metrics and the
 // trace. It runs under p.mu (from Observe or Flush).
 func (p *Pipeline) messageDone(msg *correlate.Message) {
-	p.counter(counterKey{vec: vEnded, a: uint8(msg.End)}, p.m.ended, 1, msg.End.String(), "", "").Inc()
+	m := p.m
+	p.series(counterKey{vec: vEnded, a: uint8(msg.End)}, m.ended).n++
 	if msg.End == correlate.EndRemoved {
 		out := msg.Outcome()
-		p.observer(counterKey{vec: vMessageTime, s: out}, p.m.messageTime, 1, out, "").Observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds())
-		p.m.attempts.Observe(float64(msg.AttemptCount))
+		p.series(counterKey{vec: vMessageTime, s: out}, m.messageTime).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), m.messageTime.buckets)
+		m.attempts.observe(float64(msg.AttemptCount), attemptBuckets)
 		// A message the MTA gave up on: a missing seed can say so.
-		if msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
+		if p.cfg.Discoveries != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
 			p.cfg.Discoveries.Publish(collectors.KindBouncedMessage, "mta", collectors.MessageIDKey(msg.MessageIDHash))
 		}
 	}

@@ -74,14 +74,12 @@ type Pipeline struct {
 	clock         clock.Clock
 	m             *metrics
 
-	mu        sync.Mutex
-	ev        event.Event
-	counters  map[uint64]prometheus.Counter
-	observers map[uint64]prometheus.Observer
-	// counterSlots and observerSlots cache the maps' recent children
-	// (see slotOf).
-	counterSlots  [1 << counterSlotBits]counterSlot
-	observerSlots [1 << observerSlotBits]observerSlot
+	mu sync.Mutex
+	ev event.Event
+	// cells holds the series of the metrics' families by packed key;
+	// cellSlots caches the recent ones (see series).
+	cells     map[uint64]*cell
+	cellSlots [1 << cellSlotBits]cellSlot
 	// labels numbers the string label values of counter keys (see
 	// packed); lastLabel is the last one looked up, as a line's
 	// provider is looked up for several vectors in a row.
@@ -127,10 +125,10 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 		clk = clock.Real{}
 	}
 	p := &Pipeline{cfg: cfg, parse: postfix.ParseLine, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
-		counters: map[uint64]prometheus.Counter{}, observers: map[uint64]prometheus.Observer{}, labels: map[string]uint32{}, sources: map[string]*sourceCounters{},
+		cells: map[uint64]*cell{}, labels: map[string]uint32{}, sources: map[string]*sourceCounters{},
 		reasons: map[reasonKey]event.Reason{}}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
-	p.m = newMetrics(cfg.MTA, func() float64 {
+	p.m = newMetrics(p, cfg.MTA, func() float64 {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return float64(p.corr.Len())
@@ -258,7 +256,7 @@ func (p *Pipeline) handleLine(src string, l *source.Line, now time.Time) {
 
 func (p *Pipeline) unparsed(src string, d event.Daemon, text []byte) {
 	p.unparsedN++
-	p.counter(counterKey{vec: vUnparsed, a: uint8(d), s: src}, p.m.unparsed, 2, src, d.String(), "").Inc()
+	p.m.unparsed.WithLabelValues(src, d.String()).Inc()
 	// Keep a copy: text is reused once the batch returns.
 	s := Sample{Source: src, Daemon: d.String(), Text: string(text)}
 	if len(p.samples) < maxSamples {

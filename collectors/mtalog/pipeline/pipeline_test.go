@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
 )
@@ -275,4 +276,45 @@ func sumCounters(t *testing.T, reg *prometheus.Registry, name string, match map[
 		}
 	}
 	return v
+}
+
+// TestScrapeWhileHandling gathers the registry while batches are handled
+// (the cells are plain integers behind the pipeline's lock; run with
+// -race), and the final scrape counts every delivery line, and every
+// expiry qmgr logs, once.
+func TestScrapeWhileHandling(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p := newTestPipeline(t, reg)
+	all := readBatch(t, corpora[0]).Lines
+	deliveries := 0
+	var ev event.Event
+	for _, l := range all {
+		if !postfix.ParseLine(l.Text, &ev) {
+			continue
+		}
+		if ev.Kind == event.KindExpired || ev.Kind == event.KindDelivery && ev.Status != event.StatusDeliverable && ev.Status != event.StatusUndeliverable {
+			deliveries++
+		}
+	}
+	const rounds = 20
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range rounds {
+			p.HandleBatch(&source.Batch{Source: "maillog", Lines: all})
+		}
+	}()
+	for scraping := true; scraping; {
+		select {
+		case <-done:
+			scraping = false
+		default:
+		}
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := sumCounters(t, reg, "mailscope_mta_deliveries_total", nil), float64(rounds*deliveries); got != want {
+		t.Fatalf("deliveries_total %v after %d rounds, want %v", got, rounds, want)
+	}
 }
