@@ -28,12 +28,12 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "read", "read, parse or pipeline")
+	mode := flag.String("mode", "read", "read, parse, source or pipeline")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured stage to this file")
 	repeat := flag.Int("repeat", 1, "run the stage this many times (more samples for -cpuprofile); the figures are per run")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: postfixbench -mode=read|parse|pipeline FILE")
+		fmt.Fprintln(os.Stderr, "usage: postfixbench -mode=read|parse|source|pipeline FILE")
 		os.Exit(2)
 	}
 	path := flag.Arg(0)
@@ -91,6 +91,8 @@ func stage(mode, path string) (lines int64, extra string, err error) {
 		extra = fmt.Sprintf(" unparsed=%d delivery_lines=%d", unparsed, deliveries)
 	case "pipeline":
 		lines, err = replay(path)
+	case "source":
+		lines, err = replaySource(path)
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}
@@ -113,6 +115,18 @@ func scan(path string, fn func([]byte)) (int64, error) {
 	}
 	return n, sc.Err()
 }
+
+// replaySource is the replay source alone: the lines are read, dated and
+// batched as for the pipeline, and the batches dropped.
+func replaySource(path string) (int64, error) {
+	newSink := func() (source.Sink, error) { return discard{}, nil }
+	st, err := source.ReplayWith(context.Background(), []string{path}, newSink, source.ReplayOptions{Name: "bench", Location: time.UTC})
+	return st.Lines, err
+}
+
+type discard struct{}
+
+func (discard) HandleBatch(*source.Batch) {}
 
 // replay is `mailscope replay` without the output: a fresh pipeline on
 // its own registry (a new one if the replay starts over, as it does for a

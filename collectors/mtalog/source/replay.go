@@ -175,13 +175,16 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 	}
 	// The lines stay in eachLineInPlace's buffer until flush hands them
 	// on, which it does before the buffer is reused: no copy per line.
+	batch.Lines = make([]Line, 0, replayBatchLines)
 	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int) error {
-		t := walker.lineTime(line)
+		t, fresh := walker.lineTimeFresh(line)
 		if walker.wrong {
 			// The sink will be dropped: only the walk goes on.
 			return nil
 		}
-		if !t.IsZero() {
+		// A time the walker repeats from the line before is already in
+		// First and Last; most lines of a busy log repeat it.
+		if fresh && !t.IsZero() {
 			if st.First.IsZero() || t.Before(st.First) {
 				st.First = t
 			}

@@ -269,15 +269,22 @@ func newYearWalker(mtime time.Time, loc *time.Location, start int, known bool) *
 }
 
 func (w *yearWalker) lineTime(text []byte) time.Time {
+	t, _ := w.lineTimeFresh(text)
+	return t
+}
+
+// lineTimeFresh is lineTime, and whether the time was worked out for this
+// line rather than repeated from the line before (same first 15 bytes).
+func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
 	if w.cached && len(text) >= rfc3164Len && string(text[:rfc3164Len]) == string(w.last[:]) {
-		return w.lastTime
+		return w.lastTime, false
 	}
 	s, ok := parseStamp(text)
 	if !ok {
-		return time.Time{}
+		return time.Time{}, true
 	}
 	if s.hasYear {
-		return s.time(w.loc, &w.zones)
+		return s.time(w.loc, &w.zones), true
 	}
 	switch {
 	case w.lastMonth == 0:
@@ -296,7 +303,7 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 	t := s.time(w.loc, &w.zones)
 	copy(w.last[:], text)
 	w.lastTime, w.cached = t, true
-	return t
+	return t, true
 }
 
 // startYear is, once the whole file was walked, the year of its first RFC
