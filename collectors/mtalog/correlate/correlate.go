@@ -190,6 +190,8 @@ type Correlator struct {
 	done       func(*Message)
 	evictions  [4]uint64
 	relays     map[string]string
+	// expired is the time expire last checked.
+	expired time.Time
 	// free holds messages that left the table, for reuse with their
 	// attempt slices: done must not keep a message, so a new one need
 	// not be allocated for each queue ID.
@@ -340,6 +342,14 @@ func (c *Correlator) expire(now time.Time) {
 	if now.IsZero() {
 		return
 	}
+	// Lines come in bursts with the same timestamp: at the time the last
+	// call checked, nothing has expired since unless the oldest message
+	// changed (remove resets expired then; messages added since are
+	// first seen at that time).
+	if now == c.expired {
+		return
+	}
+	c.expired = now
 	limit := now.Add(-c.cfg.TTL)
 	for c.head != nil && c.head.FirstSeen.Before(limit) {
 		c.remove(c.head, EndTTL)
@@ -347,6 +357,9 @@ func (c *Correlator) expire(now time.Time) {
 }
 
 func (c *Correlator) remove(m *Message, why End) {
+	if m == c.head {
+		c.expired = time.Time{}
+	}
 	c.byID.del(m)
 	if m.prev != nil {
 		m.prev.next = m.next

@@ -108,6 +108,24 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 		return false
 	}
 	ev.Domain = domainOf(to)
+	// log_adhoc.c writes the usual fields in this order: read them in it,
+	// each found by a compare of its name. The loop below, which finds
+	// each key, takes over at the first field that is not the expected
+	// one (orig_to=, conn_use=) or not in the expected form.
+	for _, f := range &deliveryFields {
+		v, ok := trimPrefix(r, f.name)
+		if !ok {
+			break
+		}
+		after, ok := f.read(v, ev)
+		if !ok {
+			break
+		}
+		r = after
+	}
+	if v, ok := trimPrefix(r, ", status="); ok {
+		return parseStatus(v, ev)
+	}
 	for {
 		if len(r) < 2 || r[0] != ',' || r[1] != ' ' {
 			return false
@@ -127,6 +145,7 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 		// the ", " after them checked; anything else (a value with
 		// more in it, a key this parser does not know) takes the
 		// general path: the value is everything up to the next ", ".
+		var read func([]byte, *event.Event) ([]byte, bool)
 		switch string(key) {
 		case "orig_to":
 			if _, r, ok = angle(val); !ok {
@@ -136,31 +155,17 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 		case "status":
 			return parseStatus(val, ev)
 		case "relay":
-			n := hostEnd(val)
-			switch {
-			case n+1 < len(val) && val[n] == ',' && val[n+1] == ' ':
-				// "relay=none, ", "relay=local, "
-				ev.Relay, r = val[:n], val[n:]
-				continue
-			case n < len(val) && val[n] == '[':
-				if c := bytes.IndexByte(val[n:], ','); c >= 0 && n+c+1 < len(val) && val[n+c+1] == ' ' {
-					ev.Relay, r = val[:n], val[n+c:]
-					continue
-				}
-			}
+			read = relayField
 		case "delay":
-			if d, after, ok := atof(val); ok && len(after) > 1 && after[0] == ',' && after[1] == ' ' {
-				ev.Delay, r = d, after
-				continue
-			}
+			read = delayField
 		case "delays":
-			if ds, after, ok := delays(val); ok {
-				ev.Delays, r = ds, after
-				continue
-			}
+			read = delaysField
 		case "dsn":
-			if d, after, ok := parseDSN(val); ok && len(after) > 1 && after[0] == ',' && after[1] == ' ' {
-				ev.DSN, r = d, after
+			read = dsnField
+		}
+		if read != nil {
+			if after, ok := read(val, ev); ok {
+				r = after
 				continue
 			}
 		}
@@ -184,6 +189,70 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 			ev.DSN, _, _ = parseDSN(v)
 		}
 	}
+}
+
+// deliveryFields are the fields of a delivery line between to= and
+// status=, in log_adhoc.c's order, with their readers.
+var deliveryFields = [...]struct {
+	name string
+	read func([]byte, *event.Event) ([]byte, bool)
+}{
+	{", relay=", relayField},
+	{", delay=", delayField},
+	{", delays=", delaysField},
+	{", dsn=", dsnField},
+}
+
+// The field readers take the text after "key=" and, when the value has
+// the form Postfix writes and ", " follows it, set the event's field and
+// return the text from that ", ". Otherwise they change nothing and
+// return false, and the general path reads the value.
+
+// relayField reads "host[addr]:port, " or "none, ".
+func relayField(val []byte, ev *event.Event) ([]byte, bool) {
+	n := hostEnd(val)
+	switch {
+	case n+1 < len(val) && val[n] == ',' && val[n+1] == ' ':
+		// "relay=none, ", "relay=local, "
+		ev.Relay = val[:n]
+		return val[n:], true
+	case n < len(val) && val[n] == '[':
+		if c := bytes.IndexByte(val[n:], ','); c >= 0 && n+c+1 < len(val) && val[n+c+1] == ' ' {
+			ev.Relay = val[:n]
+			return val[n+c:], true
+		}
+	}
+	return nil, false
+}
+
+// delayField reads "D, ".
+func delayField(val []byte, ev *event.Event) ([]byte, bool) {
+	d, after, ok := atof(val)
+	if !ok || len(after) < 2 || after[0] != ',' || after[1] != ' ' {
+		return nil, false
+	}
+	ev.Delay = d
+	return after, true
+}
+
+// delaysField reads "a/b/c/d, ".
+func delaysField(val []byte, ev *event.Event) ([]byte, bool) {
+	d, after, ok := delays(val)
+	if !ok {
+		return nil, false
+	}
+	ev.Delays = d
+	return after, true
+}
+
+// dsnField reads "X.Y.Z, ".
+func dsnField(val []byte, ev *event.Event) ([]byte, bool) {
+	d, after, ok := parseDSN(val)
+	if !ok || len(after) < 2 || after[0] != ',' || after[1] != ' ' {
+		return nil, false
+	}
+	ev.DSN = d
+	return after, true
 }
 
 // hostEnd is the length of the host name at the start of a relay value:
@@ -257,7 +326,7 @@ func parseStatus(val []byte, ev *event.Event) bool {
 	ev.Kind = event.KindDelivery
 	ev.Code, _, _ = reply(text)
 	if ev.Code == 0 {
-		if _, said, ok := cut(text, " said: "); ok {
+		if _, said, ok := cutAt(text, " said: ", 5); ok {
 			ev.Code, _, _ = reply(said)
 		}
 	}

@@ -38,7 +38,13 @@ func ParseLine(line []byte, ev *event.Event) bool {
 	}
 	// HOST
 	_, rest = word(rest)
-	prog, msg, ok := cut(rest, ": ")
+	// The program ends at the first ": ", nearly always the first ':'.
+	var prog, msg []byte
+	if c := bytes.IndexByte(rest, ':'); c >= 0 && c+1 < len(rest) && rest[c+1] == ' ' {
+		prog, msg, ok = rest[:c], rest[c+2:], true
+	} else {
+		prog, msg, ok = cut(rest, ": ")
+	}
 	if !ok {
 		// "prog[pid]:" with an empty message, or no program at all.
 		return false

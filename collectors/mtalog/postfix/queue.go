@@ -122,7 +122,10 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 	}
 	ev.Kind = event.KindQueued
 	ev.Size = size
-	if _, r, ok := cut(r, "nrcpt="); ok {
+	if r, ok := trimPrefix(r, ", nrcpt="); ok {
+		n, _, _ := atoi(r)
+		ev.Nrcpt = int32(n)
+	} else if _, r, ok := cut(r, "nrcpt="); ok {
 		n, _, _ := atoi(r)
 		ev.Nrcpt = int32(n)
 	}

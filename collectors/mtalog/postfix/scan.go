@@ -14,6 +14,38 @@ func cut(s []byte, sep string) (before, after []byte, ok bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
+// cutAt is cut with the search anchored on sep[k] (see indexAt).
+func cutAt(s []byte, sep string, k int) (before, after []byte, ok bool) {
+	i := indexAt(s, sep, k)
+	if i < 0 {
+		return s, nil, false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// indexAt is index for a separator whose byte k is rarer in the text
+// than its first (the ':' of " said: "): candidates are found by that
+// byte.
+func indexAt(s []byte, sep string, k int) int {
+	n := len(sep)
+	c := sep[k]
+	for off := k; off < len(s); {
+		i := bytes.IndexByte(s[off:], c)
+		if i < 0 {
+			return -1
+		}
+		start := off + i - k
+		if start+n > len(s) {
+			return -1
+		}
+		if string(s[start:start+n]) == sep {
+			return start
+		}
+		off += i + 1
+	}
+	return -1
+}
+
 // index is bytes.Index for the parser's short, constant separators. It
 // finds a candidate with the vectorised bytes.IndexByte and compares the
 // rest in place: bytes.Index would first copy sep into a []byte and set up
