@@ -62,8 +62,11 @@ const maxSamples = 20
 // Pipeline is the sink. HandleBatch may be called from several goroutines;
 // it serialises them.
 type Pipeline struct {
-	cfg        Config
-	parse      func([]byte, *event.Event) bool
+	cfg   Config
+	parse func([]byte, *event.Event) bool
+	// parser is Postfix's, which remembers the line before (its parse
+	// method is parse).
+	parser     postfix.Parser
 	classifier *event.Classifier
 	providers  *event.Providers
 	// providerCache is in front of providers (see providerCache).
@@ -124,9 +127,10 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	p := &Pipeline{cfg: cfg, parse: postfix.ParseLine, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
+	p := &Pipeline{cfg: cfg, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
 		cells: map[uint64]*cell{}, labels: map[string]uint32{}, sources: map[string]*sourceCounters{},
 		reasons: map[reasonKey]event.Reason{}}
+	p.parse = p.parser.Parse
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	p.m = newMetrics(p, cfg.MTA, func() float64 {
 		p.mu.Lock()

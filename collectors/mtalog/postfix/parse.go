@@ -31,13 +31,66 @@ type dsnT = event.DSN
 // unparsed-by-daemon count. Lines of other programs (no "name/daemon"
 // program, or a daemon Postfix does not have) are events of KindForeign.
 func ParseLine(line []byte, ev *event.Event) bool {
+	return parse(line, ev, nil)
+}
+
+// Parser is ParseLine with a memory of the line before: consecutive lines
+// of a busy log mostly share the timestamp (to the second) and always the
+// host, so a line that repeats them is read from a compare of those bytes
+// instead of a parse and a search. Results are those of ParseLine. The
+// zero Parser is ready; it is not safe for concurrent use.
+type Parser struct {
+	// stamp is the last RFC 3164 timestamp with its space, and time what
+	// it parsed to.
+	stamp   [rfc3164Len]byte
+	time    time.Time
+	stampOK bool
+	// host is the last line's host name.
+	host    [maxHostLen]byte
+	hostLen int
+}
+
+const (
+	rfc3164Len = len("Nov 26 05:31:21 ")
+	maxHostLen = 64
+)
+
+// Parse is ParseLine.
+func (p *Parser) Parse(line []byte, ev *event.Event) bool {
+	return parse(line, ev, p)
+}
+
+func parse(line []byte, ev *event.Event, p *Parser) bool {
 	ev.Reset()
-	rest, ok := parseTimestamp(line, ev)
-	if !ok {
-		return false
+	var rest []byte
+	if p != nil && p.stampOK && len(line) >= rfc3164Len && string(line[:rfc3164Len]) == string(p.stamp[:]) {
+		ev.Time, ev.NoYear = p.time, true
+		rest = line[rfc3164Len:]
+	} else {
+		var ok bool
+		if rest, ok = parseTimestamp(line, ev); !ok {
+			return false
+		}
+		if p != nil && ev.NoYear {
+			copy(p.stamp[:], line)
+			p.time, p.stampOK = ev.Time, true
+		}
 	}
-	// HOST
-	_, rest = word(rest)
+	// HOST: the same as the line before's when its bytes and a space are
+	// there (it has no space in it, so that space is the first).
+	if p != nil && p.hostLen > 0 && len(rest) > p.hostLen && rest[p.hostLen] == ' ' && string(rest[:p.hostLen]) == string(p.host[:p.hostLen]) {
+		rest = rest[p.hostLen+1:]
+	} else {
+		var host []byte
+		host, rest = word(rest)
+		if p != nil {
+			p.hostLen = 0
+			if rest != nil && len(host) > 0 && len(host) <= maxHostLen {
+				p.hostLen = copy(p.host[:], host)
+			}
+		}
+	}
+	var ok bool
 	// The program ends at the first ": ", nearly always the first ':'.
 	var prog, msg []byte
 	if c := bytes.IndexByte(rest, ':'); c >= 0 && c+1 < len(rest) && rest[c+1] == ' ' {

@@ -3,7 +3,10 @@ package postfix
 import (
 	"bufio"
 	"bytes"
+	"math/rand/v2"
 	"os"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
@@ -205,4 +208,44 @@ func readLines(t testing.TB, path string) [][]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestParserMatchesParseLine: a Parser, which reuses the previous line's
+// timestamp and host when their bytes repeat, gives ParseLine's event for
+// every line of the corpora, read in order and shuffled, and for lines
+// made to trip the reuse (a longer host with the same start, a host
+// followed by no space, an RFC 3339 line between two equal stamps, a
+// stamp differing only in its last byte, a shorter host whose space
+// falls before the remembered host's length).
+func TestParserMatchesParseLine(t *testing.T) {
+	lines := readLines(t, "testdata/real-postfix.log")
+	lines = append(lines, readLines(t, "testdata/handwritten.log")...)
+	shuffled := slices.Clone(lines)
+	rand.New(rand.NewPCG(5, 6)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	tricky := [][]byte{
+		[]byte("Nov 26 07:02:41 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:41 mxx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:41 mx"),
+		[]byte("Nov 26 07:02:41 mx "),
+		[]byte("Nov 26 07:02:41 mxpostfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("2026-11-26T07:02:41.5+01:00 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:41 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:4x mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42  postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 m postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 a  postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42_mx postfix/qmgr[1]: 601FE984B37: removed"),
+	}
+	for name, seq := range map[string][][]byte{"in order": lines, "shuffled": shuffled, "tricky": tricky} {
+		var p Parser
+		for _, l := range seq {
+			var got, want event.Event
+			okGot, okWant := p.Parse(l, &got), ParseLine(l, &want)
+			if okGot != okWant || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: %q:\nParser    %v %+v\nParseLine %v %+v", name, l, okGot, got, okWant, want)
+			}
+		}
+	}
 }
