@@ -190,6 +190,7 @@ type Correlator struct {
 	done       func(*Message)
 	evictions  [4]uint64
 	relays     map[string]string
+	lastRelay  string
 	// expired is the time expire last checked.
 	expired time.Time
 	// free holds messages that left the table, for reuse with their
@@ -296,10 +297,17 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason event.Reas
 // intern returns a shared string for a relay host name, so a busy relay
 // costs one allocation, not one per attempt. The cache is bounded.
 func (c *Correlator) intern(b []byte) string {
+	// Deliveries come in runs to one relay: a compare with the last one
+	// saves the map's hash of the name.
+	if c.lastRelay == string(b) && len(b) > 0 {
+		return c.lastRelay
+	}
 	if s, ok := c.relays[string(b)]; ok {
+		c.lastRelay = s
 		return s
 	}
 	s := string(b)
+	c.lastRelay = s
 	if len(c.relays) < 4096 {
 		c.relays[s] = s
 	}

@@ -16,20 +16,45 @@ type reasonKey struct {
 	text string
 }
 
+// reasonSlot is an entry of the cache in front of the reason map: the
+// map's own key text, so filling a slot does not allocate.
+type reasonSlot struct {
+	key    reasonKey
+	reason event.Reason
+}
+
+const reasonSlotBits = 6
+
 // classify is Classifier.Classify with a bounded cache: a busy server
 // logs the same few replies (one per remote server and failure) over and
 // over, and a lookup costs a hash of the text where classifying it tries
-// every rule. The lookup does not allocate; only a miss copies the text.
+// every rule. In front of the map, a small direct-mapped table found by
+// the reply's length, code and last bytes answers a repeat with one
+// compare of the text, without the map's hash of all of it (a struct key
+// with a string is hashed field by field). Neither lookup allocates; only
+// a miss copies the text.
 func (p *Pipeline) classify(dsn event.DSN, text []byte) event.Reason {
-	if r, ok := p.reasons[reasonKey{dsn, string(text)}]; ok {
-		return r
+	slot := &p.reasonSlots[reasonSlotOf(dsn, text)]
+	if slot.key.dsn == dsn && slot.key.text == string(text) && slot.reason != event.ReasonNone {
+		return slot.reason
 	}
-	r := p.classifier.Classify(dsn, text)
-	if len(p.reasons) >= maxReasonCache {
-		clear(p.reasons)
+	v, ok := p.reasons[reasonKey{dsn, string(text)}]
+	if !ok {
+		if len(p.reasons) >= maxReasonCache {
+			clear(p.reasons)
+		}
+		v = reasonSlot{key: reasonKey{dsn, string(text)}, reason: p.classifier.Classify(dsn, text)}
+		p.reasons[v.key] = v
 	}
-	p.reasons[reasonKey{dsn, string(text)}] = r
-	return r
+	*slot = v
+	return v.reason
+}
+
+// reasonSlotOf hashes what tells replies apart cheaply.
+func reasonSlotOf(dsn event.DSN, text []byte) uint64 {
+	h := uint64(len(text)) | uint64(dsn.Class)<<16 | uint64(dsn.Subject)<<24 | uint64(dsn.Detail)<<40
+	h ^= tail64(text) * 0x9E3779B97F4A7C15
+	return (h * 0xBF58476D1CE4E5B9) >> (64 - reasonSlotBits)
 }
 
 // yearCache holds the start of one hour of an RFC 3164 timestamp in this

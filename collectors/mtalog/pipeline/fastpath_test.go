@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -64,5 +65,44 @@ func TestReasonCache(t *testing.T) {
 	p.classify(event.DSN{}, text)
 	if n := testing.AllocsPerRun(100, func() { p.classify(event.DSN{}, text) }); n != 0 {
 		t.Errorf("a cache hit allocates %v times", n)
+	}
+}
+
+// TestReasonSlotsAgree: replies that share their length and last bytes
+// (the slot hash's inputs) and differ in enhanced code or words, in a random order
+// that makes slots be both hit and overwritten, classify as the
+// classifier says.
+func TestReasonSlotsAgree(t *testing.T) {
+	p := newTestPipeline(t, nil)
+	texts := []string{
+		"host mx[1.2.3.4] said: 550 5.1.1 User unknown   (in reply to RCPT TO command)",
+		"host mx[1.2.3.4] said: 552 5.2.2 Mailbox full   (in reply to RCPT TO command)",
+		"host mx[1.2.3.4] said: 421 4.7.0 Try again late (in reply to RCPT TO command)",
+		"host mx[1.2.3.4] said: 550 5.7.1 Spamhaus listed(in reply to RCPT TO command)",
+	}
+	// Every enhanced code of classes 4 and 5 up to X.7.9: more codes than
+	// slots, so codes of one text share slots.
+	dsns := []event.DSN{{}}
+	for class := uint8(4); class <= 5; class++ {
+		for subject := range uint16(8) {
+			for detail := range uint16(10) {
+				dsns = append(dsns, event.DSN{Class: class, Subject: subject, Detail: detail})
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	hits := 0
+	for range 50_000 {
+		d, text := dsns[rng.IntN(len(dsns))], []byte(texts[rng.IntN(len(texts))])
+		slot := p.reasonSlots[reasonSlotOf(d, text)]
+		if slot.key.dsn == d && slot.key.text == string(text) {
+			hits++
+		}
+		if got, want := p.classify(d, text), p.classifier.Classify(d, text); got != want {
+			t.Fatalf("classify(%v, %q) = %s, want %s", d, text, got, want)
+		}
+	}
+	if hits == 0 {
+		t.Fatal("no reply was answered from a slot")
 	}
 }

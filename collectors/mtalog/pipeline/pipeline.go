@@ -91,10 +91,11 @@ type Pipeline struct {
 	lastLabelID uint32
 	// src is the current batch's per-source counters: every line counts
 	// one of them, found by index rather than by a map lookup.
-	src     *sourceCounters
-	sources map[string]*sourceCounters
-	reasons map[reasonKey]event.Reason
-	years   yearCache
+	src         *sourceCounters
+	sources     map[string]*sourceCounters
+	reasons     map[reasonKey]reasonSlot
+	reasonSlots [1 << reasonSlotBits]reasonSlot
+	years       yearCache
 	// nowYear is the year of the last clock reading withYear was given.
 	nowYear struct {
 		now  time.Time
@@ -129,7 +130,7 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 	}
 	p := &Pipeline{cfg: cfg, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
 		cells: map[uint64]*cell{}, labels: map[string]uint32{}, sources: map[string]*sourceCounters{},
-		reasons: map[reasonKey]event.Reason{}}
+		reasons: map[reasonKey]reasonSlot{}}
 	p.parse = p.parser.Parse
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	p.m = newMetrics(p, cfg.MTA, func() float64 {
