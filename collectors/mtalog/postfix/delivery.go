@@ -20,7 +20,7 @@ func parseSmtp(msg []byte, ev *event.Event) bool {
 	if id, r, ok := queueID(msg); ok {
 		ev.QueueID = id
 		rest = r
-		if hasPrefix(rest, "to=<") {
+		if len(rest) >= len("to=<") && string(rest[:len("to=<")]) == "to=<" {
 			return parseDelivery(rest, ev)
 		}
 	}
@@ -91,7 +91,7 @@ func parseSmtpClientError(rest []byte, ev *event.Event) bool {
 // not understood.
 func parseDeliveryAgent(msg []byte, ev *event.Event) bool {
 	id, rest, ok := queueID(msg)
-	if !ok || !hasPrefix(rest, "to=<") {
+	if !ok || len(rest) < len("to=<") || string(rest[:len("to=<")]) != "to=<" {
 		return false
 	}
 	ev.QueueID = id
@@ -108,23 +108,9 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 		return false
 	}
 	ev.Domain = domainOf(to)
-	// log_adhoc.c writes the usual fields in this order: read them in it,
-	// each found by a compare of its name. The loop below, which finds
-	// each key, takes over at the first field that is not the expected
-	// one (orig_to=, conn_use=) or not in the expected form.
-	for _, f := range &deliveryFields {
-		v, ok := trimPrefix(r, f.name)
-		if !ok {
-			break
-		}
-		after, ok := f.read(v, ev)
-		if !ok {
-			break
-		}
-		r = after
-	}
-	if v, ok := trimPrefix(r, ", status="); ok {
-		return parseStatus(v, ev)
+	r = knownFields(r, ev)
+	if len(r) >= len(", status=") && string(r[:len(", status=")]) == ", status=" {
+		return parseStatus(r[len(", status="):], ev)
 	}
 	for {
 		if len(r) < 2 || r[0] != ',' || r[1] != ' ' {
@@ -191,16 +177,42 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 	}
 }
 
-// deliveryFields are the fields of a delivery line between to= and
-// status=, in log_adhoc.c's order, with their readers.
-var deliveryFields = [...]struct {
-	name string
-	read func([]byte, *event.Event) ([]byte, bool)
-}{
-	{", relay=", relayField},
-	{", delay=", delayField},
-	{", delays=", delaysField},
-	{", dsn=", dsnField},
+// knownFields reads the fields log_adhoc.c writes between to= and status=
+// in its order, each found by a compare of its name (a constant there,
+// which the compiler turns into word loads), and returns r after the last
+// it read. parseDelivery's loop, which finds each key, takes over at the
+// first field that is not the expected one (orig_to=, conn_use=) or not in
+// the expected form.
+func knownFields(r []byte, ev *event.Event) []byte {
+	if len(r) < len(", relay=") || string(r[:len(", relay=")]) != ", relay=" {
+		return r
+	}
+	v, ok := relayField(r[len(", relay="):], ev)
+	if !ok {
+		return r
+	}
+	r = v
+	if len(r) < len(", delay=") || string(r[:len(", delay=")]) != ", delay=" {
+		return r
+	}
+	if v, ok = delayField(r[len(", delay="):], ev); !ok {
+		return r
+	}
+	r = v
+	if len(r) < len(", delays=") || string(r[:len(", delays=")]) != ", delays=" {
+		return r
+	}
+	if v, ok = delaysField(r[len(", delays="):], ev); !ok {
+		return r
+	}
+	r = v
+	if len(r) < len(", dsn=") || string(r[:len(", dsn=")]) != ", dsn=" {
+		return r
+	}
+	if v, ok = dsnField(r[len(", dsn="):], ev); !ok {
+		return r
+	}
+	return v
 }
 
 // The field readers take the text after "key=" and, when the value has

@@ -17,9 +17,9 @@ func parseCleanup(msg []byte, ev *event.Event) bool {
 		return false
 	}
 	ev.QueueID = id
-	if v, ok := trimPrefix(rest, "message-id="); ok {
+	if len(rest) >= len("message-id=") && string(rest[:len("message-id=")]) == "message-id=" {
 		ev.Kind = event.KindMessageID
-		ev.MessageID = messageID(v)
+		ev.MessageID = messageID(rest[len("message-id="):])
 		return true
 	}
 	if _, ok := trimPrefix(rest, "resent-message-id="); ok {
@@ -91,16 +91,16 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 	case string(rest) == "removed":
 		ev.Kind = event.KindRemoved
 		return true
-	case hasPrefix(rest, "to=<"):
+	case len(rest) >= len("to=<") && string(rest[:len("to=<")]) == "to=<":
 		return parseDelivery(rest, ev)
 	case hasPrefix(rest, "skipped, "):
 		ev.Kind = event.KindInfo
 		return true
 	}
-	r, ok := trimPrefix(rest, "from=<")
-	if !ok {
+	if len(rest) < len("from=<") || string(rest[:len("from=<")]) != "from=<" {
 		return false
 	}
+	r := rest[len("from=<"):]
 	from, r, ok := cut(r, ">, ")
 	if !ok {
 		return false
@@ -112,18 +112,18 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 		_, ev.Text, _ = cut(s, ", ")
 		return true
 	}
-	r, ok = trimPrefix(r, "size=")
-	if !ok {
+	if len(r) < len("size=") || string(r[:len("size=")]) != "size=" {
 		return false
 	}
+	r = r[len("size="):]
 	size, r, ok := atoi(r)
 	if !ok {
 		return false
 	}
 	ev.Kind = event.KindQueued
 	ev.Size = size
-	if r, ok := trimPrefix(r, ", nrcpt="); ok {
-		n, _, _ := atoi(r)
+	if len(r) >= len(", nrcpt=") && string(r[:len(", nrcpt=")]) == ", nrcpt=" {
+		n, _, _ := atoi(r[len(", nrcpt="):])
 		ev.Nrcpt = int32(n)
 	} else if _, r, ok := cut(r, "nrcpt="); ok {
 		n, _, _ := atoi(r)
@@ -227,6 +227,11 @@ func messageID(v []byte) []byte {
 	if i := bytes.IndexByte(v, ' '); i >= 0 {
 		v = v[:i]
 	}
-	v = bytes.TrimPrefix(v, []byte{'<'})
-	return bytes.TrimSuffix(v, []byte{'>'})
+	if len(v) > 0 && v[0] == '<' {
+		v = v[1:]
+	}
+	if len(v) > 0 && v[len(v)-1] == '>' {
+		v = v[:len(v)-1]
+	}
+	return v
 }

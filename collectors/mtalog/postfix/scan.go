@@ -98,7 +98,12 @@ func index(s []byte, sep string) int {
 }
 
 // hasPrefix is bytes.HasPrefix for a string prefix, without converting the
-// prefix to a []byte on every call.
+// prefix to a []byte on every call. The compiler turns a compare with a
+// string literal of up to 16 bytes into a few word loads, but not the
+// compare inside these helpers (the inlined prefix is a variable, so it
+// calls memequal): the hot paths (the lines every busy log is made of)
+// write the compare out, len(s) >= len("lit") && string(s[:len("lit")])
+// == "lit".
 func hasPrefix(s []byte, prefix string) bool {
 	return len(s) >= len(prefix) && string(s[:len(prefix)]) == prefix
 }

@@ -19,14 +19,14 @@ func parseSmtpd(msg []byte, ev *event.Event) bool {
 	}
 	switch msg[0] {
 	case 'c':
-		if rest, ok := trimPrefix(msg, "connect from "); ok {
+		if len(msg) >= len("connect from ") && string(msg[:len("connect from ")]) == "connect from " {
 			ev.Kind = event.KindConnect
-			ev.Client, _, _ = client(rest)
+			ev.Client, _, _ = client(msg[len("connect from "):])
 			return true
 		}
 	case 'd':
-		if rest, ok := trimPrefix(msg, "disconnect from "); ok {
-			return parseDisconnect(rest, ev)
+		if len(msg) >= len("disconnect from ") && string(msg[:len("disconnect from ")]) == "disconnect from " {
+			return parseDisconnect(msg[len("disconnect from "):], ev)
 		}
 		if _, ok := trimPrefix(msg, "discarding EHLO keywords: "); ok {
 			ev.Kind = event.KindInfo
@@ -72,8 +72,8 @@ func parseSmtpd(msg []byte, ev *event.Event) bool {
 	}
 	if id, rest, ok := queueID(msg); ok {
 		ev.QueueID = id
-		if r, ok := trimPrefix(rest, "client="); ok {
-			return parseClientLine(r, ev)
+		if len(rest) >= len("client=") && string(rest[:len("client=")]) == "client=" {
+			return parseClientLine(rest[len("client="):], ev)
 		}
 		if _, ok := trimPrefix(rest, "proxy-accept: "); ok {
 			ev.Kind = event.KindInfo

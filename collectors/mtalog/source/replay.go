@@ -277,7 +277,10 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 			if oversize {
 				line = line[:max]
 			}
-			if err := fn(bytes.TrimSuffix(line, []byte("\r")), oversize, n); err != nil {
+			if k := len(line); k > 0 && line[k-1] == '\r' {
+				line = line[:k-1]
+			}
+			if err := fn(line, oversize, n); err != nil {
 				return err
 			}
 		}
