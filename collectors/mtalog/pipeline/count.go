@@ -9,7 +9,7 @@ import (
 // count updates the metrics for one event and feeds the correlator.
 func (p *Pipeline) count(ev *event.Event) {
 	m := p.m
-	provider := ""
+	provider, pid := "", uint32(0)
 	reason := event.ReasonNone
 	switch ev.Kind {
 	case event.KindConnect:
@@ -44,7 +44,7 @@ func (p *Pipeline) count(ev *event.Event) {
 	case event.KindNotification:
 		p.series(counterKey{vec: vNotifications, a: uint8(ev.Status)}, m.notifications).n++
 	case event.KindDelivery:
-		provider = p.providerOf(ev)
+		provider, pid = p.providerOf(ev)
 		if ev.Status == event.StatusDeliverable || ev.Status == event.StatusUndeliverable {
 			p.series(counterKey{vec: vVerifications, a: uint8(ev.Status)}, m.verifications).n++
 			// Probes are not mail: the correlator does not see them.
@@ -53,7 +53,7 @@ func (p *Pipeline) count(ev *event.Event) {
 		if ev.Status != event.StatusSent {
 			reason = p.classify(ev.DSN, ev.Text)
 		}
-		p.delivery(ev.Daemon, ev.Status, provider, reason, ev.DSN, ev.Delay, true)
+		p.delivery(ev.Daemon, ev.Status, provider, pid, reason, ev.DSN, ev.Delay, true)
 	}
 	obs := p.corr.Observe(ev, provider, reason)
 	switch ev.Kind {
@@ -68,46 +68,49 @@ func (p *Pipeline) count(ev *event.Event) {
 		if prov == "" {
 			prov = event.ProviderOther
 		}
-		p.delivery(ev.Daemon, event.StatusExpired, prov, event.ReasonExpired, ev.DSN, 0, false)
+		p.delivery(ev.Daemon, event.StatusExpired, prov, 0, event.ReasonExpired, ev.DSN, 0, false)
 	}
 }
 
 // delivery counts one delivery outcome.
-func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider string, reason event.Reason, dsn event.DSN, delay float64, hasDelay bool) {
+// pid is provider's labelID, or 0 to look it up.
+func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider string, pid uint32, reason event.Reason, dsn event.DSN, delay float64, hasDelay bool) {
 	m := p.m
-	p.series(counterKey{vec: vDeliveries, a: uint8(transport), b: uint8(st), s: provider}, m.deliveries).n++
+	p.series(counterKey{vec: vDeliveries, a: uint8(transport), b: uint8(st), s: provider, sid: pid}, m.deliveries).n++
 	if hasDelay {
-		p.series(counterKey{vec: vDelay, a: uint8(st), s: provider}, m.delay).observe(delay, m.delay.buckets)
+		p.series(counterKey{vec: vDelay, a: uint8(st), s: provider, sid: pid}, m.delay).observe(delay, m.delay.buckets)
 	}
 	if st == event.StatusSent {
 		return
 	}
-	p.series(counterKey{vec: vFailures, a: uint8(st), b: uint8(reason), s: provider}, m.failures).n++
+	p.series(counterKey{vec: vFailures, a: uint8(st), b: uint8(reason), s: provider, sid: pid}, m.failures).n++
 	if st == event.StatusBounced {
-		p.series(counterKey{vec: vBounces, a: dsn.Class, s: provider}, m.bounces).n++
+		p.series(counterKey{vec: vBounces, a: dsn.Class, s: provider, sid: pid}, m.bounces).n++
 	}
 }
 
 // providerOf groups a delivery's destination: local transports are
-// "local", others by recipient domain, then by relay host.
-func (p *Pipeline) providerOf(ev *event.Event) string {
+// "local", others by recipient domain, then by relay host. It returns the
+// provider's labelID too.
+func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 	switch ev.Daemon {
 	case event.DaemonLocal, event.DaemonVirtual, event.DaemonPipe:
-		return event.ProviderLocal
+		return event.ProviderLocal, p.labelID(event.ProviderLocal)
 	}
 	relay := ev.Relay
 	if string(relay) == "none" {
 		relay = nil
 	}
-	prov, slot := p.providerCache.get(ev.Domain, relay)
+	prov, id, slot := p.providerCache.get(ev.Domain, relay)
 	if prov != "" {
-		return prov
+		return prov, id
 	}
 	prov = p.providers.Lookup(ev.Domain, relay)
+	id = p.labelID(prov)
 	if slot != nil {
-		slot.put(ev.Domain, relay, prov)
+		slot.put(ev.Domain, relay, prov, id)
 	}
-	return prov
+	return prov, id
 }
 
 // messageDone is the correlator's callback: per-message metrics and the

@@ -197,7 +197,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 type counterKey struct {
 	vec     uint8
 	a, b, c uint8
-	s       string // a bounded string label (source, provider)
+	s       string // a bounded string label (provider, outcome)
+	// sid is s's labelID when the caller has it (a delivery's provider,
+	// kept in the provider cache), 0 to look it up.
+	sid uint32
 }
 
 // packed is the key as one integer: a map keyed by it hashes 8 bytes,
@@ -205,19 +208,26 @@ type counterKey struct {
 // tenth of the pipeline's time). The string becomes its index in
 // p.labels, a bounded set (sources, providers, outcomes).
 func (p *Pipeline) packed(k counterKey) uint64 {
-	id, ok := uint32(0), k.s == ""
-	if !ok {
-		if k.s == p.lastLabel {
-			id, ok = p.lastLabelID, true
-		} else if id, ok = p.labels[k.s]; ok {
-			p.lastLabel, p.lastLabelID = k.s, id
-		}
-	}
-	if !ok {
-		id = uint32(len(p.labels)) + 1
-		p.labels[k.s] = id
+	id := k.sid
+	if id == 0 && k.s != "" {
+		id = p.labelID(k.s)
 	}
 	return uint64(k.vec) | uint64(k.a)<<8 | uint64(k.b)<<16 | uint64(k.c)<<24 | uint64(id)<<32
+}
+
+// labelID is a label value's index in p.labels, given on first sight
+// (from 1).
+func (p *Pipeline) labelID(s string) uint32 {
+	if s == p.lastLabel {
+		return p.lastLabelID
+	}
+	id, ok := p.labels[s]
+	if !ok {
+		id = uint32(len(p.labels)) + 1
+		p.labels[s] = id
+	}
+	p.lastLabel, p.lastLabelID = s, id
+	return id
 }
 
 // series returns a family's cell for a key, made on first use with the

@@ -23,28 +23,30 @@ const (
 
 type providerSlot struct {
 	provider   string // "" for an empty slot
+	id         uint32 // the pipeline's labelID of provider
 	dlen, rlen uint8
 	domain     [providerNameMax]byte
 	relay      [providerNameMax]byte
 }
 
-// get returns the cached provider of the pair, or "" and the slot a
-// lookup's result should be put in (nil when the names are too long).
-func (c *providerCache) get(domain, relay []byte) (string, *providerSlot) {
+// get returns the cached provider of the pair and its label ID, or ""
+// and the slot a lookup's result should be put in (nil when the names are
+// too long).
+func (c *providerCache) get(domain, relay []byte) (string, uint32, *providerSlot) {
 	if len(domain) > providerNameMax || len(relay) > providerNameMax {
-		return "", nil
+		return "", 0, nil
 	}
 	s := &c.slots[providerSlotOf(domain, relay)]
 	if s.provider != "" && int(s.dlen) == len(domain) && int(s.rlen) == len(relay) &&
 		string(s.domain[:s.dlen]) == string(domain) && string(s.relay[:s.rlen]) == string(relay) {
-		return s.provider, nil
+		return s.provider, s.id, nil
 	}
-	return "", s
+	return "", 0, s
 }
 
 // put fills the slot get returned.
-func (s *providerSlot) put(domain, relay []byte, provider string) {
-	s.provider = provider
+func (s *providerSlot) put(domain, relay []byte, provider string, id uint32) {
+	s.provider, s.id = provider, id
 	s.dlen, s.rlen = uint8(copy(s.domain[:], domain)), uint8(copy(s.relay[:], relay))
 }
 

@@ -27,13 +27,13 @@ func TestProviderCacheAgreesWithLookup(t *testing.T) {
 	for range 20_000 {
 		d, r := []byte(domains[rng.IntN(len(domains))]), []byte(relays[rng.IntN(len(relays))])
 		want := pr.Lookup(d, r)
-		got, slot := c.get(d, r)
+		got, _, slot := c.get(d, r)
 		if got != "" {
 			hits++
 		} else {
 			got = pr.Lookup(d, r)
 			if slot != nil {
-				slot.put(d, r, got)
+				slot.put(d, r, got, 0)
 			}
 		}
 		if got != want {
