@@ -249,3 +249,31 @@ func TestParserMatchesParseLine(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueIDWords: the word test agrees with the byte table for every
+// byte value at every position of IDs of 8 to 20 bytes.
+func TestQueueIDWords(t *testing.T) {
+	ref := func(id []byte) bool {
+		all, any := byte(idAlnum), byte(0)
+		for _, c := range id {
+			all &= idChar[c]
+			any |= idChar[c]
+		}
+		return all&idAlnum != 0 && any&idUpperOrDigit != 0
+	}
+	for n := 8; n <= 20; n++ {
+		for _, base := range []string{"0123456789ABCDEFGHIJKL", "abcdefghijklmnopqrstuv", "zzzzzzzzzzzzzzzzzzzzzz"} {
+			id := []byte(base[:n])
+			for pos := range n {
+				for c := range 256 {
+					was := id[pos]
+					id[pos] = byte(c)
+					if got, want := idWords(id), ref(id); got != want {
+						t.Fatalf("%q: %v, the byte table says %v", id, got, want)
+					}
+					id[pos] = was
+				}
+			}
+		}
+	}
+}

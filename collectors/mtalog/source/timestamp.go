@@ -1,6 +1,9 @@
 package source
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Syslog timestamps come in two shapes: RFC 3164's "Nov 26 05:31:21" (no
 // year, no zone: the sender's local time) and RFC 3339's
@@ -256,7 +259,7 @@ type yearWalker struct {
 	// its time. A busy log writes many lines per second, and a line with
 	// the same 15 bytes has the same month (so no rollover) and the same
 	// time: one compare replaces the parse and time.Date.
-	last     [rfc3164Len]byte
+	last     [2]uint64 // as two words, bytes 0-7 and 7-14: a compare is two loads
 	lastTime time.Time
 	cached   bool
 }
@@ -268,6 +271,12 @@ func newYearWalker(mtime time.Time, loc *time.Location, start int, known bool) *
 	return &yearWalker{loc: loc, mtime: mtime.In(loc), start: start, known: known}
 }
 
+// stampWords is the first rfc3164Len bytes of text (at least that long)
+// as two overlapping words.
+func stampWords(text []byte) [2]uint64 {
+	return [2]uint64{binary.LittleEndian.Uint64(text), binary.LittleEndian.Uint64(text[rfc3164Len-8:])}
+}
+
 func (w *yearWalker) lineTime(text []byte) time.Time {
 	t, _ := w.lineTimeFresh(text)
 	return t
@@ -276,7 +285,7 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 // lineTimeFresh is lineTime, and whether the time was worked out for this
 // line rather than repeated from the line before (same first 15 bytes).
 func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
-	if w.cached && len(text) >= rfc3164Len && string(text[:rfc3164Len]) == string(w.last[:]) {
+	if w.cached && len(text) >= rfc3164Len && stampWords(text) == w.last {
 		return w.lastTime, false
 	}
 	s, ok := parseStamp(text)
@@ -301,7 +310,7 @@ func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
 	w.lastMonth = s.month
 	s.year = w.year
 	t := s.time(w.loc, &w.zones)
-	copy(w.last[:], text)
+	w.last = stampWords(text)
 	w.lastTime, w.cached = t, true
 	return t, true
 }
