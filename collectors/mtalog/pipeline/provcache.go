@@ -1,6 +1,9 @@
 package pipeline
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // providerCache remembers the provider of recent (recipient domain, relay
 // host) pairs. Providers.Lookup lower-cases both names and tries each
@@ -62,9 +65,12 @@ func providerSlotOf(domain, relay []byte) uint64 {
 
 // tail64 packs up to the last 8 bytes of b into a word.
 func tail64(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b[len(b)-8:])
+	}
 	var w uint64
-	for i := max(0, len(b)-8); i < len(b); i++ {
-		w = w<<8 | uint64(b[i])
+	for _, c := range b {
+		w = w<<8 | uint64(c)
 	}
 	return w
 }

@@ -46,6 +46,8 @@ type Parser struct {
 	stamp   [2]uint64 // the 16 bytes as two words: a compare is two loads
 	time    time.Time
 	stampOK bool
+	// progs are recent program names (see daemon).
+	progs [8]progSlot
 	// host is the last line's host name.
 	host    [maxHostLen]byte
 	hostLen int
@@ -108,18 +110,53 @@ func parse(line []byte, ev *event.Event, p *Parser) bool {
 		prog = prog[:i]
 	}
 	ev.Service = prog
-	slash := bytes.LastIndexByte(prog, '/')
-	if slash < 0 {
-		ev.Kind = event.KindForeign
-		return true
+	var d event.Daemon
+	var known bool
+	if p != nil && len(prog) >= 8 && len(prog) <= 16 {
+		d, known = p.daemon(prog)
+	} else {
+		d, known = daemonOf(prog)
 	}
-	d, known := event.LookupDaemon(prog[slash+1:])
 	ev.Daemon = d
 	if !known {
 		ev.Kind = event.KindForeign
 		return true
 	}
 	return parseMessage(msg, ev)
+}
+
+// daemonOf is the daemon of a program name: its last '/' component, if it
+// has one and Postfix has such a daemon.
+func daemonOf(prog []byte) (event.Daemon, bool) {
+	slash := bytes.LastIndexByte(prog, '/')
+	if slash < 0 {
+		return event.DaemonOther, false
+	}
+	return event.LookupDaemon(prog[slash+1:])
+}
+
+// progSlot remembers one program name of 8 to 16 bytes (as two
+// overlapping words, so a compare is two loads) and its daemon.
+type progSlot struct {
+	n     int
+	w     [2]uint64
+	d     event.Daemon
+	known bool
+}
+
+// daemon is daemonOf for a name of 8 to 16 bytes, remembered in a few
+// slots: a log is written by a handful of programs, and a repeat costs
+// two word compares instead of a backwards search and a lookup.
+func (p *Parser) daemon(prog []byte) (event.Daemon, bool) {
+	n := len(prog)
+	w := [2]uint64{binary.LittleEndian.Uint64(prog), binary.LittleEndian.Uint64(prog[n-8:])}
+	s := &p.progs[(uint(n)+uint(prog[n-1]))%uint(len(p.progs))]
+	if s.n == n && s.w == w {
+		return s.d, s.known
+	}
+	d, known := daemonOf(prog)
+	*s = progSlot{n: n, w: w, d: d, known: known}
+	return d, known
 }
 
 // parseMessage dispatches a Postfix message by daemon.

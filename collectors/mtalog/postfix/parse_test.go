@@ -216,7 +216,8 @@ func readLines(t testing.TB, path string) [][]byte {
 // made to trip the reuse (a longer host with the same start, a host
 // followed by no space, an RFC 3339 line between two equal stamps, a
 // stamp differing only in its last byte, a shorter host whose space
-// falls before the remembered host's length).
+// falls before the remembered host's length, program names that differ
+// in one byte).
 func TestParserMatchesParseLine(t *testing.T) {
 	lines := readLines(t, "testdata/real-postfix.log")
 	lines = append(lines, readLines(t, "testdata/handwritten.log")...)
@@ -237,6 +238,14 @@ func TestParserMatchesParseLine(t *testing.T) {
 		[]byte("Nov 26 07:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:42 a  postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:42_mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfix/qmgz[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfiy/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfixqmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfix-out/smtp[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx postfix-out/smtp[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 07:02:42 mx pf/postscreen[1]: CONNECT from [192.0.2.1]:4711 to [192.0.2.2]:25"),
+		[]byte("Nov 26 07:02:42 mx pfxpostscreen[1]: CONNECT from [192.0.2.1]:4711 to [192.0.2.2]:25"),
 	}
 	for name, seq := range map[string][][]byte{"in order": lines, "shuffled": shuffled, "tricky": tricky} {
 		var p Parser
