@@ -55,11 +55,16 @@ type Event struct {
 	// ("host[1.2.3.4]"), for the correlator's origin; never a label.
 	Client []byte
 
-	// Delay is the total time from arrival to this delivery attempt, and
-	// Delays its four stages (before qmgr, in qmgr, connection setup,
-	// transmission), in seconds, as Postfix logs them.
-	Delay  float64
-	Delays [4]float64
+	// Delay is the total time from arrival to this delivery attempt, in
+	// seconds.
+	Delay float64
+	// DelaysText is Postfix's delays= value as logged ("0.01/0.03/0/0.5":
+	// before qmgr, in qmgr, connection setup, transmission). Parsers leave
+	// Delays zero: only traces use the stages, so whoever builds them
+	// fills Delays from the text (postfix.ParseDelays) instead of every
+	// delivery line paying four number parses.
+	DelaysText []byte
+	Delays     [4]float64
 	// Size is the message size in bytes; Nrcpt its recipient count.
 	Size  int64
 	Nrcpt int32

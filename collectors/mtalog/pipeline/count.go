@@ -4,6 +4,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 )
 
 // count updates the metrics for one event and feeds the correlator.
@@ -52,6 +53,10 @@ func (p *Pipeline) count(ev *event.Event) {
 		}
 		if ev.Status != event.StatusSent {
 			reason = p.classify(ev.DSN, ev.Text)
+		}
+		if p.tracer != nil {
+			// The attempt's span shows the four delay stages.
+			ev.Delays = postfix.ParseDelays(ev.DelaysText)
 		}
 		p.delivery(ev.Daemon, ev.Status, provider, pid, reason, ev.DSN, ev.Delay, true)
 	}

@@ -167,10 +167,7 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 		case "delay":
 			ev.Delay, _, _ = atof(v)
 		case "delays":
-			for i := 0; i < 4 && len(v) > 0; i++ {
-				ev.Delays[i], v, _ = atof(v)
-				v, _ = trimPrefix(v, "/")
-			}
+			ev.DelaysText = v
 		case "dsn":
 			ev.DSN, _, _ = parseDSN(v)
 		}
@@ -247,14 +244,25 @@ func delayField(val []byte, ev *event.Event) ([]byte, bool) {
 	return after, true
 }
 
-// delaysField reads "a/b/c/d, ".
+// delaysField keeps "a/b/c/d" (up to ", ") for ParseDelays.
 func delaysField(val []byte, ev *event.Event) ([]byte, bool) {
-	d, after, ok := delays(val)
-	if !ok {
+	c := bytes.IndexByte(val, ',')
+	if c < 0 || c+1 >= len(val) || val[c+1] != ' ' {
 		return nil, false
 	}
-	ev.Delays = d
-	return after, true
+	ev.DelaysText = val[:c]
+	return val[c:], true
+}
+
+// ParseDelays reads a delivery line's delays= value ("0.01/0.03/0/0.5",
+// Event.DelaysText) into its four stages, in seconds; missing or
+// unreadable stages are 0.
+func ParseDelays(text []byte) (d [4]float64) {
+	for i := 0; i < 4 && len(text) > 0; i++ {
+		d[i], text, _ = atof(text)
+		text, _ = trimPrefix(text, "/")
+	}
+	return d
 }
 
 // dsnField reads "X.Y.Z, ".
@@ -275,52 +283,6 @@ func hostEnd(v []byte) int {
 		n++
 	}
 	return n
-}
-
-// delays reads "a/b/c/d, " as Postfix writes delays=: four plain
-// decimals ("0.01", "12", ".5"), then the field separator, which it leaves
-// in rest. One loop over the bytes rather than an atof call per number:
-// this runs on every delivery line. ok is false for anything else (an
-// exponent, a long number), which the general path then reads.
-func delays(v []byte) (d [4]float64, rest []byte, ok bool) {
-	i := 0
-	for k := range d {
-		var m uint64
-		start, dot := i, -1
-		for ; i < len(v); i++ {
-			c := v[i]
-			if c >= '0' && c <= '9' {
-				m = m*10 + uint64(c-'0')
-			} else if c == '.' && dot < 0 {
-				dot = i
-			} else {
-				break
-			}
-		}
-		n := i - start
-		frac := 0
-		if dot >= 0 {
-			n--
-			frac = i - dot - 1
-		}
-		if n == 0 || n > 15 {
-			return d, nil, false
-		}
-		d[k] = float64(m)
-		if frac > 0 {
-			d[k] /= pow10[frac]
-		}
-		if k < 3 {
-			if i >= len(v) || v[i] != '/' {
-				return d, nil, false
-			}
-			i++
-		}
-	}
-	if i+1 >= len(v) || v[i] != ',' || v[i+1] != ' ' {
-		return d, nil, false
-	}
-	return d, v[i:], true
 }
 
 // parseStatus reads "S (TEXT)" after status=. TEXT is the remote reply

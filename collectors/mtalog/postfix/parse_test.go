@@ -72,7 +72,7 @@ func TestHandwrittenLines(t *testing.T) {
 		"dsn=4.7.28": {event.KindDelivery, event.DaemonSmtp, "5A1B2C3D4E", func(t *testing.T, ev *event.Event) {
 			eq(t, ev.Status, event.StatusDeferred)
 			eq(t, ev.Delay, 3600.0)
-			eq(t, ev.Delays, [4]float64{0.1, 0, 0.5, 3599})
+			eq(t, ParseDelays(ev.DelaysText), [4]float64{0.1, 0, 0.5, 3599})
 			eq(t, ev.Code, uint16(421))
 			eq(t, string(ev.Relay), "gmail-smtp-in.l.google.com")
 		}},
