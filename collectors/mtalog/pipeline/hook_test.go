@@ -82,10 +82,21 @@ mta:
 	}
 	ended := sum("mailscope_mta_correlator_messages_ended_total", nil)
 	roots := 0
+	// The parser keeps delays= as text: with a tracer the pipeline parses
+	// the stages for the attempt spans (the corpus has in-queue delays).
+	var inQueue float64
 	for _, s := range rec.Ended() {
 		if s.Name() == "mta.message" {
 			roots++
 		}
+		for _, a := range s.Attributes() {
+			if a.Key == "mta.delay.in_queue_seconds" {
+				inQueue += a.Value.AsFloat64()
+			}
+		}
+	}
+	if inQueue == 0 {
+		t.Error("no attempt span has an in-queue delay")
 	}
 	if float64(roots) != ended || roots == 0 {
 		t.Errorf("%d message traces for %v messages ended: ratio 1 traces every one", roots, ended)
