@@ -178,7 +178,7 @@ func parseBounce(msg []byte, ev *event.Event) bool {
 	if !ok {
 		return false
 	}
-	kind, newID, ok := cut(rest, " notification: ")
+	kind, newID, ok := cutAt(rest, " notification: ", 13)
 	if !ok {
 		return false
 	}

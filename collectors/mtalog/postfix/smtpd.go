@@ -89,7 +89,8 @@ func parseSmtpd(msg []byte, ev *event.Event) bool {
 func parseDisconnect(rest []byte, ev *event.Event) bool {
 	ev.Kind = event.KindDisconnect
 	ev.Client, rest, _ = client(rest)
-	if _, after, ok := cut(rest, "commands="); ok {
+	// Found by its 'n', which the command counts before it lack.
+	if _, after, ok := cutAt(rest, "commands=", 5); ok {
 		n, _, _ := atoi(after)
 		ev.Count = int32(n)
 	}
