@@ -1,9 +1,10 @@
 // Command postfixbench measures one stage of the Postfix log pipeline on a
 // file, for bench/postfix-compare.sh: "read" is a plain bufio.Scanner line
-// count (the floor any log reader pays), "parse" adds postfix.ParseLine on
-// each line, "pipeline" runs the file through the same code as `mailscope
-// replay` (the replay source, then parser, classifier, metrics and
-// correlator). It prints one line: mode, lines, seconds, lines/s,
+// count (the floor any log reader pays), "parse" adds the Postfix parser
+// on each line (postfix.Parser, as the pipeline runs it), "source" is the
+// replay source with the batches dropped, "pipeline" runs the file through
+// the same code as `mailscope replay` (the replay source, then parser,
+// classifier, metrics and correlator). It prints one line: mode, lines, seconds, lines/s,
 // allocations and bytes allocated per line, with the counts the stage can
 // give, so the script can put them next to the cross-check.
 package main
@@ -80,9 +81,10 @@ func stage(mode, path string) (lines int64, extra string, err error) {
 		lines, err = scan(path, func([]byte) {})
 	case "parse":
 		var ev event.Event
+		var p postfix.Parser
 		var unparsed, deliveries int64
 		lines, err = scan(path, func(l []byte) {
-			if !postfix.ParseLine(l, &ev) {
+			if !p.Parse(l, &ev) {
 				unparsed++
 			} else if ev.Kind == event.KindDelivery {
 				deliveries++
