@@ -129,9 +129,12 @@ type Message struct {
 // word was sent), "bounced", "expired", "deferred" (still deferred when it
 // left the table), "rejected" (a reject and no delivery), "mixed" (some
 // recipients sent, some bounced), or "unknown" (no attempt seen).
-func (m *Message) Outcome() string {
+func (m *Message) Outcome() string { return Outcomes[m.OutcomeIndex()] }
+
+// OutcomeIndex is Outcome's index in Outcomes.
+func (m *Message) OutcomeIndex() int {
 	if m.Expired {
-		return "expired"
+		return outcomeExpired
 	}
 	var sent, bounced, deferred bool
 	for i := range m.Attempts {
@@ -148,20 +151,31 @@ func (m *Message) Outcome() string {
 		// The last attempt decides between deferred and a final status.
 		switch last := m.Attempts[len(m.Attempts)-1].Status; {
 		case sent && bounced:
-			return "mixed"
+			return outcomeMixed
 		case last == event.StatusBounced:
-			return "bounced"
+			return outcomeBounced
 		case last == event.StatusSent:
-			return "delivered"
+			return outcomeDelivered
 		case deferred:
-			return "deferred"
+			return outcomeDeferred
 		}
 	}
 	if len(m.Rejects) > 0 {
-		return "rejected"
+		return outcomeRejected
 	}
-	return "unknown"
+	return outcomeUnknown
 }
+
+// Indexes in Outcomes.
+const (
+	outcomeDelivered = iota
+	outcomeBounced
+	outcomeExpired
+	outcomeDeferred
+	outcomeRejected
+	outcomeMixed
+	outcomeUnknown
+)
 
 // Outcomes is the closed set of Outcome values.
 var Outcomes = []string{"delivered", "bounced", "expired", "deferred", "rejected", "mixed", "unknown"}

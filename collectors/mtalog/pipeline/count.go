@@ -122,10 +122,20 @@ func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 // trace. It runs under p.mu (from Observe or Flush).
 func (p *Pipeline) messageDone(msg *correlate.Message) {
 	m := p.m
-	p.series(counterKey{vec: vEnded, a: uint8(msg.End)}, m.ended).n++
+	// A handful of series, one per end and outcome: found by index.
+	ended := &p.endedCells[msg.End]
+	if *ended == nil {
+		*ended = p.series(counterKey{vec: vEnded, a: uint8(msg.End)}, m.ended)
+	}
+	(*ended).n++
 	if msg.End == correlate.EndRemoved {
-		out := msg.Outcome()
-		p.series(counterKey{vec: vMessageTime, s: out}, m.messageTime).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), m.messageTime.buckets)
+		oi := msg.OutcomeIndex()
+		out := correlate.Outcomes[oi]
+		qt := &p.queueTimeCells[oi]
+		if *qt == nil {
+			*qt = p.series(counterKey{vec: vMessageTime, s: out}, m.messageTime)
+		}
+		(*qt).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), m.messageTime.buckets)
 		m.attempts.observe(float64(msg.AttemptCount), attemptBuckets)
 		// A message the MTA gave up on: a missing seed can say so.
 		if p.cfg.Discoveries != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {

@@ -83,6 +83,10 @@ type Pipeline struct {
 	// cellSlots caches the recent ones (see series).
 	cells     map[uint64]*cell
 	cellSlots [1 << cellSlotBits]cellSlot
+	// endedCells and queueTimeCells are the per-message series by end
+	// and by outcome index, filled on first use.
+	endedCells     [4]*cell
+	queueTimeCells [8]*cell
 	// labels numbers the string label values of counter keys (see
 	// packed); lastLabel is the last one looked up, as a line's
 	// provider is looked up for several vectors in a row.
