@@ -197,7 +197,16 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 		if oversize {
 			st.OversizeLines++
 		}
-		batch.Lines = append(batch.Lines, Line{Time: t, Text: line})
+		// The fields are stored in place, not through a Line built and
+		// then copied.
+		k := len(batch.Lines)
+		if k == cap(batch.Lines) {
+			batch.Lines = append(batch.Lines, Line{})
+		} else {
+			batch.Lines = batch.Lines[:k+1]
+		}
+		l := &batch.Lines[k]
+		l.Time, l.Text = t, line
 		size += len(line)
 		if len(batch.Lines) >= replayBatchLines || size >= replayBatchBytes {
 			return flush()
