@@ -93,7 +93,7 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 		return true
 	case len(rest) >= len("to=<") && string(rest[:len("to=<")]) == "to=<":
 		return parseDelivery(rest, ev)
-	case hasPrefix(rest, "skipped, "):
+	case len(rest) >= len("skipped, ") && string(rest[:len("skipped, ")]) == "skipped, ":
 		ev.Kind = event.KindInfo
 		return true
 	}
@@ -101,15 +101,18 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 		return false
 	}
 	r := rest[len("from=<"):]
-	from, r, ok := cut(r, ">, ")
-	if !ok {
+	// The sender ends at the first ">, ", nearly always the first '>'.
+	var from []byte
+	if i := bytes.IndexByte(r, '>'); i >= 0 && i+2 < len(r) && r[i+1] == ',' && r[i+2] == ' ' {
+		from, r = r[:i], r[i+3:]
+	} else if from, r, ok = cut(r, ">, "); !ok {
 		return false
 	}
 	ev.Domain = domainOf(from)
-	if s, ok := trimPrefix(r, "status=expired"); ok {
+	if len(r) >= len("status=expired") && string(r[:len("status=expired")]) == "status=expired" {
 		ev.Kind = event.KindExpired
 		ev.Status = event.StatusExpired
-		_, ev.Text, _ = cut(s, ", ")
+		_, ev.Text, _ = cut(r[len("status=expired"):], ", ")
 		return true
 	}
 	if len(r) < len("size=") || string(r[:len("size=")]) != "size=" {
