@@ -217,21 +217,15 @@ func knownFields(r []byte, ev *event.Event) []byte {
 // return the text from that ", ". Otherwise they change nothing and
 // return false, and the general path reads the value.
 
-// relayField reads "host[addr]:port, " or "none, ".
+// relayField reads "host[addr]:port, " or "none, ": the value ends at the
+// first ',' when a space follows it, and the relay is its host part.
 func relayField(val []byte, ev *event.Event) ([]byte, bool) {
-	n := hostEnd(val)
-	switch {
-	case n+1 < len(val) && val[n] == ',' && val[n+1] == ' ':
-		// "relay=none, ", "relay=local, "
-		ev.Relay = val[:n]
-		return val[n:], true
-	case n < len(val) && val[n] == '[':
-		if c := bytes.IndexByte(val[n:], ','); c >= 0 && n+c+1 < len(val) && val[n+c+1] == ' ' {
-			ev.Relay = val[:n]
-			return val[n+c:], true
-		}
+	c := bytes.IndexByte(val, ',')
+	if c < 0 || c+1 >= len(val) || val[c+1] != ' ' {
+		return nil, false
 	}
-	return nil, false
+	ev.Relay = hostOf(val[:c])
+	return val[c:], true
 }
 
 // delayField reads "D, ".
@@ -273,16 +267,6 @@ func dsnField(val []byte, ev *event.Event) ([]byte, bool) {
 	}
 	ev.DSN = d
 	return after, true
-}
-
-// hostEnd is the length of the host name at the start of a relay value:
-// up to '[', ',' or the end.
-func hostEnd(v []byte) int {
-	n := 0
-	for n < len(v) && v[n] != '[' && v[n] != ',' {
-		n++
-	}
-	return n
 }
 
 // parseStatus reads "S (TEXT)" after status=. TEXT is the remote reply
