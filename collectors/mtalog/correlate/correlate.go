@@ -100,7 +100,12 @@ type Reject struct {
 
 // Message is what the log said about one queue ID.
 type Message struct {
-	QueueID   string
+	// The queue ID is kept in the message (id; idLong for one longer than
+	// Postfix writes), so a new message does not allocate a string: see
+	// QueueID.
+	id        [shortQueueID]byte
+	idLen     uint8
+	idLong    string
 	FirstSeen time.Time
 	LastSeen  time.Time
 	Origin    event.Origin
@@ -123,6 +128,37 @@ type Message struct {
 	prev, next *Message
 	// hash is the queue ID's hash in the correlator's table.
 	hash uint64
+}
+
+// shortQueueID is the longest queue ID a message holds without a string:
+// Postfix's long IDs (enable_long_queue_ids) are up to 20 characters.
+const shortQueueID = 20
+
+// QueueID returns the message's queue ID (a new string each call).
+func (m *Message) QueueID() string {
+	if m.idLong != "" {
+		return m.idLong
+	}
+	return string(m.id[:m.idLen])
+}
+
+// queueID is the queue ID's bytes, without a copy.
+func (m *Message) queueID() []byte {
+	if m.idLong != "" {
+		return []byte(m.idLong)
+	}
+	return m.id[:m.idLen]
+}
+
+// setQueueID sets the queue ID; only IDs longer than shortQueueID
+// allocate.
+func (m *Message) setQueueID(id []byte) {
+	m.idLong = ""
+	if len(id) > shortQueueID {
+		m.idLong, m.idLen = string(id), 0
+		return
+	}
+	m.idLen = uint8(copy(m.id[:], id))
 }
 
 // Outcome summarises the final state: "delivered" (every attempt's last
@@ -347,7 +383,8 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 	} else {
 		m = &Message{}
 	}
-	m.QueueID, m.FirstSeen, m.LastSeen = string(ev.QueueID), ev.Time, ev.Time
+	m.setQueueID(ev.QueueID)
+	m.FirstSeen, m.LastSeen = ev.Time, ev.Time
 	c.byID.put(m)
 	m.prev = c.tail
 	if c.tail != nil {

@@ -77,9 +77,9 @@ func TestMessageLife(t *testing.T) {
 // TestSampling keeps every failed or slow message and a hashed share of
 // the rest.
 func TestSampling(t *testing.T) {
-	ok := &Message{QueueID: "A", FirstSeen: t0, LastSeen: t0.Add(time.Second), Attempts: []Attempt{{Status: event.StatusSent}}}
-	bad := &Message{QueueID: "B", FirstSeen: t0, LastSeen: t0, Attempts: []Attempt{{Status: event.StatusBounced}}}
-	slow := &Message{QueueID: "C", FirstSeen: t0, LastSeen: t0.Add(time.Hour), Attempts: []Attempt{{Status: event.StatusSent}}}
+	ok := withID("A", &Message{FirstSeen: t0, LastSeen: t0.Add(time.Second), Attempts: []Attempt{{Status: event.StatusSent}}})
+	bad := withID("B", &Message{FirstSeen: t0, LastSeen: t0, Attempts: []Attempt{{Status: event.StatusBounced}}})
+	slow := withID("C", &Message{FirstSeen: t0, LastSeen: t0.Add(time.Hour), Attempts: []Attempt{{Status: event.StatusSent}}})
 	s := Sampling{Ratio: 0, Slow: 30 * time.Minute}
 	if s.Keep(ok) || !s.Keep(bad) || !s.Keep(slow) {
 		t.Errorf("ratio 0: keep ok=%v bad=%v slow=%v", s.Keep(ok), s.Keep(bad), s.Keep(slow))
@@ -87,7 +87,7 @@ func TestSampling(t *testing.T) {
 	s.Ratio = 0.25
 	kept := 0
 	for i := range 10000 {
-		if s.Keep(&Message{QueueID: fmt.Sprintf("%X", i), FirstSeen: t0, LastSeen: t0}) {
+		if s.Keep(withID(fmt.Sprintf("%X", i), &Message{FirstSeen: t0, LastSeen: t0})) {
 			kept++
 		}
 	}
@@ -119,7 +119,7 @@ func TestBoundedMemory(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxMessages = limit
 	var lastEvicted string
-	c := New(cfg, func(m *Message) { lastEvicted = m.QueueID })
+	c := New(cfg, func(m *Message) { lastEvicted = m.QueueID() })
 	e := &event.Event{Kind: event.KindQueued, Daemon: event.DaemonQmgr, Size: 1000, Nrcpt: 1}
 	buf := make([]byte, 0, 16)
 	var ms runtime.MemStats
@@ -177,14 +177,20 @@ func TestReusedMessageStartsClean(t *testing.T) {
 
 	c.Observe(ev(event.KindClient, "BBB", 4*time.Second), "", 0)
 	c.Observe(ev(event.KindRemoved, "BBB", 5*time.Second), "", 0)
-	if last.QueueID != "BBB" {
-		t.Fatalf("last message %q, want BBB", last.QueueID)
+	if last.QueueID() != "BBB" {
+		t.Fatalf("last message %q, want BBB", last.QueueID())
 	}
-	if first.QueueID != "BBB" {
+	if first.QueueID() != "BBB" {
 		t.Errorf("the second message did not reuse the first one's storage")
 	}
 	if len(last.Attempts) != 0 || last.AttemptCount != 0 || len(last.Rejects) != 0 || last.Expired || last.Queued || last.Size != 0 ||
 		!last.FirstSeen.Equal(t0.Add(4*time.Second)) || last.Outcome() != "unknown" {
 		t.Errorf("reused message kept state: %+v", last)
 	}
+}
+
+// withID sets a test message's queue ID.
+func withID(id string, m *Message) *Message {
+	m.setQueueID([]byte(id))
+	return m
 }

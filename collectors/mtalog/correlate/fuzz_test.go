@@ -96,33 +96,33 @@ func checkSequence(t *testing.T, cfg Config, evs []*event.Event) {
 		t.Fatalf(format, args...)
 	}
 	c := New(cfg, func(m *Message) {
-		s, ok := live[m.QueueID]
+		s, ok := live[m.QueueID()]
 		if !ok {
-			fail("done for %q, which is not held (ended twice, or never seen)", m.QueueID)
+			fail("done for %q, which is not held (ended twice, or never seen)", m.QueueID())
 		}
 		if m.End != EndRemoved && m.End != EndFlush {
 			for id, o := range live {
 				if o.seq < s.seq {
-					fail("%s eviction of %q (seen #%d) while %q (seen #%d) is older", m.End, m.QueueID, s.seq, id, o.seq)
+					fail("%s eviction of %q (seen #%d) while %q (seen #%d) is older", m.End, m.QueueID(), s.seq, id, o.seq)
 				}
 			}
 		}
 		if !m.FirstSeen.Equal(s.first) || m.Queued != s.queued || m.Expired != s.expired || m.Size != s.size {
 			fail("record of %q: first %v queued %v expired %v size %d; observed first %v queued %v expired %v size %d",
-				m.QueueID, m.FirstSeen, m.Queued, m.Expired, m.Size, s.first, s.queued, s.expired, s.size)
+				m.QueueID(), m.FirstSeen, m.Queued, m.Expired, m.Size, s.first, s.queued, s.expired, s.size)
 		}
 		if m.AttemptCount != s.deliveries || len(m.Attempts) != min(s.deliveries, cfg.MaxAttempts) || len(m.Rejects) != min(s.rejects, cfg.MaxAttempts) {
 			fail("record of %q: %d attempts (%d kept), %d rejects; observed %d deliveries, %d rejects, max %d",
-				m.QueueID, m.AttemptCount, len(m.Attempts), len(m.Rejects), s.deliveries, s.rejects, cfg.MaxAttempts)
+				m.QueueID(), m.AttemptCount, len(m.Attempts), len(m.Rejects), s.deliveries, s.rejects, cfg.MaxAttempts)
 		}
 		if !slices.Contains(Outcomes, m.Outcome()) {
-			fail("outcome %q of %q not in the closed set", m.Outcome(), m.QueueID)
+			fail("outcome %q of %q not in the closed set", m.Outcome(), m.QueueID())
 		}
 		if m.LastSeen.Before(m.FirstSeen) {
-			fail("%q last seen %v before first seen %v", m.QueueID, m.LastSeen, m.FirstSeen)
+			fail("%q last seen %v before first seen %v", m.QueueID(), m.LastSeen, m.FirstSeen)
 		}
 		ends[m.End]++
-		delete(live, m.QueueID)
+		delete(live, m.QueueID())
 	})
 	for i, e := range evs {
 		id := string(e.QueueID)

@@ -9,7 +9,7 @@ import (
 // hottest structure (a lookup for nearly every line of a busy log), so it
 // is a small open-addressing table rather than a map[string]*Message: the
 // hash reads a queue ID's bytes as two or three words and mixes them with
-// one multiply, a slot holds the message itself (its QueueID is the key),
+// one multiply, a slot holds the message itself (its queue ID is the key),
 // and a lookup compares a few bytes without converting the ID to a string.
 // The seeds are random per table, so IDs written into a log by someone
 // else cannot be chosen to collide; the table is also bounded by
@@ -70,18 +70,18 @@ func (t *idTable) get(id []byte) *Message {
 		if m == nil {
 			return nil
 		}
-		if m.hash == h && m.QueueID == string(id) {
+		if m.hash == h && string(m.queueID()) == string(id) {
 			return m
 		}
 	}
 }
 
-// put adds m, whose QueueID is not in the table.
+// put adds m, whose queue ID is not in the table.
 func (t *idTable) put(m *Message) {
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow()
 	}
-	m.hash = hash(t, m.QueueID)
+	m.hash = hash(t, m.queueID())
 	t.place(m)
 	t.n++
 }

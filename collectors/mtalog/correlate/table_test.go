@@ -30,7 +30,7 @@ func TestIDTableMatchesMap(t *testing.T) {
 			if ref[k] != nil {
 				continue
 			}
-			m := &Message{QueueID: k}
+			m := withID(k, &Message{})
 			tab.put(m)
 			ref[k] = m
 			keys = append(keys, k)
@@ -79,7 +79,7 @@ func checkTable(t *testing.T, tab *idTable, ref map[string]*Message) {
 		}
 		for j := m.hash & tab.mask; j != uint64(i); j = (j + 1) & tab.mask {
 			if tab.slots[j] == nil {
-				t.Fatalf("%q at slot %d has an empty slot %d between it and its home", m.QueueID, i, j)
+				t.Fatalf("%q at slot %d has an empty slot %d between it and its home", m.QueueID(), i, j)
 			}
 		}
 	}

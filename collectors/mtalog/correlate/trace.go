@@ -32,7 +32,7 @@ func (s Sampling) Keep(m *Message) bool {
 		return true
 	}
 	h := fnv.New64a()
-	h.Write([]byte(m.QueueID))
+	h.Write(m.queueID())
 	// FNV's high bits barely change between similar short IDs; a
 	// splitmix64 finaliser spreads them.
 	x := h.Sum64()
@@ -60,7 +60,7 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 		trace.WithTimestamp(m.FirstSeen),
 		trace.WithAttributes(
 			attribute.String("mta", mta),
-			attribute.String("mta.queue_id", m.QueueID),
+			attribute.String("mta.queue_id", m.QueueID()),
 			attribute.String("mta.origin", m.Origin.String()),
 			attribute.Int64("mta.size_bytes", m.Size),
 			attribute.Int("mta.recipients", m.Nrcpt),
