@@ -286,3 +286,33 @@ func TestQueueIDWords(t *testing.T) {
 		}
 	}
 }
+
+// TestColonIn21 agrees with bytes.IndexByte over the first 21 bytes, for
+// colons at every position (and none) in messages of every length up to
+// 40, over a background of every other byte value.
+func TestColonIn21(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for _, fill := range []byte{'A', 0x00, 0x3b, 0x39, 0xba, 0xff, ' '} {
+			msg := bytes.Repeat([]byte{fill}, n)
+			for pos := -1; pos < n; pos++ {
+				if pos >= 0 {
+					msg[pos] = ':'
+				}
+				want := bytes.IndexByte(msg[:min(n, 21)], ':')
+				if got := colonIn21(msg); got != want {
+					t.Fatalf("%q: %d, want %d", msg, got, want)
+				}
+				for pos2 := pos + 1; pos2 < n; pos2 += 3 { // a second colon after it
+					msg[pos2] = ':'
+					if got, want := colonIn21(msg), bytes.IndexByte(msg[:min(n, 21)], ':'); got != want {
+						t.Fatalf("%q: %d, want %d", msg, got, want)
+					}
+					msg[pos2] = fill
+				}
+				if pos >= 0 {
+					msg[pos] = fill
+				}
+			}
+		}
+	}
+}
