@@ -22,6 +22,24 @@ func BenchmarkParseLine(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
 }
 
+// BenchmarkParser is BenchmarkParseLine through a Parser, as the pipeline
+// runs it: the lines in their order, so a line's timestamp, host and
+// program repeat the line before's as in a real log.
+func BenchmarkParser(b *testing.B) {
+	lines := readLines(b, "testdata/real-postfix.log")
+	lines = append(lines, readLines(b, "testdata/handwritten.log")...)
+	var ev event.Event
+	var p Parser
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		p.Parse(lines[n%len(lines)], &ev)
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
 // TestParseLineDoesNotAllocate guards the zero-allocation hot path.
 func TestParseLineDoesNotAllocate(t *testing.T) {
 	lines := readLines(t, "testdata/real-postfix.log")
