@@ -92,7 +92,9 @@ func ReplayWith(ctx context.Context, paths []string, newSink func() (Sink, error
 	learned := map[int]int{}
 	for restarts := 0; ; restarts++ {
 		if restarts > len(paths) {
-			panic(fmt.Sprintf("source: replay restarted %d times for %d files", restarts, len(paths)))
+			// Each restart learns one more file's year: more restarts
+			// than files is a bug here, reported rather than looped on.
+			return ReplayStats{Restarts: restarts}, fmt.Errorf("replay: started over %d times for %d files (a bug in the year inference)", restarts, len(paths))
 		}
 		sink, err := newSink()
 		if err != nil {
