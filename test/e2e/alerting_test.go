@@ -142,29 +142,11 @@ dnsbl:
 // Sieve script rewritten; Pigeonhole recompiles a script newer than its
 // binary): the next round lands in INBOX and the alert resolves.
 func TestSeedInJunkPagesThroughAlertmanager(t *testing.T) {
-	pki := newTestPKI(t)
-	cert, key := readFile(t, pki.ServerCert), readFile(t, pki.ServerKey)
-	dove := harness.StartDovecot(t, harness.DovecotOptions{
-		CertPEM: cert, KeyPEM: key,
-		Users: []harness.DovecotUser{
-			{Name: "probe@mta.test", Password: "submit-pw-e2e"},
-			{Name: "seed@seed.test", Password: "seed-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
-		},
-	})
-	pf := harness.StartPostfix(t, harness.PostfixOptions{
-		Hostname: "mta.test",
-		CertPEM:  cert, KeyPEM: key,
-		Listeners: []harness.PostfixListener{{Name: "submission", Options: []string{
-			"smtpd_tls_security_level=encrypt", "smtpd_sasl_auth_enable=yes",
-			"smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
-			"smtpd_relay_restrictions=permit_sasl_authenticated,reject",
-		}}},
-		MainCF: fmt.Sprintf(`smtpd_sasl_type = dovecot
-smtpd_sasl_path = inet:%s
-virtual_mailbox_domains = seed.test
-virtual_transport = lmtp:inet:%s
-`, dove.AuthAddr, dove.LMTPAddr),
-	})
+	stack := startSubmissionStack(t, "", []harness.DovecotUser{
+		{Name: "probe@mta.test", Password: "submit-pw-e2e"},
+		{Name: "seed@seed.test", Password: "seed-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
+	}, "")
+	pki, dove, pf := stack.pki, stack.dove, stack.pf
 	dir := harness.Dir(t)
 	submitPass := harness.WriteFile(t, filepath.Join(dir, "submit.pass"), "submit-pw-e2e\n")
 	seedPass := harness.WriteFile(t, filepath.Join(dir, "seed.pass"), "seed-pw-e2e\n")

@@ -25,34 +25,14 @@ import (
 // missing seed only. Then the CLI runs one round against the same
 // servers.
 func TestSeedsPostfixDovecot(t *testing.T) {
-	pki := newTestPKI(t)
-	cert, key := readFile(t, pki.ServerCert), readFile(t, pki.ServerKey)
-	dove := harness.StartDovecot(t, harness.DovecotOptions{
-		Hostname: "imap.test",
-		CertPEM:  cert, KeyPEM: key,
-		Users: []harness.DovecotUser{
-			{Name: "probe@mta.test", Password: "submit-pw-e2e"},
-			// The receiver's verdicts, as its filters would stamp them.
-			{Name: "inbox@seed.test", Password: "inbox-pw-e2e", Sieve: "require \"editheader\";\naddheader \"Authentication-Results\" \"mx.seed.test; spf=pass smtp.mailfrom=mta.test; dkim=none; dmarc=fail header.from=mta.test\";\naddheader \"X-Spam-Status\" \"No, score=1.5 required=5.0\";"},
-			{Name: "spam@seed.test", Password: "spam-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
-			{Name: "missing@seed.test", Password: "missing-pw-e2e"},
-		},
-	})
-	pf := harness.StartPostfix(t, harness.PostfixOptions{
-		Hostname: "mta.test",
-		CertPEM:  cert, KeyPEM: key,
-		Listeners: []harness.PostfixListener{{Name: "submission", Options: []string{
-			"smtpd_tls_security_level=encrypt", "smtpd_sasl_auth_enable=yes",
-			"smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
-			"smtpd_relay_restrictions=permit_sasl_authenticated,reject",
-		}}},
-		MainCF: fmt.Sprintf(`smtpd_sasl_type = dovecot
-smtpd_sasl_path = inet:%s
-virtual_mailbox_domains = seed.test
-virtual_transport = lmtp:inet:%s
-transport_maps = inline:{ missing@seed.test=discard: }
-`, dove.AuthAddr, dove.LMTPAddr),
-	})
+	stack := startSubmissionStack(t, "imap.test", []harness.DovecotUser{
+		{Name: "probe@mta.test", Password: "submit-pw-e2e"},
+		// The receiver's verdicts, as its filters would stamp them.
+		{Name: "inbox@seed.test", Password: "inbox-pw-e2e", Sieve: "require \"editheader\";\naddheader \"Authentication-Results\" \"mx.seed.test; spf=pass smtp.mailfrom=mta.test; dkim=none; dmarc=fail header.from=mta.test\";\naddheader \"X-Spam-Status\" \"No, score=1.5 required=5.0\";"},
+		{Name: "spam@seed.test", Password: "spam-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
+		{Name: "missing@seed.test", Password: "missing-pw-e2e"},
+	}, "transport_maps = inline:{ missing@seed.test=discard: }\n")
+	pki, dove, pf := stack.pki, stack.dove, stack.pf
 	dir := harness.Dir(t)
 	secret := func(name, value string) string {
 		return harness.WriteFile(t, filepath.Join(dir, name), value+"\n")
