@@ -75,26 +75,10 @@ func index(s []byte, sep string) int {
 		}
 		return -1
 	}
-	k := 0
-	if n > 1 && sep[0] == ' ' {
-		k = 1
+	if sep[0] == ' ' {
+		return indexAt(s, sep, 1)
 	}
-	c := sep[k]
-	for off := k; off < len(s); {
-		i := bytes.IndexByte(s[off:], c)
-		if i < 0 {
-			return -1
-		}
-		start := off + i - k
-		if start+n > len(s) {
-			return -1
-		}
-		if string(s[start:start+n]) == sep {
-			return start
-		}
-		off += i + 1
-	}
-	return -1
+	return indexAt(s, sep, 0)
 }
 
 // hasPrefix is bytes.HasPrefix for a string prefix, without converting the
