@@ -212,7 +212,7 @@ func newResolvers(cfg *Config, clk clock.Clock) (*resolvers, error) {
 		// lists afresh while the lookups within one sweep share the cache.
 		dc := dnsx.Config{Timeout: cfg.Timeout, Attempts: cfg.Attempts, Clock: clk, MaxTTL: cfg.Interval / 2}
 		if server != "" {
-			dc.Servers = []string{normalizeHostPort(server)}
+			dc.Servers = []string{dnsx.ServerAddr(server)}
 		}
 		return dnsx.New(dc)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/dnsx"
 )
 
 // Config is the dnsbl section of the config file.
@@ -175,7 +176,7 @@ func (c *Config) Validate() error {
 		ps.Add("max_targets", "must be at least 1")
 	}
 	if c.Resolver != "" {
-		if err := checkHostPort(c.Resolver); err != nil {
+		if err := dnsx.CheckServer(c.Resolver); err != nil {
 			ps.Add("resolver", err.Error())
 		}
 	}
@@ -294,7 +295,7 @@ func (cz CustomZone) zone(ps *config.Problems, path string) (Zone, bool) {
 		ps.Addf(path+".weight", "must be critical or warning, got %q", cz.Weight)
 	}
 	if cz.Resolver != "" {
-		if err := checkHostPort(cz.Resolver); err != nil {
+		if err := dnsx.CheckServer(cz.Resolver); err != nil {
 			ps.Add(path+".resolver", err.Error())
 		}
 	}
@@ -302,7 +303,7 @@ func (cz CustomZone) zone(ps *config.Problems, path string) (Zone, bool) {
 		return Zone{}, false
 	}
 	z := Zone{Name: name, Kind: cz.Type, IPv6: cz.IPv6, Codes: cz.Codes, Errors: cz.ErrorCodes,
-		Weight: cz.Weight, Delist: cz.Delist, Resolver: normalizeHostPort(cz.Resolver)}
+		Weight: cz.Weight, Delist: cz.Delist, Resolver: dnsx.ServerAddr(cz.Resolver)}
 	if z.Weight == "" {
 		z.Weight = "warning"
 	}
@@ -332,27 +333,4 @@ func isAlnum(s string) bool {
 func isDomain(s string) bool {
 	_, ok := dns.IsDomainName(s)
 	return ok && strings.Contains(s, ".") && !strings.ContainsAny(s, " /:@")
-}
-
-// checkHostPort accepts host:port or a bare address (port 53).
-func checkHostPort(s string) error {
-	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
-		return fmt.Errorf("want host:port (such as 127.0.0.1:53), got %q", s)
-	}
-	return nil
-}
-
-// normalizeHostPort adds port 53 to a bare address.
-func normalizeHostPort(s string) string {
-	if s == "" {
-		return ""
-	}
-	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return netip.AddrPortFrom(a, 53).String()
-	}
-	return s
 }

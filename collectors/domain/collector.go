@@ -71,7 +71,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 func newDNS(cfg *Config, clk clock.Clock) (*dnsx.Client, error) {
 	dc := dnsx.Config{Timeout: cfg.DNSTimeout, Attempts: cfg.Attempts, Clock: clk, MaxTTL: cfg.Interval / 2}
 	if cfg.Resolver != "" {
-		dc.Servers = []string{normalizeHostPort(cfg.Resolver)}
+		dc.Servers = []string{dnsx.ServerAddr(cfg.Resolver)}
 	}
 	return dnsx.New(dc)
 }

@@ -3,7 +3,6 @@ package domain
 import (
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
 
@@ -108,7 +108,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Resolver != "" {
-		if err := checkHostPort(c.Resolver); err != nil {
+		if err := dnsx.CheckServer(c.Resolver); err != nil {
 			ps.Add("resolver", err.Error())
 		}
 	}
@@ -240,26 +240,6 @@ func isSelector(s string) bool {
 		}
 	}
 	return true
-}
-
-// checkHostPort accepts host:port or a bare address (port 53).
-func checkHostPort(s string) error {
-	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
-		return fmt.Errorf("want host:port (such as 127.0.0.1:53), got %q", s)
-	}
-	return nil
-}
-
-// normalizeHostPort adds port 53 to a bare address.
-func normalizeHostPort(s string) string {
-	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return netip.AddrPortFrom(a, 53).String()
-	}
-	return s
 }
 
 // autoConfig proposes a section on a Postfix host: the domains it

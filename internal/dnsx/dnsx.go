@@ -15,6 +15,8 @@ package dnsx
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -175,6 +177,28 @@ func SystemServers(path string) ([]string, error) {
 		out[i] = JoinHostPort(s, cc.Port)
 	}
 	return out, nil
+}
+
+// CheckServer checks a configured resolver: host:port, or a bare address
+// (port 53).
+func CheckServer(s string) error {
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || port == "" {
+		return fmt.Errorf("want host:port (such as 127.0.0.1:53), got %q", s)
+	}
+	return nil
+}
+
+// ServerAddr is a configured resolver as Config.Servers takes it: port 53
+// added to a bare address, host:port as it is, "" as it is.
+func ServerAddr(s string) string {
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return netip.AddrPortFrom(a, 53).String()
+	}
+	return s
 }
 
 // JoinHostPort is net.JoinHostPort that also accepts an address which

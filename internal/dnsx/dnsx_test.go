@@ -368,3 +368,29 @@ func TestJoinHostPort(t *testing.T) {
 		}
 	}
 }
+
+// TestServerConfig: a configured resolver is host:port or a bare address,
+// which gets port 53.
+func TestServerConfig(t *testing.T) {
+	for _, tc := range []struct {
+		in, addr string
+		ok       bool
+	}{
+		{"127.0.0.1", "127.0.0.1:53", true},
+		{"127.0.0.1:5353", "127.0.0.1:5353", true},
+		{"::1", "[::1]:53", true},
+		{"[::1]", "[::1]:53", true},
+		{"[::1]:5353", "[::1]:5353", true},
+		{"resolver.lan:53", "resolver.lan:53", true},
+		{"resolver.lan", "resolver.lan", false},
+		{":53", ":53", false},
+		{"", "", false},
+	} {
+		if err := CheckServer(tc.in); (err == nil) != tc.ok {
+			t.Errorf("CheckServer(%q) = %v, want ok %v", tc.in, err, tc.ok)
+		}
+		if got := ServerAddr(tc.in); got != tc.addr {
+			t.Errorf("ServerAddr(%q) = %q, want %q", tc.in, got, tc.addr)
+		}
+	}
+}
