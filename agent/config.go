@@ -58,16 +58,9 @@ var topLevelKeys = []string{"state_dir", "tracing"}
 func LoadFile(path string, lookup func(string) (string, bool)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, config.Problems{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", unwrapPathErr(err))}}
+		return nil, config.Problems{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", config.FileError(err))}}
 	}
 	return Parse(path, data, lookup)
-}
-
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // Parse decodes and validates config text; file names it in problems.

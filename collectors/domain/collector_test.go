@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +190,36 @@ func TestCollector(t *testing.T) {
 // startZone serves z on loopback and returns its address.
 func startZone(t *testing.T, z *zone) string {
 	return dnstestStart(t, z)
+}
+
+// TestValidatedConfigComparesByValue: the agent's reload keeps a
+// collector whose section is reflect.DeepEqual to the running one's. Two
+// validations of one section with a tls_ca_file must compare equal (the
+// CA is kept as its PEM: two x509 pools of one file never are), and a
+// changed CA file must not.
+func TestValidatedConfigComparesByValue(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	write := func() {
+		if err := os.WriteFile(caFile, domaintest.NewCA(t, time.Now()).PEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() *Config {
+		c := NewConfig()
+		c.Resolver, c.TLSCAFile = "127.0.0.1:53", caFile
+		c.Domains = []DomainConfig{{Name: "d.test"}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	write()
+	a, b := load(), load()
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("one section validated twice compares unequal: every reload would restart the collector")
+	}
+	write()
+	if reflect.DeepEqual(a, load()) {
+		t.Fatal("a changed tls_ca_file compares equal: a reload would keep the old CA")
+	}
 }

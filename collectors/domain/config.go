@@ -1,10 +1,8 @@
 package domain
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -47,7 +45,7 @@ type Config struct {
 
 	// Filled by Validate.
 	targets  []Target
-	roots    *x509.CertPool
+	ca       config.CABundle
 	prepared bool
 	// probeOnly validates for /probe and the CLI, which bring the domain.
 	probeOnly bool
@@ -115,13 +113,13 @@ func (c *Config) Validate() error {
 	if c.HELOName != "" && !isDomainName(c.HELOName) {
 		ps.Addf("helo_name", "%q is not a host name", c.HELOName)
 	}
-	c.roots = nil
+	c.ca = nil
 	if c.TLSCAFile != "" {
-		roots, err := loadCAFile(c.TLSCAFile)
+		ca, err := config.LoadCAFile(c.TLSCAFile)
 		if err != nil {
 			ps.Add("tls_ca_file", err.Error())
 		}
-		c.roots = roots
+		c.ca = ca
 	}
 	c.targets = c.validateDomains(&ps)
 	if len(c.Domains) == 0 && !c.probeOnly {
@@ -204,20 +202,8 @@ func (c *Config) Targets() []Target { return c.targets }
 
 // env builds the checks' environment from a validated config.
 func (c *Config) env(dnsc Resolver, now func() time.Time) *Env {
-	return &Env{DNS: dnsc, Now: now, SMTPPort: c.SMTPPort, HTTPSPort: c.HTTPSPort, RootCAs: c.roots,
+	return &Env{DNS: dnsc, Now: now, SMTPPort: c.SMTPPort, HTTPSPort: c.HTTPSPort, RootCAs: c.ca.Pool(),
 		Timeout: c.Timeout, HELOName: c.HELOName, FetchBIMI: c.FetchBIMI}
-}
-
-func loadCAFile(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return pool, nil
 }
 
 func isDomainName(s string) bool {

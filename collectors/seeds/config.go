@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -98,7 +97,7 @@ type Endpoint struct {
 // endpointSecrets are an endpoint's resolved secrets and CA file.
 type endpointSecrets struct {
 	password config.Secret
-	caPEM    []byte
+	ca       config.CABundle
 	oauth    oauthSecrets
 }
 
@@ -328,14 +327,11 @@ func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
 	sec := &endpointSecrets{}
 	e.sec = sec
 	if e.CAFile != "" {
-		b, err := os.ReadFile(e.CAFile)
+		ca, err := config.LoadCAFile(e.CAFile)
 		if err != nil {
-			ps.Addf(path+".ca_file", "cannot read: %v", unwrapPath(err))
-		} else if !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----") {
-			ps.Addf(path+".ca_file", "%s holds no PEM certificate", e.CAFile)
-		} else {
-			sec.caPEM = b
+			ps.Add(path+".ca_file", err.Error())
 		}
+		sec.ca = ca
 	}
 	if e.Auth == "" {
 		e.Auth = defAuth
@@ -395,11 +391,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }

@@ -3,7 +3,6 @@ package seeds
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -23,13 +22,7 @@ func (e *Endpoint) tlsConfig() (*tls.Config, error) {
 		host, _, _ := net.SplitHostPort(e.Address)
 		cfg.ServerName = host
 	}
-	if len(e.secrets().caPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(e.secrets().caPEM) {
-			return nil, fmt.Errorf("ca_file %s holds no usable certificate", e.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
+	cfg.RootCAs = e.secrets().ca.Pool()
 	return cfg, nil
 }
 

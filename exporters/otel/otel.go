@@ -8,11 +8,9 @@ package otel
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -89,8 +87,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.OTLP.CAFile != "" {
-		if _, err := os.Stat(c.OTLP.CAFile); err != nil {
-			ps.Addf("otlp.ca_file", "cannot read %s: %v", c.OTLP.CAFile, unwrapPath(err))
+		if _, err := config.LoadCAFile(c.OTLP.CAFile); err != nil {
+			ps.Add("otlp.ca_file", err.Error())
 		}
 	}
 	if c.OTLP.Timeout <= 0 {
@@ -100,13 +98,6 @@ func (c Config) Validate() error {
 		ps.Addf("sample_ratio", "must be between 0 and 1, got %g", c.SampleRatio)
 	}
 	return ps.Err()
-}
-
-func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // Enabled reports whether spans are exported: an endpoint in the config or
@@ -187,14 +178,11 @@ func newExporter(ctx context.Context, c OTLPConfig, protocol string) (sdktrace.S
 	}
 	var tlsCfg *tls.Config
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		ca, err := config.LoadCAFile(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", c.CAFile)
-		}
+		pool := ca.Pool()
 		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	switch protocol {

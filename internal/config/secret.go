@@ -5,7 +5,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,11 +56,7 @@ func (s Secret) Reveal() string { return string(s) }
 func ReadSecretFile(path string) (Secret, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return "", fmt.Errorf("cannot read secret file %s: %v", path, pe.Err)
-		}
-		return "", fmt.Errorf("cannot read secret file %s", path)
+		return "", fmt.Errorf("cannot read secret file %s: %v", path, FileError(err))
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
