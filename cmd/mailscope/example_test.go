@@ -11,8 +11,9 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 )
 
-// TestExampleConfigIsValid keeps deploy/mailscope.example.yml loadable and
-// complete: every registered collector has a section in it.
+// TestExampleConfigIsValid keeps deploy/mailscope.example.yml loadable,
+// complete (every registered collector has a section in it) and stable (a
+// second load gives Equal sections).
 func TestExampleConfigIsValid(t *testing.T) {
 	path := filepath.Join("..", "..", "deploy", "mailscope.example.yml")
 	cfg, err := agent.LoadFile(path, func(string) (string, bool) { return "", false })
@@ -30,6 +31,18 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 	if len(cfg.Enabled()) == 0 {
 		t.Error("the example enables no collector")
+	}
+	// A reload keeps a collector whose section is Equal to the running
+	// one: loading the same file again must give Equal sections, or every
+	// reload would restart every collector.
+	again, err := agent.LoadFile(path, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range cfg.Sections {
+		if !s.Equal(again.Sections[i]) {
+			t.Errorf("section %s loaded twice is not Equal: a reload would restart its collector", s.Name)
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 package event
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // DefaultProviders groups the large mailbox providers' recipient domains
 // and MX host domains. Keys are domains (a key matches itself and every
@@ -79,6 +82,9 @@ func NewProviders(user map[string]string) (*Providers, error) {
 			p.names = append(p.names, v)
 		}
 	}
+	// Sorted, so that two Providers of one config are equal: configs
+	// holding one are compared with reflect.DeepEqual on reload.
+	slices.Sort(p.names[2:])
 	return p, nil
 }
 
