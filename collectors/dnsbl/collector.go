@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/atomicfile"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/dnsx"
 )
@@ -270,14 +271,7 @@ func (c *Collector) saveSince(m map[string]time.Time) {
 	if err != nil {
 		return
 	}
-	path := filepath.Join(c.s.StateDir, sinceFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
-		err = os.Rename(tmp, path)
-		if err != nil {
-			c.s.Logger.Warn("Could not save the listing times", "err", err)
-		}
-	} else {
+	if err := atomicfile.Write(filepath.Join(c.s.StateDir, sinceFile), b); err != nil {
 		c.s.Logger.Warn("Could not save the listing times", "err", err)
 	}
 }

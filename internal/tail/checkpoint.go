@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/atomicfile"
 )
 
 // checkpointVersion is bumped when the file format changes incompatibly.
@@ -278,49 +280,11 @@ func (fl *Follower) saveCheckpoint(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	if err := writeFileAtomic(fl.ckpt.path, data); err != nil {
+	if err := atomicfile.Write(fl.ckpt.path, data); err != nil {
 		fl.stats.CheckpointErrors.Add(1)
-		return err
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	fl.ckpt.last = body
 	fl.stats.CheckpointSaves.Add(1)
-	return nil
-}
-
-// writeFileAtomic replaces path with data so that a crash at any point
-// leaves either the old or the new content: write a temporary file in the
-// same directory, fsync it, rename it over path, fsync the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("checkpoint %s: write: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: fsync: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("checkpoint %s: rename: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: open dir: %w", path, err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: fsync dir: %w", path, err)
-	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/atomicfile"
 	"github.com/mailscope/mailscope/internal/config"
 )
 
@@ -350,7 +351,7 @@ func (s *JournaldSource) saveCursor() {
 	if s.opts.StateDir == "" || cursor == "" || cursor == saved {
 		return
 	}
-	if err := writeFileAtomic(s.cursorPath(), []byte(cursor+"\n")); err != nil {
+	if err := writeCursor(s.cursorPath(), cursor); err != nil {
 		s.c.addError(reasonState)
 		s.opts.Logger.Warn("Cannot save the journal cursor: a restart will re-read entries", "source", s.name, "err", err)
 		return
@@ -360,38 +361,13 @@ func (s *JournaldSource) saveCursor() {
 	s.mu.Unlock()
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+// writeCursor saves the journal cursor in the state directory, made if
+// missing.
+func writeCursor(path, cursor string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("sync %s: %w", dir, err)
-		}
-	}
-	return nil
+	return atomicfile.Write(path, []byte(cursor+"\n"))
 }
 
 // tailBuffer keeps the last max bytes written to it: journalctl's last
