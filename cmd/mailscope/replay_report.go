@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -190,7 +192,7 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 			fmt.Fprintf(w, "%10s", s)
 		}
 		fmt.Fprintln(w)
-		for _, p := range sortedKeys(c.ByProvider) {
+		for _, p := range slices.Sorted(maps.Keys(c.ByProvider)) {
 			fmt.Fprintf(w, "  %-16s", p)
 			for _, s := range statuses {
 				fmt.Fprintf(w, "%10d", c.ByProvider[p][s])
@@ -207,7 +209,7 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 			}
 		}
 		fmt.Fprintf(w, "  %-16s%10s%10s%10s\n", "reason", "deferred", "bounced", "expired")
-		for _, r := range sortedKeys(reasons) {
+		for _, r := range slices.Sorted(maps.Keys(reasons)) {
 			fmt.Fprintf(w, "  %-16s%10d%10d%10d\n", r, c.Failures["deferred"][r], c.Failures["bounced"][r], c.Failures["expired"][r])
 		}
 	}
@@ -245,7 +247,7 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 
 // joinCounts prints "a 3, b 1", largest first, then by name.
 func joinCounts(m map[string]int64) string {
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
 	parts := make([]string, len(keys))
 	for i, k := range keys {
@@ -254,11 +256,3 @@ func joinCounts(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -1,6 +1,8 @@
 package seeds
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,7 +132,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(lastDeliveryDesc, prometheus.GaugeValue, s.Delivery.Seconds(), s.Provider, s.Name)
-		for _, src := range sortedKeys(s.SpamScores) {
+		for _, src := range slices.Sorted(maps.Keys(s.SpamScores)) {
 			ch <- prometheus.MustNewConstMetric(spamScoreDesc, prometheus.GaugeValue, s.SpamScores[src], s.Provider, s.Name, src)
 		}
 	}

@@ -3,6 +3,8 @@ package seeds
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,7 +51,7 @@ func verdictOf(s *SeedResult, method string) string {
 
 func scores(s *SeedResult) string {
 	var parts []string
-	for _, k := range sortedKeys(s.SpamScores) {
+	for _, k := range slices.Sorted(maps.Keys(s.SpamScores)) {
 		parts = append(parts, fmt.Sprintf("%s=%g", k, s.SpamScores[k]))
 	}
 	return dash(strings.Join(parts, ","))
