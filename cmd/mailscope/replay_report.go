@@ -255,4 +255,3 @@ func joinCounts(m map[string]int64) string {
 	}
 	return strings.Join(parts, ", ")
 }
-

@@ -338,4 +338,3 @@ func stageOf(err error, def string) string {
 	}
 	return def
 }
-
