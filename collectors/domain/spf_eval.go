@@ -200,15 +200,9 @@ func (e *spfEval) mechanism(ctx context.Context, domain string, t spfTerm, depth
 		}
 		return e.inPrefix(addrs, t), "", ""
 	case "mx":
-		a, err := e.env.lookup(ctx, target, dns.TypeMX)
-		if err != nil {
-			return false, SPFTemperror, err.Error()
-		}
-		if len(a.Records) == 0 {
-			if res, why := e.void(); res != "" {
-				return false, res, why
-			}
-			return false, "", ""
+		a, res, why := e.lookup(ctx, target, dns.TypeMX, true)
+		if res != "" || len(a.Records) == 0 {
+			return false, res, why
 		}
 		if len(a.Records) > spfMaxMXHosts {
 			return false, SPFPermerror, fmt.Sprintf("mx:%s has %d MX hosts; an mx mechanism may resolve at most %d", target, len(a.Records), spfMaxMXHosts)
@@ -226,17 +220,11 @@ func (e *spfEval) mechanism(ctx context.Context, domain string, t spfTerm, depth
 	case "ptr":
 		return e.ptr(ctx, target), "", ""
 	case "exists":
-		a, err := e.env.lookup(ctx, target, dns.TypeA)
-		if err != nil {
-			return false, SPFTemperror, err.Error()
+		a, res, why := e.lookup(ctx, target, dns.TypeA, true)
+		if res != "" {
+			return false, res, why
 		}
-		if len(a.Records) == 0 {
-			if res, why := e.void(); res != "" {
-				return false, res, why
-			}
-			return false, "", ""
-		}
-		return true, "", ""
+		return len(a.Records) > 0, "", ""
 	}
 	return false, SPFPermerror, "unknown mechanism " + t.Name
 }
@@ -248,7 +236,18 @@ func (e *spfEval) addrs(ctx context.Context, name string, countVoid bool) ([]net
 	if e.ip.Is6() {
 		qt = dns.TypeAAAA
 	}
-	a, err := e.env.lookup(ctx, name, qt)
+	a, res, why := e.lookup(ctx, name, qt, countVoid)
+	if res != "" {
+		return nil, res, why
+	}
+	return addrsOf(a), "", ""
+}
+
+// lookup is a DNS query an SPF term makes: an error is a temperror, and
+// with countVoid an answer without records counts toward the void-lookup
+// limit (RFC 7208 §4.6.4).
+func (e *spfEval) lookup(ctx context.Context, name string, qtype uint16, countVoid bool) (*dnsx.Answer, SPFResult, string) {
+	a, err := e.env.lookup(ctx, name, qtype)
 	if err != nil {
 		return nil, SPFTemperror, err.Error()
 	}
@@ -257,7 +256,7 @@ func (e *spfEval) addrs(ctx context.Context, name string, countVoid bool) ([]net
 			return nil, res, why
 		}
 	}
-	return addrsOf(a), "", ""
+	return a, "", ""
 }
 
 func (e *spfEval) inPrefix(addrs []netip.Addr, t spfTerm) bool {
