@@ -247,17 +247,7 @@ func TestRelayDownPagesThroughAlertmanager(t *testing.T) {
 transport_maps = inline:{ gmail.com=smtp:[127.0.0.1]:%d }
 `, relayPort),
 	})
-	s := startAlertStack(t, fmt.Sprintf(`queue:
-  interval: 1s
-  timeout: 1s
-  postqueue: %s
-  config_dir: %s
-mta:
-  kind: postfix
-  sources:
-    - name: maillog
-      file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
-`, postqueue, pf.ConfigDir, pf.Log))
+	s := startAlertStack(t, queueAndLogConfig(postqueue, pf.ConfigDir, pf.Log))
 
 	send := func(n int) {
 		t.Helper()

@@ -70,17 +70,7 @@ func TestQueueGauges(t *testing.T) {
 	_, _ = conn.Read(banner)
 	conn.Close()
 
-	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`queue:
-  interval: 1s
-  timeout: 1s
-  postqueue: %s
-  config_dir: %s
-mta:
-  kind: postfix
-  sources:
-    - name: maillog
-      file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
-`, postqueue, etc, filepath.Join(dir, "mail.log"))})
+	agent := harness.StartAgent(t, harness.AgentOptions{Config: queueAndLogConfig(postqueue, etc, filepath.Join(dir, "mail.log"))})
 
 	// harness.Fetch remembers the scraped names for the check that every
 	// metric the rules use is exported (zz_metrics_test.go).
@@ -158,4 +148,20 @@ mta:
 	if agent.Proc.Exited() {
 		t.Fatalf("the agent exited:\n%s", agent.Proc.Output())
 	}
+}
+
+// queueAndLogConfig is an agent config that reads a Postfix instance's
+// queue every second and follows its log from the start.
+func queueAndLogConfig(postqueue, configDir, log string) string {
+	return fmt.Sprintf(`queue:
+  interval: 1s
+  timeout: 1s
+  postqueue: %s
+  config_dir: %s
+mta:
+  kind: postfix
+  sources:
+    - name: maillog
+      file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
+`, postqueue, configDir, log)
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,17 +63,7 @@ func TestFileSourceResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recordSink{}
-	run := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- src.Run(ctx, sink) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	run := func() func() { return runSource(t, src, sink) }
 	stop := run()
 	waitLines(t, sink, 10)
 	snap := src.Snapshot()

@@ -1,11 +1,30 @@
 package source
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// runSource runs src into sink until stop, which ends the run and fails
+// the test if Run returned an error.
+func runSource(t *testing.T, src interface {
+	Run(context.Context, Sink) error
+}, sink Sink) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
 
 // recordSink keeps copies of every line it gets.
 type recordSink struct {

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,17 +86,12 @@ func TestJournaldFakeJournalctl(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recordSink{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
+	stop := runSource(t, src, sink)
 	clk.BlockUntil(1) // the restart backoff after run 1 died
 	waitLines(t, sink, 3)
 	clk.Advance(time.Second)
 	waitLines(t, sink, 4)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	want := []string{
 		"2026-11-26T05:31:21.123456Z mx postfix/smtpd[123]: connect from a seq 1",
 		"2026-11-26T05:31:21.123457Z mx postfix/qmgr[9]: seq 2\xff",
@@ -134,15 +128,11 @@ func TestJournaldFakeJournalctl(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink2 := &recordSink{}
-	ctx, cancel = context.WithCancel(context.Background())
-	go func() { done <- src2.Run(ctx, sink2) }()
+	stop = runSource(t, src2, sink2)
 	clk.BlockUntil(1)
 	clk.Advance(time.Second)
 	waitLines(t, sink2, 1)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if got := argsOf(t, dir, 3); !strings.Contains(got, "--after-cursor=c4") {
 		t.Errorf("resume args %q, want --after-cursor=c4", got)
 	}
@@ -206,13 +196,8 @@ func TestJournaldReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recordSink{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
+	stop := runSource(t, src, sink)
 	waitLines(t, sink, n)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	checkNumbered(t, sink.texts(), n)
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -57,15 +56,7 @@ func startSyslog(t *testing.T, cfg SyslogConfig) (*SyslogSource, *recordSink, fu
 		t.Fatal(err)
 	}
 	sink := &recordSink{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
-	return src, sink, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}
+	return src, sink, runSource(t, src, sink)
 }
 
 // TestSyslogTCPFraming sends octet-counted and LF-framed messages, mixed on

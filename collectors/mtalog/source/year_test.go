@@ -53,14 +53,7 @@ func yearTestInput(seed uint64) []byte {
 // TestYearWalkerCacheMatchesParse checks the walker's same-timestamp
 // shortcut against parsing every line, in zones with DST.
 func TestYearWalkerCacheMatchesParse(t *testing.T) {
-	var zones []*time.Location
-	for _, name := range []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"} {
-		loc, err := time.LoadLocation(name)
-		if err != nil {
-			t.Skipf("no zone data: %v", err)
-		}
-		zones = append(zones, loc)
-	}
+	zones := loadZones(t, "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe")
 	corpus, err := os.ReadFile("../postfix/testdata/real-postfix.log")
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +140,7 @@ func twoPassTimes(lines []string, mtime time.Time, loc *time.Location) []time.Ti
 // every season and in zones with DST, and compares every line's time with
 // the two-pass dating; the last sink must hold each line once.
 func TestReplayMatchesTwoPass(t *testing.T) {
-	var zones []*time.Location
-	for _, name := range []string{"UTC", "Europe/Berlin", "Australia/Lord_Howe"} {
-		loc, err := time.LoadLocation(name)
-		if err != nil {
-			t.Skipf("no zone data: %v", err)
-		}
-		zones = append(zones, loc)
-	}
+	zones := loadZones(t, "UTC", "Europe/Berlin", "Australia/Lord_Howe")
 	corpus, err := os.ReadFile("../postfix/testdata/real-postfix.log")
 	if err != nil {
 		t.Fatal(err)
@@ -205,4 +191,19 @@ func TestReplayMatchesTwoPass(t *testing.T) {
 	if n := len(inputs) * 3 * len(zones); restarts == 0 || restarts == n {
 		t.Errorf("%d restarts in %d replays: the inputs no longer test both paths", restarts, n)
 	}
+}
+
+// loadZones loads time zones by name; without zone data the test is
+// skipped.
+func loadZones(t *testing.T, names ...string) []*time.Location {
+	t.Helper()
+	var zones []*time.Location
+	for _, name := range names {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Skipf("no zone data: %v", err)
+		}
+		zones = append(zones, loc)
+	}
+	return zones
 }
