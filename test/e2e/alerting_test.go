@@ -79,6 +79,16 @@ func (s *alertStack) waitAlert(t *testing.T, alertname, status string, timeout t
 	return got[0]
 }
 
+// wantLabels checks a notification's labels against want.
+func wantLabels(t *testing.T, n harness.Notification, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if n.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, n.Labels[k], v, n.Labels)
+		}
+	}
+}
+
 // TestBlocklistingPagesThroughAlertmanager lists the sending IP in a real
 // rbldnsd zone and expects the shipped MailscopeBlocklisted alert at the
 // webhook with its labels and annotations; delisting resolves it.
@@ -112,11 +122,7 @@ dnsbl:
 	// The incident: the sending IP gets listed.
 	harness.WriteFile(t, zoneFile, clean+"192.0.2.10\n")
 	n := s.waitAlert(t, "MailscopeBlocklisted", "firing", 90*time.Second)
-	for k, want := range map[string]string{"severity": "critical", "target": "192.0.2.10", "zone": "bl.test", "delist_url": "https://bl.test/remove", "job": "mailscope"} {
-		if n.Labels[k] != want {
-			t.Errorf("label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
-		}
-	}
+	wantLabels(t, n, map[string]string{"severity": "critical", "target": "192.0.2.10", "zone": "bl.test", "delist_url": "https://bl.test/remove", "job": "mailscope"})
 	if n.Annotations["summary"] != "192.0.2.10 is listed on bl.test" ||
 		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopeblocklisted") ||
 		!strings.Contains(n.Annotations["description"], "Delisting: https://bl.test/remove") {
@@ -173,11 +179,7 @@ seeds:
 
 	// The incident: the receiver files the probe as spam.
 	n := s.waitAlert(t, "MailscopeSeedInSpam", "firing", 60*time.Second)
-	for k, want := range map[string]string{"severity": "warning", "alertname": "MailscopeSeedInSpam", "provider": "fastmail", "mailbox": "seed-fastmail-1", "job": "mailscope", "instance": s.agent.Addr} {
-		if n.Labels[k] != want {
-			t.Errorf("label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
-		}
-	}
+	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeSeedInSpam", "provider": "fastmail", "mailbox": "seed-fastmail-1", "job": "mailscope", "instance": s.agent.Addr})
 	if n.Annotations["summary"] != "The last seed message to seed-fastmail-1 (fastmail) landed in spam" ||
 		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopeseedinspam") ||
 		!strings.Contains(n.Annotations["description"], "fastmail filed the last placement test message to seed seed-fastmail-1 as spam") {
@@ -283,11 +285,7 @@ transport_maps = inline:{ gmail.com=smtp:[127.0.0.1]:%d }
 	send(11)
 	wantProm("deferred", 12)
 	n := s.waitAlert(t, "MailscopeMTADeferralRateHigh", "firing", 60*time.Second)
-	for k, want := range map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "postfix", "job": "mailscope", "instance": s.agent.Addr} {
-		if n.Labels[k] != want {
-			t.Errorf("label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
-		}
-	}
+	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "postfix", "job": "mailscope", "instance": s.agent.Addr})
 	if sum := n.Annotations["summary"]; !strings.HasSuffix(sum, "of deliveries to gmail from "+s.agent.Addr+" are deferred") ||
 		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopemtadeferralratehigh") {
 		t.Errorf("annotations: %v", n.Annotations)

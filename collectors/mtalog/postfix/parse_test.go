@@ -187,6 +187,12 @@ func eq[T comparable](t *testing.T, got, want T) {
 }
 
 // readLines returns a file's lines without comments and blank lines.
+// corpusLines is the parser's test corpus: the real Postfix run's lines,
+// then the hand-written ones.
+func corpusLines(t testing.TB) [][]byte {
+	return append(readLines(t, "testdata/real-postfix.log"), readLines(t, "testdata/handwritten.log")...)
+}
+
 func readLines(t testing.TB, path string) [][]byte {
 	t.Helper()
 	f, err := os.Open(path)
@@ -219,8 +225,7 @@ func readLines(t testing.TB, path string) [][]byte {
 // falls before the remembered host's length, program names that differ
 // in one byte).
 func TestParserMatchesParseLine(t *testing.T) {
-	lines := readLines(t, "testdata/real-postfix.log")
-	lines = append(lines, readLines(t, "testdata/handwritten.log")...)
+	lines := corpusLines(t)
 	shuffled := slices.Clone(lines)
 	rand.New(rand.NewPCG(5, 6)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	tricky := [][]byte{

@@ -34,7 +34,7 @@ done:
 // ',', '=' and a few others), lengths 0 to 30.
 func scanInputs(t *testing.T) [][]byte {
 	var in [][]byte
-	for _, l := range append(readLines(t, "testdata/real-postfix.log"), readLines(t, "testdata/handwritten.log")...) {
+	for _, l := range corpusLines(t) {
 		for i := range l {
 			in = append(in, l[i:])
 		}
