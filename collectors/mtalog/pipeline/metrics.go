@@ -192,8 +192,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// counterKey identifies a child of a vector by small integers, so the hot
-// path finds it in a map without building label strings.
+// counterKey identifies a cell of a family by small integers, so the hot
+// path finds it without building label strings.
 type counterKey struct {
 	vec     uint8
 	a, b, c uint8
@@ -206,7 +206,7 @@ type counterKey struct {
 // packed is the key as one integer: a map keyed by it hashes 8 bytes,
 // where a key holding the string hashed the string on every lookup (a
 // tenth of the pipeline's time). The string becomes its index in
-// p.labels, a bounded set (sources, providers, outcomes).
+// p.labels, a bounded set (providers, outcomes).
 func (p *Pipeline) packed(k counterKey) uint64 {
 	id := k.sid
 	if id == 0 && k.s != "" {
@@ -263,12 +263,10 @@ func slotOf(k uint64, bits uint) uint64 {
 	return (k * 0x9E3779B97F4A7C15) >> (64 - bits)
 }
 
-// Vector ids for counterKey.vec.
+// Vector ids for counterKey.vec: the families kept as cells (the
+// per-source line counters are client_golang vectors).
 const (
-	vUnparsed uint8 = iota
-	vForeign
-	vEvents
-	vDeliveries
+	vDeliveries uint8 = iota
 	vDelay
 	vFailures
 	vBounces

@@ -88,8 +88,8 @@ type Pipeline struct {
 	endedCells     [4]*cell
 	queueTimeCells [8]*cell
 	// labels numbers the string label values of counter keys (see
-	// packed); lastLabel is the last one looked up, as a line's
-	// provider is looked up for several vectors in a row.
+	// labelID); lastLabel is the last one looked up, as local deliveries
+	// come in runs ("local" has no provider-cache slot to carry its ID).
 	labels      map[string]uint32
 	lastLabel   string
 	lastLabelID uint32
