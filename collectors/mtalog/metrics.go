@@ -28,6 +28,8 @@ var (
 		"Read position in a followed log file; file size minus offset is the lag.", []string{"mta", "source", "path"}, nil)
 	descSize = prometheus.NewDesc("mailscope_mta_log_file_size_bytes",
 		"Size of a followed log file at the follower's last poll.", []string{"mta", "source", "path"}, nil)
+	descDropped = prometheus.NewDesc("mailscope_mta_log_dropped_lines_total",
+		"Lines lost before the source could read them, as the log's producer reported them, by reason (journald: rate_limit, from its \"Suppressed N messages\" entries).", []string{"mta", "source", "reason"}, nil)
 	descLastLine = prometheus.NewDesc("mailscope_mta_log_last_line_timestamp_seconds",
 		"Timestamp written in the last log line a source handed on (absent before the first).", []string{"mta", "source"}, nil)
 )
@@ -38,7 +40,7 @@ func newSourceMetrics(mta string, sources []source.Source) *sourceMetrics {
 
 // Describe implements prometheus.Collector.
 func (m *sourceMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLines, descBytes, descRotations, descReadErrors, descOversize, descOffset, descSize, descLastLine} {
+	for _, d := range []*prometheus.Desc{descLines, descBytes, descRotations, descReadErrors, descOversize, descOffset, descSize, descDropped, descLastLine} {
 		ch <- d
 	}
 }
@@ -56,6 +58,9 @@ func (m *sourceMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		for reason, n := range s.ReadErrors {
 			ch <- prometheus.MustNewConstMetric(descReadErrors, prometheus.CounterValue, float64(n), m.mta, name, reason)
+		}
+		for reason, n := range s.Dropped {
+			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(n), m.mta, name, reason)
 		}
 		for _, f := range s.Files {
 			ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, float64(f.Offset), m.mta, name, f.Path)

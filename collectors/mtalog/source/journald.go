@@ -3,15 +3,19 @@ package source
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -100,18 +104,31 @@ func (c *JournaldConfig) Validate() error {
 }
 
 // JournaldSource follows journal entries through `journalctl --output=json
-// --follow`, resuming after a saved cursor.
+// --follow`, resuming at a saved cursor.
 type JournaldSource struct {
 	name string
 	cfg  JournaldConfig
 	opts Options
 	c    *counters
+	// machineIDFile names the local machine (/etc/machine-id): the system
+	// journal is read for this machine only.
+	machineIDFile string
+	// suppressed counts the lines journald's rate limit dropped, from its
+	// "Suppressed N messages from UNIT" entries about the units read.
+	suppressed      atomic.Int64
+	warnedRateLimit bool
 
-	mu      sync.Mutex // cursor and savedAt, between reader and saver
-	cursor  string
+	mu      sync.Mutex // cursor, since and savedAt, between reader and saver
+	cursor  string     // the last entry handed on; the next run starts there
 	saved   string
 	savedAt time.Time
-	loaded  bool
+	// since is where the next run starts when there is no cursor: the
+	// time of a cursor journalctl refused.
+	since time.Time
+	// resumeFrom is the refused cursor while since is used: its entry, if
+	// journalctl still shows it first, is not handed on again.
+	resumeFrom string
+	loaded     bool
 }
 
 // NewJournald returns a journald source; it starts nothing until Run.
@@ -125,22 +142,30 @@ func NewJournald(name string, c JournaldConfig, o Options) (*JournaldSource, err
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = 10 * time.Second
 	}
-	return &JournaldSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(journaldReasons...)}, nil
+	return &JournaldSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(journaldReasons...), machineIDFile: "/etc/machine-id"}, nil
 }
 
 // Name implements Source.
 func (s *JournaldSource) Name() string { return s.name }
 
 // Snapshot implements Source.
-func (s *JournaldSource) Snapshot() Snapshot { return s.c.snapshot() }
+func (s *JournaldSource) Snapshot() Snapshot {
+	snap := s.c.snapshot()
+	snap.Dropped = map[string]int64{DroppedRateLimit: s.suppressed.Load()}
+	return snap
+}
 
 func (s *JournaldSource) cursorPath() string {
 	return filepath.Join(s.opts.StateDir, "journald-"+s.name+".cursor")
 }
 
+// errCursorRefused ends a run whose cursor journalctl could not seek to;
+// the next run starts at once from the cursor's time or per start_at.
+var errCursorRefused = errors.New("journalctl refused the cursor")
+
 // Run follows the journal until ctx ends. journalctl is restarted with
-// backoff whenever it ends (journald restarted, journalctl killed), from
-// the last cursor handed on, so nothing is read twice or skipped.
+// backoff whenever it ends (journald restarted, journalctl killed), at
+// the last entry handed on, so nothing is read twice or skipped.
 func (s *JournaldSource) Run(ctx context.Context, sink Sink) error {
 	if !s.loaded {
 		s.loadCursor()
@@ -153,6 +178,9 @@ func (s *JournaldSource) Run(ctx context.Context, sink Sink) error {
 		s.saveCursor()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errCursorRefused) {
+			continue // logged once; the next run does not use the cursor
 		}
 		if s.opts.Clock.Now().Sub(start) >= journaldHealthyRun {
 			backoff = journaldMinBackoff
@@ -167,16 +195,40 @@ func (s *JournaldSource) Run(ctx context.Context, sink Sink) error {
 	}
 }
 
-// Args returns journalctl's arguments for the current cursor; exported
-// through the test of the fake journalctl, which checks them.
-func (s *JournaldSource) args() []string {
-	args := []string{"--output=json", "--follow", "--all", "--no-pager"}
+// journaldDroppedID is journald's MESSAGE_ID for "Suppressed N messages
+// from UNIT" (SD_MESSAGE_JOURNAL_DROPPED), written with _TRANSPORT=driver.
+const journaldDroppedID = "a596d6fe7bfa4994828e72309e95d61e"
+
+// command returns journalctl's arguments for the next run, and the cursor
+// of the entry it starts at, which is not handed on again (empty when the
+// run starts at a time or per start_at).
+//
+// The start:
+//   - a cursor: --cursor, not --after-cursor. journalctl 252 skips one
+//     entry more than asked when the cursor's entry was vacuumed away
+//     (it steps over "the cursor's entry" without checking that it found
+//     it), so the run starts at the cursor and the source drops that entry
+//     itself when journalctl shows it.
+//   - a refused cursor's time: --since=@T.
+//   - start_at: --no-tail (beginning) or --lines=0 (end).
+//
+// --no-tail with a cursor or a time: --follow alone means --lines=10, the
+// last ten entries. --merge: --follow alone also means --boot, the latest
+// boot only, losing the entries of the boot before a reboot that came
+// after the cursor, and (with directory:) every entry of a boot that is
+// not the latest in the files.
+func (s *JournaldSource) command() (args []string, resumeFrom string) {
+	args = []string{"--output=json", "--follow", "--merge", "--all", "--no-pager"}
 	s.mu.Lock()
-	cursor := s.cursor
+	cursor, since, refused := s.cursor, s.since, s.resumeFrom
 	s.mu.Unlock()
 	switch {
 	case cursor != "":
-		args = append(args, "--after-cursor="+cursor)
+		args = append(args, "--cursor="+cursor, "--no-tail")
+		resumeFrom = cursor
+	case !since.IsZero():
+		args = append(args, sinceArgument(since), "--no-tail")
+		resumeFrom = refused
 	case s.cfg.StartAt == "beginning":
 		args = append(args, "--no-tail")
 	default:
@@ -185,25 +237,72 @@ func (s *JournaldSource) args() []string {
 	if s.cfg.Directory != "" {
 		args = append(args, "--directory="+s.cfg.Directory)
 	}
-	// Matches of one field are ORed by journalctl, different fields are
-	// ANDed, and "+" ORs groups: units OR identifiers.
-	for _, u := range s.cfg.Units {
-		args = append(args, "_SYSTEMD_UNIT="+u)
+	return append(args, s.matches()...), resumeFrom
+}
+
+// matches are journalctl's filters. Matches of one field are ORed,
+// different fields ANDed, and "+" ORs groups: the units, the identifiers,
+// and journald's rate-limit entries about the units. --merge would also
+// read other machines' journals (containers, journal-remote) from the
+// system journal: each group is limited to this machine's ID there.
+func (s *JournaldSource) matches() []string {
+	var machine string
+	if s.cfg.Directory == "" {
+		machine = s.machineID()
 	}
-	if len(s.cfg.Units) > 0 && len(s.cfg.Identifiers) > 0 {
-		args = append(args, "+")
+	var groups [][]string
+	var units, objects, idents []string
+	for _, u := range s.cfg.Units {
+		units = append(units, "_SYSTEMD_UNIT="+u)
+		objects = append(objects, "OBJECT_SYSTEMD_UNIT="+u)
 	}
 	for _, id := range s.cfg.Identifiers {
-		args = append(args, "SYSLOG_IDENTIFIER="+id)
+		idents = append(idents, "SYSLOG_IDENTIFIER="+id)
+	}
+	if len(units) > 0 {
+		groups = append(groups, units)
+	}
+	if len(idents) > 0 {
+		groups = append(groups, idents)
+	}
+	if len(objects) > 0 {
+		groups = append(groups, append([]string{"MESSAGE_ID=" + journaldDroppedID, "_TRANSPORT=driver"}, objects...))
+	}
+	var args []string
+	for i, g := range groups {
+		if i > 0 {
+			args = append(args, "+")
+		}
+		args = append(args, g...)
+		if machine != "" {
+			args = append(args, "_MACHINE_ID="+machine)
+		}
 	}
 	return args
+}
+
+// machineID reads this machine's ID, or "" when it cannot (then the
+// system journal is read whole, as journalctl --merge does).
+func (s *JournaldSource) machineID() string {
+	f, err := os.Open(s.machineIDFile)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 64))
+	id := strings.TrimSpace(string(b))
+	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		return ""
+	}
+	return id
 }
 
 // follow runs journalctl once and reads it until it ends or ctx ends.
 func (s *JournaldSource) follow(ctx context.Context, sink Sink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.cfg.Journalctl, s.args()...)
+	args, resumeFrom := s.command()
+	cmd := exec.CommandContext(ctx, s.cfg.Journalctl, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	stderr := &tailBuffer{max: 4096}
@@ -216,7 +315,7 @@ func (s *JournaldSource) follow(ctx context.Context, sink Sink) error {
 		s.c.addError(reasonExec)
 		return fmt.Errorf("start %s: %w", s.cfg.Journalctl, err)
 	}
-	entries, readErr := s.read(ctx, out, sink)
+	entries, readErr := s.read(ctx, out, sink, resumeFrom)
 	if readErr != nil {
 		cancel() // stop the child: we cannot read it any more
 	}
@@ -225,16 +324,10 @@ func (s *JournaldSource) follow(ctx context.Context, sink Sink) error {
 		return nil
 	}
 	msg := strings.TrimSpace(stderr.String())
-	if entries == 0 && strings.Contains(strings.ToLower(msg), "cursor") {
-		// The saved cursor belongs to a journal that is gone (reinstalled
-		// machine, vacuumed files). Start over per start_at, loudly.
-		s.c.addError(reasonCursor)
-		s.mu.Lock()
-		old := s.cursor
-		s.cursor = ""
-		s.mu.Unlock()
-		s.opts.Logger.Warn("journalctl rejected the saved cursor; starting again per start_at", "source", s.name, "cursor", old, "start_at", s.cfg.StartAt, "stderr", msg)
-		return fmt.Errorf("journalctl rejected cursor: %s", msg)
+	withCursor := slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--cursor=") })
+	if entries == 0 && withCursor && strings.Contains(strings.ToLower(msg), "cursor") {
+		s.refuseCursor("journalctl cannot seek to the saved cursor", msg)
+		return errCursorRefused
 	}
 	s.c.addError(reasonExited)
 	switch {
@@ -246,8 +339,35 @@ func (s *JournaldSource) follow(ctx context.Context, sink Sink) error {
 	return fmt.Errorf("journalctl exited: %s", msg)
 }
 
-// read hands on entries until out ends; it returns how many it read.
-func (s *JournaldSource) read(ctx context.Context, out io.Reader, sink Sink) (int, error) {
+// refuseCursor drops a cursor that cannot be used (journalctl "Failed to
+// seek to cursor", a damaged cursor file), counts and logs it once. The
+// next run starts at the cursor's time when it can be read, else per
+// start_at: never silently at the end.
+func (s *JournaldSource) refuseCursor(why, detail string) {
+	s.c.addError(reasonCursor)
+	s.mu.Lock()
+	bad := s.cursor
+	s.cursor = ""
+	s.since = parseCursor(bad).realtime
+	if now := s.opts.Clock.Now(); s.since.After(now) {
+		s.since = time.Time{} // a damaged time in the future would skip everything until then
+	}
+	s.resumeFrom = bad
+	since := s.since
+	s.mu.Unlock()
+	if len(bad) > 200 {
+		bad = bad[:200] + "…"
+	}
+	if !since.IsZero() {
+		s.opts.Logger.Warn(why+"; resuming from the cursor's time: entries of that microsecond may be read twice", "source", s.name, "cursor", fmt.Sprintf("%q", bad), "since", since.UTC().Format(time.RFC3339Nano), "detail", detail)
+		return
+	}
+	s.opts.Logger.Warn(why+" and it holds no time; starting per start_at", "source", s.name, "cursor", fmt.Sprintf("%q", bad), "start_at", cmp.Or(s.cfg.StartAt, "end"), "detail", detail)
+}
+
+// read hands on entries until out ends; it returns how many it read. The
+// first entry is dropped when it is resumeFrom's (handed on before).
+func (s *JournaldSource) read(ctx context.Context, out io.Reader, sink Sink, resumeFrom string) (int, error) {
 	r := bufio.NewReaderSize(out, 64<<10)
 	batch := &Batch{Source: s.name}
 	var arena []byte
@@ -272,6 +392,7 @@ func (s *JournaldSource) read(ctx context.Context, out io.Reader, sink Sink) (in
 		if lastCursor != "" {
 			s.mu.Lock()
 			s.cursor = lastCursor
+			s.since, s.resumeFrom = time.Time{}, ""
 			s.mu.Unlock()
 		}
 		if s.opts.Clock.Now().Sub(s.savedAt) >= s.cfg.CheckpointInterval {
@@ -297,10 +418,16 @@ func (s *JournaldSource) read(ctx context.Context, out io.Reader, sink Sink) (in
 				s.c.oversize.Add(1)
 			} else {
 				var e journalEntry
-				if perr := e.parse(bytes.TrimSpace(line)); perr != nil {
+				switch perr := e.parse(bytes.TrimSpace(line)); {
+				case perr != nil:
 					s.c.addError(reasonJSON)
 					s.opts.Logger.Debug("Unreadable journal entry", "source", s.name, "err", perr)
-				} else {
+				case entries == 1 && resumeFrom != "" && parseCursor(e.cursor).sameEntry(parseCursor(resumeFrom)):
+					lastCursor = e.cursor // handed on by the run that saved the cursor
+				case e.suppression:
+					lastCursor = e.cursor
+					s.countSuppressed(&e)
+				default:
 					var t time.Time
 					arena, t = e.render(arena, s.opts.Location)
 					ends = append(ends, len(arena))
@@ -322,23 +449,44 @@ func (s *JournaldSource) read(ctx context.Context, out io.Reader, sink Sink) (in
 	}
 }
 
-// loadCursor reads the saved cursor, if any.
+// countSuppressed counts journald's report of lines its rate limit
+// dropped; the first report is logged at Warn.
+func (s *JournaldSource) countSuppressed(e *journalEntry) {
+	s.suppressed.Add(e.dropped)
+	level := slog.LevelDebug
+	if !s.warnedRateLimit {
+		s.warnedRateLimit = true
+		level = slog.LevelWarn
+	}
+	s.opts.Logger.Log(context.Background(), level, "journald's rate limit dropped lines before they reached the journal (see LogRateLimitBurst=)", "source", s.name, "dropped", e.dropped, "unit", string(e.objectUnit))
+}
+
+// loadCursor reads the saved cursor, if any. A damaged one (empty, too
+// long, not printable) is refused as journalctl refuses a bad cursor.
 func (s *JournaldSource) loadCursor() {
 	if s.opts.StateDir == "" {
 		return
 	}
-	b, err := os.ReadFile(s.cursorPath())
-	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			s.c.addError(reasonState)
-			s.opts.Logger.Warn("Cannot read the journal cursor; starting per start_at", "source", s.name, "path", s.cursorPath(), "err", err)
+	f, err := os.Open(s.cursorPath())
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(io.LimitReader(f, maxCursorBytes+1))
+		f.Close()
+		if err == nil {
+			s.mu.Lock()
+			s.cursor = strings.TrimSpace(string(b))
+			s.saved = s.cursor
+			s.mu.Unlock()
+			if !cursorArgument(s.cursor) {
+				s.refuseCursor("The saved journal cursor is damaged", s.cursorPath())
+			}
+			return
 		}
-		return
 	}
-	s.mu.Lock()
-	s.cursor = strings.TrimSpace(string(b))
-	s.saved = s.cursor
-	s.mu.Unlock()
+	if !errors.Is(err, os.ErrNotExist) {
+		s.c.addError(reasonState)
+		s.opts.Logger.Warn("Cannot read the journal cursor; starting per start_at", "source", s.name, "path", s.cursorPath(), "err", err)
+	}
 }
 
 // saveCursor writes the cursor atomically (temporary file, fsync, rename,

@@ -21,6 +21,11 @@ type journalEntry struct {
 	ident    []byte
 	pid      []byte
 	message  []byte
+	// suppression marks journald's own "Suppressed N messages from UNIT"
+	// entry (its rate limit); dropped is N and objectUnit UNIT.
+	suppression bool
+	dropped     int64
+	objectUnit  []byte
 }
 
 type journalJSON struct {
@@ -32,6 +37,10 @@ type journalJSON struct {
 	SyslogPID  json.RawMessage `json:"SYSLOG_PID"`
 	PID        json.RawMessage `json:"_PID"`
 	Message    json.RawMessage `json:"MESSAGE"`
+	MessageID  string          `json:"MESSAGE_ID"`
+	Transport  string          `json:"_TRANSPORT"`
+	NDropped   string          `json:"N_DROPPED"`
+	ObjectUnit json.RawMessage `json:"OBJECT_SYSTEMD_UNIT"`
 }
 
 func (e *journalEntry) parse(line []byte) error {
@@ -66,7 +75,29 @@ func (e *journalEntry) parse(line []byte) error {
 		e.pid = field("_PID", j.PID)
 	}
 	e.message = field("MESSAGE", j.Message)
+	if j.MessageID == journaldDroppedID && j.Transport == "driver" {
+		e.suppression = true
+		e.objectUnit = field("OBJECT_SYSTEMD_UNIT", j.ObjectUnit)
+		e.dropped = droppedCount(j.NDropped, e.message)
+	}
 	return errors.Join(errs...)
+}
+
+// droppedCount is N of journald's "Suppressed N messages from UNIT": its
+// N_DROPPED field, else the number in the message; 0 when neither reads.
+func droppedCount(field string, message []byte) int64 {
+	if n, err := strconv.ParseInt(field, 10, 64); err == nil && n >= 0 {
+		return n
+	}
+	rest, ok := bytes.CutPrefix(message, []byte("Suppressed "))
+	if !ok {
+		return 0
+	}
+	digits, _, _ := bytes.Cut(rest, []byte(" "))
+	if n, err := strconv.ParseInt(string(digits), 10, 64); err == nil && n >= 0 {
+		return n
+	}
+	return 0
 }
 
 // fieldValue decodes one field: a string, a byte array, or the last of
@@ -92,7 +123,9 @@ func fieldValue(raw json.RawMessage) ([]byte, error) {
 			return nil, nil
 		}
 		if p := bytes.TrimSpace(parts[0]); len(p) > 0 && (p[0] == '"' || p[0] == '[' || p[0] == 'n') {
-			// Several values of one field: the last one was logged last.
+			// Several values of one field: journalctl prints them in the
+			// order of the journal file (where each value was first
+			// stored), not the order they were logged; take the last.
 			return fieldValue(parts[len(parts)-1])
 		}
 		var bs []int

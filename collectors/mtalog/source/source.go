@@ -42,7 +42,15 @@ type Snapshot struct {
 	// Files are the followed files' positions; nil for sources without
 	// files.
 	Files []FileSnapshot
+	// Dropped counts lines lost before the source could read them, by
+	// reason, as the log's producer reported them; nil for sources that
+	// cannot know. Journald: DroppedRateLimit.
+	Dropped map[string]int64
 }
+
+// DroppedRateLimit is the Dropped reason of lines journald's rate limit
+// discarded (its "Suppressed N messages from UNIT" entries).
+const DroppedRateLimit = "rate_limit"
 
 // FileSnapshot is one followed file's read position.
 type FileSnapshot struct {
