@@ -14,6 +14,7 @@ PACKAGES=(
   prometheus-alertmanager
   postfix               # postconf facts, real Postfix logs
   logrotate rsyslog     # the file follower's rotation and syslog tests
+  systemd-journal-remote  # writes real journal files for the journald source's tests (read by journalctl)
   rbldnsd               # blocklist zones
   nsd                   # domain posture: the authoritative server of the test zones
   unbound               # domain posture: validating resolver in front of NSD (DANE needs the AD bit)
