@@ -37,7 +37,13 @@ type journalJSON struct {
 	SyslogPID  json.RawMessage `json:"SYSLOG_PID"`
 	PID        json.RawMessage `json:"_PID"`
 	Message    json.RawMessage `json:"MESSAGE"`
-	MessageID  string          `json:"MESSAGE_ID"`
+	// MessageID is absent from Postfix's entries (nothing decoded, nothing
+	// allocated); the rest of a rate-limit report is decoded only for one.
+	MessageID string `json:"MESSAGE_ID"`
+}
+
+// suppressionJSON is the rest of journald's rate-limit report.
+type suppressionJSON struct {
 	Transport  string          `json:"_TRANSPORT"`
 	NDropped   string          `json:"N_DROPPED"`
 	ObjectUnit json.RawMessage `json:"OBJECT_SYSTEMD_UNIT"`
@@ -75,10 +81,15 @@ func (e *journalEntry) parse(line []byte) error {
 		e.pid = field("_PID", j.PID)
 	}
 	e.message = field("MESSAGE", j.Message)
-	if j.MessageID == journaldDroppedID && j.Transport == "driver" {
-		e.suppression = true
-		e.objectUnit = field("OBJECT_SYSTEMD_UNIT", j.ObjectUnit)
-		e.dropped = droppedCount(j.NDropped, e.message)
+	if j.MessageID == journaldDroppedID {
+		// Only journald itself writes _TRANSPORT=driver: another
+		// program's entry with this MESSAGE_ID is an ordinary line.
+		var sj suppressionJSON
+		if err := json.Unmarshal(line, &sj); err == nil && sj.Transport == "driver" {
+			e.suppression = true
+			e.objectUnit = field("OBJECT_SYSTEMD_UNIT", sj.ObjectUnit)
+			e.dropped = droppedCount(sj.NDropped, e.message)
+		}
 	}
 	return errors.Join(errs...)
 }

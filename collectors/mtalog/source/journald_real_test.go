@@ -323,7 +323,8 @@ func TestJournaldRealDamagedCursor(t *testing.T) {
 // them: a message with a byte that is not UTF-8 (journalctl prints an
 // array of bytes), a multi-line message, a field logged twice, _PID when
 // SYSLOG_PID is missing; and journald's rate-limit reports counted for
-// the source's units only, not handed on as lines.
+// the source's units only, not handed on as lines (another program's entry
+// that looks like one is a line).
 func TestJournaldRealEntries(t *testing.T) {
 	r := newJournalRig(t, "beginning")
 	at := func(i int) time.Time { return journalT0.Add(time.Duration(i) * time.Millisecond) }
@@ -342,31 +343,35 @@ func TestJournaldRealEntries(t *testing.T) {
 		suppressed(4, "77", "cron.service"),
 		{Time: at(5), Fields: [][2]string{{"_HOSTNAME", "mx"}, unit, {"SYSLOG_IDENTIFIER", "postfix/x"}, {"SYSLOG_IDENTIFIER", "postfix/smtpd"}, {"SYSLOG_PID", "123"}, {"MESSAGE", "seq 3\nsecond line\n"}}},
 		suppressed(6, "6", "postfix@-.service"),
+		// Not journald's: a program's own entry with that MESSAGE_ID is a line.
+		{Time: at(7), Fields: [][2]string{{"_HOSTNAME", "mx"}, unit, {"_TRANSPORT", "journal"}, {"SYSLOG_IDENTIFIER", "postfix/smtpd"}, {"_PID", "5"},
+			{"MESSAGE_ID", "a596d6fe7bfa4994828e72309e95d61e"}, {"MESSAGE", "Suppressed 5 messages from postfix@-.service"}, {"N_DROPPED", "5"}}},
 	})
 	src, sink, stop := r.start()
-	waitLines(t, sink, 3)
-	r.w.Write(t, "system.journal", numbered(4, 4))
 	waitLines(t, sink, 4)
+	r.w.Write(t, "system.journal", numbered(8, 8))
+	waitLines(t, sink, 5)
 	stop()
 	stamp := func(i int) string { return at(i).UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
 	want := []string{
 		stamp(1) + " mx postfix/smtpd[123]: connect seq 1",
 		stamp(2) + " mx postfix/qmgr[9]: seq 2\xff",
 		stamp(5) + " mx postfix/smtpd[123]: seq 3 second line",
-		stamp(4) + " mx postfix/smtpd[104]: seq 4",
+		stamp(7) + " mx postfix/smtpd[5]: Suppressed 5 messages from postfix@-.service",
+		stamp(8) + " mx postfix/smtpd[101]: seq 8",
 	}
 	got := sink.texts()
 	// journalctl prints a field's several values in the file's order, not
 	// the order they were logged: either identifier is right.
-	if len(got) == 4 {
+	if len(got) == 5 {
 		got[2] = strings.Replace(got[2], "postfix/x[", "postfix/smtpd[", 1)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("lines:\n%q\nwant:\n%q", got, want)
 	}
 	s := src.Snapshot()
-	if s.Dropped[DroppedRateLimit] != 1240 || s.Lines != 4 {
-		t.Errorf("dropped %v, lines %d; want 1240 dropped (postfix@-.service only), 4 lines", s.Dropped, s.Lines)
+	if s.Dropped[DroppedRateLimit] != 1240 || s.Lines != 5 {
+		t.Errorf("dropped %v, lines %d; want 1240 dropped (journald's reports about postfix@-.service only), 5 lines", s.Dropped, s.Lines)
 	}
 	if n := r.logs.count("rate limit"); n != 2 || r.logs.count("level=WARN") != 1 {
 		t.Errorf("rate-limit log records: %d (want one Warn, then Debug):\n%s", n, r.logs.String())
