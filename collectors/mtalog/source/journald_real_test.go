@@ -94,6 +94,17 @@ func (r *journalRig) start() (*JournaldSource, *recordSink, func()) {
 	return src, sink, runSource(r.t, src, sink)
 }
 
+// firstRun writes entries 1 to n into file, runs a source (start_at per
+// the rig) until it has read them, stops it and returns what it read.
+func (r *journalRig) firstRun(file string, n int) []string {
+	r.t.Helper()
+	r.w.Write(r.t, file, numbered(1, n))
+	_, sink, stop := r.start()
+	waitLines(r.t, sink, n)
+	stop()
+	return sink.texts()
+}
+
 // startAtEnd starts a source with start_at: end and returns once it
 // follows: it writes marker entries until one arrives, so what is written
 // next is after the start, then a last marker; once that one arrived
@@ -189,10 +200,7 @@ func TestJournaldRealRestart(t *testing.T) {
 // and keep following when yet another boot's entries arrive.
 func TestJournaldRealReboot(t *testing.T) {
 	r := newJournalRig(t, "beginning")
-	r.w.Write(t, "system.journal", numbered(1, 100))
-	_, sink, stop := r.start()
-	waitLines(t, sink, 100)
-	stop()
+	first := r.firstRun("system.journal", 100)
 	r.w.Write(t, "system.journal", numbered(101, 200)) // before the shutdown
 	r.w.NewBoot("fedcba9876543210fedcba9876543210")
 	r.w.Write(t, "system.journal", numbered(201, 300)) // after the reboot
@@ -202,7 +210,7 @@ func TestJournaldRealReboot(t *testing.T) {
 	r.w.Write(t, "system.journal", numbered(301, 350))
 	waitLines(t, sink2, 250)
 	stop2()
-	checkNumbered(t, append(sink.texts(), sink2.texts()...), 350)
+	checkNumbered(t, append(first, sink2.texts()...), 350)
 }
 
 // TestJournaldRealVacuumedCursor: the file holding the saved cursor's
@@ -212,10 +220,7 @@ func TestJournaldRealReboot(t *testing.T) {
 // with --after-cursor loses the first of them.
 func TestJournaldRealVacuumedCursor(t *testing.T) {
 	r := newJournalRig(t, "beginning")
-	r.w.Write(t, "system@old.journal", numbered(1, 200))
-	_, sink, stop := r.start()
-	waitLines(t, sink, 200)
-	stop()
+	first := r.firstRun("system@old.journal", 200)
 	r.w.Write(t, "system.journal", numbered(201, 500))
 	if err := os.Remove(filepath.Join(r.w.Dir, "system@old.journal")); err != nil {
 		t.Fatal(err)
@@ -225,7 +230,7 @@ func TestJournaldRealVacuumedCursor(t *testing.T) {
 	r.w.Write(t, "system.journal", numbered(501, 510))
 	waitLines(t, sink2, 310)
 	stop2()
-	checkNumbered(t, append(sink.texts(), sink2.texts()...), 510)
+	checkNumbered(t, append(first, sink2.texts()...), 510)
 	if n := src2.Snapshot().ReadErrors["cursor"]; n != 0 {
 		t.Errorf("cursor errors %d: a vacuumed cursor is sought, not refused", n)
 	}
