@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -380,5 +381,44 @@ func TestJournaldRealEntries(t *testing.T) {
 	}
 	if n := r.logs.count("rate limit"); n != 2 || r.logs.count("level=WARN") != 1 {
 		t.Errorf("rate-limit log records: %d (want one Warn, then Debug):\n%s", n, r.logs.String())
+	}
+}
+
+// TestJournaldRealMachineMatches checks the filters the source gives
+// journalctl for the system journal (no directory:, where --merge would
+// also read other machines' journals) with the real journalctl, on files
+// holding this machine's entries and another's: units OR identifiers OR
+// journald's rate-limit reports about the units, each of this machine.
+func TestJournaldRealMachineMatches(t *testing.T) {
+	r := newJournalRig(t, "end")
+	const ours, theirs = "3d1219c7c4c5404aaa1f6d2a48adfda4", "99999999999999999999999999999999"
+	var es []harness.JournalEntry
+	for _, m := range []string{ours, theirs} {
+		for _, fields := range [][][2]string{
+			{{"_SYSTEMD_UNIT", "postfix@-.service"}, {"MESSAGE", "unit"}},
+			{{"_SYSTEMD_UNIT", "cron.service"}, {"SYSLOG_IDENTIFIER", "postfix/smtpd"}, {"MESSAGE", "identifier"}},
+			{{"_SYSTEMD_UNIT", "systemd-journald.service"}, {"_TRANSPORT", "driver"}, {"MESSAGE_ID", journaldDroppedID}, {"OBJECT_SYSTEMD_UNIT", "postfix@-.service"}, {"MESSAGE", "suppressed"}},
+			{{"_SYSTEMD_UNIT", "systemd-journald.service"}, {"_TRANSPORT", "driver"}, {"MESSAGE_ID", journaldDroppedID}, {"OBJECT_SYSTEMD_UNIT", "cron.service"}, {"MESSAGE", "other unit suppressed"}},
+			{{"_SYSTEMD_UNIT", "cron.service"}, {"SYSLOG_IDENTIFIER", "CRON"}, {"MESSAGE", "neither"}},
+		} {
+			es = append(es, harness.JournalEntry{Time: journalT0.Add(time.Duration(len(es)) * time.Millisecond), Fields: append(fields, [2]string{"_MACHINE_ID", m})})
+		}
+	}
+	r.w.Write(t, "system.journal", es)
+	src, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}, Identifiers: []string{"postfix/smtpd"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.machineIDFile = filepath.Join(t.TempDir(), "machine-id")
+	if err := os.WriteFile(src.machineIDFile, []byte(ours+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--directory=" + r.w.Dir, "--merge", "--no-pager", "--output=cat"}, src.matches()...)
+	out, err := exec.Command("journalctl", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("journalctl %q: %v\n%s", args, err, out)
+	}
+	if got, want := strings.Fields(string(out)), []string{"unit", "identifier", "suppressed"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("journalctl %q selected %q, want %q", args, got, want)
 	}
 }
