@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -31,13 +32,8 @@ import (
 // defaultListenAddress is mailscope's port, next to the exporters' range.
 const defaultListenAddress = ":9754"
 
-// fallbackVersion names a build made without the Makefile's -ldflags.
-const fallbackVersion = "0.1.0-dev"
-
 func main() {
-	if version.Version == "" {
-		version.Version = fallbackVersion
-	}
+	stampVersion(debug.ReadBuildInfo())
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -46,6 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.HelpFlag.Short('h')
+	showVersion := app.Flag("version", "Print the version and exit (as the version command).").Bool()
 	configFile := app.Flag("config.file", "mailscope configuration file. Default: "+agent.DefaultConfigFile+" if it exists, else a built-in zero-config default.").String()
 	webFlags := kingpinflag.AddFlags(app, defaultListenAddress)
 	telemetryPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
@@ -62,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope: %v (try --help)\n", err)
 		return 2
+	}
+	if *showVersion {
+		cmd = versionCmd.FullCommand()
 	}
 	for _, c := range extra {
 		if cmd == c.clause.FullCommand() {
