@@ -1,13 +1,15 @@
 # Each habit has one name. `make test` is what CI runs (via .ci/run).
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+# The release this tree is or prepares (CHANGELOG.md's newest heading; the
+# tag is v$(VERSION)).
+VERSION  ?= $(shell cat VERSION)
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 PKG       = github.com/prometheus/common/version
 LDFLAGS   = -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
             -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: build test unit e2e lint bench bench-postfix-corpus bench-postfix fuzz fuzz-postfix run screenshot dashboards demo clean
+.PHONY: build test unit e2e lint bench bench-postfix-corpus bench-postfix fuzz fuzz-postfix run screenshot dashboards demo release clean
 
 build: ## the static binary in ./mailscope
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o mailscope ./cmd/mailscope
@@ -58,5 +60,8 @@ demo: ## the whole stack on loopback with generated traffic, until Ctrl-C (as ro
 dashboards: ## regenerate dashboards/*.json from dashboards/*.go
 	$(GO) run ./dashboards/gen
 
+release: ## dist/: tarballs (linux amd64, arm64), .deb packages, OCI image, SHA-256 sums
+	VERSION=$(VERSION) ./scripts/release.sh
+
 clean:
-	rm -f mailscope *.prof
+	rm -rf mailscope *.prof dist

@@ -14,7 +14,7 @@ command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
 NFPM="github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0"
 VERSION="${VERSION:-$(cat VERSION)}"
 ARCHES="${ARCHES:-amd64 arm64}"
-DIST="${DIST:-dist}"
+DIST=dist # deploy/nfpm.yaml reads dist/build
 REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 BRANCH="$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)"
 # Timestamps in the archives are the commit's, so a rebuild of one commit
@@ -55,7 +55,9 @@ gzip -9n < CHANGELOG.md > "$DIST/build/changelog.gz"
 
 for arch in $ARCHES; do
   log "deb $arch"
-  VERSION="$VERSION" ARCH="$arch" DIST="$DIST" go run "$NFPM" package --config deploy/nfpm.yaml --packager deb --target "$DIST/" >/dev/null
+  mkdir -p "$DIST/build/deb"
+  cp "$DIST/build/linux-$arch/mailscope" "$DIST/build/deb/mailscope"
+  VERSION="$VERSION" ARCH="$arch" go run "$NFPM" package --config deploy/nfpm.yaml --packager deb --target "$DIST/" >/dev/null
 done
 [ "${DEB_ONLY:-}" = 1 ] && exit 0
 
