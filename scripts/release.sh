@@ -5,8 +5,8 @@
 #   dist/mailscope_V_{amd64,arm64}.deb            Debian package (nfpm)
 #   dist/mailscope-V.oci.tar                      OCI image layout, linux/amd64 and linux/arm64
 #   dist/sha256sums.txt                           SHA-256 of each of them
-# ARCHES="amd64" limits the architectures; DEB_ONLY=1 builds only the .deb
-# (the end-to-end test's install).
+# ARCHES="amd64" limits the architectures; DIST=DIR writes elsewhere;
+# DEB_ONLY=1 builds only the .deb (the end-to-end test's install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
@@ -14,7 +14,7 @@ command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
 NFPM="github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0"
 VERSION="${VERSION:-$(cat VERSION)}"
 ARCHES="${ARCHES:-amd64 arm64}"
-DIST=dist # deploy/nfpm.yaml reads dist/build
+DIST="${DIST:-dist}"
 REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 BRANCH="$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)"
 # Timestamps in the archives are the commit's, so a rebuild of one commit
@@ -57,7 +57,9 @@ for arch in $ARCHES; do
   log "deb $arch"
   mkdir -p "$DIST/build/deb"
   cp "$DIST/build/linux-$arch/mailscope" "$DIST/build/deb/mailscope"
-  VERSION="$VERSION" ARCH="$arch" go run "$NFPM" package --config deploy/nfpm.yaml --packager deb --target "$DIST/" >/dev/null
+  # deploy/nfpm.yaml names its built files under dist/build.
+  sed "s#dist/build/#$DIST/build/#g" deploy/nfpm.yaml > "$DIST/build/nfpm.yaml"
+  VERSION="$VERSION" ARCH="$arch" go run "$NFPM" package --config "$DIST/build/nfpm.yaml" --packager deb --target "$DIST/" >/dev/null
 done
 [ "${DEB_ONLY:-}" = 1 ] && exit 0
 

@@ -55,6 +55,12 @@ install_go_tools() {
     log "installing staticcheck ${STATICCHECK_VERSION}"
     go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
   fi
+  # The end-to-end test of the Debian package builds it with nfpm through
+  # go run (scripts/release.sh pins the version): compile it once here, not
+  # inside the test's time.
+  local nfpm
+  nfpm=$(sed -n 's/^NFPM="\(.*\)"$/\1/p' scripts/release.sh)
+  go run "$nfpm" --version >/dev/null
 }
 
 install_packages
