@@ -32,8 +32,10 @@ func stampVersion(info *debug.BuildInfo, ok bool) {
 	}
 	if version.Version == "" {
 		version.Version = fallbackVersion
-		// "(devel)" is a build inside the module's own tree; a
-		// pseudo-version (v0.0.0-2026...) still names the commit.
+		// go install m@v0.1.0 gives "v0.1.0"; a build in a checkout
+		// with VCS stamping gives the tag, or a pseudo-version naming
+		// the commit (v0.1.1-0.20261206...-abcdef), "+dirty" when
+		// changed; without stamping, "(devel)".
 		if v, isModule := strings.CutPrefix(mainVersion, "v"); isModule {
 			version.Version = v
 		}
