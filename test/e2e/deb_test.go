@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestDebianPackage(t *testing.T) {
 
 	groups := strings.Fields(harness.Run(t, "id", "-nG", "mailscope"))
 	for _, g := range []string{"mailscope", "adm", "systemd-journal", "postdrop"} {
-		if !contains(groups, g) {
+		if !slices.Contains(groups, g) {
 			t.Errorf("user mailscope is not in group %s: %v", g, groups)
 		}
 	}
@@ -137,7 +138,7 @@ queue:
 
 	// The unit's groups without postdrop (as the unit had them before):
 	// postqueue cannot reach showq.
-	without := slicesWithout(unit["SupplementaryGroups"], "postdrop")
+	without := slices.DeleteFunc(slices.Clone(unit["SupplementaryGroups"]), func(g string) bool { return g == "postdrop" })
 	control, url := startAsUnit("mailscope-without-postdrop", without)
 	harness.Eventually(t, 30*time.Second, "the queue collector down without postdrop", func() error {
 		if got := up(url, "queue"); got != "0" {
@@ -254,7 +255,7 @@ func unitSandbox(t *testing.T, unit map[string][]string, setpriv string, supplem
 	}
 	var writable []string
 	for _, w := range append([]string{"/var/lib/" + unit["StateDirectory"][0]}, unit["ReadWritePaths"]...) {
-		if !contains(writable, w) {
+		if !slices.Contains(writable, w) {
 			writable = append(writable, w)
 		}
 	}
@@ -280,25 +281,6 @@ exec "$@"`
 		"--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"}
 	args = append(args, exec...)
 	return append(args, extraArgs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func slicesWithout(list []string, drop string) []string {
-	var out []string
-	for _, x := range list {
-		if x != drop {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // isDir says whether path is a directory or a symbolic link to one (/lib
