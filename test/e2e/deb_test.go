@@ -207,6 +207,17 @@ queue:
 	if exec.Command(dpkg, "-s", "mailscope").Run() == nil {
 		t.Error("mailscope is still known to dpkg after --purge")
 	}
+	// Nor does systemd's record of the unit (the enable symlink, the mask
+	// set on remove, deb-systemd-helper's state) survive the purge.
+	var systemdDirs []string
+	for _, d := range []string{"/etc/systemd", "/var/lib/systemd"} {
+		if isDir(d) {
+			systemdDirs = append(systemdDirs, d)
+		}
+	}
+	if left := strings.TrimSpace(harness.Run(t, "find", append(systemdDirs, "-name", "*mailscope*")...)); len(systemdDirs) > 0 && left != "" {
+		t.Errorf("dpkg --purge left systemd state:\n%s", left)
+	}
 }
 
 // readUnit reads a systemd unit's Service settings (a repeated key
