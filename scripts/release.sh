@@ -69,7 +69,7 @@ for arch in $ARCHES; do
   root="$DIST/build/tar/$name"
   mkdir -p "$root/completions" "$root/man" "$root/alerts" "$root/dashboards"
   cp "$DIST/build/linux-$arch/mailscope" "$root/"
-  cp LICENSE README.md CHANGELOG.md "$DIST/build/THIRD_PARTY_LICENSES" deploy/mailscope.example.yml deploy/mailscope.service "$root/"
+  cp LICENSE README.md CHANGELOG.md "$DIST/build/THIRD_PARTY_LICENSES" deploy/mailscope.yml deploy/mailscope.example.yml deploy/mailscope.service "$root/"
   cp -r docs "$root/docs"
   cp dashboards/*.json "$root/dashboards/"
   cp alerts/mailscope.rules.yml alerts/alertmanager.example.yml "$root/alerts/"
