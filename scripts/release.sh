@@ -16,6 +16,8 @@ VERSION="${VERSION:-$(cat VERSION)}"
 ARCHES="${ARCHES:-amd64 arm64}"
 DIST="${DIST:-dist}"
 REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+# A build of uncommitted changes says so, as go build's vcs.modified does.
+if [ "$REVISION" != unknown ] && ! git diff --quiet HEAD 2>/dev/null; then REVISION="$REVISION-modified"; fi
 BRANCH="$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)"
 # Timestamps in the archives are the commit's, so a rebuild of one commit
 # gives the same tarballs.
@@ -38,7 +40,9 @@ done
 # Man page and completions come from the program itself (kingpin), run on
 # this machine.
 go build -trimpath -ldflags "$LDFLAGS" -o "$DIST/build/host/mailscope" ./cmd/mailscope
-"$DIST/build/host/mailscope" --help-man > "$DIST/build/mailscope.1"
+# kingpin leaves the .TH line's date and source empty.
+"$DIST/build/host/mailscope" --help-man |
+  sed "1s/^\.TH .*/.TH MAILSCOPE 1 \"$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)\" \"mailscope $VERSION\" \"User Commands\"/" > "$DIST/build/mailscope.1"
 gzip -9n < "$DIST/build/mailscope.1" > "$DIST/build/mailscope.1.gz"
 "$DIST/build/host/mailscope" --completion-script-bash > "$DIST/build/completions/mailscope.bash"
 "$DIST/build/host/mailscope" --completion-script-zsh > "$DIST/build/completions/_mailscope"
