@@ -22,14 +22,8 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/postconf"
-)
-
-// What collectors discover for each other is kept two days (a daily seed
-// round refreshes it) and at most 64 values of a kind.
-const (
-	discoveryTTL = 48 * time.Hour
-	discoveryMax = 64
 )
 
 // Options configure an Agent.
@@ -61,9 +55,10 @@ type Agent struct {
 	running  map[string]*instance
 	runCtx   context.Context
 	ready    atomic.Bool
-	// found lives as long as the agent, so a reload keeps what collectors
-	// discovered for each other.
-	found *collectors.Discoveries
+	// The links between collectors live as long as the agent, so a
+	// reload keeps what they carry.
+	bounces    *links.Bounces
+	sendingIPs *links.SendingIPs
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -82,7 +77,7 @@ func New(opts Options) (*Agent, error) {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
 	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{},
-		found: collectors.NewDiscoveries(opts.Clock, discoveryTTL, discoveryMax)}
+		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock)}
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)
@@ -90,6 +85,7 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.logWarnings(cfg)
 	tp, err := otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: opts.Version}, a.getenv, a.logger)
 	if err != nil {
 		return nil, err
@@ -201,6 +197,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// logWarnings logs what the config should change (deprecated keys).
+func (a *Agent) logWarnings(cfg *Config) {
+	for _, w := range cfg.Warnings {
+		a.logger.Warn("Config warning", "warning", w.Error())
+	}
+}
+
 // Ready reports whether the collectors have been started.
 func (a *Agent) Ready() bool { return a.ready.Load() }
 
@@ -216,11 +219,14 @@ func (a *Agent) Reload() error {
 		a.logger.Error("Config reload failed; the previous config keeps running", "err", err)
 		return err
 	}
+	a.logWarnings(cfg)
 	a.mu.Lock()
 	old, oldTP := a.cfg, a.tp
 	a.mu.Unlock()
 	tp := oldTP
 	tracingChanged := !reflect.DeepEqual(old.Tracing, cfg.Tracing)
+	// Every collector is built with the tracer and the mail taxonomy.
+	restartAll := tracingChanged || mailChanged(old, cfg)
 	if tracingChanged {
 		tp, err = otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: a.opts.Version}, a.getenv, a.logger)
 		if err != nil {
@@ -239,7 +245,7 @@ func (a *Agent) Reload() error {
 			want[s.Name] = s
 		}
 		for name, in := range a.running {
-			if s, ok := want[name]; !ok || tracingChanged || !s.Equal(in.section) {
+			if s, ok := want[name]; !ok || restartAll || !s.Equal(in.section) {
 				stop = append(stop, in)
 				delete(a.running, name)
 			}

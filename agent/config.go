@@ -11,6 +11,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // DefaultConfigFile is read when --config.file is not given and it exists.
@@ -23,6 +24,14 @@ const DefaultStateDir = "/var/lib/mailscope"
 type Config struct {
 	StateDir string
 	Tracing  otel.Config
+	// Mail is the top-level providers: and reason_rules: sections (or
+	// what the deprecated per-section keys set); Taxonomy is it built,
+	// handed to every collector.
+	Mail     mailclass.Config
+	Taxonomy *mailclass.Taxonomy
+	// Warnings are what the config should change but the agent can run
+	// with (deprecated keys), with file, line and key like problems.
+	Warnings config.Problems
 	// Sections has one entry per registered collector, in name order.
 	Sections []Section
 	// Source is the file the config came from, or a description of the
@@ -51,7 +60,7 @@ func (c *Config) Enabled() []Section {
 }
 
 // topLevelKeys are the agent's own keys; every other key names a collector.
-var topLevelKeys = []string{"state_dir", "tracing"}
+var topLevelKeys = []string{"state_dir", "tracing", "providers", "reason_rules"}
 
 // LoadFile reads, expands, decodes and validates a config file, returning
 // every problem found (a config.Problems) when there is any.
@@ -72,6 +81,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	cfg := &Config{StateDir: DefaultStateDir, Tracing: otel.DefaultConfig(), Source: file}
 	var ps config.Problems
 	seen := map[string]*yaml.Node{}
+	mailSet := map[string]bool{}
 	if doc.Root != nil {
 		for i := 0; i+1 < len(doc.Root.Content); i += 2 {
 			k, v := doc.Root.Content[i], doc.Root.Content[i+1]
@@ -84,6 +94,12 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 				// problem of the file in one pass.
 				ps = append(ps, doc.Decode(v, "tracing", &cfg.Tracing)...)
 				ps.Merge("tracing", cfg.Tracing.Validate())
+			case "providers":
+				ps = append(ps, doc.Decode(v, "providers", &cfg.Mail.Providers)...)
+				mailSet["providers"] = true
+			case "reason_rules":
+				ps = append(ps, doc.Decode(v, "reason_rules", &cfg.Mail.ReasonRules)...)
+				mailSet["reason_rules"] = true
 			default:
 				if _, ok := collectors.Lookup(k.Value); !ok {
 					ps = append(ps, &config.Problem{Line: k.Line, Path: k.Value, Msg: config.UnknownMsg("section", k.Value, knownSections())})
@@ -115,8 +131,21 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		}
 		cfg.Sections = append(cfg.Sections, s)
 	}
+	if len(mailSet) > 0 {
+		ps.Merge("", cfg.Mail.Validate())
+	}
+	warnings := takeMovedMailKeys(cfg, mailSet, &ps)
+	// An invalid taxonomy has its problems already (at the top-level keys
+	// or at the deprecated keys, by their section's Validate).
+	if t, err := mailclass.Build(cfg.Mail); err == nil {
+		cfg.Taxonomy = t
+		checkProviderLabels(cfg, &ps)
+	}
 	if err := doc.Finish(ps); err != nil {
 		return nil, err
+	}
+	if err := doc.Finish(warnings); err != nil {
+		cfg.Warnings = err.(config.Problems)
 	}
 	return cfg, nil
 }
@@ -178,6 +207,16 @@ func (c *Config) Redacted() ([]byte, error) {
 	}
 	if err := add("tracing", c.Tracing); err != nil {
 		return nil, err
+	}
+	if c.Mail.Providers != nil {
+		if err := add("providers", c.Mail.Providers); err != nil {
+			return nil, err
+		}
+	}
+	if c.Mail.ReasonRules != nil {
+		if err := add("reason_rules", c.Mail.ReasonRules); err != nil {
+			return nil, err
+		}
 	}
 	for _, s := range c.Sections {
 		var n yaml.Node

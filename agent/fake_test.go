@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/mailclass"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
 
@@ -25,6 +26,25 @@ type tickConfig struct {
 	PasswordFile string        `yaml:"password_file"`
 	// FailRuns makes every run report an error.
 	FailRuns bool `yaml:"fail_runs"`
+	// Providers stands for a deprecated per-section mail key
+	// (collectors.MovedMailKeys), Provider for a provider label the
+	// section names (collectors.ProviderLabels).
+	Providers map[string]string `yaml:"providers,omitempty"`
+	Provider  string            `yaml:"provider,omitempty"`
+}
+
+func (c *tickConfig) MovedMailKeys() []collectors.MovedMailKey {
+	if c.Providers == nil {
+		return nil
+	}
+	return []collectors.MovedMailKey{{Path: "providers", Moved: mailclass.Config{Providers: c.Providers}}}
+}
+
+func (c *tickConfig) ProviderLabels() map[string]string {
+	if c.Provider == "" {
+		return nil
+	}
+	return map[string]string{"provider": c.Provider}
 }
 
 func (c *tickConfig) Validate() error {

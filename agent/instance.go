@@ -61,7 +61,9 @@ func (a *Agent) startLocked(s Section) *instance {
 		Clock:      a.opts.Clock,
 		Report:     func(r collectors.RunResult) { a.report(in, r) },
 
-		Discoveries: a.found,
+		Mail:       a.cfg.Taxonomy,
+		Bounces:    a.bounces,
+		SendingIPs: a.sendingIPs,
 	}
 	c, err := f.New(s.Config, settings)
 	if err != nil {

@@ -22,6 +22,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
+	"github.com/mailscope/mailscope/internal/mailclass"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
 
@@ -59,9 +61,44 @@ type Settings struct {
 	// Report records the outcome of one run (a sweep, a check, a batch) for
 	// the status page and the mailscope_collector_* metrics.
 	Report func(RunResult)
-	// Discoveries carries what one collector finds for another (the
-	// sending IPs seeds see, checked by dnsbl). Nil outside an agent.
-	Discoveries *Discoveries
+	// Mail is the shared mail taxonomy (providers, reason rules) of the
+	// top-level providers: and reason_rules: sections, built once by the
+	// agent. Nil outside an agent: use Mail.OrDefault().
+	Mail *mailclass.Taxonomy
+	// Bounces and SendingIPs are the links between collectors (see
+	// internal/links): the seeds collector watches its messages on
+	// Bounces and the MTA pipeline reports those it bounced; seeds add
+	// the addresses its messages left from to SendingIPs and the
+	// blocklist collector checks them. The agent keeps them across
+	// reloads. Nil outside an agent; a nil link is a no-op.
+	Bounces    *links.Bounces
+	SendingIPs *links.SendingIPs
+}
+
+// MovedMailKeys is implemented by section configs that still read the
+// mail keys which moved to the top-level providers: and reason_rules:
+// sections, for one release: the agent takes what they set as the shared
+// taxonomy and warns that the key is deprecated.
+type MovedMailKeys interface {
+	MovedMailKeys() []MovedMailKey
+}
+
+// MovedMailKey is one deprecated key a section set.
+type MovedMailKey struct {
+	// Path is the key relative to the section ("pipeline.providers").
+	Path string
+	// Moved is what the key set, in its new form: Providers or
+	// ReasonRules, the other left empty.
+	Moved mailclass.Config
+}
+
+// ProviderLabels is implemented by section configs that name providers
+// themselves (the seeds' provider: keys): the agent checks each against
+// the shared provider set, so dashboards can join on the label.
+type ProviderLabels interface {
+	// ProviderLabels returns each provider name by its key path relative
+	// to the section.
+	ProviderLabels() map[string]string
 }
 
 // RunResult is the outcome of one run of a collector.

@@ -32,6 +32,9 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if len(cfg.Enabled()) == 0 {
 		t.Error("the example enables no collector")
 	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("the example config has warnings (a deprecated key?):\n%v", cfg.Warnings)
+	}
 	// A reload keeps a collector whose section is Equal to the running
 	// one: loading the same file again must give Equal sections, or every
 	// reload would restart every collector.
@@ -51,6 +54,9 @@ func TestCheckConfigCommand(t *testing.T) {
 	code := run([]string{"check-config", "--config.file=" + filepath.Join("..", "..", "deploy", "mailscope.example.yml")}, &stdout, &stderr)
 	if code != 0 || !strings.Contains(stdout.String(), "mailscope.example.yml: OK") {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("check-config of the example printed: %s", stderr.String())
 	}
 	stdout.Reset()
 	code = run([]string{"version"}, &stdout, &stderr)

@@ -89,6 +89,9 @@ func checkConfig(file, postfixDir string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cfg := a.Config()
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning: "+w.Error())
+	}
 	var names []string
 	for _, s := range cfg.Enabled() {
 		names = append(names, s.Name)

@@ -113,7 +113,7 @@ func (c *Collector) sweep(ctx context.Context) (string, error) {
 		}
 	}
 	if c.cfg.Targets.Discover.Seeds {
-		found = append(found, seedTargets(c.s.Discoveries)...)
+		found = append(found, seedTargets(c.s.SendingIPs)...)
 	}
 	if len(found) > 0 {
 		var folded int

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
+	"github.com/mailscope/mailscope/internal/links"
 )
 
 // testZones serves four custom zones: bl.test lists 192.0.2.10 with two
@@ -290,10 +292,10 @@ func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
 	srv := dnstest.Start(t, testZones())
 	cfg := testConfig(t, srv)
 	h := newHarness(t, cfg, t.TempDir())
-	found := collectors.NewDiscoveries(h.clock, time.Hour, 10)
-	h.c.s.Discoveries = found
+	found := links.NewSendingIPs(h.clock)
+	h.c.s.SendingIPs = found
 	for _, ip := range []string{"192.0.2.10", "192.0.2.99", "127.0.0.1", "10.1.2.3"} {
-		found.Publish(collectors.KindSendingIP, "seeds", ip)
+		found.Add(netip.MustParseAddr(ip))
 	}
 	if _, err := h.c.sweep(context.Background()); err != nil {
 		t.Fatal(err)
@@ -312,7 +314,7 @@ func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
 
 	cfg.Targets.Discover.Seeds = false
 	h2 := newHarness(t, cfg, t.TempDir())
-	h2.c.s.Discoveries = found
+	h2.c.s.SendingIPs = found
 	if _, err := h2.c.sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}

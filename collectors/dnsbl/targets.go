@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/links"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -170,14 +170,9 @@ func defaultRouteSources() []netip.Addr {
 // seedTargets turns the sending IPs the seeds collector saw into targets:
 // public unicast addresses only, since a blocklist lists nothing else (a
 // test setup on loopback, or a private relay hop, is not a target).
-func seedTargets(d *collectors.Discoveries) []Target {
+func seedTargets(ips *links.SendingIPs) []Target {
 	var out []Target
-	for _, x := range d.Get(collectors.KindSendingIP) {
-		a, err := netip.ParseAddr(x.Value)
-		if err != nil {
-			continue
-		}
-		a = a.Unmap()
+	for _, a := range ips.List() {
 		if !a.IsGlobalUnicast() || a.IsPrivate() {
 			continue
 		}

@@ -74,7 +74,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		return nil, err
 	}
 	sink, err := NewSink(SinkParams{MTA: cfg.Kind, Registerer: s.Registerer, Logger: s.Logger, Tracer: s.Tracer, Clock: s.Clock, StateDir: s.StateDir,
-		Pipeline: cfg.Pipeline.OrDefault(), Location: cfg.location(), Discoveries: s.Discoveries})
+		Pipeline: cfg.Pipeline.OrDefault(), Location: cfg.location(), Mail: s.Mail.OrDefault(), Bounces: s.Bounces})
 	if err != nil {
 		return nil, fmt.Errorf("mta: pipeline: %w", err)
 	}

@@ -2,14 +2,16 @@ package mtalog
 
 import (
 	"fmt"
+
+	"github.com/mailscope/mailscope/collectors"
 	"reflect"
 	"regexp"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Kinds are the MTAs whose logs mailscope parses; the `mta` label.
@@ -35,11 +37,12 @@ type Config struct {
 // through SinkParams. A Config built in code without it (all zero) gets
 // DefaultPipelineConfig.
 type PipelineConfig struct {
-	// Providers adds to or overrides the default destination grouping
-	// (domain or MX domain -> provider name; "" removes a default).
-	Providers map[string]string `yaml:"providers"`
-	// ReasonRules are checked before the built-in rules.
-	ReasonRules []event.ReasonRule `yaml:"reason_rules"`
+	// Providers and ReasonRules are deprecated: they moved to the
+	// top-level providers: and reason_rules: sections, which every
+	// collector uses. The agent still reads them for one release (see
+	// MovedMailKeys); the pipeline uses the shared taxonomy only.
+	Providers   map[string]string      `yaml:"providers,omitempty"`
+	ReasonRules []mailclass.ReasonRule `yaml:"reason_rules,omitempty"`
 	// Correlator bounds the messages held by queue ID.
 	Correlator correlate.Config `yaml:"correlator"`
 	// Traces chooses the messages traced besides every failed or slow one.
@@ -65,12 +68,7 @@ func (c PipelineConfig) OrDefault() PipelineConfig {
 func (c PipelineConfig) Validate() error {
 	var ps config.Problems
 	c = c.OrDefault()
-	if _, err := event.NewProviders(c.Providers); err != nil {
-		ps.Add("providers", err.Error())
-	}
-	if _, err := event.NewClassifier(c.ReasonRules); err != nil {
-		ps.Add("reason_rules", err.Error())
-	}
+	ps.Merge("", mailclass.Config{Providers: c.Providers, ReasonRules: c.ReasonRules}.Validate())
 	if c.Correlator.MaxMessages < 1 {
 		ps.Addf("correlator.max_messages", "must be at least 1, got %d", c.Correlator.MaxMessages)
 	}
@@ -87,6 +85,19 @@ func (c PipelineConfig) Validate() error {
 		ps.Addf("traces.slow_threshold", "must not be negative, got %s", c.Traces.Slow)
 	}
 	return ps.Err()
+}
+
+// MovedMailKeys returns the deprecated pipeline.providers and
+// pipeline.reason_rules when the section sets them (collectors.MovedMailKeys).
+func (c *Config) MovedMailKeys() []collectors.MovedMailKey {
+	var out []collectors.MovedMailKey
+	if c.Pipeline.Providers != nil {
+		out = append(out, collectors.MovedMailKey{Path: "pipeline.providers", Moved: mailclass.Config{Providers: c.Pipeline.Providers}})
+	}
+	if c.Pipeline.ReasonRules != nil {
+		out = append(out, collectors.MovedMailKey{Path: "pipeline.reason_rules", Moved: mailclass.Config{ReasonRules: c.Pipeline.ReasonRules}})
+	}
+	return out
 }
 
 // SourceConfig is one source: a name and exactly one of file, journald

@@ -2,7 +2,6 @@ package mtalog
 
 import (
 	"context"
-	"github.com/mailscope/mailscope/collectors"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // SinkParams is what a pipeline gets to build itself for one MTA.
@@ -30,9 +31,12 @@ type SinkParams struct {
 	Pipeline PipelineConfig
 	// Location is the zone of RFC 3164 timestamps (the mta timezone).
 	Location *time.Location
-	// Discoveries receives what other collectors use (the Message-IDs of
-	// bounced messages, for the seeds collector). May be nil.
-	Discoveries *collectors.Discoveries
+	// Mail is the shared taxonomy: providers and reason rules.
+	Mail *mailclass.Taxonomy
+	// Bounces receives the Message-IDs of the messages the MTA bounced or
+	// expired, of which it keeps those the seeds collector watches. May be
+	// nil.
+	Bounces *links.Bounces
 }
 
 // NewSink builds what an MTA's lines go to: the parser, its metrics and

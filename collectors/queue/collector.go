@@ -64,9 +64,6 @@ type Collector struct {
 
 // New builds the collector and registers its metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	if err := cfg.prepare(); err != nil {
-		return nil, err
-	}
 	c := &Collector{cfg: cfg, s: s, seen: map[DeferKey]bool{}}
 	if err := s.Registerer.Register(c); err != nil {
 		return nil, fmt.Errorf("queue: register metrics: %w", err)
@@ -83,7 +80,7 @@ func (c *Collector) Run(ctx context.Context) error {
 func (c *Collector) ReadOnce(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	snap, err := Read(ctx, c.cfg)
+	snap, err := Read(ctx, c.cfg, c.s.Mail)
 	now := c.s.Clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors"
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/mailclass"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
 
@@ -139,7 +139,7 @@ func TestConfig(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 	c = &Config{Interval: time.Millisecond, Timeout: 0, ConfigDir: "etc/postfix",
-		Providers: map[string]string{"corp.example": "Bad Name"}, ReasonRules: []event.ReasonRule{{Reason: "weather"}}}
+		Providers: map[string]string{"corp.example": "Bad Name"}, ReasonRules: []mailclass.ReasonRule{{Reason: "weather"}}}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no problems found")

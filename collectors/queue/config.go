@@ -1,12 +1,12 @@
 package queue
 
 import (
-	"fmt"
 	"path/filepath"
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/mailclass"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
 
@@ -24,16 +24,12 @@ type Config struct {
 	// (postqueue -c); empty is the default instance. For a multi-instance
 	// Postfix, run one agent per instance or point this at the one to watch.
 	ConfigDir string `yaml:"config_dir"`
-	// Providers adds to or overrides the default grouping of recipient
-	// domains into the `provider` label, as the mta pipeline's map does.
-	Providers map[string]string `yaml:"providers"`
-	// ReasonRules are checked before the built-in rules when classifying
-	// delay reasons, as the mta pipeline's rules are.
-	ReasonRules []event.ReasonRule `yaml:"reason_rules"`
-
-	// Built by Validate.
-	classifier *event.Classifier
-	providers  *event.Providers
+	// Providers and ReasonRules are deprecated: they moved to the
+	// top-level providers: and reason_rules: sections, which every
+	// collector uses. The agent still reads them for one release (see
+	// MovedMailKeys); the collector uses the shared taxonomy only.
+	Providers   map[string]string      `yaml:"providers,omitempty"`
+	ReasonRules []mailclass.ReasonRule `yaml:"reason_rules,omitempty"`
 }
 
 // NewConfig returns the defaults: the default instance, read every minute.
@@ -71,28 +67,19 @@ func (c *Config) Validate() error {
 	if c.ConfigDir != "" && !filepath.IsAbs(c.ConfigDir) {
 		ps.Addf("config_dir", "must be an absolute path, got %q", c.ConfigDir)
 	}
-	pr, err := event.NewProviders(c.Providers)
-	if err != nil {
-		ps.Add("providers", err.Error())
-	}
-	cl, err := event.NewClassifier(c.ReasonRules)
-	if err != nil {
-		ps.Add("reason_rules", err.Error())
-	}
-	if err := ps.Err(); err != nil {
-		return err
-	}
-	c.providers, c.classifier = pr, cl
-	return nil
+	ps.Merge("", mailclass.Config{Providers: c.Providers, ReasonRules: c.ReasonRules}.Validate())
+	return ps.Err()
 }
 
-// prepare builds what Validate builds, for configs made in code.
-func (c *Config) prepare() error {
-	if c.providers != nil && c.classifier != nil {
-		return nil
+// MovedMailKeys returns the deprecated providers and reason_rules when the
+// section sets them (collectors.MovedMailKeys).
+func (c *Config) MovedMailKeys() []collectors.MovedMailKey {
+	var out []collectors.MovedMailKey
+	if c.Providers != nil {
+		out = append(out, collectors.MovedMailKey{Path: "providers", Moved: mailclass.Config{Providers: c.Providers}})
 	}
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("queue: %w", err)
+	if c.ReasonRules != nil {
+		out = append(out, collectors.MovedMailKey{Path: "reason_rules", Moved: mailclass.Config{ReasonRules: c.ReasonRules}})
 	}
-	return nil
+	return out
 }

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Queues are Postfix's queue names, the closed set of the `queue` label
@@ -31,7 +31,7 @@ type Stats struct {
 
 // DeferKey groups deferred recipients.
 type DeferKey struct {
-	Reason   event.Reason
+	Reason   mailclass.Reason
 	Provider string
 }
 
@@ -63,7 +63,7 @@ type record struct {
 // Parse reads `postqueue -j` output, one JSON object per line, into a
 // snapshot, classifying each delay reason and grouping each deferred
 // recipient's domain into a provider.
-func Parse(r io.Reader, cl *event.Classifier, pr *event.Providers) (*Snapshot, error) {
+func Parse(r io.Reader, cl *mailclass.Classifier, pr *mailclass.Providers) (*Snapshot, error) {
 	s := &Snapshot{Queues: make(map[string]*Stats, len(Queues)), Deferred: map[DeferKey]int{}}
 	for _, q := range Queues {
 		s.Queues[q] = &Stats{}
@@ -91,45 +91,11 @@ func Parse(r io.Reader, cl *event.Classifier, pr *event.Providers) (*Snapshot, e
 				continue
 			}
 			text := []byte(rc.DelayReason)
-			reason := cl.Classify(findDSN(text), text)
+			reason := cl.Classify(mailclass.FindDSN(text), text)
 			_, domain, _ := strings.Cut(rc.Address, "@")
 			s.Deferred[DeferKey{Reason: reason, Provider: pr.Lookup([]byte(domain), relayOf(text))}]++
 		}
 	}
-}
-
-// findDSN returns the first enhanced status code in a delay reason
-// ("host mx.example[192.0.2.1] said: 450 4.2.1 ..."); zero when none.
-func findDSN(text []byte) event.DSN {
-	for f := range bytes.FieldsSeq(text) {
-		if len(f) < 5 || (f[0] != '2' && f[0] != '4' && f[0] != '5') || f[1] != '.' {
-			continue
-		}
-		parts := bytes.Split(f[2:], []byte("."))
-		if len(parts) != 2 {
-			continue
-		}
-		subj, ok1 := smallUint(parts[0])
-		det, ok2 := smallUint(bytes.TrimRight(parts[1], ",;:)"))
-		if ok1 && ok2 {
-			return event.DSN{Class: f[0] - '0', Subject: subj, Detail: det}
-		}
-	}
-	return event.DSN{}
-}
-
-func smallUint(b []byte) (uint16, bool) {
-	if len(b) == 0 || len(b) > 3 {
-		return 0, false
-	}
-	var n uint16
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint16(c-'0')
-	}
-	return n, true
 }
 
 // relayOf returns the host a delay reason names ("connect to
@@ -168,10 +134,8 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // Postfix is stopped, postqueue run as root reads the queue files itself
 // (with a warning); run as another user it fails ("Queue report
 // unavailable - mail system is down"), an error for the caller to report.
-func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
-	if err := cfg.prepare(); err != nil {
-		return nil, err
-	}
+func Read(ctx context.Context, cfg *Config, mail *mailclass.Taxonomy) (*Snapshot, error) {
+	mail = mail.OrDefault()
 	bin, err := lookBinary(cfg.Postqueue)
 	if err != nil {
 		return nil, err
@@ -193,7 +157,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("postqueue: %w", err)
 	}
-	snap, perr := Parse(out, cfg.classifier, cfg.providers)
+	snap, perr := Parse(out, mail.Classifier, mail.Providers)
 	// Drain what a parse error left unread, so postqueue is not killed
 	// by a broken pipe and its own error message is the one reported.
 	_, _ = io.Copy(io.Discard, out)

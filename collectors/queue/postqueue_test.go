@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Recorded fixtures: postqueue-deferred.jsonl and postqueue-hold.jsonl are
@@ -26,7 +26,7 @@ func parseFile(t *testing.T, name string) *Snapshot {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Parse(f, cfg.classifier, cfg.providers)
+	s, err := Parse(f, mailclass.Default().Classifier, mailclass.Default().Providers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func TestParseRecorded(t *testing.T) {
 			}
 		}
 		want := map[DeferKey]int{
-			{event.ReasonRateLimited, "gmail"}:            3,
-			{event.ReasonConnection, event.ProviderOther}: 2,
+			{mailclass.ReasonRateLimited, "gmail"}:                3,
+			{mailclass.ReasonConnection, mailclass.ProviderOther}: 2,
 		}
 		if len(s.Deferred) != len(want) {
 			t.Errorf("%s: deferred groups %v, want %v", c.file, s.Deferred, want)
@@ -88,10 +88,10 @@ func TestParseMixed(t *testing.T) {
 	// classified by its provider code first, its DSN and text second, and
 	// grouped by recipient domain or, failing that, the host it names.
 	want := map[DeferKey]int{
-		{event.ReasonBlocklisted, "microsoft"}: 1,
-		{event.ReasonReputation, "yahoo"}:      1,
-		{event.ReasonDNS, event.ProviderOther}: 1,
-		{event.ReasonConnection, "gmail"}:      1,
+		{mailclass.ReasonBlocklisted, "microsoft"}:     1,
+		{mailclass.ReasonReputation, "yahoo"}:          1,
+		{mailclass.ReasonDNS, mailclass.ProviderOther}: 1,
+		{mailclass.ReasonConnection, "gmail"}:          1,
 	}
 	if len(s.Deferred) != len(want) {
 		t.Errorf("deferred groups %v, want %v", s.Deferred, want)
@@ -111,25 +111,13 @@ func TestParseBadRecord(t *testing.T) {
 	in := `{"queue_name": "active", "queue_id": "A", "arrival_time": 1, "message_size": 1, "recipients": []}
 {"queue_name": "active", "queue_id": "B", "arrival_time": "soon"}
 `
-	_, err := Parse(strings.NewReader(in), cfg.classifier, cfg.providers)
+	_, err := Parse(strings.NewReader(in), mailclass.Default().Classifier, mailclass.Default().Providers)
 	if err == nil || !strings.Contains(err.Error(), "record 2") {
 		t.Errorf("err = %v, want one naming record 2", err)
 	}
-	s, err := Parse(strings.NewReader(""), cfg.classifier, cfg.providers)
+	s, err := Parse(strings.NewReader(""), mailclass.Default().Classifier, mailclass.Default().Providers)
 	if err != nil || len(s.Queues) != len(Queues) || s.Queues["active"].Messages != 0 {
 		t.Errorf("empty queue: %+v, %v", s, err)
 	}
 }
 
-func TestFindDSN(t *testing.T) {
-	for text, want := range map[string]event.DSN{
-		"host a[192.0.2.1] said: 450 4.7.28 rate (in reply to RCPT TO command)": {Class: 4, Subject: 7, Detail: 28},
-		"host a[192.0.2.1] said: 550 5.1.1: user unknown":                       {Class: 5, Subject: 1, Detail: 1},
-		"connect to a[192.0.2.1]:25: Connection refused":                        {},
-		"version 4.1 of the protocol 4.1000.1 and 3.1.1":                        {},
-	} {
-		if got := findDSN([]byte(text)); got != want {
-			t.Errorf("findDSN(%q) = %+v, want %+v", text, got, want)
-		}
-	}
-}

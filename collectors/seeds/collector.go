@@ -15,7 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net/netip"
 
 	"github.com/mailscope/mailscope/collectors"
 )
@@ -43,7 +43,7 @@ type Collector struct {
 // New builds the collector from a validated config and registers its
 // metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	r, err := NewRunner(cfg, RunnerOptions{Clock: s.Clock, Logger: s.Logger, Tracer: s.Tracer})
+	r, err := NewRunner(cfg, RunnerOptions{Clock: s.Clock, Logger: s.Logger, Tracer: s.Tracer, Bounces: s.Bounces})
 	if err != nil {
 		return nil, fmt.Errorf("seeds: %w", err)
 	}
@@ -73,13 +73,14 @@ func (c *Collector) Run(ctx context.Context) error {
 // checked; seeds in spam or missing are findings, not failures.
 func (c *Collector) round(ctx context.Context) (string, error) {
 	rd := c.runner.Round(ctx)
-	markBounced(rd, c.s.Discoveries)
 	c.live.rounds.Inc()
 	c.snap.set(rd)
 	for _, s := range rd.Seeds {
 		// Where receivers saw the message come from is where mail really
 		// leaves: the blocklist collector checks it.
-		c.s.Discoveries.Publish(collectors.KindSendingIP, "seeds", s.SendingIP)
+		if a, err := netip.ParseAddr(s.SendingIP); err == nil {
+			c.s.SendingIPs.Add(a)
+		}
 		if s.Folder == FolderSpam || s.Folder == FolderMissing {
 			c.s.Logger.Warn("Seed message not in the inbox", "mailbox", s.Name, "provider", s.Provider, "placement", s.Placement, "mta_bounced", s.MTABounced)
 		}
@@ -91,24 +92,4 @@ func (c *Collector) round(ctx context.Context) (string, error) {
 		return rd.Summary(), fmt.Errorf("seeds round: none of %d seeds could be checked", len(rd.Seeds))
 	}
 	return rd.Summary(), nil
-}
-
-// markBounced flags the missing seeds whose message the MTA collector saw
-// bounce or expire (it publishes their Message-ID hashes).
-func markBounced(rd *Round, found *collectors.Discoveries) {
-	var bounced map[string]bool
-	for i := range rd.Seeds {
-		s := &rd.Seeds[i]
-		if s.Folder != FolderMissing || s.MessageID == "" {
-			continue
-		}
-		if bounced == nil {
-			bounced = map[string]bool{}
-			for _, d := range found.Get(collectors.KindBouncedMessage) {
-				bounced[d.Value] = true
-			}
-		}
-		id := strings.TrimSuffix(strings.TrimPrefix(s.MessageID, "<"), ">")
-		s.MTABounced = bounced[collectors.MessageIDKey(collectors.HashMessageID([]byte(id)))]
-	}
 }

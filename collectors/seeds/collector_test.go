@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/links"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // TestCollectorMetrics runs one scheduled round (inbox, spam, missing,
@@ -43,9 +44,10 @@ func TestCollectorMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	var logs bytes.Buffer
 	var reports []collectors.RunResult
-	found := collectors.NewDiscoveries(w.clk, time.Hour, 10)
+	found := links.NewSendingIPs(w.clk)
+	bounces := links.NewBounces(w.clk)
 	col, err := New(c, collectors.Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg, Clock: w.clk,
-		Report: func(r collectors.RunResult) { reports = append(reports, r) }, Discoveries: found})
+		Report: func(r collectors.RunResult) { reports = append(reports, r) }, SendingIPs: found, Bounces: bounces})
 	must(t, err)
 	var summary string
 	var runErr error
@@ -54,8 +56,19 @@ func TestCollectorMetrics(t *testing.T) {
 		t.Errorf("round: %v: %s", runErr, summary)
 	}
 	// The sending IP the receivers saw goes to the blocklist collector.
-	if got := found.Get(collectors.KindSendingIP); len(got) != 1 || got[0].Value != "192.0.2.10" || got[0].Source != "seeds" {
+	if got := found.List(); len(got) != 1 || got[0].String() != "192.0.2.10" {
 		t.Errorf("published sending IPs: %+v", got)
+	}
+	// The round's messages are no longer watched once it ended.
+	for _, s := range col.snap.round.Seeds {
+		if s.MessageID == "" {
+			continue
+		}
+		h := mailclass.HashMessageID([]byte(mailclass.TrimMessageID(s.MessageID)))
+		bounces.Report(h)
+		if bounces.Bounced(h) {
+			t.Errorf("%s: its message is still watched after the round", s.Name)
+		}
 	}
 	want := `
 # HELP mailscope_seed_placement_total Seed messages by where they landed: inbox, tab (a Gmail tab other than Primary), spam, other (another folder), missing (not found by the round timeout).

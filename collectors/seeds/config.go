@@ -132,8 +132,11 @@ type oauthSecrets struct {
 type SeedMailbox struct {
 	// Name is the `mailbox` label; never the address.
 	Name string `yaml:"name"`
-	// Provider is the `provider` label (gmail, microsoft, yahoo, ...); it
-	// also picks the default authserv-ids.
+	// Provider is the `provider` label (gmail, microsoft, yahoo, ...): a
+	// name of the shared provider set (the top-level providers: section
+	// over the built-in map; the agent refuses others, since dashboards
+	// join the seeds' series with the MTA's on it). It also picks the
+	// default authserv-ids.
 	Provider string `yaml:"provider"`
 	// Address receives the message (default: the IMAP username when it is
 	// an address).
@@ -265,6 +268,19 @@ func (c *Config) validateMessage(ps *config.Problems) {
 			ps.Addf("message.headers", "%s: the value must be one line", k)
 		}
 	}
+}
+
+// ProviderLabels returns each mailbox's provider by key path, for the
+// agent to check against the shared provider set
+// (collectors.ProviderLabels).
+func (c *Config) ProviderLabels() map[string]string {
+	out := make(map[string]string, len(c.Seeds))
+	for i, s := range c.Seeds {
+		if providerRE.MatchString(s.Provider) { // else Validate said so
+			out[fmt.Sprintf("mailboxes[%d].provider", i)] = s.Provider
+		}
+	}
+	return out
 }
 
 func (s *SeedMailbox) validate(ps *config.Problems, path string, names map[string]bool) {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/imapx"
+	"github.com/mailscope/mailscope/internal/links"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Stages classify round errors (the stage label).
@@ -143,6 +145,8 @@ type Runner struct {
 	helo   string
 	submit *tokenSource
 	seeds  []*tokenSource
+	// bounces learns which messages the MTA bounced; nil in the CLI.
+	bounces *links.Bounces
 	// observe and failed feed the live metrics; nil in the CLI.
 	observe func(*SeedResult)
 	failed  func(provider, stage string)
@@ -156,6 +160,9 @@ type RunnerOptions struct {
 	// HTTPClient calls the OAuth token endpoints (default: a client with
 	// the endpoint's timeout).
 	HTTPClient *http.Client
+	// Bounces is where the round watches its messages, so a missing seed
+	// says whether the MTA bounced it (nil: it cannot say).
+	Bounces *links.Bounces
 }
 
 // NewRunner prepares rounds for a validated config.
@@ -177,7 +184,7 @@ func NewRunner(cfg *Config, o RunnerOptions) (*Runner, error) {
 	if helo == "" {
 		helo = "localhost"
 	}
-	r := &Runner{cfg: cfg, tpl: tpl, clk: o.Clock, log: o.Logger, tracer: o.Tracer, helo: helo}
+	r := &Runner{cfg: cfg, tpl: tpl, clk: o.Clock, log: o.Logger, tracer: o.Tracer, helo: helo, bounces: o.Bounces}
 	if isOAuth(cfg.Submit.Auth) {
 		r.submit = newTokenSource(&cfg.Submit, o.Clock, o.HTTPClient)
 	}
@@ -212,6 +219,11 @@ func (r *Runner) Round(ctx context.Context) *Round {
 		}
 		round.Seeds[i].MessageID = m.messageID
 		msgs = append(msgs, m)
+		// Watched before it is sent, so a bounce the MTA logs at once is
+		// not missed; forgotten when the round ends.
+		h := mailclass.HashMessageID([]byte(mailclass.TrimMessageID(m.messageID)))
+		r.bounces.Watch(h, start.Add(r.cfg.RoundTimeout+time.Hour))
+		defer r.bounces.Forget(h)
 	}
 	sentAt := r.submitRound(ctx, round, msgs)
 	deadline := start.Add(r.cfg.RoundTimeout)
@@ -237,6 +249,7 @@ func (r *Runner) Round(ctx context.Context) *Round {
 	}
 	wg.Wait()
 	round.Duration = r.clk.Now().Sub(start)
+	markBounced(round, r.bounces)
 	for i := range round.Seeds {
 		if r.observe != nil {
 			r.observe(&round.Seeds[i])
@@ -248,6 +261,18 @@ func (r *Runner) Round(ctx context.Context) *Round {
 		span.SetStatus(codes.Error, "some seeds could not be checked")
 	}
 	return round
+}
+
+// markBounced flags the missing seeds whose message the MTA bounced or
+// expired, as the MTA log pipeline reported on the Bounces link.
+func markBounced(rd *Round, bounces *links.Bounces) {
+	for i := range rd.Seeds {
+		s := &rd.Seeds[i]
+		if s.Folder != FolderMissing || s.MessageID == "" {
+			continue
+		}
+		s.MTABounced = bounces.Bounced(mailclass.HashMessageID([]byte(mailclass.TrimMessageID(s.MessageID))))
+	}
 }
 
 // submitRound sends the messages and returns the send time of each seed

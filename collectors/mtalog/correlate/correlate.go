@@ -12,10 +12,10 @@ package correlate
 import (
 	"errors"
 	"fmt"
-	"github.com/mailscope/mailscope/collectors"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Config bounds the table.
@@ -79,8 +79,8 @@ type Attempt struct {
 	Time      time.Time
 	Transport event.Daemon
 	Status    event.Status
-	DSN       event.DSN
-	Reason    event.Reason
+	DSN       mailclass.DSN
+	Reason    mailclass.Reason
 	// Relay is the next hop's host name; Provider its group.
 	Relay    string
 	Provider string
@@ -94,8 +94,8 @@ type Reject struct {
 	Time   time.Time
 	Daemon event.Daemon
 	Action event.Action
-	DSN    event.DSN
-	Reason event.Reason
+	DSN    mailclass.DSN
+	Reason mailclass.Reason
 }
 
 // Message is what the log said about one queue ID.
@@ -121,7 +121,7 @@ type Message struct {
 	// Queued is set once qmgr has logged the message's size.
 	Queued bool
 	End    End
-	// MessageIDHash is collectors.HashMessageID of cleanup's message-id (0 if none):
+	// MessageIDHash is mailclass.HashMessageID of cleanup's message-id (0 if none):
 	// enough to match a known message, without keeping the header.
 	MessageIDHash uint64
 
@@ -278,7 +278,7 @@ type Observation struct {
 
 // Observe adds one event. provider and reason are the classifications of
 // ev the pipeline already made.
-func (c *Correlator) Observe(ev *event.Event, provider string, reason event.Reason) Observation {
+func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.Reason) Observation {
 	var obs Observation
 	if len(ev.QueueID) == 0 {
 		return obs
@@ -308,7 +308,7 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason event.Reas
 	}
 	switch ev.Kind {
 	case event.KindMessageID:
-		m.MessageIDHash = collectors.HashMessageID(ev.MessageID)
+		m.MessageIDHash = mailclass.HashMessageID(ev.MessageID)
 	case event.KindClient, event.KindPickup:
 		m.Origin = ev.Origin
 	case event.KindQueued:

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 var t0 = time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC)
@@ -37,7 +38,7 @@ func TestMessageLife(t *testing.T) {
 	}
 	d1 := ev(event.KindDelivery, "ABC123", 2*time.Second)
 	d1.Daemon, d1.Status, d1.Relay, d1.Delays = event.DaemonSmtp, event.StatusDeferred, []byte("mx.gmail.com"), [4]float64{1, 0, 0.5, 0.5}
-	c.Observe(d1, "gmail", event.ReasonRateLimited)
+	c.Observe(d1, "gmail", mailclass.ReasonRateLimited)
 	d2 := ev(event.KindDelivery, "ABC123", time.Hour)
 	d2.Daemon, d2.Status = event.DaemonSmtp, event.StatusSent
 	c.Observe(d2, "gmail", 0)
@@ -49,7 +50,7 @@ func TestMessageLife(t *testing.T) {
 	if m.Outcome() != "delivered" || m.AttemptCount != 2 || m.Size != 1000 || m.Origin != event.OriginSASL || !m.Failed() || m.End != EndRemoved {
 		t.Errorf("message %+v outcome %s", m, m.Outcome())
 	}
-	if m.Attempts[0].Relay != "mx.gmail.com" || m.Attempts[0].Reason != event.ReasonRateLimited {
+	if m.Attempts[0].Relay != "mx.gmail.com" || m.Attempts[0].Reason != mailclass.ReasonRateLimited {
 		t.Errorf("attempt %+v", m.Attempts[0])
 	}
 
@@ -169,9 +170,9 @@ func TestReusedMessageStartsClean(t *testing.T) {
 	c.Observe(q, "", 0)
 	d := ev(event.KindDelivery, "AAA", time.Second)
 	d.Daemon, d.Status = event.DaemonSmtp, event.StatusBounced
-	c.Observe(d, "gmail", event.ReasonBlocklisted)
+	c.Observe(d, "gmail", mailclass.ReasonBlocklisted)
 	r := ev(event.KindReject, "AAA", time.Second)
-	c.Observe(r, "", event.ReasonPolicy)
+	c.Observe(r, "", mailclass.ReasonPolicy)
 	c.Observe(ev(event.KindExpired, "AAA", 2*time.Second), "", 0)
 	c.Observe(ev(event.KindRemoved, "AAA", 3*time.Second), "", 0)
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // fuzzKinds are the kinds a fuzzed op can carry: every kind the correlator
@@ -126,7 +127,7 @@ func checkSequence(t *testing.T, cfg Config, evs []*event.Event) {
 	})
 	for i, e := range evs {
 		id := string(e.QueueID)
-		obs := c.Observe(e, "other", event.ReasonOther)
+		obs := c.Observe(e, "other", mailclass.ReasonOther)
 		if id == "" {
 			if obs != (Observation{}) {
 				fail("event %d without a queue ID observed %+v", i, obs)

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Sampling decides which messages become traces: every failed (deferred,
@@ -95,7 +96,7 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 			attribute.Float64("mta.delay.connection_seconds", a.Delays[2]),
 			attribute.Float64("mta.delay.transmission_seconds", a.Delays[3]),
 		}
-		if a.Reason != event.ReasonNone {
+		if a.Reason != mailclass.ReasonNone {
 			attrs = append(attrs, attribute.String("mta.reason", a.Reason.String()))
 		}
 		_, span := tracer.Start(ctx, "mta.delivery", trace.WithTimestamp(start), trace.WithAttributes(attrs...))
@@ -115,6 +116,6 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 	root.End(trace.WithTimestamp(end))
 }
 
-func dsn(d event.DSN) string {
-	return string(event.AppendDSN(nil, d))
+func dsn(d mailclass.DSN) string {
+	return string(mailclass.AppendDSN(nil, d))
 }

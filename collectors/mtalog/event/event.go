@@ -1,6 +1,8 @@
-// Package event is the MTA event model shared by the Postfix and Exim
-// parsers, the correlator and the metric sink: one typed Event per log line,
+// Package event is the MTA event model the log parser produces and the
+// correlator and the metric sink consume: one typed Event per log line,
 // with every field that becomes a metric label drawn from a closed set.
+// What is mail knowledge rather than log structure (reasons, DSN codes,
+// providers) lives in internal/mailclass.
 //
 // An Event keeps no addresses. Byte-slice fields (QueueID, Relay, Domain,
 // Text, ...) point into the parsed line and are valid only until the line's
@@ -9,7 +11,11 @@
 // grouping needs.
 package event
 
-import "time"
+import (
+	"time"
+
+	"github.com/mailscope/mailscope/internal/mailclass"
+)
 
 // Event is one parsed log line. Parsers overwrite every field (Reset) before
 // filling it, so one Event can be reused for every line without allocation.
@@ -39,12 +45,12 @@ type Event struct {
 	// Code is the SMTP reply code (250, 450, 550, ...), 0 when absent.
 	Code uint16
 	// DSN is the enhanced status code (RFC 3463).
-	DSN DSN
+	DSN mailclass.DSN
 
 	// Status is a delivery line's outcome.
 	Status Status
 	// Reason is the classified cause of a deferral, bounce or reject.
-	Reason Reason
+	Reason mailclass.Reason
 	// Relay is the next hop's host name (before "[addr]"), "none",
 	// "local" or a transport name; empty when the line has none.
 	Relay []byte
@@ -95,29 +101,3 @@ type Event struct {
 
 // Reset clears every field, keeping nothing from the previous line.
 func (e *Event) Reset() { *e = Event{} }
-
-// DSN is an enhanced mail system status code, class.subject.detail.
-type DSN struct {
-	Class   uint8 // 2, 4 or 5; 0 when absent
-	Subject uint16
-	Detail  uint16
-}
-
-// IsZero reports whether no enhanced code was present.
-func (d DSN) IsZero() bool { return d.Class == 0 }
-
-// DSNClass returns the label value for the code's class.
-func (d DSN) DSNClass() string {
-	switch d.Class {
-	case 2:
-		return "2"
-	case 4:
-		return "4"
-	case 5:
-		return "5"
-	}
-	return "none"
-}
-
-// DSNClasses is the closed set of DSNClass values.
-var DSNClasses = []string{"2", "4", "5", "none"}

@@ -2,23 +2,26 @@ package pipeline
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"regexp"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
-// TestBouncedMessagesArePublished: every message of the real corpus that
-// ended bounced, expired or partly bounced is published by its Message-ID
-// hash for the seeds collector, and no other. The expected set is computed
-// from the log text with regular expressions, independently of the parser.
-func TestBouncedMessagesArePublished(t *testing.T) {
+// TestBouncedMessagesAreReported: with every message of the real corpus
+// watched on the Bounces link, those that ended bounced, expired or partly
+// bounced are reported by their Message-ID hash, and no other. The
+// expected set is computed from the log text with regular expressions,
+// independently of the parser.
+func TestBouncedMessagesAreReported(t *testing.T) {
 	const path = "../postfix/testdata/real-postfix.log"
 	f, err := os.Open(path)
 	if err != nil {
@@ -43,39 +46,97 @@ func TestBouncedMessagesArePublished(t *testing.T) {
 			failed[m[1]] = true
 		}
 	}
-	var want []string
-	for q := range failed {
-		if id, ok := ids[q]; ok && id != "" {
-			want = append(want, collectors.MessageIDKey(collectors.HashMessageID([]byte(id))))
+	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	bounces := links.NewBounces(clk)
+	nBounced := 0
+	for q, id := range ids {
+		if id == "" {
+			continue
+		}
+		bounces.Watch(mailclass.HashMessageID([]byte(id)), clk.Now().Add(time.Hour))
+		if failed[q] {
+			nBounced++
 		}
 	}
-	sort.Strings(want)
-	if len(want) == 0 {
+	if nBounced == 0 {
 		t.Fatal("the corpus has no bounced message with a Message-ID: the test would prove nothing")
 	}
-
-	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	found := collectors.NewDiscoveries(clk, 365*24*time.Hour, 1000)
 	cfg := DefaultConfig()
 	cfg.Location = time.UTC
-	cfg.Discoveries = found
+	cfg.Bounces = bounces
 	p, err := New(cfg, prometheus.NewRegistry(), nil, nil, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.HandleBatch(readBatch(t, path))
 	p.Flush()
-	var got []string
-	for _, d := range found.Get(collectors.KindBouncedMessage) {
-		got = append(got, d.Value)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("published %d bounced messages, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("published %v, want %v", got, want)
-			break
+	for q, id := range ids {
+		if id == "" {
+			continue
 		}
+		if got := bounces.Bounced(mailclass.HashMessageID([]byte(id))); got != failed[q] {
+			t.Errorf("%s <%s>: reported bounced %v, want %v", q, id, got, failed[q])
+		}
+	}
+}
+
+// TestSeedBounceFoundAmongManyBounces: a seed message's bounce is found
+// while 100,000 other messages bounce through the same pipeline (the
+// string-keyed board this link replaced kept the last 64 and lost it).
+func TestSeedBounceFoundAmongManyBounces(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	bounces := links.NewBounces(clk)
+	const seedID = "t1.gone-1.5f3a@mailscope.test"
+	bounces.Watch(mailclass.HashMessageID([]byte(seedID)), clk.Now().Add(time.Hour))
+	cfg := DefaultConfig()
+	cfg.Location = time.UTC
+	cfg.Correlator.MaxMessages = 1000
+	cfg.Bounces = bounces
+	reg := prometheus.NewRegistry()
+	p, err := New(cfg, reg, nil, nil, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	message := func(b *source.Batch, qid, id string) {
+		for _, l := range []string{
+			"Nov 30 07:02:41 mx postfix/cleanup[15596]: " + qid + ": message-id=<" + id + ">",
+			"Nov 30 07:02:41 mx postfix/qmgr[15545]: " + qid + ": from=<sender@mx.test>, size=359, nrcpt=1 (queue active)",
+			"Nov 30 07:02:41 mx postfix/smtp[15603]: " + qid + ": to=<user@bounce.test>, relay=mx.bounce.test[192.0.2.1]:25, delay=0.01, delays=0/0/0/0.01, dsn=5.1.1, status=bounced (host mx.bounce.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+			"Nov 30 07:02:41 mx postfix/qmgr[15545]: " + qid + ": removed",
+		} {
+			b.Lines = append(b.Lines, source.Line{Text: []byte(l)})
+		}
+	}
+	b := &source.Batch{Source: "maillog"}
+	message(b, "A0000000001", seedID)
+	p.HandleBatch(b)
+	for i := range 100_000 {
+		if i%1000 == 0 {
+			b = &source.Batch{Source: "maillog"}
+		}
+		message(b, fmt.Sprintf("B%010X", i), fmt.Sprintf("%08x.other@mx.test", i))
+		if i%1000 == 999 {
+			p.HandleBatch(b)
+		}
+	}
+	p.Flush()
+	if !bounces.Bounced(mailclass.HashMessageID([]byte(seedID))) {
+		t.Error("the seed's bounce was lost among 100,000 other bounces")
+	}
+	bounced := 0.0
+	for _, mf := range gather(t, reg) {
+		if mf.GetName() != "mailscope_mta_deliveries_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "status" && l.GetValue() == "bounced" {
+					bounced += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if bounced != 100_001 {
+		t.Fatalf("the pipeline counted %v bounced deliveries, want 100001: the test proves nothing", bounced)
 	}
 }

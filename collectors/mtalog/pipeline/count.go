@@ -1,17 +1,17 @@
 package pipeline
 
 import (
-	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // count updates the metrics for one event and feeds the correlator.
 func (p *Pipeline) count(ev *event.Event) {
 	m := p.m
 	provider, pid := "", uint32(0)
-	reason := event.ReasonNone
+	reason := mailclass.ReasonNone
 	switch ev.Kind {
 	case event.KindConnect:
 		if ev.Daemon == event.DaemonSmtpd {
@@ -71,15 +71,15 @@ func (p *Pipeline) count(ev *event.Event) {
 		// qmgr names no recipient: the provider is the last attempt's.
 		prov := obs.Provider
 		if prov == "" {
-			prov = event.ProviderOther
+			prov = mailclass.ProviderOther
 		}
-		p.delivery(ev.Daemon, event.StatusExpired, prov, 0, event.ReasonExpired, ev.DSN, 0, false)
+		p.delivery(ev.Daemon, event.StatusExpired, prov, 0, mailclass.ReasonExpired, ev.DSN, 0, false)
 	}
 }
 
 // delivery counts one delivery outcome.
 // pid is provider's labelID, or 0 to look it up.
-func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider string, pid uint32, reason event.Reason, dsn event.DSN, delay float64, hasDelay bool) {
+func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider string, pid uint32, reason mailclass.Reason, dsn mailclass.DSN, delay float64, hasDelay bool) {
 	m := p.m
 	p.series(counterKey{vec: vDeliveries, a: uint8(transport), b: uint8(st), s: provider, sid: pid}, m.deliveries).n++
 	if hasDelay {
@@ -100,7 +100,7 @@ func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider st
 func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 	switch ev.Daemon {
 	case event.DaemonLocal, event.DaemonVirtual, event.DaemonPipe:
-		return event.ProviderLocal, p.labelID(event.ProviderLocal)
+		return mailclass.ProviderLocal, p.labelID(mailclass.ProviderLocal)
 	}
 	relay := ev.Relay
 	if string(relay) == "none" {
@@ -138,8 +138,8 @@ func (p *Pipeline) messageDone(msg *correlate.Message) {
 		(*qt).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), m.messageTime.buckets)
 		m.attempts.observe(float64(msg.AttemptCount), attemptBuckets)
 		// A message the MTA gave up on: a missing seed can say so.
-		if p.cfg.Discoveries != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
-			p.cfg.Discoveries.Publish(collectors.KindBouncedMessage, "mta", collectors.MessageIDKey(msg.MessageIDHash))
+		if p.cfg.Bounces != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
+			p.cfg.Bounces.Report(msg.MessageIDHash)
 		}
 	}
 	if p.tracer != nil && p.cfg.Traces.Keep(msg) {

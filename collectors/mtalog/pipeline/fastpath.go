@@ -3,7 +3,7 @@ package pipeline
 import (
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // maxReasonCache bounds the reason cache; when full it starts over, which
@@ -12,7 +12,7 @@ const maxReasonCache = 4096
 
 // reasonKey is a reply as the classifier sees it.
 type reasonKey struct {
-	dsn  event.DSN
+	dsn  mailclass.DSN
 	text string
 }
 
@@ -20,7 +20,7 @@ type reasonKey struct {
 // map's own key text, so filling a slot does not allocate.
 type reasonSlot struct {
 	key    reasonKey
-	reason event.Reason
+	reason mailclass.Reason
 }
 
 const reasonSlotBits = 6
@@ -33,9 +33,9 @@ const reasonSlotBits = 6
 // compare of the text, without the map's hash of all of it (a struct key
 // with a string is hashed field by field). Neither lookup allocates; only
 // a miss copies the text.
-func (p *Pipeline) classify(dsn event.DSN, text []byte) event.Reason {
+func (p *Pipeline) classify(dsn mailclass.DSN, text []byte) mailclass.Reason {
 	slot := &p.reasonSlots[reasonSlotOf(dsn, text)]
-	if slot.key.dsn == dsn && slot.key.text == string(text) && slot.reason != event.ReasonNone {
+	if slot.key.dsn == dsn && slot.key.text == string(text) && slot.reason != mailclass.ReasonNone {
 		return slot.reason
 	}
 	v, ok := p.reasons[reasonKey{dsn, string(text)}]
@@ -51,7 +51,7 @@ func (p *Pipeline) classify(dsn event.DSN, text []byte) event.Reason {
 }
 
 // reasonSlotOf hashes what tells replies apart cheaply.
-func reasonSlotOf(dsn event.DSN, text []byte) uint64 {
+func reasonSlotOf(dsn mailclass.DSN, text []byte) uint64 {
 	h := uint64(len(text)) | uint64(dsn.Class)<<16 | uint64(dsn.Subject)<<24 | uint64(dsn.Detail)<<40
 	h ^= tail64(text) * 0x9E3779B97F4A7C15
 	return (h * 0xBF58476D1CE4E5B9) >> (64 - reasonSlotBits)

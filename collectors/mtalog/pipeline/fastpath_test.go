@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // TestWithYearMatchesReference walks RFC 3164 times through a whole year
@@ -46,7 +46,7 @@ func TestReasonCache(t *testing.T) {
 	texts := [][]byte{[]byte("450 4.7.28 unusual rate"), []byte("Connection refused"), []byte("greylisted")}
 	for round := range 2 {
 		for _, text := range texts {
-			d := event.DSN{Class: 4, Subject: 7, Detail: 28}
+			d := mailclass.DSN{Class: 4, Subject: 7, Detail: 28}
 			if got, want := p.classify(d, text), p.classifier.Classify(d, text); got != want {
 				t.Errorf("round %d: classify(%q) = %s, want %s", round, text, got, want)
 			}
@@ -56,14 +56,14 @@ func TestReasonCache(t *testing.T) {
 		t.Errorf("%d cached replies, want %d", len(p.reasons), len(texts))
 	}
 	for i := range maxReasonCache + 10 {
-		p.classify(event.DSN{}, []byte{byte(i), byte(i >> 8), 'x'})
+		p.classify(mailclass.DSN{}, []byte{byte(i), byte(i >> 8), 'x'})
 	}
 	if len(p.reasons) > maxReasonCache {
 		t.Errorf("cache holds %d replies, bound %d", len(p.reasons), maxReasonCache)
 	}
 	text := []byte("450 4.2.1 try later")
-	p.classify(event.DSN{}, text)
-	if n := testing.AllocsPerRun(100, func() { p.classify(event.DSN{}, text) }); n != 0 {
+	p.classify(mailclass.DSN{}, text)
+	if n := testing.AllocsPerRun(100, func() { p.classify(mailclass.DSN{}, text) }); n != 0 {
 		t.Errorf("a cache hit allocates %v times", n)
 	}
 }
@@ -82,11 +82,11 @@ func TestReasonSlotsAgree(t *testing.T) {
 	}
 	// Every enhanced code of classes 4 and 5 up to X.7.9: more codes than
 	// slots, so codes of one text share slots.
-	dsns := []event.DSN{{}}
+	dsns := []mailclass.DSN{{}}
 	for class := uint8(4); class <= 5; class++ {
 		for subject := range uint16(8) {
 			for detail := range uint16(10) {
-				dsns = append(dsns, event.DSN{Class: class, Subject: subject, Detail: detail})
+				dsns = append(dsns, mailclass.DSN{Class: class, Subject: subject, Detail: detail})
 			}
 		}
 	}

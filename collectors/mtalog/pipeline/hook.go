@@ -13,7 +13,7 @@ import (
 // and timezone arrive in the hook's parameters.
 func init() {
 	mtalog.NewSink = func(sp mtalog.SinkParams) (source.Sink, error) {
-		cfg := Config{MTA: sp.MTA, PipelineConfig: sp.Pipeline.OrDefault(), Location: sp.Location, Discoveries: sp.Discoveries}
+		cfg := Config{MTA: sp.MTA, PipelineConfig: sp.Pipeline.OrDefault(), Location: sp.Location, Mail: sp.Mail, Bounces: sp.Bounces}
 		if cfg.Location == nil {
 			cfg.Location = time.Local
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // decodeMTA reads a document's mta section as the agent does: defaults,
@@ -35,19 +36,17 @@ const sourcesYAML = `
 `
 
 // TestPipelineSectionReachesThePipeline sets every pipeline setting in the
-// mta section and runs the real corpus through the sink the NewSink hook
-// builds from it: the user's provider and reason rule relabel the
-// deferrals, the small correlator evicts by capacity, and ratio 1 traces
-// every message.
+// mta section, and a taxonomy as the agent builds it from the top-level
+// providers: and reason_rules:, and runs the real corpus through the sink
+// the NewSink hook builds from them: the user's provider and reason rule
+// relabel the deferrals, the small correlator evicts by capacity, and
+// ratio 1 traces every message.
 func TestPipelineSectionReachesThePipeline(t *testing.T) {
 	cfg, err := decodeMTA(t, `
 mta:
   kind: postfix
   timezone: UTC
   pipeline:
-    providers: {defer.test: acme}
-    reason_rules:
-      - {contains: "command failed", reason: greylisted}
     correlator: {max_messages: 10, ttl: 2h, max_attempts: 4}
     traces: {sample_ratio: 1, slow_threshold: 1m}
 `+sourcesYAML)
@@ -56,15 +55,20 @@ mta:
 	}
 	pc := cfg.Pipeline
 	if pc.Correlator.MaxMessages != 10 || pc.Correlator.TTL != 2*time.Hour || pc.Correlator.MaxAttempts != 4 ||
-		pc.Traces.Ratio != 1 || pc.Traces.Slow != time.Minute || pc.Providers["defer.test"] != "acme" || len(pc.ReasonRules) != 1 {
+		pc.Traces.Ratio != 1 || pc.Traces.Slow != time.Minute {
 		t.Fatalf("decoded pipeline %+v", pc)
+	}
+	mail, err := mailclass.Build(mailclass.Config{Providers: map[string]string{"defer.test": "acme"},
+		ReasonRules: []mailclass.ReasonRule{{Contains: "command failed", Reason: "greylisted"}}})
+	if err != nil {
+		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(t.Context())
 	sink, err := mtalog.NewSink(mtalog.SinkParams{MTA: cfg.Kind, Registerer: reg, Tracer: tp.Tracer("test"),
-		Clock: clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)), Pipeline: cfg.Pipeline, Location: time.UTC})
+		Clock: clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)), Pipeline: cfg.Pipeline, Location: time.UTC, Mail: mail})
 	if err != nil {
 		t.Fatal(err)
 	}

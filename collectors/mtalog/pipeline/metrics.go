@@ -5,6 +5,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // metrics are the pipeline's series. Every label value comes from a closed
@@ -108,15 +109,15 @@ func newMetrics(p *Pipeline, mta string, held func() float64) *metrics {
 		"status", "provider")
 	m.failures = vec("mailscope_mta_delivery_failures_total", "Deferred, bounced and expired deliveries by classified reason and provider.", nil,
 		func(k counterKey) []string {
-			return []string{event.Status(k.a).String(), event.Reason(k.b).String(), k.s}
+			return []string{event.Status(k.a).String(), mailclass.Reason(k.b).String(), k.s}
 		},
 		"status", "reason", "provider")
 	m.bounces = vec("mailscope_mta_bounces_total", "Bounced deliveries by provider and DSN class.", nil,
-		func(k counterKey) []string { return []string{k.s, event.DSN{Class: k.a}.DSNClass()} },
+		func(k counterKey) []string { return []string{k.s, mailclass.DSN{Class: k.a}.DSNClass()} },
 		"provider", "dsn_class")
 	m.connections = single("mailscope_mta_smtpd_connections_total", "SMTP server connections accepted (smtpd connect).", nil)
 	m.rejects = vec("mailscope_mta_smtpd_rejects_total", "SMTP server rejects (smtpd and postscreen, 4xx and 5xx) by classified reason.", nil,
-		func(k counterKey) []string { return []string{event.Reason(k.a).String()} }, "reason")
+		func(k counterKey) []string { return []string{mailclass.Reason(k.a).String()} }, "reason")
 	m.rejectStages = vec("mailscope_mta_smtpd_reject_actions_total", "SMTP server restriction actions (reject, defer, discard, hold, ...) by daemon and protocol stage.", nil,
 		func(k counterKey) []string {
 			return []string{event.Daemon(k.a).String(), event.Action(k.b).String(), event.Stage(k.c).String()}

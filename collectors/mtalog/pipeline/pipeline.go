@@ -11,9 +11,7 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
-	"github.com/mailscope/mailscope/collectors"
 	"log/slog"
 	"sync"
 	"time"
@@ -27,6 +25,8 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Config is the pipeline's settings: the mta section's `pipeline`
@@ -39,9 +39,13 @@ type Config struct {
 	// Location is the zone of RFC 3164 timestamps when the source gave no
 	// time; nil is the local zone.
 	Location *time.Location
-	// Discoveries, when set, receives the Message-ID hash of every message
-	// that bounced or expired (collectors.KindBouncedMessage).
-	Discoveries *collectors.Discoveries
+	// Mail is the taxonomy that classifies failures and groups
+	// destinations into providers; nil is mailclass.Default().
+	Mail *mailclass.Taxonomy
+	// Bounces, when set, is told the Message-ID hash of every message
+	// that bounced or expired (it keeps those the seeds collector
+	// watches).
+	Bounces *links.Bounces
 }
 
 // DefaultConfig is a Postfix pipeline with the default maps and bounds,
@@ -67,8 +71,8 @@ type Pipeline struct {
 	// parser is Postfix's, which remembers the line before (its parse
 	// method is parse).
 	parser     postfix.Parser
-	classifier *event.Classifier
-	providers  *event.Providers
+	classifier *mailclass.Classifier
+	providers  *mailclass.Providers
 	// providerCache is in front of providers (see providerCache).
 	providerCache providerCache
 	corr          *correlate.Correlator
@@ -121,11 +125,8 @@ func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slo
 	if err := cfg.PipelineConfig.Validate(); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	cl, err1 := event.NewClassifier(cfg.ReasonRules)
-	pr, err2 := event.NewProviders(cfg.Providers)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
+	mail := cfg.Mail.OrDefault()
+	cl, pr := mail.Classifier, mail.Providers
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

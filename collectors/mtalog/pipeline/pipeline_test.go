@@ -20,6 +20,7 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .prom files")
@@ -198,7 +199,7 @@ func checkLabelsClosed(t testing.TB, reg *prometheus.Registry, p *Pipeline) {
 	sets := map[string][]string{
 		"mta": {"postfix"}, "source": {"maillog"}, "daemon": event.Daemons(), "kind": append(kinds, "lost_connection", "timeout", "too_many_errors"),
 		"transport": event.Daemons(), "status": append(event.DeliveryStatuses, "deliverable", "undeliverable"),
-		"provider": p.providers.Names(), "reason": event.Reasons(), "dsn_class": event.DSNClasses,
+		"provider": p.providers.Names(), "reason": mailclass.Reasons(), "dsn_class": mailclass.DSNClasses,
 		"action": event.Actions(), "stage": event.Stages(), "mechanism": event.SASLMechanisms(),
 		"direction": {"inbound", "outbound", "none"}, "protocol": event.TLSProtocols(),
 		"result": event.PostscreenResults(), "severity": event.Severities, "outcome": correlate.Outcomes,

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // TestProviderCacheAgreesWithLookup: through the cache, every (domain,
@@ -13,7 +13,7 @@ import (
 // the 128 slots, differ only in case or in one byte, and are too long to
 // cache.
 func TestProviderCacheAgreesWithLookup(t *testing.T) {
-	pr, err := event.NewProviders(map[string]string{"corp.example": "corp"})
+	pr, err := mailclass.NewProviders(map[string]string{"corp.example": "corp"})
 	if err != nil {
 		t.Fatal(err)
 	}

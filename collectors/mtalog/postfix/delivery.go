@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // parseSmtp covers smtp(8) and lmtp(8): delivery lines, plus the lines the
@@ -169,7 +170,7 @@ func parseDelivery(rest []byte, ev *event.Event) bool {
 		case "delays":
 			ev.DelaysText = v
 		case "dsn":
-			ev.DSN, _, _ = parseDSN(v)
+			ev.DSN, _, _ = mailclass.ParseDSN(v)
 		}
 	}
 }
@@ -261,7 +262,7 @@ func ParseDelays(text []byte) (d [4]float64) {
 
 // dsnField reads "X.Y.Z, ".
 func dsnField(val []byte, ev *event.Event) ([]byte, bool) {
-	d, after, ok := parseDSN(val)
+	d, after, ok := mailclass.ParseDSN(val)
 	if !ok || len(after) < 2 || after[0] != ',' || after[1] != ' ' {
 		return nil, false
 	}

@@ -24,8 +24,6 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 )
 
-type dsnT = event.DSN
-
 // ParseLine parses one syslog-form line ("TIMESTAMP HOST PROGRAM[PID]:
 // MESSAGE", RFC 3164 or RFC 3339 timestamp) into ev, which it resets first.
 // Slices in ev point into line. It returns false for a line it does not

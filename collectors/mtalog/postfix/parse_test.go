@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // TestHandwrittenLines checks the fields of lines for daemons the corpus
@@ -24,7 +25,7 @@ func TestHandwrittenLines(t *testing.T) {
 	cases := map[string]want{
 		"zen.spamhaus.org; https": {event.KindReject, event.DaemonSmtpd, "", func(t *testing.T, ev *event.Event) {
 			eq(t, ev.Code, uint16(554))
-			eq(t, ev.DSN, event.DSN{Class: 5, Subject: 7, Detail: 1})
+			eq(t, ev.DSN, mailclass.DSN{Class: 5, Subject: 7, Detail: 1})
 			eq(t, string(ev.Domain), "example.com")
 			eq(t, ev.Stage, event.StageRcpt)
 		}},
@@ -77,7 +78,7 @@ func TestHandwrittenLines(t *testing.T) {
 			eq(t, string(ev.Relay), "gmail-smtp-in.l.google.com")
 		}},
 		"dsn=5.7.515": {event.KindDelivery, event.DaemonSmtp, "5A1B2C3D4F", func(t *testing.T, ev *event.Event) {
-			eq(t, ev.DSN, event.DSN{Class: 5, Subject: 7, Detail: 515})
+			eq(t, ev.DSN, mailclass.DSN{Class: 5, Subject: 7, Detail: 515})
 			eq(t, ev.Status, event.StatusBounced)
 		}},
 		"lost connection with": {event.KindSMTPClientError, event.DaemonSmtp, "5A1B2C3D50", nil},

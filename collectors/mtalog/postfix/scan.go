@@ -1,6 +1,10 @@
 package postfix
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mailscope/mailscope/internal/mailclass"
+)
 
 // Small scanning helpers over the line's bytes. None of them allocates:
 // they return sub-slices of their input.
@@ -260,14 +264,14 @@ func client(s []byte) (c, rest []byte, ok bool) {
 // reply reads an optional SMTP code and enhanced status code at the start
 // of s ("550 5.7.1 text", "5.7.1 text", "550-5.7.1 text") and returns the
 // rest as text.
-func reply(s []byte) (code uint16, dsn dsnT, text []byte) {
+func reply(s []byte) (code uint16, dsn mailclass.DSN, text []byte) {
 	if len(s) >= 4 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && (s[3] == ' ' || s[3] == '-') {
 		code = uint16(s[0]-'0')*100 + uint16(s[1]-'0')*10 + uint16(s[2]-'0')
 		s = s[4:]
 	} else if len(s) == 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) {
 		return uint16(s[0]-'0')*100 + uint16(s[1]-'0')*10 + uint16(s[2]-'0'), dsn, nil
 	}
-	if d, rest, ok := parseDSN(s); ok && (len(rest) == 0 || rest[0] == ' ') {
+	if d, rest, ok := mailclass.ParseDSN(s); ok && (len(rest) == 0 || rest[0] == ' ') {
 		dsn = d
 		if len(rest) > 0 {
 			rest = rest[1:]
@@ -275,25 +279,6 @@ func reply(s []byte) (code uint16, dsn dsnT, text []byte) {
 		s = rest
 	}
 	return code, dsn, s
-}
-
-// parseDSN reads "X.Y.Z" with X in 2, 4, 5.
-func parseDSN(s []byte) (d dsnT, rest []byte, ok bool) {
-	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
-		return d, s, false
-	}
-	subj, r, ok1 := atoi(s[2:])
-	if !ok1 || len(r) < 2 || r[0] != '.' || subj > 999 {
-		return d, s, false
-	}
-	det, r2, ok2 := atoi(r[1:])
-	if !ok2 || det > 999 {
-		return d, s, false
-	}
-	d.Class = s[0] - '0'
-	d.Subject = uint16(subj)
-	d.Detail = uint16(det)
-	return d, r2, true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -1,4 +1,4 @@
-package event
+package mailclass
 
 import (
 	"fmt"
@@ -62,15 +62,12 @@ func NewProviders(user map[string]string) (*Providers, error) {
 		p.m[k] = v
 	}
 	for k, v := range user {
-		if len(k) > 253 || k == "" {
-			return nil, fmt.Errorf("providers: bad domain %q", k)
+		if err := checkProvider(k, v); err != nil {
+			return nil, fmt.Errorf("providers: %q: %w", k, err)
 		}
 		if v == "" {
 			delete(p.m, string(lower([]byte(k))))
 			continue
-		}
-		if v == ProviderLocal || v == ProviderOther || !labelSafe(v) {
-			return nil, fmt.Errorf("providers: %q: name %q is reserved or not [a-z0-9_-]", k, v)
 		}
 		p.m[string(lower([]byte(k)))] = v
 	}
@@ -132,6 +129,17 @@ func (p *Providers) lookup(name []byte) (string, bool) {
 	return "", false
 }
 
+// checkProvider says what is wrong with one user entry, domain -> name.
+func checkProvider(domain, name string) error {
+	if len(domain) > 253 || domain == "" {
+		return fmt.Errorf("bad domain %q", domain)
+	}
+	if name != "" && (name == ProviderLocal || name == ProviderOther || !labelSafe(name)) {
+		return fmt.Errorf("name %q is reserved or not [a-z0-9_-]", name)
+	}
+	return nil
+}
+
 func labelSafe(s string) bool {
 	if len(s) > 32 {
 		return false
@@ -143,3 +151,6 @@ func labelSafe(s string) bool {
 	}
 	return true
 }
+
+// Has reports whether name is one of the provider label values (Names).
+func (p *Providers) Has(name string) bool { return slices.Contains(p.names, name) }

@@ -1,4 +1,4 @@
-package event
+package mailclass
 
 // Reason is the class of a deferral, bounce or reject: why mail did not go
 // through, in words a postmaster acts on. docs/collectors/postfix.md

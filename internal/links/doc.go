@@ -1,0 +1,16 @@
+// Package links carries what one collector learns for another. Each link
+// is a typed, bounded channel for one purpose, which the agent creates
+// once (so a reload keeps what it holds) and hands to the collectors at
+// its two ends through collectors.Settings; no collector imports another.
+//
+//   - Bounces: the seeds collector watches the Message-IDs of the messages
+//     it sent; the MTA log pipeline reports, of the messages its server
+//     bounced or expired, only those watched. Bounded by the seeds in
+//     flight, so no other traffic can push a seed's bounce out.
+//   - SendingIPs: the seeds collector adds the addresses receivers saw its
+//     messages come from; the blocklist collector checks them. Bounded in
+//     number and age, since each becomes a `target` label.
+//
+// A nil link ignores writes and returns nothing, so collectors built
+// outside an agent (the CLI, tests) need no wiring.
+package links
