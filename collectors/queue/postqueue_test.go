@@ -120,4 +120,3 @@ func TestParseBadRecord(t *testing.T) {
 		t.Errorf("empty queue: %+v, %v", s, err)
 	}
 }
-
