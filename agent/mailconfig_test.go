@@ -66,3 +66,26 @@ func TestDeprecatedMailKeys(t *testing.T) {
 		t.Errorf("warnings: %v", cfg.Warnings)
 	}
 }
+
+// TestReloadWithNewTaxonomy: a reload that changes providers: rebuilds the
+// collectors with the new taxonomy (their sections did not change), and
+// the links between collectors are the same across it.
+func TestReloadWithNewTaxonomy(t *testing.T) {
+	r := startAgent(t, "testtick:\n  interval: 1m\n")
+	waitFor(t, "first run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+	first := lastTick.Load()
+	if first.s.Mail == nil || first.s.Mail.Providers.Has("corp") || first.s.Bounces == nil || first.s.SendingIPs == nil {
+		t.Fatalf("settings: %+v", first.s)
+	}
+	writeConfig(t, r.file, "providers: {corp.example: corp}\ntesttick:\n  interval: 1m\n")
+	if err := r.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	now := lastTick.Load()
+	if now == first || !now.s.Mail.Providers.Has("corp") {
+		t.Fatal("a changed providers: section did not rebuild the collector with it")
+	}
+	if now.s.Bounces != first.s.Bounces || now.s.SendingIPs != first.s.SendingIPs {
+		t.Error("a reload replaced the links between collectors, losing what they carry")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // TestEveryConfigKeyIsDocumented walks the config structs of the agent and
@@ -44,6 +45,7 @@ func TestEveryConfigKeyIsDocumented(t *testing.T) {
 		}
 	}
 	check("tracing", otel.DefaultConfig(), general)
+	check("", mailclass.Config{}, general)
 	for _, f := range collectors.All() {
 		check(f.Name, f.NewConfig(), collectorDocs)
 	}
