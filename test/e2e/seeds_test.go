@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,10 +18,12 @@ import (
 // TestSeedsPostfixDovecot runs seed rounds on real servers on loopback: a
 // private Postfix accepts authenticated submission (STARTTLS required,
 // SASL through Dovecot) and delivers over LMTP to a private Dovecot whose
-// Sieve files one seed's probe messages into Junk; a third seed's address
-// is discarded by Postfix, so it never receives. The agent must report
-// inbox, spam and missing with a measured delivery time and clean the
-// found messages up; the shipped alert rules, loaded into a real
+// Sieve files one seed's probe messages into Junk; Postfix bounces the
+// third seed's message (its alias has no mailbox at Dovecot), so it never
+// receives. The agent must report inbox, spam and missing with a measured
+// delivery time and clean the found messages up, and its mta collector,
+// reading Postfix's log, must tell the seeds collector that the missing
+// seed's message bounced; the shipped alert rules, loaded into a real
 // Prometheus that scrapes the agent, must fire for the spam and the
 // missing seed only. Then the CLI runs one round against the same
 // servers.
@@ -31,7 +34,7 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 		{Name: "inbox@seed.test", Password: "inbox-pw-e2e", Sieve: "require \"editheader\";\naddheader \"Authentication-Results\" \"mx.seed.test; spf=pass smtp.mailfrom=mta.test; dkim=none; dmarc=fail header.from=mta.test\";\naddheader \"X-Spam-Status\" \"No, score=1.5 required=5.0\";"},
 		{Name: "spam@seed.test", Password: "spam-pw-e2e", Sieve: "require \"fileinto\";\nif exists \"X-Mailscope-Probe\" { fileinto \"Junk\"; }"},
 		{Name: "missing@seed.test", Password: "missing-pw-e2e"},
-	}, "transport_maps = inline:{ missing@seed.test=discard: }\n")
+	}, "virtual_alias_maps = inline:{ missing@seed.test=gone@seed.test }\n")
 	pki, dove, pf := stack.pki, stack.dove, stack.pf
 	dir := harness.Dir(t)
 	secret := func(name, value string) string {
@@ -67,7 +70,12 @@ func TestSeedsPostfixDovecot(t *testing.T) {
       imap: {address: %[4]s, security: starttls, ca_file: %[2]s, timeout: 10s, username: missing@seed.test, password_file: %[7]s}
 `, pf.Addr("submission"), pki.CAFile, secret("submit.pass", "submit-pw-e2e"), dove.IMAPAddr,
 		secret("inbox.pass", "inbox-pw-e2e"), secret("spam.pass", "spam-pw-e2e"), secret("missing.pass", "missing-pw-e2e"))
-	agent := harness.StartAgent(t, harness.AgentOptions{Config: "state_dir: " + filepath.Join(dir, "state") + "\n" + seedsSection})
+	mtaSection := fmt.Sprintf(`mta:
+  sources:
+    - name: maillog
+      file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
+`, pf.Log)
+	agent := harness.StartAgent(t, harness.AgentOptions{Config: "state_dir: " + filepath.Join(dir, "state") + "\n" + mtaSection + seedsSection})
 	base := "http://" + agent.Addr
 
 	var metrics string
@@ -101,6 +109,25 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The MTA pipeline saw Postfix bounce the missing seed's message and
+	// told the seeds collector over the link between them.
+	harness.Eventually(t, 30*time.Second, "the missing seed reported bounced by the MTA", func() error {
+		last := "no log line of the missing seed yet"
+		for _, l := range strings.Split(agent.Proc.Output(), "\n") {
+			if strings.Contains(l, "Seed message not in the inbox") && strings.Contains(l, "mailbox=missing-1") {
+				if strings.Contains(l, "mta_bounced=true") {
+					return nil
+				}
+				last = "not bounced: " + l
+			}
+		}
+		return errors.New(last)
+	})
+	for _, l := range strings.Split(agent.Proc.Output(), "\n") {
+		if strings.Contains(l, "Seed message not in the inbox") && strings.Contains(l, "mailbox=spam-1") && !strings.Contains(l, "mta_bounced=false") {
+			t.Errorf("the seed in spam was reported bounced: %s", l)
 		}
 	}
 	for _, leak := range []string{"-pw-e2e", "@seed.test"} {
