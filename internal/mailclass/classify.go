@@ -55,7 +55,7 @@ func checkRule(r ReasonRule) (Reason, error) {
 
 // Classify returns the Reason of a failure: the first matching rule, then
 // the enhanced status code's subject and detail (RFC 3463), then other.
-// Rules match the reply with its addresses masked (see isAddressByte), so
+// Rules match the reply with its addresses masked (see maskByte), so
 // a recipient such as <spamtrap@example.net> or a sender's domain cannot
 // pass for the reason of the failure. It does not allocate.
 func (c *Classifier) Classify(dsn DSN, text []byte) Reason {
