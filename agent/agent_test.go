@@ -15,6 +15,7 @@ import (
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/postconf"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -77,13 +78,12 @@ func writeConfig(t *testing.T, file, text string) {
 // the wait instead of sleeping a guessed time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testwait.For(t, 10*time.Second, what, func() error {
+		if !cond() {
+			return errors.New("condition still false")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (r *running) snap(name string) (snapshot, bool) {

@@ -14,6 +14,7 @@ import (
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // benchResolverEnv names a resolver for BenchmarkSweep to use instead of
@@ -76,17 +77,16 @@ func benchResolver(b *testing.B, zones []Zone, listed []Target) string {
 func waitResolver(b *testing.B, addr, zone string) {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg).SetQuestion("2.0.0.127."+zone+".", dns.TypeA)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.For(b, 10*time.Second, addr+" to answer "+m.Question[0].Name, func() error {
 		r, _, err := c.Exchange(m, addr)
-		if err == nil && len(r.Answer) > 0 {
-			return
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s does not answer %s after 10s (last: %v)", addr, m.Question[0].Name, err)
+		if len(r.Answer) == 0 {
+			return fmt.Errorf("no answer (rcode %s)", dns.RcodeToString[r.Rcode])
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func reverseName(a netip.Addr, zone string) string {

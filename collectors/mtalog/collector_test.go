@@ -18,6 +18,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // seqSink records the sequence numbers of "seq N" lines.
@@ -46,13 +47,12 @@ func (s *seqSink) len() int {
 
 func (s *seqSink) wait(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for s.len() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines arrived", s.len(), n)
+	testwait.For(t, 20*time.Second, fmt.Sprintf("%d lines", n), func() error {
+		if got := s.len(); got < n {
+			return fmt.Errorf("only %d of %d lines arrived", got, n)
 		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return nil
+	})
 }
 
 func settings(t *testing.T, reg prometheus.Registerer, stateDir string, clk clock.Clock) collectors.Settings {
@@ -106,9 +106,8 @@ func TestCollectorRestartMidStream(t *testing.T) {
 	}()
 	sink.wait(t, 500)
 	stop() // mid-stream: the writer goes on
-	for len(written) < 1500 && !chanClosed(writerDone) {
-		time.Sleep(time.Millisecond) // let the writer get ahead while we are down
-	}
+	// Let the writer get ahead while we are down.
+	testwait.Until(20*time.Second, func() bool { return len(written) >= 1500 || chanClosed(writerDone) })
 	stop = start()
 	close(restarted)
 	<-writerDone
@@ -286,17 +285,9 @@ mailscope_mta_log_rotations_total{kind="rename",mta="postfix",source="maillog"} 
 mailscope_mta_log_rotations_total{kind="truncate",mta="postfix",source="maillog"} 0
 `, size, path, last)
 	// The offset reaches the size at the poll after the read; wait for it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := testutil.GatherAndCompare(reg, strings.NewReader(want))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, "the source metrics", func() error {
+		return testutil.GatherAndCompare(reg, strings.NewReader(want))
+	})
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", problems, err)
 	}
@@ -365,13 +356,12 @@ func TestFailedSourceRestartsWithBackoff(t *testing.T) {
 		t.Fatal("restarted before its doubled backoff")
 	}
 	clk.Advance(time.Millisecond)
-	deadline := time.Now().Add(10 * time.Second)
-	for runs() != 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d runs, want 3", runs())
+	testwait.For(t, 10*time.Second, "the third run", func() error {
+		if n := runs(); n != 3 {
+			return fmt.Errorf("%d runs, want 3", n)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -403,13 +393,12 @@ func followedLog(t *testing.T, dir string) (path string, sink *seqSink, start fu
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
 		// The first start begins at the end: wait until the file is open.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(c.Sources()[0].Snapshot().Files) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the file was never opened")
+		testwait.For(t, 10*time.Second, "the file to be opened", func() error {
+			if len(c.Sources()[0].Snapshot().Files) == 0 {
+				return errors.New("no file open")
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		})
 		return func() {
 			cancel()
 			if err := <-done; err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // TestLogrotateIntegration rotates a file that a writer appends to at a high
@@ -151,16 +153,13 @@ func runLogrotate(t *testing.T, bin, mode string, polling bool) {
 
 	// Wait (bounded) for the follower to reach the last line, then stop it
 	// gracefully; the final read drains everything still open.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	// Not reaching it is no failure here: copytruncate may lose it, and
+	// the checks below tell the loss cases apart.
+	testwait.Until(20*time.Second, func() bool {
 		mu.Lock()
-		done := len(lines) > 0 && seqOf(lines[len(lines)-1].text) == last
-		mu.Unlock()
-		if done || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
+		defer mu.Unlock()
+		return len(lines) > 0 && seqOf(lines[len(lines)-1].text) == last
+	})
 	cancel()
 	if err := <-runErr; err != nil {
 		t.Fatal(err)

@@ -2,12 +2,16 @@ package tail
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // TestInotifyWakesFollower sets a poll interval of an hour, so lines can only
@@ -44,27 +48,27 @@ func TestInotifyWakesFollower(t *testing.T) {
 
 	waitFor := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testwait.For(t, 10*time.Second, fmt.Sprintf("%d lines without a poll", n), func() error {
 			mu.Lock()
 			have := len(lines)
 			mu.Unlock()
-			if have >= n {
-				return
+			if have < n {
+				return fmt.Errorf("only %d of %d lines arrived: notifications not working", have, n)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d lines arrived without a poll: notifications not working", have, n)
-			}
-			time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-		}
+			return nil
+		})
 	}
 	// Wait until the follower has opened the file (StartAt End), then write.
-	for deadline := time.Now().Add(10 * time.Second); len(fl.Stats().Files()) == 0 || fl.Stats().Files()[0].Err != ""; {
-		if time.Now().After(deadline) {
-			t.Fatal("follower never opened the file")
+	testwait.For(t, 10*time.Second, "the follower to open the file", func() error {
+		files := fl.Stats().Files()
+		if len(files) == 0 {
+			return errors.New("no file open")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		if files[0].Err != "" {
+			return errors.New(files[0].Err)
+		}
+		return nil
+	})
 	w.WriteString("seq 000001 a\nseq 000002 b\n")
 	waitFor(2)
 	if err := os.Rename(path, path+".1"); err != nil {
@@ -87,12 +91,11 @@ func TestInotifyWakesFollower(t *testing.T) {
 	checkSeq(t, lines, 4, nil)
 	mu.Unlock()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
+	testwait.For(t, 5*time.Second, "Run's goroutines to end", func() error {
+		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d before, %d after Run returned:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+			return fmt.Errorf("goroutines: %d before, %d after Run returned:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }

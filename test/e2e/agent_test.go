@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -76,7 +77,7 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, user, pass, a.Addr))
-	harness.Eventually(t, 60*time.Second, "Prometheus sees up == 1", func() error {
+	testwait.For(t, 60*time.Second, "Prometheus sees up == 1", func() error {
 		s, err := prom.Query(`up{job="mailscope"}`)
 		if err != nil {
 			return err
@@ -87,7 +88,7 @@ scrape_configs:
 		}
 		return nil
 	})
-	harness.Eventually(t, 30*time.Second, "mailscope_build_info in Prometheus", func() error {
+	testwait.For(t, 30*time.Second, "mailscope_build_info in Prometheus", func() error {
 		s, err := prom.Query(`mailscope_build_info{job="mailscope"}`)
 		if err != nil {
 			return err
@@ -133,7 +134,7 @@ tls_server_config:
 `, pki.ServerCert, pki.ServerKey, pki.CAFile)})
 	url := "https://" + a.Addr + "/metrics"
 	withCert := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.Pool, Certificates: []tls.Certificate{pki.Client}}}}
-	harness.Eventually(t, 20*time.Second, "TLS scrape with a client certificate", func() error {
+	testwait.For(t, 20*time.Second, "TLS scrape with a client certificate", func() error {
 		resp, err := withCert.Get(url)
 		if err != nil {
 			return err
@@ -179,13 +180,13 @@ func TestSIGHUPReload(t *testing.T) {
 			return nil
 		}
 	}
-	harness.Eventually(t, 20*time.Second, "first load", reloadOK("1"))
+	testwait.For(t, 20*time.Second, "first load", reloadOK("1"))
 
 	harness.WriteFile(t, a.ConfigFile, "tracing:\n  sample_ratio: [\n")
 	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, 20*time.Second, "bad reload reported", reloadOK("0"))
+	testwait.For(t, 20*time.Second, "bad reload reported", reloadOK("0"))
 	if _, cfg := fetch(t, nil, "GET", base+"/config", "", ""); !strings.Contains(cfg, "sample_ratio: 0.5") {
 		t.Errorf("the old config is not running any more:\n%s", cfg)
 	}
@@ -197,7 +198,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, 20*time.Second, "good reload reported", reloadOK("1"))
+	testwait.For(t, 20*time.Second, "good reload reported", reloadOK("1"))
 	if _, cfg := fetch(t, nil, "GET", base+"/config", "", ""); !strings.Contains(cfg, "sample_ratio: 0.25") {
 		t.Errorf("the new config is not running:\n%s", cfg)
 	}

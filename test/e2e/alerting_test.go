@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -69,7 +70,7 @@ scrape_configs:
 func (s *alertStack) waitAlert(t *testing.T, alertname, status string, timeout time.Duration) harness.Notification {
 	t.Helper()
 	var got []harness.Notification
-	harness.Eventually(t, timeout, alertname+" "+status+" at the webhook", func() error {
+	testwait.For(t, timeout, alertname+" "+status+" at the webhook", func() error {
 		got = s.webhook.Find(alertname, status)
 		if len(got) == 0 {
 			return fmt.Errorf("received so far: %v", s.webhook.Names())
@@ -260,7 +261,7 @@ transport_maps = inline:{ gmail.com=smtp:[127.0.0.1]:%d }
 	wantProm := func(status string, want float64) {
 		t.Helper()
 		q := fmt.Sprintf(`sum(mailscope_mta_deliveries_total{job="mailscope",mta="postfix",provider="gmail",status=%q})`, status)
-		harness.Eventually(t, 60*time.Second, q+" in Prometheus", func() error {
+		testwait.For(t, 60*time.Second, q+" in Prometheus", func() error {
 			got, err := s.prom.Query(q)
 			if err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -207,7 +208,7 @@ func seriesNames(samples []harness.Sample) []string {
 // promSeries names them).
 func wantAlerts(t *testing.T, prom *harness.Prometheus, query string, want ...string) {
 	t.Helper()
-	harness.Eventually(t, 30*time.Second, query, func() error {
+	testwait.For(t, 30*time.Second, query, func() error {
 		samples, err := prom.Query(query)
 		if err != nil {
 			return err

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/domain/domaintest"
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -233,7 +234,7 @@ scrape_configs:
 		"MailscopePTRBroken ip=192.0.2.20 severity=warning",
 		"MailscopeSPFBroken domain=bad.test severity=critical",
 	}
-	harness.Eventually(t, 45*time.Second, "the firing alerts", func() error {
+	testwait.For(t, 45*time.Second, "the firing alerts", func() error {
 		alerts, err := prom.Alerts()
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -90,7 +91,7 @@ scrape_configs:
 		v, _ := strconv.ParseFloat(m[1], 64)
 		return v
 	}
-	harness.Eventually(t, 90*time.Second, "delivery counters in /metrics", func() error {
+	testwait.For(t, 90*time.Second, "delivery counters in /metrics", func() error {
 		body, err := harness.Fetch("http://" + agent.Addr + "/metrics")
 		if err != nil {
 			return err
@@ -152,7 +153,7 @@ scrape_configs:
 		`sum(mailscope_mta_delivery_failures_total{job="mailscope",status="bounced",reason="blocklisted"})`:      2,
 		`count(mailscope_mta_deliveries_total{job="mailscope",status="bounced",provider!="other"}) or vector(0)`: 0,
 	}
-	harness.Eventually(t, 60*time.Second, "Prometheus query results", func() error {
+	testwait.For(t, 60*time.Second, "Prometheus query results", func() error {
 		for q, want := range promWant {
 			got, err := prom.Query(q)
 			if err != nil {

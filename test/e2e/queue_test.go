@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -83,7 +84,7 @@ func TestQueueGauges(t *testing.T) {
 		v, _ := strconv.ParseFloat(m[1], 64)
 		return v, true
 	}
-	harness.Eventually(t, 60*time.Second, "the deferred queue in /metrics", func() error {
+	testwait.For(t, 60*time.Second, "the deferred queue in /metrics", func() error {
 		body, err := scrape()
 		if err != nil {
 			return err
@@ -115,7 +116,7 @@ func TestQueueGauges(t *testing.T) {
 
 	// Held mail is its own queue.
 	harness.Run(t, harness.RequireBinary(t, "postsuper", "postfix"), "-c", etc, "-h", "ALL", "deferred")
-	harness.Eventually(t, 30*time.Second, "the hold queue in /metrics", func() error {
+	testwait.For(t, 30*time.Second, "the hold queue in /metrics", func() error {
 		body, err := scrape()
 		if err != nil {
 			return err
@@ -132,7 +133,7 @@ func TestQueueGauges(t *testing.T) {
 	// the gauges stay true and the collector keeps running. (As another
 	// user it fails; the unit tests cover that with Postfix's message.)
 	stop()
-	harness.Eventually(t, 30*time.Second, "the queue read with Postfix stopped", func() error {
+	testwait.For(t, 30*time.Second, "the queue read with Postfix stopped", func() error {
 		body, err := scrape()
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -79,7 +80,7 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 	base := "http://" + agent.Addr
 
 	var metrics string
-	harness.Eventually(t, 60*time.Second, "a seed round in /metrics", func() error {
+	testwait.For(t, 60*time.Second, "a seed round in /metrics", func() error {
 		body, err := harness.Fetch(base + "/metrics")
 		if err != nil {
 			return err
@@ -156,7 +157,7 @@ scrape_configs:
   - job_name: mailscope
     static_configs: [{targets: ["%s"]}]
 `, rules, agent.Addr))
-	harness.Eventually(t, 45*time.Second, "seed alerts firing", func() error {
+	testwait.For(t, 45*time.Second, "seed alerts firing", func() error {
 		got, err := prom.Query(`ALERTS{alertstate="firing",alertname=~"MailscopeSeed.*"}`)
 		if err != nil {
 			return err

@@ -2,10 +2,13 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // runSource runs src into sink until stop, which ends the run and fails
@@ -64,13 +67,12 @@ func (r *recordSink) count() int {
 // waitLines polls (with a deadline) until the sink holds n lines.
 func waitLines(t *testing.T, r *recordSink, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for r.count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines arrived:\n%s", r.count(), n, strings.Join(r.texts(), "\n"))
+	testwait.For(t, 20*time.Second, fmt.Sprintf("%d lines", n), func() error {
+		if got := r.count(); got < n {
+			return fmt.Errorf("only %d of %d lines arrived:\n%s", got, n, strings.Join(r.texts(), "\n"))
 		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return nil
+	})
 }
 
 // checkNumbered asserts that texts hold "seq N" for N = 1..n, each once, in

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 func TestRenderSyslog(t *testing.T) {
@@ -87,17 +88,13 @@ func TestSyslogTCPFraming(t *testing.T) {
 	if len(got[2]) != len("Nov 26 05:31:23 mx postfix/smtpd[1]: seq 3 ")+80-len("<22>Nov 26 05:31:23 mx postfix/smtpd[1]: seq 3 ") {
 		t.Errorf("oversize LF frame rendered as %q (%d bytes), want the first 80 bytes of the message", got[2], len(got[2]))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testwait.For(t, 5*time.Second, "the snapshot to count 5 lines, 2 oversize, 1 malformed", func() error {
 		s := src.Snapshot()
 		if s.OversizeLines == 2 && s.ReadErrors["malformed"] == 1 && s.Lines == 5 && s.Bytes == int64(len(frames)-len("not syslog at all\n")) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("snapshot %+v, want 5 lines, 2 oversize, 1 malformed", s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return fmt.Errorf("snapshot %+v", s)
+	})
 }
 
 func TestSyslogUDPAndConnectionLimit(t *testing.T) {

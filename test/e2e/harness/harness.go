@@ -2,7 +2,7 @@
 // Prometheus, Alertmanager, Postfix, Dovecot, DNS servers) for end-to-end
 // tests: each on loopback, on a port the kernel picked, in a private
 // directory, stopped by PID in a cleanup that runs even when the test fails.
-// Waits are polls with deadlines, never bare sleeps.
+// Waits are polls with deadlines (internal/testwait), never bare sleeps.
 package harness
 
 import (
@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // InCI reports whether the tests run in CI (CI=true), where a missing
@@ -246,30 +248,13 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Eventually polls check every 100 ms until it returns nil or timeout
-// passes, then fails the test with the last error.
-func Eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		if err = check(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // WaitHTTP waits until url answers with status want.
 func WaitHTTP(t testing.TB, client *http.Client, url string, want int, timeout time.Duration) {
 	t.Helper()
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second}
 	}
-	Eventually(t, timeout, "waiting for "+url, func() error {
+	testwait.For(t, timeout, url+" to answer", func() error {
 		resp, err := client.Get(url)
 		if err != nil {
 			return err
@@ -286,7 +271,7 @@ func WaitHTTP(t testing.TB, client *http.Client, url string, want int, timeout t
 // WaitPort waits until a TCP port accepts connections.
 func WaitPort(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()
-	Eventually(t, timeout, "waiting for "+addr, func() error {
+	testwait.For(t, timeout, addr+" to accept connections", func() error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return err

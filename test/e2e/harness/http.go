@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/internal/promqlref"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 var (
@@ -55,7 +56,7 @@ func Get(t testing.TB, url string) string {
 // WantMetrics waits until a scrape of url contains every line.
 func WantMetrics(t testing.TB, url string, timeout time.Duration, lines ...string) {
 	t.Helper()
-	Eventually(t, timeout, "metrics", func() error {
+	testwait.For(t, timeout, "metrics", func() error {
 		body, err := Fetch(url)
 		if err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // PostfixListener is one smtpd listener, by default on 127.0.0.1 at a
@@ -150,10 +152,7 @@ alias_database =
 	}
 	t.Cleanup(func() {
 		_ = exec.Command(postfix, "-c", p.ConfigDir, "stop").Run()
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) && exec.Command(postfix, "-c", p.ConfigDir, "status").Run() == nil {
-			time.Sleep(100 * time.Millisecond)
-		}
+		testwait.Until(10*time.Second, func() bool { return exec.Command(postfix, "-c", p.ConfigDir, "status").Run() != nil })
 		if t.Failed() {
 			t.Logf("--- last lines of the Postfix log (%s):\n%s", p.Log, tail(p.Log, 40))
 		}
@@ -314,7 +313,7 @@ plugin {
 		}
 	})
 	for _, a := range []string{d.IMAPAddr, d.LMTPAddr, d.AuthAddr} {
-		Eventually(t, 30*time.Second, "dovecot listening on "+a, func() error {
+		testwait.For(t, 30*time.Second, "dovecot listening on "+a, func() error {
 			if p.Exited() {
 				return fmt.Errorf("dovecot exited: %s", p.Output())
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // Zone is one zone an authoritative server serves: its name and the text
@@ -90,7 +92,7 @@ remote-control:
 	})
 	c := &dns.Client{Timeout: 500 * time.Millisecond}
 	for _, z := range zones {
-		Eventually(t, 30*time.Second, "NSD serving "+z.Name, func() error {
+		testwait.For(t, 30*time.Second, "NSD serving "+z.Name, func() error {
 			if n.Proc.Exited() {
 				return fmt.Errorf("nsd exited: %s", n.Proc.Output())
 			}
