@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/domain/domaintest"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
+	"github.com/mailscope/mailscope/internal/testca"
 )
 
 // domainProbeWorld serves d.test on loopback: no MX (so the domain's own
@@ -36,7 +37,7 @@ func domainProbeWorld(t *testing.T) (string, string, int) {
 		TXT("_smtp._tls.d.test", "v=TLSRPTv1; rua=mailto:tlsrpt@d.test").
 		TXT("s1._domainkey.d.test", "v=DKIM1; k=ed25519; p="+p)
 	now := time.Now()
-	ca := domaintest.NewCA(t, now)
+	ca := testca.New(t, now)
 	cert := ca.Issue(t, now.Add(-time.Hour), now.Add(60*24*time.Hour), "d.test")
 	smtp := domaintest.StartSMTP(t, nil, &cert)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")

@@ -22,6 +22,7 @@ import (
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/postconf"
+	"github.com/mailscope/mailscope/internal/testca"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -88,7 +89,7 @@ func TestCollector(t *testing.T) {
 	// Registered first, so it runs after the servers' cleanups.
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	ca := domaintest.NewCA(t, time.Now())
+	ca := testca.New(t, time.Now())
 	mxCert := ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(3*24*time.Hour), "mx1.d.test")
 	stsCert := ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour), "mta-sts.d.test")
 	smtp := domaintest.StartSMTP(t, nil, &mxCert)
@@ -200,7 +201,7 @@ func startZone(t *testing.T, z *zone) string {
 func TestValidatedConfigComparesByValue(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	write := func() {
-		if err := os.WriteFile(caFile, domaintest.NewCA(t, time.Now()).PEM, 0o600); err != nil {
+		if err := os.WriteFile(caFile, testca.New(t, time.Now()).PEM, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/domain/domaintest"
+	"github.com/mailscope/mailscope/internal/testca"
 )
 
 // tlsWorld is a zone whose hosts all live on 127.0.0.1, an HTTPS server for
 // MTA-STS policies and an SMTP server, with certificates from a test CA.
 type tlsWorld struct {
 	env  *Env
-	ca   *domaintest.CA
+	ca   *testca.CA
 	z    *zone
 	smtp *domaintest.SMTPServer
 }
@@ -28,7 +29,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newTLSWorld(t *testing.T, policies map[string]string, smtpCerts map[string]tls.Certificate, records ...string) *tlsWorld {
 	t.Helper()
-	ca := domaintest.NewCA(t, testNow)
+	ca := testca.New(t, testNow)
 	certs := map[string]tls.Certificate{}
 	for host := range policies {
 		certs[host] = ca.Issue(t, testNow.AddDate(0, -1, 0), testNow.AddDate(0, 2, 0), host)
@@ -124,7 +125,7 @@ func TestSTARTTLS(t *testing.T) {
 			w := newTLSWorld(t, nil, nil, records...)
 			ca := w.ca
 			if tc.untrust {
-				ca = domaintest.NewCA(t, testNow)
+				ca = testca.New(t, testNow)
 			}
 			cert := ca.Issue(t, testNow.AddDate(0, -2, 0), testNow.Add(tc.notAfter), tc.names...)
 			smtp := domaintest.StartSMTP(t, nil, &cert)
@@ -169,7 +170,7 @@ func TestSTARTTLSFailures(t *testing.T) {
 // with the AD bit set by the test resolver (a signed zone behind a
 // validating resolver is left to the operator's setup).
 func TestDANE(t *testing.T) {
-	ca := domaintest.NewCA(t, testNow)
+	ca := testca.New(t, testNow)
 	cert := ca.Issue(t, testNow.AddDate(0, -1, 0), testNow.AddDate(0, 2, 0), "mx1.d.test")
 	spki := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
 	full := sha512.Sum512(cert.Leaf.Raw)

@@ -22,8 +22,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/mailscope/mailscope/collectors/domain/domaintest"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/testca"
 )
 
 var epoch = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -58,7 +58,7 @@ type delivery struct {
 // of a throwaway CA for mail.test.
 type world struct {
 	t        *testing.T
-	ca       *domaintest.CA
+	ca       *testca.CA
 	caFile   string
 	tlsCfg   *tls.Config
 	smtpAddr string
@@ -75,7 +75,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ca := domaintest.NewCA(t, time.Now())
+	ca := testca.New(t, time.Now())
 	cert := ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "mail.test")
 	w := &world{t: t, ca: ca, tlsCfg: &tls.Config{Certificates: []tls.Certificate{cert}}, clk: clock.NewFake(epoch),
 		users: map[string]*seedUser{}, smtpPass: "submit-secret-pw",

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/domain/domaintest"
+	"github.com/mailscope/mailscope/internal/testca"
 )
 
 // gmailResponder is a small IMAP responder that answers the side
@@ -35,7 +35,7 @@ type gmailResponder struct {
 
 func startGmail(t *testing.T, g *gmailResponder) *tls.Config {
 	t.Helper()
-	ca := domaintest.NewCA(t, time.Now())
+	ca := testca.New(t, time.Now())
 	cert := ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "imap.gmail.test")
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {

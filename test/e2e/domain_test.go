@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/domain/domaintest"
+	"github.com/mailscope/mailscope/internal/testca"
 	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
@@ -42,7 +43,7 @@ func TestDomainPostureOnRealServers(t *testing.T) {
 	dir := harness.Dir(t)
 	now := time.Now()
 
-	ca := domaintest.NewCA(t, now)
+	ca := testca.New(t, now)
 	caFile := harness.WriteFile(t, filepath.Join(dir, "ca.pem"), string(ca.PEM))
 	valid := func(names ...string) tls.Certificate {
 		return ca.Issue(t, now.Add(-24*time.Hour), now.Add(90*24*time.Hour), names...)
@@ -345,7 +346,7 @@ func TestDomainDANEOnSignedZone(t *testing.T) {
 	dir := harness.Dir(t)
 	now := time.Now()
 
-	ca := domaintest.NewCA(t, now)
+	ca := testca.New(t, now)
 	caFile := harness.WriteFile(t, filepath.Join(dir, "ca.pem"), string(ca.PEM))
 	issue := func(name string) tls.Certificate {
 		return ca.Issue(t, now.Add(-24*time.Hour), now.Add(90*24*time.Hour), name)
