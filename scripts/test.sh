@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it (.ci/run calls this script).
 # On a fresh Debian 12 machine with Go, as root, it installs what the tests
 # need (Debian packages, staticcheck) and then runs: gofmt check, go vet,
-# staticcheck, unit tests under the race detector, and the end-to-end tests
-# against real services. Safe to run again: installs are skipped when present.
+# staticcheck, the source lints of test/lint, unit tests under the race
+# detector, and the end-to-end tests against real services. Safe to run
+# again: installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,9 +81,14 @@ go vet ./...
 log "staticcheck"
 staticcheck ./...
 
+# The module's own source-text checks (test/lint), e.g. that no test can
+# query a real resolver through a production default.
+log "source lints (test/lint)"
+go test -count=1 ./test/lint/...
+
 # Unit and package tests, under the race detector.
 log "go test -race (packages)"
-go test -race -count=1 $(go list ./... | grep -v /test/e2e)
+go test -race -count=1 $(go list ./... | grep -v -e /test/e2e -e /test/lint)
 
 # End-to-end tests: the built binary against real services. The race
 # detector adds nothing here (the agent runs as a separate process).

@@ -1,4 +1,4 @@
-package dnsbl
+package lint
 
 import (
 	"fmt"
@@ -40,7 +40,24 @@ func TestNoTestQueriesARealResolver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := 0
+	problems, files, err := offlineModuleProblems(root, self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	// The walk itself must have seen the tests it guards.
+	if files < 10 {
+		t.Fatalf("read only %d test files under %s", files, root)
+	}
+}
+
+// offlineModuleProblems reads every test file of the module at root
+// (except skip, and what hides in dot directories, testdata, vendor and
+// node_modules) and returns their offlineProblems, and how many files it
+// read.
+func offlineModuleProblems(root, skip string) (problems []string, files int, err error) {
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -52,7 +69,7 @@ func TestNoTestQueriesARealResolver(t *testing.T) {
 			return nil
 		}
 		// This file's fixtures break every rule on purpose.
-		if !strings.HasSuffix(path, "_test.go") || path == self {
+		if !strings.HasSuffix(path, "_test.go") || path == skip {
 			return nil
 		}
 		src, err := os.ReadFile(path)
@@ -61,17 +78,46 @@ func TestNoTestQueriesARealResolver(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		files++
-		for _, p := range offlineProblems(rel, src) {
-			t.Error(p)
-		}
+		problems = append(problems, offlineProblems(rel, src)...)
 		return nil
 	})
+	return problems, files, err
+}
+
+// TestOfflineModuleProblemsWalksTheTests runs the walk on a module made for
+// it: the one leak in a test file is found, and what the walk leaves out
+// (non-test files, testdata, dot directories, the file that holds the
+// fixtures) is not read.
+func TestOfflineModuleProblemsWalksTheTests(t *testing.T) {
+	root := t.TempDir()
+	leak := "package dnsbl\nfunc TestX(t *testing.T) { c := NewConfig(); New(c, s) }\n"
+	for path, src := range map[string]string{
+		"go.mod":                              "module example.test\n",
+		"collectors/dnsbl/leak_test.go":       leak,
+		"collectors/dnsbl/fine_test.go":       "package dnsbl\nfunc TestY(t *testing.T) { c := NewConfig(); c.Resolver = srv.Addr }\n",
+		"collectors/dnsbl/leak.go":            leak,
+		"collectors/dnsbl/testdata/x_test.go": leak,
+		".git/x_test.go":                      leak,
+		"lint/fixtures_test.go":               leak,
+	} {
+		full := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	problems, files, err := offlineModuleProblems(root, filepath.Join(root, "lint", "fixtures_test.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The walk itself must have seen the tests it guards.
-	if files < 10 {
-		t.Fatalf("read only %d test files under %s", files, root)
+	if files != 2 {
+		t.Errorf("read %d test files, want 2 (leak_test.go, fine_test.go)", files)
+	}
+	want := filepath.Join("collectors", "dnsbl", "leak_test.go") + ":2:"
+	if len(problems) != 1 || !strings.HasPrefix(problems[0], want) || !strings.Contains(problems[0], "NewConfig() without setting Resolver") {
+		t.Errorf("problems %q, want one at %s about NewConfig() without a Resolver", problems, want)
 	}
 }
 
