@@ -132,11 +132,16 @@ func Mailscope(t testing.TB) string {
 	return buildPath
 }
 
-// Main runs a test binary's tests and then removes the mailscope binary
-// Mailscope built, so no temp directory outlives the run. Call it from
-// TestMain: os.Exit(harness.Main(m)).
-func Main(m *testing.M) int {
+// Main runs a test binary's tests, then the suite checks on what they
+// left behind (when the run was the whole suite), and then removes the
+// mailscope binary Mailscope built, so no temp directory outlives the run.
+// It returns the exit code: a failed test or check fails the run. Call it
+// from TestMain: os.Exit(harness.Main(m, checks...)).
+func Main(m *testing.M, checks ...SuiteCheck) int {
 	code := m.Run()
+	if len(checks) > 0 {
+		code = max(code, runSuiteChecks(os.Stdout, wholeSuite(), SuiteResults{Root: moduleRoot(), Scraped: Scraped()}, checks))
+	}
 	if buildPath != "" {
 		_ = os.RemoveAll(filepath.Dir(buildPath))
 	}
@@ -146,6 +151,10 @@ func Main(m *testing.M) int {
 // ModuleRoot is the repository root (where go.mod is).
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
+	return moduleRoot()
+}
+
+func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
