@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -114,7 +115,7 @@ type counts struct {
 func (a journalAgent) settle(t *testing.T, last time.Time) counts {
 	t.Helper()
 	var body string
-	harness.Eventually(t, 120*time.Second, "the last entry read", func() error {
+	testwait.For(t, 120*time.Second, "the last entry read", func() error {
 		var err error
 		if body, err = harness.Fetch("http://" + a.Addr + "/metrics"); err != nil {
 			return err
@@ -173,7 +174,7 @@ func TestJournaldRestartCountsEveryLine(t *testing.T) {
 				// after it follows is read. Marker messages written until
 				// one is read show it follows; the lines before and the
 				// markers are left out of the comparison.
-				harness.Eventually(t, 60*time.Second, "the agent follows the journal", func() error {
+				testwait.For(t, 60*time.Second, "the agent follows the journal", func() error {
 					p.messages(t, first, 1)
 					body, err := harness.Fetch("http://" + a.Addr + "/metrics")
 					if err == nil && sum(body, "mailscope_mta_log_lines_total", `source="journal"`) == 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -116,21 +117,22 @@ func (r *journalRig) startAtEnd(file string) (*JournaldSource, *recordSink, func
 	marker := func(text string) {
 		r.w.Write(r.t, file, []harness.JournalEntry{harness.PostfixJournalEntry(time.Now(), "postfix/master", 1, text)})
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; sink.count() == 0; i++ {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("no marker arrived: the source does not follow\n%s", r.logs.String())
+	markers := 0
+	testwait.For(r.t, 20*time.Second, "a marker to arrive", func() error {
+		if sink.count() > 0 {
+			return nil
 		}
-		marker(fmt.Sprintf("marker %d", i))
-		time.Sleep(50 * time.Millisecond) // paced marker writes, bounded by the deadline
-	}
+		marker(fmt.Sprintf("marker %d", markers))
+		markers++
+		return fmt.Errorf("none of %d markers arrived: the source does not follow\n%s", markers, r.logs.String())
+	})
 	marker("last marker")
-	for !strings.HasSuffix(strings.Join(sink.texts(), "\n"), "last marker") {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("the last marker did not arrive:\n%s", strings.Join(sink.texts(), "\n"))
+	testwait.For(r.t, 20*time.Second, "the last marker to arrive", func() error {
+		if texts := strings.Join(sink.texts(), "\n"); !strings.HasSuffix(texts, "last marker") {
+			return fmt.Errorf("read so far:\n%s", texts)
 		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return nil
+	})
 	sink.mu.Lock()
 	sink.lines = nil
 	sink.mu.Unlock()
