@@ -74,7 +74,7 @@ func TestQueueGauges(t *testing.T) {
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: queueAndLogConfig(postqueue, etc, filepath.Join(dir, "mail.log"))})
 
 	// harness.Fetch remembers the scraped names for the check that every
-	// metric the rules use is exported (zz_metrics_test.go).
+	// metric the rules use is exported (metricUse, run after the suite).
 	scrape := func() (string, error) { return harness.Fetch("http://" + agent.Addr + "/metrics") }
 	metric := func(body, re string) (float64, bool) {
 		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+-]+)$`).FindStringSubmatch(body)
