@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
 
@@ -62,7 +63,7 @@ func TestDebianPackage(t *testing.T) {
 	})
 	// One line in the log, and the log as Debian's rsyslog keeps it.
 	harness.Run(t, harness.RequireBinary(t, "smtp-source", "postfix"), "-m", "1", "-f", "sender@mx.test", "-t", "user@mx.test", pf.Addr("smtp"))
-	harness.Eventually(t, 30*time.Second, "the Postfix log", func() error {
+	testwait.For(t, 30*time.Second, "the Postfix log", func() error {
 		_, err := os.Stat(pf.Log)
 		return err
 	})
@@ -140,7 +141,7 @@ queue:
 	// postqueue cannot reach showq.
 	without := slices.DeleteFunc(slices.Clone(unit["SupplementaryGroups"]), func(g string) bool { return g == "postdrop" })
 	control, url := startAsUnit("mailscope-without-postdrop", without)
-	harness.Eventually(t, 30*time.Second, "the queue collector down without postdrop", func() error {
+	testwait.For(t, 30*time.Second, "the queue collector down without postdrop", func() error {
 		if got := up(url, "queue"); got != "0" {
 			return fmt.Errorf("queue up = %s, want 0", got)
 		}
@@ -152,7 +153,7 @@ queue:
 	control.Stop(t)
 
 	agent, url := startAsUnit("mailscope-as-unit", unit["SupplementaryGroups"])
-	harness.Eventually(t, 30*time.Second, "the mta and queue collectors up", func() error {
+	testwait.For(t, 30*time.Second, "the mta and queue collectors up", func() error {
 		for _, c := range []string{"mta", "queue"} {
 			if got := up(url, c); got != "1" {
 				return fmt.Errorf("%s up = %s, want 1", c, got)
@@ -173,7 +174,7 @@ queue:
 	if !regexp.MustCompile(`(?m)^Uid:\t` + uid + `\t`).Match(status) {
 		t.Errorf("the agent does not run as mailscope (uid %s):\n%s", uid, status)
 	}
-	harness.Eventually(t, 30*time.Second, "a checkpoint in the state directory", func() error {
+	testwait.For(t, 30*time.Second, "a checkpoint in the state directory", func() error {
 		out, _ := exec.Command("find", "/var/lib/mailscope", "-type", "f").Output()
 		if len(strings.TrimSpace(string(out))) == 0 {
 			return fmt.Errorf("no file under /var/lib/mailscope")

@@ -114,7 +114,7 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 	}
 	// The MTA pipeline saw Postfix bounce the missing seed's message and
 	// told the seeds collector over the link between them.
-	harness.Eventually(t, 30*time.Second, "the missing seed reported bounced by the MTA", func() error {
+	testwait.For(t, 30*time.Second, "the missing seed reported bounced by the MTA", func() error {
 		last := "no log line of the missing seed yet"
 		for _, l := range strings.Split(agent.Proc.Output(), "\n") {
 			if strings.Contains(l, "Seed message not in the inbox") && strings.Contains(l, "mailbox=missing-1") {
