@@ -78,7 +78,7 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // ReadOnce lists the queue once and keeps the result for scrapes.
 func (c *Collector) ReadOnce(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout())
 	defer cancel()
 	snap, err := Read(ctx, c.cfg, c.s.Mail)
 	now := c.s.Clock.Now()

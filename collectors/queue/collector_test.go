@@ -138,7 +138,7 @@ func TestConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
-	c = &Config{Interval: time.Millisecond, Timeout: 0, ConfigDir: "etc/postfix",
+	c = &Config{Interval: time.Millisecond, Timeout: -time.Second, ConfigDir: "etc/postfix",
 		Providers: map[string]string{"corp.example": "Bad Name"}, ReasonRules: []mailclass.ReasonRule{{Reason: "weather"}}}
 	err := c.Validate()
 	if err == nil {
@@ -207,5 +207,32 @@ func compare(t *testing.T, reg *prometheus.Registry, what, body string, names ..
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("%s: series\n%s\nwant\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestIntervalAloneFitsTheTimeout is `queue: {interval: 15s}`: the default
+// timeout (30s) must not make the section invalid, and a read is bounded by
+// the interval then.
+func TestIntervalAloneFitsTheTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		interval, want time.Duration
+	}{
+		{15 * time.Second, 15 * time.Second},
+		{time.Minute, DefaultTimeout},
+		{time.Hour, DefaultTimeout},
+	} {
+		c := NewConfig()
+		c.Interval = tc.interval
+		if err := c.Validate(); err != nil {
+			t.Errorf("interval %s alone: %v", tc.interval, err)
+		}
+		if got := c.ReadTimeout(); got != tc.want {
+			t.Errorf("interval %s: read timeout %s, want %s", tc.interval, got, tc.want)
+		}
+	}
+	c := NewConfig()
+	c.Interval, c.Timeout = 15*time.Second, 5*time.Second
+	if got := c.ReadTimeout(); got != 5*time.Second {
+		t.Errorf("a set timeout: %s, want 5s", got)
 	}
 }

@@ -15,7 +15,9 @@ type Config struct {
 	// Interval is the time between queue reads. Each read lists the whole
 	// queue, so a huge queue wants a longer interval.
 	Interval time.Duration `yaml:"interval"`
-	// Timeout bounds one postqueue run; at most Interval.
+	// Timeout bounds one postqueue run; at most Interval. Zero (unset) is
+	// DefaultTimeout, or Interval when that is shorter, so `interval: 15s`
+	// alone is a valid section.
 	Timeout time.Duration `yaml:"timeout"`
 	// Postqueue is the postqueue binary: a path, or a name looked up on
 	// PATH and then in /usr/sbin and /usr/local/sbin.
@@ -32,9 +34,23 @@ type Config struct {
 	ReasonRules []mailclass.ReasonRule `yaml:"reason_rules,omitempty"`
 }
 
-// NewConfig returns the defaults: the default instance, read every minute.
+// DefaultTimeout bounds one postqueue run when the section sets no
+// timeout and the interval is longer.
+const DefaultTimeout = 30 * time.Second
+
+// NewConfig returns the defaults: the default instance, read every minute,
+// the timeout fitted to the interval.
 func NewConfig() *Config {
-	return &Config{Interval: time.Minute, Timeout: 30 * time.Second, Postqueue: "postqueue"}
+	return &Config{Interval: time.Minute, Postqueue: "postqueue"}
+}
+
+// ReadTimeout is the bound of one postqueue run: Timeout when set, else
+// DefaultTimeout or Interval, whichever is shorter.
+func (c *Config) ReadTimeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return min(DefaultTimeout, c.Interval)
 }
 
 // Auto proposes the queue section for the Postfix instance postconf
@@ -56,8 +72,8 @@ func (c *Config) Validate() error {
 	if c.Interval < time.Second {
 		ps.Addf("interval", "must be at least 1s, got %s", c.Interval)
 	}
-	if c.Timeout <= 0 {
-		ps.Addf("timeout", "must be positive, got %s", c.Timeout)
+	if c.Timeout < 0 {
+		ps.Addf("timeout", "must be positive (or unset: %s, or the interval if shorter), got %s", DefaultTimeout, c.Timeout)
 	} else if c.Interval >= time.Second && c.Timeout > c.Interval {
 		ps.Addf("timeout", "must be at most the interval (%s), got %s", c.Interval, c.Timeout)
 	}
