@@ -271,6 +271,12 @@ func (c *Collector) saveSince(m map[string]time.Time) {
 	if err != nil {
 		return
 	}
+	// The state directory is created on first use (collectors.Settings),
+	// so a fresh install keeps its listing times from the first sweep on.
+	if err := os.MkdirAll(c.s.StateDir, 0o750); err != nil {
+		c.s.Logger.Warn("Could not create the state directory; listing times are not kept across restarts", "err", err, "state_dir", c.s.StateDir)
+		return
+	}
 	if err := atomicfile.Write(filepath.Join(c.s.StateDir, sinceFile), b); err != nil {
 		c.s.Logger.Warn("Could not save the listing times", "err", err)
 	}
