@@ -59,6 +59,10 @@ type Agent struct {
 	// reload keeps what they carry.
 	bounces    *links.Bounces
 	sendingIPs *links.SendingIPs
+	// lock is held on cfg.StateDir from LockStateDir (or Run) until Run
+	// returns; nil when the directory is not writable.
+	lock     *stateLock
+	lockDone bool
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -164,9 +168,41 @@ func (a *Agent) zeroConfig() (*Config, error) {
 	return cfg, nil
 }
 
+// LockStateDir takes the lock on the config's state_dir, so a second agent
+// on the same directory is refused (ErrStateDirInUse) instead of loading
+// and overwriting the first one's checkpoints. Run calls it when the caller
+// did not; calling it first lets the caller refuse to start before it
+// listens. A state_dir that cannot be created is logged, not an error:
+// collectors that keep state say so when they save.
+func (a *Agent) LockStateDir() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lockDone {
+		return nil
+	}
+	lock, reason, err := lockStateDir(a.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	if lock == nil {
+		a.logger.Warn("Could not lock the state directory; nothing stops a second agent from using it", "state_dir", a.cfg.StateDir, "err", reason)
+	}
+	a.lock, a.lockDone = lock, true
+	return nil
+}
+
 // Run starts the enabled collectors and runs until ctx ends, then stops
 // them and flushes traces.
 func (a *Agent) Run(ctx context.Context) error {
+	if err := a.LockStateDir(); err != nil {
+		return err
+	}
+	defer func() {
+		a.mu.Lock()
+		a.lock.release()
+		a.lock, a.lockDone = nil, false
+		a.mu.Unlock()
+	}()
 	a.mu.Lock()
 	a.runCtx = ctx
 	cfg := a.cfg
@@ -223,6 +259,14 @@ func (a *Agent) Reload() error {
 	a.mu.Lock()
 	old, oldTP := a.cfg, a.tp
 	a.mu.Unlock()
+	if cfg.StateDir != old.StateDir {
+		// Running collectors keep their state where they found it, and the
+		// lock is on the old directory: a new one needs a restart.
+		err := fmt.Errorf("state_dir changed from %s to %s: restart the agent to move it", old.StateDir, cfg.StateDir)
+		a.m.reloadOK.Set(0)
+		a.logger.Error("Config reload failed; the previous config keeps running", "err", err)
+		return err
+	}
 	tp := oldTP
 	tracingChanged := !reflect.DeepEqual(old.Tracing, cfg.Tracing)
 	// Every collector is built with the tracer and the mail taxonomy.

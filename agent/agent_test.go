@@ -43,7 +43,11 @@ func startAgent(t *testing.T, cfgText string) *running {
 
 func startAgentWith(t *testing.T, cfgText string, edit func(*Options)) *running {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "mailscope.yml")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mailscope.yml")
+	if !strings.Contains(cfgText, "state_dir:") {
+		cfgText = "state_dir: " + filepath.Join(dir, "state") + "\n" + cfgText
+	}
 	writeConfig(t, file, cfgText)
 	clk := clock.NewFake(epoch)
 	opts := Options{ConfigFile: file, Clock: clk, Version: "test", DetectPostfix: noPostfix}
@@ -65,6 +69,13 @@ func (r *running) stop() {
 		r.cancel()
 		<-r.done
 	})
+}
+
+// rewrite replaces the running agent's config file with text, in the same
+// state directory.
+func (r *running) rewrite(t *testing.T, text string) {
+	t.Helper()
+	writeConfig(t, r.file, "state_dir: "+r.a.Config().StateDir+"\n"+text)
 }
 
 func writeConfig(t *testing.T, file, text string) {
@@ -208,7 +219,7 @@ func TestReload(t *testing.T) {
 	}
 
 	// Broken: refused, the old config keeps running, the metric says 0.
-	writeConfig(t, r.file, "testtick:\n  interval: soon\n")
+	r.rewrite(t, "testtick:\n  interval: soon\n")
 	err := r.a.Reload()
 	var ps config.Problems
 	if !errors.As(err, &ps) || len(ps) != 1 || !strings.Contains(ps[0].Error(), "testtick.interval: want a duration") {
@@ -223,7 +234,7 @@ func TestReload(t *testing.T) {
 
 	// Fixed and changed: the metric flips back, the collector is rebuilt,
 	// a newly enabled one starts.
-	writeConfig(t, r.file, "testtick:\n  interval: 2m\ntestcrash:\n")
+	r.rewrite(t, "testtick:\n  interval: 2m\ntestcrash:\n")
 	if err := r.a.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +249,7 @@ func TestReload(t *testing.T) {
 	}
 
 	// Disabled: stopped.
-	writeConfig(t, r.file, "testtick:\n  enabled: false\n")
+	r.rewrite(t, "testtick:\n  enabled: false\n")
 	if err := r.a.Reload(); err != nil {
 		t.Fatal(err)
 	}

@@ -135,6 +135,11 @@ func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig,
 		printProblems(stderr, err)
 		return 1
 	}
+	if err := a.LockStateDir(); err != nil {
+		logger.Error("Refusing to start", "err", err)
+		fmt.Fprintf(stderr, "mailscope: %v\n", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,7 +36,13 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 	a := &Agent{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Dir: dir}
 	args := []string{"--web.listen-address=" + a.Addr, "--log.level=debug"}
 	if o.Config != "" {
-		a.ConfigFile = WriteFile(t, filepath.Join(dir, "mailscope.yml"), o.Config)
+		cfg := o.Config
+		if !strings.Contains(cfg, "state_dir:") {
+			// Its own state directory: agents on one state_dir refuse to
+			// start, and the default one may be in use on this machine.
+			cfg = "state_dir: " + filepath.Join(dir, "state") + "\n" + cfg
+		}
+		a.ConfigFile = WriteFile(t, filepath.Join(dir, "mailscope.yml"), cfg)
 		args = append(args, "--config.file="+a.ConfigFile)
 	}
 	if o.WebConfig != "" {
