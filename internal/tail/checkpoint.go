@@ -2,6 +2,8 @@ package tail
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mailscope/mailscope/internal/atomicfile"
@@ -61,10 +64,11 @@ func (fl *Follower) loadCheckpoint() {
 	if fl.cfg.StateDir == "" {
 		return
 	}
-	fl.ckpt.path = filepath.Join(fl.cfg.StateDir, "tail-"+fl.cfg.Name+".json")
+	fl.ckpt.path = CheckpointPath(fl.cfg)
 	if err := os.MkdirAll(fl.cfg.StateDir, 0o750); err != nil {
 		fl.log.Warn("cannot create state directory, checkpoints will fail", "state_dir", fl.cfg.StateDir, "err", err)
 	}
+	fl.migrateCheckpoint()
 	data, err := os.ReadFile(fl.ckpt.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		fl.log.Info("no checkpoint, first start", "checkpoint", fl.ckpt.path, "start_at", startAtName(fl.cfg.StartAt))
@@ -93,6 +97,62 @@ func (fl *Follower) loadCheckpoint() {
 		fl.ckpt.paths[e.Path] = true
 	}
 	fl.log.Info("loaded checkpoint", "checkpoint", fl.ckpt.path, "files", len(cf.Files), "saved_at", cf.SavedAt)
+}
+
+// CheckpointPath is the checkpoint file of a follower with cfg: keyed by
+// what it follows (its sorted Paths), not by its Name, so a follower of
+// other files (a second Postfix instance's log) never loads this one's
+// positions. Changing Paths starts a new checkpoint, as a newly configured
+// path does (StartAt).
+func CheckpointPath(cfg Config) string {
+	ps := slices.Clone(cfg.Paths)
+	slices.Sort(ps)
+	ps = slices.Compact(ps)
+	sum := sha256.Sum256([]byte(strings.Join(ps, "\x00")))
+	return filepath.Join(cfg.StateDir, "tail-"+hex.EncodeToString(sum[:8])+".json")
+}
+
+// legacyCheckpointPath is where versions before the checkpoint was keyed
+// by its paths kept it: by the follower's Name.
+func legacyCheckpointPath(cfg Config) string {
+	return filepath.Join(cfg.StateDir, "tail-"+cfg.Name+".json")
+}
+
+// migrateCheckpoint adopts a checkpoint saved under the follower's Name by
+// an older version, when it was saved for the same paths, so an upgrade
+// neither re-reads nor skips. One saved for other paths belongs to another
+// follower (or an older config): it is left where it is, unused.
+func (fl *Follower) migrateCheckpoint() {
+	legacy := legacyCheckpointPath(fl.cfg)
+	if _, err := os.Stat(fl.ckpt.path); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	data, err := os.ReadFile(legacy)
+	if err != nil {
+		return
+	}
+	var cf checkpointFile
+	if err := json.Unmarshal(data, &cf); err != nil || cf.Version != checkpointVersion {
+		return // the loader reports it when it is ours; it is not
+	}
+	if !samePaths(cf.Patterns, fl.cfg.Paths) {
+		fl.log.Info("ignoring a checkpoint saved under this name for other paths",
+			"legacy_checkpoint", legacy, "its_paths", strings.Join(cf.Patterns, ","), "paths", strings.Join(fl.cfg.Paths, ","))
+		return
+	}
+	if err := os.Rename(legacy, fl.ckpt.path); err != nil {
+		fl.log.Warn("cannot migrate the checkpoint to its new name, starting as on a first start", "legacy_checkpoint", legacy, "checkpoint", fl.ckpt.path, "err", err)
+		return
+	}
+	fl.log.Info("migrated the checkpoint to its name keyed by the followed paths", "legacy_checkpoint", legacy, "checkpoint", fl.ckpt.path)
+}
+
+// samePaths reports whether a and b name the same set of paths.
+func samePaths(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 func startAtName(s StartAt) string {

@@ -73,8 +73,10 @@ type Config struct {
 	FingerprintBytes int
 	// StateDir holds the checkpoint file; empty disables checkpoints.
 	StateDir string
-	// Name names the checkpoint file (tail-<Name>.json) so several
-	// followers can share a StateDir. Required with StateDir.
+	// Name names the follower in logs; the checkpoint file is keyed by
+	// Paths (CheckpointPath). A checkpoint an older version saved as
+	// tail-<Name>.json for the same Paths is migrated. Required with
+	// StateDir.
 	Name string
 	// CheckpointInterval is how often positions are saved while running;
 	// they are also saved on shutdown. A crash re-reads at most the lines

@@ -62,7 +62,10 @@
 // # Checkpoints
 //
 // With Config.StateDir set, the follower saves (identity, fingerprint,
-// offset) for each followed file to StateDir/tail-<Name>.json every
+// offset) for each followed file to StateDir/tail-<hash of Paths>.json
+// (CheckpointPath: keyed by what is followed, so followers of other files
+// never share it; one saved as tail-<Name>.json by an older version for
+// the same Paths is migrated at start) every
 // Config.CheckpointInterval and on shutdown, atomically: temporary file,
 // fsync, rename, fsync of the directory. The offset is always that of the
 // first byte not yet delivered, recorded only after the Handler returned, so:

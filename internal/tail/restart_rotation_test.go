@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -214,7 +213,7 @@ func TestRestartNewFileGotOldInode(t *testing.T) {
 			}
 			first := h.seq + 1
 			h.writeFixed(cur, tc.newLines)
-			reuseInode(t, filepath.Join(cfg.StateDir, "tail-maillog.json"), fileIDOf(t, h.path("app.log")))
+			reuseInode(t, CheckpointPath(h.cfg), fileIDOf(t, h.path("app.log")))
 
 			h.start()
 			if n := h.fl.Stats().CheckpointMismatches.Load(); n != tc.mismatches {

@@ -3,7 +3,6 @@ package tail
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -189,7 +188,7 @@ func TestCheckpointFileAtomicAndReadable(t *testing.T) {
 	h.writeN(w, 3)
 	h.step()
 	h.stop()
-	path := filepath.Join(cfg.StateDir, "tail-maillog.json")
+	path := CheckpointPath(h.cfg)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -210,13 +209,13 @@ func TestCheckpointFileAtomicAndReadable(t *testing.T) {
 
 func TestCorruptCheckpointMovedAside(t *testing.T) {
 	cfg := stateCfg(t)
-	path := filepath.Join(cfg.StateDir, "tail-maillog.json")
-	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var logs strings.Builder
 	cfg.Logger = newTestLogger(&logs)
 	h := newHarness(t, cfg)
+	path := CheckpointPath(h.cfg)
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	w := h.create("app.log")
 	h.writeN(w, 2)
 	h.start() // as a first start: StartAt End

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -155,13 +157,51 @@ func (s *JournaldSource) Snapshot() Snapshot {
 	return snap
 }
 
+// cursorPath is the saved cursor's file, keyed by what the source reads
+// (its journal directory, units and identifiers), not by its name, so a
+// source reading another Postfix instance's entries never resumes from
+// this one's cursor.
 func (s *JournaldSource) cursorPath() string {
+	key := strings.Join([]string{s.cfg.Directory, sortedJoin(s.cfg.Units), sortedJoin(s.cfg.Identifiers)}, "\x01")
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(s.opts.StateDir, "journald-"+hex.EncodeToString(sum[:8])+".cursor")
+}
+
+// legacyCursorPath is where versions before cursorPath kept the cursor: by
+// the source's name.
+func (s *JournaldSource) legacyCursorPath() string {
 	return filepath.Join(s.opts.StateDir, "journald-"+s.name+".cursor")
 }
 
 // errCursorRefused ends a run whose cursor journalctl could not seek to;
 // the next run starts at once from the cursor's time or per start_at.
 var errCursorRefused = errors.New("journalctl refused the cursor")
+
+func sortedJoin(list []string) string {
+	l := slices.Clone(list)
+	slices.Sort(l)
+	return strings.Join(slices.Compact(l), "\x00")
+}
+
+// migrateCursor moves a cursor an older version saved under the source's
+// name to cursorPath, so an upgrade resumes where it stopped. The old file
+// does not say what it followed; a journal cursor is a position in the
+// whole journal, so resuming from it reads nothing twice whatever the
+// filters.
+func (s *JournaldSource) migrateCursor() {
+	path, legacy := s.cursorPath(), s.legacyCursorPath()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if _, err := os.Stat(legacy); err != nil {
+		return
+	}
+	if err := os.Rename(legacy, path); err != nil {
+		s.opts.Logger.Warn("Cannot migrate the journal cursor to its new name; starting per start_at", "source", s.name, "legacy_cursor", legacy, "err", err)
+		return
+	}
+	s.opts.Logger.Info("Migrated the journal cursor to its name keyed by what the source reads", "source", s.name, "legacy_cursor", legacy, "cursor", path)
+}
 
 // Run follows the journal until ctx ends. journalctl is restarted with
 // backoff whenever it ends (journald restarted, journalctl killed), at
@@ -365,6 +405,7 @@ func (s *JournaldSource) loadCursor() {
 	if s.opts.StateDir == "" {
 		return
 	}
+	s.migrateCursor()
 	f, err := os.Open(s.cursorPath())
 	if err == nil {
 		var b []byte

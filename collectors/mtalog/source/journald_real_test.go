@@ -84,6 +84,15 @@ func newJournalRig(t *testing.T, startAt string) *journalRig {
 	}
 }
 
+// cursorFile is where the rig's sources save their cursor.
+func (r *journalRig) cursorFile() string {
+	src, err := NewJournald("journal", r.config, Options{StateDir: r.state})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return src.cursorPath()
+}
+
 // start runs a new source (as a new agent process would) on the rig.
 func (r *journalRig) start() (*JournaldSource, *recordSink, func()) {
 	r.t.Helper()
@@ -280,7 +289,7 @@ func TestJournaldRealDamagedCursor(t *testing.T) {
 			if err := os.MkdirAll(r.state, 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(r.state, "journald-journal.cursor"), []byte(tc.cursor+"\n"), 0o640); err != nil {
+			if err := os.WriteFile(r.cursorFile(), []byte(tc.cursor+"\n"), 0o640); err != nil {
 				t.Fatal(err)
 			}
 			var src *JournaldSource
@@ -320,7 +329,7 @@ func TestJournaldRealDamagedCursor(t *testing.T) {
 			if n := r.logs.count("cursor"); n != 1 || r.logs.count("level=WARN") != 1 {
 				t.Errorf("%d log records about the cursor, want 1:\n%s", n, r.logs.String())
 			}
-			if b, _ := os.ReadFile(filepath.Join(r.state, "journald-journal.cursor")); !strings.HasPrefix(string(b), "s=") || strings.Contains(string(b), "zz") {
+			if b, _ := os.ReadFile(r.cursorFile()); !strings.HasPrefix(string(b), "s=") || strings.Contains(string(b), "zz") {
 				t.Errorf("saved cursor %q, want a new one", b)
 			}
 		})

@@ -124,7 +124,7 @@ func TestJournaldFakeJournalctl(t *testing.T) {
 	if got, w := argsOf(t, dir, 2), "--output=json --follow --merge --all --no-pager --cursor="+c3+" --no-tail "+matches; got != w {
 		t.Errorf("restart args\n%q, want\n%q", got, w)
 	}
-	if b, _ := os.ReadFile(filepath.Join(state, "journald-journal.cursor")); string(b) != "s=5eed;i=4\n" {
+	if b, _ := os.ReadFile(src.cursorPath()); string(b) != "s=5eed;i=4\n" {
 		t.Errorf("saved cursor %q, want s=5eed;i=4", b)
 	}
 	s := src.Snapshot()
@@ -188,4 +188,34 @@ func TestJournaldReal(t *testing.T) {
 	waitLines(t, sink, n)
 	stop()
 	checkNumbered(t, sink.texts(), n)
+}
+
+// TestJournaldCursorKeyedByWhatItReads: a source with the same name that
+// reads other units (a second Postfix instance) does not resume from this
+// one's cursor, and a cursor an older version saved under the source's
+// name is adopted on upgrade.
+func TestJournaldCursorKeyedByWhatItReads(t *testing.T) {
+	state := t.TempDir()
+	if err := os.WriteFile(filepath.Join(state, "journald-journal.cursor"), []byte("s=5eed;i=9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}}, Options{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.loadCursor()
+	if first.cursor != "s=5eed;i=9" {
+		t.Errorf("upgrade: cursor %q, want the legacy s=5eed;i=9", first.cursor)
+	}
+	second, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@postfix-out.service"}}, Options{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.loadCursor()
+	if second.cursor != "" {
+		t.Errorf("a source of other units resumed from cursor %q", second.cursor)
+	}
+	if first.cursorPath() == second.cursorPath() {
+		t.Errorf("sources of different units share %s", first.cursorPath())
+	}
 }
