@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // ProbeFunc checks one target for one module; see collectors.Factory.Probe.
@@ -73,10 +74,15 @@ func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
 			fmt.Fprintf(w, "Probe of %q with module %q: success=%v, %.3fs\n\n", target, name, okProbe, time.Since(start).Seconds())
 			_, _ = w.Write(debug.Bytes())
 			fmt.Fprintln(w, "\nMetrics that would have been returned:")
-			mfs, _ := reg.Gather()
+			// The exposition format itself, so the block can be pasted into
+			// promtool or a test as it is.
+			mfs, err := reg.Gather()
+			if err != nil {
+				fmt.Fprintf(w, "# gathering failed: %v\n", err)
+			}
 			for _, mf := range mfs {
-				for _, m := range mf.GetMetric() {
-					fmt.Fprintf(w, "%s %v %s\n", mf.GetName(), labelString(m.GetLabel()), valueString(m))
+				if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+					fmt.Fprintf(w, "# %s: %v\n", mf.GetName(), err)
 				}
 			}
 			return

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func TestSelect(t *testing.T) {
@@ -48,7 +50,7 @@ func TestProbeHandler(t *testing.T) {
 		return map[string]ProbeFunc{"dnsbl": func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, _ *slog.Logger) bool {
 			dl, _ := ctx.Deadline()
 			gotDeadline = time.Until(dl)
-			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailscope_dnsbl_listed", Help: "x"})
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailscope_dnsbl_listed", Help: "x", ConstLabels: prometheus.Labels{"zone": "zen"}})
 			g.Set(1)
 			reg.MustRegister(g)
 			debug.WriteString("looked up " + target + " in zen\n")
@@ -67,7 +69,7 @@ func TestProbeHandler(t *testing.T) {
 		return rec.Code, string(b)
 	}
 	code, body := serve("/probe?module=dnsbl&target=192.0.2.1", map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "5"})
-	if code != 200 || !strings.Contains(body, "mailscope_probe_success 1") || !strings.Contains(body, "mailscope_dnsbl_listed 1") {
+	if code != 200 || !strings.Contains(body, "mailscope_probe_success 1") || !strings.Contains(body, `mailscope_dnsbl_listed{zone="zen"} 1`) {
 		t.Errorf("probe: %d\n%s", code, body)
 	}
 	// The scrape timeout less half a second bounds the probe.
@@ -77,8 +79,15 @@ func TestProbeHandler(t *testing.T) {
 	if _, body = serve("/probe?module=dnsbl&target=broken", nil); !strings.Contains(body, "mailscope_probe_success 0") {
 		t.Errorf("failed probe:\n%s", body)
 	}
-	if _, body = serve("/probe?module=dnsbl&target=192.0.2.1&debug=true", nil); !strings.Contains(body, "looked up 192.0.2.1 in zen") || !strings.Contains(body, "mailscope_dnsbl_listed {} 1") {
+	_, body = serve("/probe?module=dnsbl&target=192.0.2.1&debug=true", nil)
+	if !strings.Contains(body, "looked up 192.0.2.1 in zen") || !strings.Contains(body, `mailscope_dnsbl_listed{zone="zen"} 1`) {
 		t.Errorf("debug view:\n%s", body)
+	}
+	// The metrics block is valid exposition format (no space before "{").
+	_, block, _ := strings.Cut(body, "Metrics that would have been returned:\n")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	if mfs, err := parser.TextToMetricFamilies(strings.NewReader(block)); err != nil || len(mfs) != 3 {
+		t.Errorf("debug metrics are not exposition format (%d families): %v\n%s", len(mfs), err, block)
 	}
 	if code, body = serve("/probe?module=nope&target=x", nil); code != 400 || !strings.Contains(body, `unknown module "nope"`) {
 		t.Errorf("unknown module: %d %s", code, body)
