@@ -61,18 +61,35 @@ func (r *Report) Count(s Severity) int {
 	return n
 }
 
-// Summary is one line for the status page and logs.
+// Missing reports whether the domain does not exist in DNS (NXDOMAIN on
+// its MX lookup): then no other check is run, since each would only
+// repeat it.
+func (r *Report) Missing() bool {
+	mx := r.Result(CheckMX)
+	return mx != nil && mx.Has(CodeDomainMissing)
+}
+
+// Summary is one line for the status page and logs: the checks with an
+// error are "failing", those that could not be done "could not check".
 func (r *Report) Summary() string {
-	var failing []string
+	if r.Missing() {
+		return fmt.Sprintf("%s: does not exist in DNS (NXDOMAIN); no other check was run", r.Domain)
+	}
+	var failing, unknown []string
 	for _, res := range r.Results {
-		if !res.OK() {
+		if res.Count(SeverityError) > 0 {
 			failing = append(failing, res.Check)
+		} else if res.Count(SeverityUnknown) > 0 {
+			unknown = append(unknown, res.Check)
 		}
 	}
 	s := fmt.Sprintf("%s: %d checks, %d errors, %d warnings, %d unknown", r.Domain, len(r.Results),
 		r.Count(SeverityError), r.Count(SeverityWarning), r.Count(SeverityUnknown))
 	if len(failing) > 0 {
 		s += "; failing: " + strings.Join(failing, ", ")
+	}
+	if len(unknown) > 0 {
+		s += "; could not check: " + strings.Join(unknown, ", ")
 	}
 	return s
 }
@@ -123,6 +140,12 @@ func Check(ctx context.Context, env *Env, t Target) *Report {
 		return res
 	})
 	rep.MXHosts = mx.Hosts
+	if rep.Missing() {
+		// Every other check would report the same missing domain again.
+		rep.Duration = env.now().Sub(start)
+		span.SetAttributes(attribute.Int("mailscope.errors", 1))
+		return rep
+	}
 	run(CheckSPF, func(ctx context.Context) *Result {
 		res, m := SPF(ctx, env, t.Domain, t.SendingIPs)
 		rep.SPF = m

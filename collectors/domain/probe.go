@@ -104,10 +104,12 @@ func ParseTarget(domain string, selectors, sendingIPs []string) (Target, error) 
 	return ts[0], nil
 }
 
-// Checked reports whether every check could be done (no finding of
-// severity unknown): /probe's success, and the CLI's exit code 2 when
-// false and nothing is wrong.
-func Checked(r *Report) bool { return r.Count(SeverityUnknown) == 0 }
+// Checked reports whether the domain could be checked: it exists in DNS
+// and every check could be done (no finding of severity unknown). It is
+// /probe's success (as blackbox_exporter's probe_success is 0 for a name
+// that does not resolve), and the CLI's exit code 2 when false and nothing
+// is wrong.
+func Checked(r *Report) bool { return r.Count(SeverityUnknown) == 0 && !r.Missing() }
 
 // ExitCode is the CLI's verdict: 1 when a check found an error, else 2
 // when a check could not be done, else 0 (warnings do not fail).
@@ -125,24 +127,24 @@ func ExitCode(r *Report) int {
 var verdicts = map[Severity]string{SeverityOK: "OK", SeverityWarning: "WARNING", SeverityError: "ERROR", SeverityUnknown: "UNKNOWN"}
 
 // WriteTable writes a report for a postmaster: one verdict line per
-// check, then each finding that is not ok, then the exact records read.
+// check, then each finding once (a check whose findings are all ok shows
+// its one finding on the verdict line), then the exact records read.
+// Messages are never cut: a cut at ". " can fall inside a domain name.
 func WriteTable(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "Domain %s, checked %s in %s\n", r.Domain, r.Start.UTC().Format(time.RFC3339), r.Duration.Round(time.Millisecond))
 	for _, res := range r.Results {
 		worst := res.Worst()
-		line := ""
-		for _, f := range res.Findings {
-			if f.Severity == worst {
-				line = f.Message
-				break
+		if worst == SeverityOK && len(res.Findings) == 1 {
+			f := res.Findings[0]
+			fmt.Fprintf(w, "\n%-9s %-8s %s: %s\n", strings.ToUpper(res.Check), verdicts[worst], f.Code, f.Message)
+		} else {
+			fmt.Fprintf(w, "\n%-9s %s\n", strings.ToUpper(res.Check), verdicts[worst])
+			for _, f := range res.Findings {
+				if f.Severity == SeverityOK && worst != SeverityOK {
+					continue
+				}
+				fmt.Fprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
 			}
-		}
-		fmt.Fprintf(w, "\n%-9s %-8s %s\n", strings.ToUpper(res.Check), verdicts[worst], firstSentence(line))
-		for _, f := range res.Findings {
-			if f.Severity == SeverityOK && worst != SeverityOK {
-				continue
-			}
-			fmt.Fprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
 		}
 		for _, rec := range res.Records {
 			text := rec.Text
@@ -160,12 +162,4 @@ func WriteTable(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "SPF: %s\n", r.SPF)
 	}
 	fmt.Fprintf(w, "\n%s\n", r.Summary())
-}
-
-// firstSentence shortens a message for the verdict line.
-func firstSentence(s string) string {
-	if i := strings.Index(s, ". "); i > 0 {
-		return s[:i+1]
-	}
-	return s
 }

@@ -80,3 +80,58 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestReportReadable: the table prints each finding once and whole (a
+// headline cut at ". " fell inside "mx.d.test. "), and the summary lists
+// checks that could not be done apart from failing ones.
+func TestReportReadable(t *testing.T) {
+	mx := &Result{Check: CheckMX}
+	mx.fail(CodeMXNoAddress, "MX host mx.d.test. has no A or AAAA record: senders cannot deliver to it.")
+	mx.ok("mx_ok", "Two MX hosts.")
+	dkim := &Result{Check: CheckDKIM}
+	dkim.unknown(CodeDKIMLookupFailed, "The DKIM key of s1._domainkey.d.test could not be read: SERVFAIL.")
+	spf := &Result{Check: CheckSPF}
+	spf.ok("spf_ok", "One valid SPF record.")
+	rep := &Report{Domain: "d.test", Results: []*Result{mx, dkim, spf}}
+	var b bytes.Buffer
+	WriteTable(&b, rep)
+	out := b.String()
+	for _, res := range rep.Results {
+		for _, f := range res.Findings {
+			if f.Severity == SeverityOK && res.Worst() != SeverityOK {
+				continue
+			}
+			if n := strings.Count(out, f.Message); n != 1 {
+				t.Errorf("%s printed %d times, want once:\n%s", f.Code, n, out)
+			}
+		}
+	}
+	if strings.Contains(out, "mx.d.test.\n") {
+		t.Errorf("a message was cut after a domain name:\n%s", out)
+	}
+	sum := rep.Summary()
+	if !strings.Contains(sum, "failing: mx") || strings.Contains(sum, "failing: mx, dkim") || !strings.Contains(sum, "could not check: dkim") {
+		t.Errorf("summary %q: want mx failing and dkim apart as could not check", sum)
+	}
+}
+
+// TestProbeNonexistentDomain: a domain that does not exist gives one
+// error, not one per check, and /probe says it could not be checked.
+func TestProbeNonexistentDomain(t *testing.T) {
+	addr := startZone(t, newZone(t, "other.test. MX 0 ."))
+	cfg := NewConfig()
+	cfg.Resolver, cfg.Attempts = addr, 1
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	var debug bytes.Buffer
+	if probe(ctx, cfg, "nonexistent.test", reg, &debug, slog.New(slog.DiscardHandler)) {
+		t.Errorf("probe of a domain that does not exist reported success:\n%s", debug.String())
+	}
+	if n := strings.Count(debug.String(), "  error "); n != 1 {
+		t.Errorf("%d errors for a domain that does not exist, want 1:\n%s", n, debug.String())
+	}
+	if !strings.Contains(debug.String(), CodeDomainMissing) {
+		t.Errorf("no %s:\n%s", CodeDomainMissing, debug.String())
+	}
+}
