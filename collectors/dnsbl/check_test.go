@@ -1,10 +1,13 @@
 package dnsbl
 
 import (
+	"bytes"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -143,5 +146,34 @@ func TestDQSKeyStaysOutOfWhatIsShown(t *testing.T) {
 	}
 	if res.Zone != "zen.dq.spamhaus.net" {
 		t.Errorf("zone label = %q", res.Zone)
+	}
+}
+
+// TestReportStaysReadable: the CLI table ends with a short count line
+// (the rows above already say what is listed where and why), and the
+// status page's one-line summary stays short however many listings there
+// are, instead of one sentence of every code and reason.
+func TestReportStaysReadable(t *testing.T) {
+	rep := &Report{Duration: 1500 * time.Millisecond}
+	for i := range 6 {
+		target := fmt.Sprintf("192.0.2.%d", 10+i)
+		rep.Targets = append(rep.Targets, ip(target))
+		for _, zone := range []string{"zen.spamhaus.org", "b.barracudacentral.org"} {
+			rep.Results = append(rep.Results, Result{Target: target, Zone: zone, State: Listed,
+				Codes:  []Code{{Value: "127.0.0.2", Meaning: "SBL: Spamhaus SBL Data"}, {Value: "127.0.0.4", Meaning: "XBL: CBL data"}},
+				Reason: "Listed by SBL, see https://check.spamhaus.org/sbl/query/SBLCSS"})
+		}
+	}
+	rep.Health = []Health{{Zone: "bl.example", State: ZoneBroken, Detail: "health test: 127.0.0.1 is listed"}}
+	var b bytes.Buffer
+	WriteTable(&b, rep)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	last := lines[len(lines)-1]
+	if want := "6 targets, 12 checks: 12 listed, in 1.5s"; last != want {
+		t.Errorf("last line %q, want %q", last, want)
+	}
+	sum := Summary(rep)
+	if len(sum) > 200 || !strings.Contains(sum, "and 9 more") || !strings.Contains(sum, "bl.example zone_broken") {
+		t.Errorf("summary (%d characters): %q", len(sum), sum)
 	}
 }

@@ -170,24 +170,56 @@ func zoneInterval(rate float64) time.Duration {
 	return time.Duration(float64(time.Second) / rate)
 }
 
-// Summary is one line for the status page: counts, then each listing with
-// its codes and the zone's TXT reason, then each unhealthy zone.
+// Summary is one line for the status page and logs: the counts, then at
+// most summaryItems listings and unhealthy zones by name (the codes,
+// reasons and health details are in the table, the metrics and the trace).
 func Summary(r *Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d targets, %d checks: %d listed, %d not listed, %d zone_error, %d unknown, %d zone_broken",
-		len(r.Targets), len(r.Results), r.Count(Listed), r.Count(NotListed), r.Count(ZoneError), r.Count(Unknown), r.Count(ZoneBroken))
+	b.WriteString(Counts(r))
+	var listed, broken []string
 	for _, res := range r.Results {
 		if res.State == Listed {
-			fmt.Fprintf(&b, "; %s listed on %s (%s)", res.Target, res.Zone, codeList(res.Codes))
-			if res.Reason != "" {
-				fmt.Fprintf(&b, ": %s", res.Reason)
-			}
+			listed = append(listed, res.Target+" on "+res.Zone)
 		}
 	}
 	for _, h := range r.Health {
 		if !h.Healthy() {
-			fmt.Fprintf(&b, "; zone %s %s: %s", h.Zone, h.State, h.Detail)
+			broken = append(broken, h.Zone+" "+string(h.State))
 		}
+	}
+	writeFew(&b, "; listed: ", listed)
+	writeFew(&b, "; zones: ", broken)
+	return b.String()
+}
+
+// summaryItems bounds the names one Summary lists of a kind.
+const summaryItems = 3
+
+func writeFew(b *strings.Builder, prefix string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString(prefix)
+	b.WriteString(strings.Join(items[:min(len(items), summaryItems)], ", "))
+	if n := len(items) - summaryItems; n > 0 {
+		fmt.Fprintf(b, " and %d more", n)
+	}
+}
+
+// Counts is "3 targets, 15 checks: 2 listed, 13 not_listed": the states
+// no check is in are left out.
+func Counts(r *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d targets, %d checks:", len(r.Targets), len(r.Results))
+	sep := " "
+	for _, st := range []State{Listed, NotListed, ZoneError, Unknown, ZoneBroken} {
+		if n := r.Count(st); n > 0 {
+			fmt.Fprintf(&b, "%s%d %s", sep, n, st)
+			sep = ", "
+		}
+	}
+	if sep == " " {
+		b.WriteString(" none")
 	}
 	return b.String()
 }

@@ -145,9 +145,9 @@ func TestSweepMetrics(t *testing.T) {
 	if got := gaugeValue(t, h.reg, "mailscope_dnsbl_listed_since_timestamp_seconds", map[string]string{"target": "192.0.2.10", "zone": "bl.test"}); got != float64(epoch.Unix()) {
 		t.Errorf("listed_since = %v, want %v", got, epoch.Unix())
 	}
-	for _, want := range []string{"3 targets, 7 checks: 2 listed, 1 not listed, 2 zone_error, 0 unknown, 2 zone_broken",
-		"192.0.2.10 listed on bl.test (127.0.0.2 spam source, 127.0.0.3 spam trap hit): Listed: see https://bl.test/lookup",
-		"zone wild.test zone_broken: health test: 127.0.0.1 is listed"} {
+	for _, want := range []string{"3 targets, 7 checks: 2 listed, 1 not_listed, 2 zone_error, 2 zone_broken",
+		"listed: 192.0.2.10 on bl.test, spammy.example on dom.test",
+		"wild.test zone_broken"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary %q lacks %q", summary, want)
 		}

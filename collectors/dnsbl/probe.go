@@ -95,5 +95,7 @@ func WriteTable(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "zone %s: %s: %s\n", h.Zone, h.State, h.Detail)
 		}
 	}
-	fmt.Fprintf(w, "%s in %s\n", Summary(r), r.Duration.Round(time.Millisecond))
+	// The rows above say which target is listed where and why: the last
+	// line only counts.
+	fmt.Fprintf(w, "\n%s, in %s\n", Counts(r), r.Duration.Round(time.Millisecond))
 }
