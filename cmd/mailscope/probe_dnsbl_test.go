@@ -36,7 +36,7 @@ func TestProbeDNSBLTable(t *testing.T) {
 		"192.0.2.10                               bl.test                      listed       127.0.0.2 listed",
 		"reason: Listed for spam, see https://bl.test/10",
 		"192.0.2.11                               bl.test                      not_listed",
-		"2 targets, 2 checks: 1 listed, 1 not listed",
+		"2 targets, 2 checks: 1 listed, 1 not_listed, in ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
