@@ -68,7 +68,7 @@ func TestProbeDomainExitCodes(t *testing.T) {
 		"DKIM      OK",
 		"DMARC     OK",
 		"record   d.test TXT: v=spf1 ip4:127.0.0.1 -all",
-		"MX        WARNING  d.test has no MX record; senders fall back to its A/AAAA address (RFC 5321 §5.1).",
+		"MX        WARNING\n  warning  mx_missing: d.test has no MX record; senders fall back to its A/AAAA address (RFC 5321 §5.1).",
 		"STARTTLS  OK",
 		"TLS d.test (127.0.0.1:" + strconv.Itoa(port) + "): TLS 1.3",
 		"trusted=true",
