@@ -20,7 +20,7 @@ func init() {
 	commandAdders = append(commandAdders, func(app *kingpin.Application, probe *kingpin.CmdClause) subcommand {
 		cmd := probe.Command("dnsbl", "Check IP addresses and domains against DNS blocklists, with each zone's health test.")
 		resolver := cmd.Flag("resolver", "DNS resolver HOST:PORT (default: the system's). Use a local recursive resolver: public ones are refused by Spamhaus and others.").String()
-		zones := cmd.Flag("zone", "Zone to check (repeatable; default: "+fmt.Sprint(dnsbl.DefaultZones)+"). A name not in the catalog is read as a generic RFC 5782 list.").Strings()
+		zones := cmd.Flag("zone", "Zone to check (repeatable; default: "+fmt.Sprint(dnsbl.DefaultZones)+"). A name not in the catalog is read as a generic RFC 5782 list, its kind found from its health test; NAME:ipv4, NAME:ipv6 or NAME:domain gives the kind.").Strings()
 		output := cmd.Flag("output", "Report format.").Default("table").Enum("table", "json")
 		timeout := cmd.Flag("timeout", "Timeout of one DNS query.").Default("2s").Duration()
 		dqsKeyFile := cmd.Flag("dqs-key-file", "File with the Spamhaus DQS key, for *.dq.spamhaus.net zones.").String()

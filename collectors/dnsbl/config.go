@@ -79,7 +79,9 @@ type DiscoverConfig struct {
 // CustomZone is a user-defined list.
 type CustomZone struct {
 	Name string `yaml:"name"`
-	// Type is "ip" or "domain".
+	// Type is "ip" (or "ipv4": IPv4 addresses, IPv6 too with IPv6),
+	// "ipv6" (IPv6 addresses only, health-tested with ::ffff:127.0.0.2)
+	// or "domain".
 	Type Kind `yaml:"type"`
 	IPv6 bool `yaml:"ipv6"`
 	// Codes maps answers (127.0.0.x) to meanings; any other 127/8 answer
@@ -267,11 +269,12 @@ func (cz CustomZone) zone(ps *config.Problems, path string) (Zone, bool) {
 	if _, ok := catalog[name]; ok {
 		ps.Addf(path+".name", "%s is in the catalog: list it under zones instead", name)
 	}
-	if cz.Type != KindIP && cz.Type != KindDomain {
-		ps.Addf(path+".type", "must be %q or %q, got %q", KindIP, KindDomain, cz.Type)
+	kind, ok := ParseKind(string(cz.Type))
+	if !ok {
+		ps.Addf(path+".type", "must be ip (or ipv4), ipv6 or domain, got %q", cz.Type)
 	}
-	if cz.IPv6 && cz.Type == KindDomain {
-		ps.Add(path+".ipv6", "applies to ip zones only")
+	if cz.IPv6 && kind != KindIP {
+		ps.Add(path+".ipv6", "applies to ip zones only (an IPv6-only list is type: ipv6)")
 	}
 	for _, m := range []struct {
 		key   string
@@ -302,7 +305,7 @@ func (cz CustomZone) zone(ps *config.Problems, path string) (Zone, bool) {
 	if len(*ps) > n {
 		return Zone{}, false
 	}
-	z := Zone{Name: name, Kind: cz.Type, IPv6: cz.IPv6, Codes: cz.Codes, Errors: cz.ErrorCodes,
+	z := Zone{Name: name, Kind: kind, IPv6: cz.IPv6, Codes: cz.Codes, Errors: cz.ErrorCodes,
 		Weight: cz.Weight, Delist: cz.Delist, Resolver: dnsx.ServerAddr(cz.Resolver)}
 	if z.Weight == "" {
 		z.Weight = "warning"
@@ -315,7 +318,7 @@ func (cz CustomZone) zone(ps *config.Problems, path string) (Zone, bool) {
 		if cz.HealthClean != "" {
 			z.HealthClean = cz.HealthClean
 		}
-	} else if z.Kind == KindIP {
+	} else if z.Kind != KindDomain {
 		z.noHealth = true
 	}
 	return z, true

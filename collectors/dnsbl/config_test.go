@@ -61,10 +61,10 @@ func TestConfigProblems(t *testing.T) {
 		{"no targets", func(c *Config) { c.Targets.IPs = nil }, []string{"targets: nothing to check: list ips or domains, or turn on discover.postfix"}},
 		{"no zones", func(c *Config) { c.Zones = []string{} }, []string{"zones: no zone to check: name catalog zones or define custom_zones"}},
 		{"custom zone problems", func(c *Config) {
-			c.CustomZones = []CustomZone{{Name: "bl.example", Type: "ipv4", Codes: map[string]string{"10.0.0.2": "x", "127.0.0.2": "y"}, ErrorCodes: map[string]string{"127.0.0.2": "z"}, Weight: "high"},
+			c.CustomZones = []CustomZone{{Name: "bl.example", Type: "ipv5", Codes: map[string]string{"10.0.0.2": "x", "127.0.0.2": "y"}, ErrorCodes: map[string]string{"127.0.0.2": "z"}, Weight: "high"},
 				{Name: "dnsbl.sorbs.net", Type: KindIP}, {Name: "zen.spamhaus.org", Type: KindIP}}
 		}, []string{
-			`custom_zones[0].type: must be "ip" or "domain", got "ipv4"`,
+			`custom_zones[0].type: must be ip (or ipv4), ipv6 or domain, got "ipv5"`,
 			`custom_zones[0].codes: "10.0.0.2" is not an address in 127.0.0.0/8`,
 			"custom_zones[0].error_codes: 127.0.0.2 is both a listing code and an error code",
 			`custom_zones[0].weight: must be critical or warning, got "high"`,

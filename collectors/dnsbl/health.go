@@ -35,7 +35,51 @@ func (z *Zone) healthTargets() (listed, clean Target, ok bool) {
 	if z.noHealth {
 		return Target{}, Target{}, false
 	}
+	if z.Kind == KindIPv6 {
+		return Target{Addr: netip.MustParseAddr("::ffff:127.0.0.2")}, Target{Addr: netip.MustParseAddr("::ffff:127.0.0.1")}, true
+	}
 	return Target{Addr: netip.MustParseAddr("127.0.0.2")}, Target{Addr: netip.MustParseAddr("127.0.0.1")}, true
+}
+
+// DetectKind finds the kind of a zone given by name only from the RFC 5782
+// health test it passes: IPv4 (127.0.0.2), then IPv6 (::ffff:127.0.0.2),
+// then domain (TEST). It returns the zone with its kind and that test's
+// health; a zone that passes none keeps the IPv4 test's outcome, with a
+// hint to give the kind. A test that could not be asked (unknown, an
+// error code) ends the search: the zone's kind stays unknown and so does
+// its health, never a guess.
+func DetectKind(ctx context.Context, r Resolver, z Zone) (Zone, Health) {
+	z.detect = false
+	first := Health{}
+	for _, kind := range []Kind{KindIP, KindIPv6, KindDomain} {
+		try := z
+		try.Kind = kind
+		h := CheckHealth(ctx, r, &try)
+		if h.Healthy() {
+			if kind == KindIP {
+				// An IPv4 list may list IPv6 too: ask whether it passes
+				// that test as well.
+				v6 := z
+				v6.Kind = KindIPv6
+				try.IPv6 = CheckHealth(ctx, r, &v6).Healthy()
+			}
+			return try, h
+		}
+		if kind == KindIP {
+			first = h
+		}
+		if h.State != ZoneBroken {
+			if kind == KindIP {
+				return try, h
+			}
+			break
+		}
+	}
+	if first.State == ZoneBroken {
+		first.Detail += "; it passes no RFC 5782 test (IPv4 127.0.0.2, IPv6 ::ffff:127.0.0.2, domain TEST): give its kind, --zone=" + z.Name + ":ipv4|ipv6|domain"
+	}
+	z.Kind = KindIP
+	return z, first
 }
 
 // CheckHealth runs the zone's health test.

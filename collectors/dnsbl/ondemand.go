@@ -23,8 +23,21 @@ func OnDemandConfig(resolver string, zones []string, dqsKeyFile string, timeout 
 		c.Zones = nil
 		var ps config.Problems
 		for _, name := range zones {
-			n := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+			n, kindText, hasKind := strings.Cut(strings.TrimSpace(name), ":")
+			n = strings.ToLower(strings.TrimSuffix(n, "."))
+			var kind Kind
+			if hasKind {
+				var ok bool
+				if kind, ok = ParseKind(kindText); !ok {
+					ps.Addf("zone", "%q: the kind after %q must be ipv4, ipv6 or domain, got %q", name, ":", kindText)
+					continue
+				}
+			}
 			if _, ok := lookupZone(n, ""); ok || defunctReason(n) != "" {
+				if hasKind {
+					ps.Addf("zone", "%q: %s is in the catalog, which knows its kind; give it without %q", name, n, ":"+kindText)
+					continue
+				}
 				c.Zones = append(c.Zones, n)
 				continue
 			}
@@ -32,7 +45,7 @@ func OnDemandConfig(resolver string, zones []string, dqsKeyFile string, timeout 
 				ps.Addf("zone", "%q is not a DNS name", name)
 				continue
 			}
-			c.generic = append(c.generic, GenericZone(n))
+			c.generic = append(c.generic, GenericZone(n, kind))
 		}
 		if err := ps.Err(); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package dnsbl
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,11 +74,21 @@ func Sweep(ctx context.Context, o SweepOptions, zones []Zone, targets []Target) 
 	for i := range zones {
 		pacers[i] = &pacer{every: o.ZoneInterval, now: time.Now, sleep: o.Sleep}
 	}
-	jobs := sweepJobs(zones, targets)
 	health := make([]Health, len(zones))
 	for i := range zones {
 		health[i] = Health{Zone: zones[i].Name}
 	}
+	// A zone given by name only learns its kind from its health tests
+	// before any target is asked, so its targets are the ones it lists.
+	zones = slices.Clone(zones)
+	tested := make([]bool, len(zones))
+	for i := range zones {
+		if zones[i].detect {
+			zones[i], health[i] = DetectKind(ctx, o.Resolver(&zones[i]), zones[i])
+			tested[i] = true
+		}
+	}
+	jobs := sweepJobs(zones, targets, tested)
 	results := make([]Result, len(jobs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -216,10 +227,11 @@ type job struct {
 // target across the zones. With a per-zone rate, zone-by-zone order would
 // leave every worker waiting on one zone's pacer while the others idle (a
 // 1,000 x 10 sweep at 20/s per zone took 8 minutes instead of under one).
-func sweepJobs(zones []Zone, targets []Target) []job {
+// Zones whose health is already tested (kind detection) get no health job.
+func sweepJobs(zones []Zone, targets []Target, tested []bool) []job {
 	var jobs []job
 	for zi := range zones {
-		if _, _, ok := zones[zi].healthTargets(); ok {
+		if _, _, ok := zones[zi].healthTargets(); ok && (tested == nil || !tested[zi]) {
 			jobs = append(jobs, job{zone: zi, health: true})
 		}
 	}

@@ -7,7 +7,7 @@ import "testing"
 func TestSweepJobsInterleaveZones(t *testing.T) {
 	zones := []Zone{{Name: "a.test", Kind: KindIP}, {Name: "b.test", Kind: KindIP}, {Name: "c.test", Kind: KindIP}, {Name: "d.test", Kind: KindDomain}}
 	targets := []Target{ip("192.0.2.1"), ip("192.0.2.2"), dom("example.com")}
-	jobs := sweepJobs(zones, targets)
+	jobs := sweepJobs(zones, targets, nil)
 	var checks []job
 	healths := 0
 	for i, j := range jobs {

@@ -13,8 +13,23 @@ type Kind string
 // The zone kinds.
 const (
 	KindIP     Kind = "ip"     // IPv4 addresses (reversed octets), IPv6 too when Zone.IPv6
+	KindIPv6   Kind = "ipv6"   // IPv6 addresses only (reversed nibbles, RFC 5782 §2.4)
 	KindDomain Kind = "domain" // domain names (RHSBL/URIBL)
 )
+
+// ParseKind reads a kind as the config and --zone=NAME:KIND give it:
+// "ipv4" (or "ip"), "ipv6" or "domain".
+func ParseKind(s string) (Kind, bool) {
+	switch strings.ToLower(s) {
+	case "ip", "ipv4":
+		return KindIP, true
+	case "ipv6":
+		return KindIPv6, true
+	case "domain":
+		return KindDomain, true
+	}
+	return "", false
+}
 
 // Zone is one blocklist: how to ask it and how to read its answers.
 type Zone struct {
@@ -49,6 +64,9 @@ type Zone struct {
 	key string
 	// generic zones are read by RFC 5782 alone (GenericZone).
 	generic bool
+	// detect says the kind is not known: the sweep finds it from which
+	// RFC 5782 health test the zone passes (DetectKind).
+	detect bool
 	// noHealth turns off an IP zone's health test (health_check: false).
 	noHealth bool
 }
@@ -213,21 +231,33 @@ func lookupZone(name, key string) (Zone, bool) {
 }
 
 // GenericZone is a list mailscope has no catalog entry for, read by RFC
-// 5782 alone: any 127/8 answer is a listing, and both IP and domain
-// targets are asked (the CLI's --zone with an unknown name).
-func GenericZone(name string) Zone {
-	return Zone{Name: name, Kind: KindIP, IPv6: true, generic: true, Weight: "warning"}
+// 5782 alone: any 127/8 answer is a listing. With kind "" (the CLI's
+// --zone=NAME) the sweep detects the kind from the health tests the zone
+// passes; otherwise (--zone=NAME:ipv6) kind says it.
+func GenericZone(name string, kind Kind) Zone {
+	z := Zone{Name: name, Kind: kind, generic: true, Weight: "warning",
+		HealthListed: domainHealthListed, HealthClean: domainHealthClean}
+	if kind == "" {
+		z.Kind, z.detect = KindIP, true
+	}
+	return z
 }
+
+// The RFC 5782 §5 test entries of a domain list.
+const (
+	domainHealthListed = "test"
+	domainHealthClean  = "invalid"
+)
 
 // fits reports whether the zone lists this kind of target.
 func (z *Zone) fits(t Target) bool {
 	switch {
 	case t.Domain != "":
-		return z.Kind == KindDomain || z.generic
+		return z.Kind == KindDomain
 	case t.Addr.Is4():
 		return z.Kind == KindIP
 	default:
-		return z.Kind == KindIP && z.IPv6
+		return z.Kind == KindIPv6 || z.Kind == KindIP && z.IPv6
 	}
 }
 
@@ -235,9 +265,14 @@ func (z *Zone) fits(t Target) bool {
 // zone has one. It must never be logged or shown as is: see display.
 func (z *Zone) queryName(t Target) string {
 	var label string
-	if t.Domain != "" {
+	switch {
+	case t.Domain != "":
 		label = t.Domain
-	} else {
+	case z.Kind == KindIPv6:
+		// Nibbles even for ::ffff:127.0.0.2, the health test entry of an
+		// IPv6 list (RFC 5782 §5).
+		label = nibbleName(t.Addr)
+	default:
 		label = ReverseName(t.Addr)
 	}
 	if z.dqs != "" {
@@ -263,6 +298,12 @@ func ReverseName(a netip.Addr) string {
 		b := a.As4()
 		return fmt.Sprintf("%d.%d.%d.%d", b[3], b[2], b[1], b[0])
 	}
+	return nibbleName(a)
+}
+
+// nibbleName is the reversed-nibble label of an address as IPv6, mapped
+// IPv4 addresses included.
+func nibbleName(a netip.Addr) string {
 	b := a.As16()
 	const hex = "0123456789abcdef"
 	out := make([]byte, 0, 63)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
@@ -215,6 +217,84 @@ func wantAlerts(t *testing.T, prom *harness.Prometheus, query string, want ...st
 		}
 		if got := seriesNames(samples); !slices.Equal(got, want) {
 			return fmt.Errorf("got %q, want %q", got, want)
+		}
+		return nil
+	})
+}
+
+// TestDNSBLZoneKindsWithRbldnsd: an IPv6-only list (rbldnsd ip6trie, which
+// lists ::ffff:127.0.0.2 as RFC 5782 §5 asks) and a domain list (dnset,
+// which lists TEST) given to the CLI by name only are detected as such and
+// report their real listings, instead of failing an IPv4 health test as
+// zone_broken; --zone=NAME:KIND and the agent's custom_zones type say the
+// kind outright.
+func TestDNSBLZoneKindsWithRbldnsd(t *testing.T) {
+	rbldnsd := harness.RequireBinary(t, "rbldnsd", "rbldnsd")
+	dir := harness.Dir(t)
+	harness.WriteFile(t, filepath.Join(dir, "v6"), ":127.0.0.2:IPv6 listing\n::ffff:7f00:2\n2001:db8::10\n")
+	harness.WriteFile(t, filepath.Join(dir, "dom"), ":127.0.0.2:Domain listing\ntest\nspammy.example\n")
+	port := harness.FreeUDPPort(t)
+	resolver := fmt.Sprintf("127.0.0.1:%d", port)
+	harness.Start(t, "rbldnsd", exec.Command(rbldnsd, "-n", "-t", "1", "-b", fmt.Sprintf("127.0.0.1/%d", port), "-r", dir,
+		"v6.test:ip6trie:v6", "dom.test:dnset:dom"))
+	waitDNS(t, resolver, "test.dom.test.")
+
+	for _, zones := range [][]string{{"--zone=v6.test", "--zone=dom.test"}, {"--zone=v6.test:ipv6", "--zone=dom.test:domain"}} {
+		var out bytes.Buffer
+		args := append([]string{"probe", "dnsbl", "--resolver=" + resolver}, zones...)
+		cli := exec.Command(harness.Mailscope(t), append(args, "192.0.2.10", "2001:db8::10", "2001:db8::11", "spammy.example", "clean.example")...)
+		cli.Stdout, cli.Stderr = &out, &out
+		err := cli.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("%v: exit %v, want 1 (listed)\n%s", zones, err, out.String())
+		}
+		for _, want := range []string{"2001:db8::10                             v6.test                      listed",
+			"2001:db8::11                             v6.test                      not_listed",
+			"spammy.example                           dom.test                     listed",
+			"clean.example                            dom.test                     not_listed",
+			"5 targets, 4 checks: 2 listed, 2 not_listed"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v: output lacks %q:\n%s", zones, want, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "zone_broken") {
+			t.Errorf("%v: a zone is broken:\n%s", zones, out.String())
+		}
+	}
+
+	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`
+dnsbl:
+  interval: 2s
+  jitter: 0s
+  resolver: %s
+  zone_rate: 0
+  zones: []
+  targets: {ips: [192.0.2.10, "2001:db8::10"], domains: [spammy.example]}
+  custom_zones:
+    - {name: v6.test, type: ipv6}
+    - {name: dom.test, type: domain}
+`, resolver)})
+	harness.WantMetrics(t, "http://"+agent.Addr+"/metrics", 20*time.Second,
+		`mailscope_dnsbl_listed{target="2001:db8::10",zone="v6.test"} 1`,
+		`mailscope_dnsbl_listed{target="spammy.example",zone="dom.test"} 1`,
+		`mailscope_dnsbl_zone_healthy{zone="v6.test"} 1`,
+		`mailscope_dnsbl_zone_healthy{zone="dom.test"} 1`,
+	)
+}
+
+// waitDNS waits until the DNS server at addr answers name with a record.
+func waitDNS(t *testing.T, addr, name string) {
+	t.Helper()
+	testwait.For(t, 10*time.Second, "DNS server "+addr+" answering "+name, func() error {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		c := &dns.Client{Timeout: 200 * time.Millisecond}
+		r, _, err := c.Exchange(m, addr)
+		if err != nil {
+			return err
+		}
+		if len(r.Answer) == 0 {
+			return fmt.Errorf("no answer (rcode %s)", dns.RcodeToString[r.Rcode])
 		}
 		return nil
 	})
