@@ -3,12 +3,15 @@
 package alerts
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func promtool(t *testing.T) string {
@@ -88,5 +91,85 @@ func TestEveryAlertHasRunbookAndSeverity(t *testing.T) {
 		if len(alertRE.FindAllString(string(text), -1)) == 0 {
 			t.Errorf("%s has no alerts", f)
 		}
+	}
+}
+
+// TestAlertmanagerExampleAvoidsTheMonitoredServer: the example must not
+// send alerts as mail through a local MTA (the server the alerts are
+// about): neither the global smarthost nor any receiver's.
+func TestAlertmanagerExampleAvoidsTheMonitoredServer(t *testing.T) {
+	data, err := os.ReadFile("alertmanager.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var am struct {
+		Global struct {
+			Smarthost string `yaml:"smtp_smarthost"`
+		} `yaml:"global"`
+		Receivers []struct {
+			Name  string `yaml:"name"`
+			Email []struct {
+				Smarthost string `yaml:"smarthost"`
+			} `yaml:"email_configs"`
+		} `yaml:"receivers"`
+	}
+	if err := yaml.Unmarshal(data, &am); err != nil {
+		t.Fatal(err)
+	}
+	local := func(hostport string) bool {
+		host, _, err := net.SplitHostPort(hostport)
+		if err != nil {
+			host = hostport
+		}
+		ip := net.ParseIP(host)
+		return host == "localhost" || ip != nil && ip.IsLoopback()
+	}
+	for _, r := range am.Receivers {
+		for _, e := range r.Email {
+			sh := e.Smarthost
+			if sh == "" {
+				sh = am.Global.Smarthost
+			}
+			if sh == "" || local(sh) {
+				t.Errorf("receiver %s mails alerts through %q: the monitored server itself", r.Name, sh)
+			}
+		}
+	}
+	if am.Global.Smarthost != "" && local(am.Global.Smarthost) {
+		t.Errorf("global smtp_smarthost %q is the monitored server", am.Global.Smarthost)
+	}
+}
+
+// TestRunbookBaseRewrite runs the sed command the rules file documents for
+// linking another runbook copy, and checks that the result is valid rules
+// whose every runbook_url points at the new base, anchors kept.
+func TestRunbookBaseRewrite(t *testing.T) {
+	text, err := os.ReadFile("mailscope.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^#\s+(sed '([^']+)') \\\n#\s+alerts/mailscope.rules.yml > \S+$`).FindSubmatch(text)
+	if m == nil {
+		t.Fatal("the rules file documents no sed command for runbook_url")
+	}
+	out, err := exec.Command("sed", string(m[2]), "mailscope.rules.yml").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", m[1], err)
+	}
+	rewritten := filepath.Join(t.TempDir(), "mailscope.rules.yml")
+	if err := os.WriteFile(rewritten, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	urls := regexp.MustCompile(`runbook_url: "([^"]*)"`).FindAllStringSubmatch(string(out), -1)
+	if len(urls) == 0 {
+		t.Fatal("no runbook_url after the rewrite")
+	}
+	for _, u := range urls {
+		if !strings.HasPrefix(u[1], "https://wiki.example.com/mailscope/runbooks#") {
+			t.Errorf("runbook_url %q not rewritten", u[1])
+		}
+	}
+	if out, err := exec.Command(promtool(t), "check", "rules", rewritten).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules on the rewritten file: %v\n%s", err, out)
 	}
 }

@@ -61,6 +61,7 @@ scrape_configs:
   - job_name: mailscope
     static_configs:
       - targets: [%q]
+        labels: {hostname: mx1.example.test}
 `, rulesFile, strings.TrimPrefix(s.am.URL, "http://"), s.agent.Addr), "--rules.alert.resend-delay=1s")
 	return s
 }
@@ -180,7 +181,7 @@ seeds:
 
 	// The incident: the receiver files the probe as spam.
 	n := s.waitAlert(t, "MailscopeSeedInSpam", "firing", 60*time.Second)
-	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeSeedInSpam", "provider": "fastmail", "mailbox": "seed-fastmail-1", "job": "mailscope", "instance": s.agent.Addr})
+	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeSeedInSpam", "provider": "fastmail", "mailbox": "seed-fastmail-1", "job": "mailscope", "instance": s.agent.Addr, "hostname": "mx1.example.test"})
 	if n.Annotations["summary"] != "The last seed message to seed-fastmail-1 (fastmail) landed in spam" ||
 		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopeseedinspam") ||
 		!strings.Contains(n.Annotations["description"], "fastmail filed the last placement test message to seed seed-fastmail-1 as spam") {
@@ -286,8 +287,8 @@ transport_maps = inline:{ gmail.com=smtp:[127.0.0.1]:%d }
 	send(11)
 	wantProm("deferred", 12)
 	n := s.waitAlert(t, "MailscopeMTADeferralRateHigh", "firing", 60*time.Second)
-	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "postfix", "job": "mailscope", "instance": s.agent.Addr})
-	if sum := n.Annotations["summary"]; !strings.HasSuffix(sum, "of deliveries to gmail from "+s.agent.Addr+" are deferred") ||
+	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "postfix", "job": "mailscope", "instance": s.agent.Addr, "hostname": "mx1.example.test"})
+	if sum := n.Annotations["summary"]; !strings.HasSuffix(sum, "of deliveries to gmail from postfix on mx1.example.test are deferred") ||
 		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopemtadeferralratehigh") {
 		t.Errorf("annotations: %v", n.Annotations)
 	}
