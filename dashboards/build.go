@@ -4,7 +4,7 @@
 // against the SDK's dashboard model, and parses every PromQL expression.
 //
 // Every dashboard takes its Prometheus data source from the DS_PROMETHEUS
-// variable (chosen on import) and filters by the instance, mta, domain and
+// variable (chosen on import) and filters by the job, instance, mta, domain and
 // provider variables where they apply. Thresholds match alerts/*.rules.yml.
 package dashboards
 
@@ -76,17 +76,20 @@ func base(uid, title, description string, vars ...string) *dashboard.DashboardBu
 		WithVariable(dashboard.NewDatasourceVariableBuilder("DS_PROMETHEUS").
 			Label("Prometheus").
 			Type("prometheus"))
-	b = b.WithVariable(queryVar("instance", "Instance", "label_values(mailscope_build_info, instance)"))
+	// job first: a Prometheus that scrapes several fleets (or the agent
+	// and /probe under two jobs) keeps them apart.
+	b = b.WithVariable(queryVar("job", "Job", "label_values(mailscope_build_info, job)"))
+	b = b.WithVariable(queryVar("instance", "Instance", `label_values(mailscope_build_info{job=~"$job"}, instance)`))
 	for _, v := range vars {
 		switch v {
 		case "mta":
-			b = b.WithVariable(queryVar("mta", "MTA", "label_values(mailscope_mta_log_lines_total, mta)"))
+			b = b.WithVariable(queryVar("mta", "MTA", "label_values(mailscope_mta_log_lines_total{"+inst+"}, mta)"))
 		case "provider":
-			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_mta_deliveries_total, provider)"))
+			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_mta_deliveries_total{"+inst+"}, provider)"))
 		case "seedprovider":
-			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_seed_placement_total, provider)"))
+			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_seed_placement_total{"+inst+"}, provider)"))
 		case "domain":
-			b = b.WithVariable(queryVar("domain", "Domain", "label_values(mailscope_domain_check_ok, domain)"))
+			b = b.WithVariable(queryVar("domain", "Domain", "label_values(mailscope_domain_check_ok{"+inst+"}, domain)"))
 		}
 	}
 	return b
@@ -133,7 +136,14 @@ func targets(qs []query) []cog.Builder[variants.Dataquery] {
 // steps builds absolute thresholds: green below the first value, then the
 // given colours from each value up.
 func steps(levels ...any) *dashboard.ThresholdsConfigBuilder {
-	s := []dashboard.Threshold{{Color: "green"}}
+	return stepsFrom("green", levels...)
+}
+
+// stepsFrom builds absolute thresholds with base below the first value,
+// for panels where low is bad (days left, key bits): everything below the
+// first level, negative values included, gets base.
+func stepsFrom(base string, levels ...any) *dashboard.ThresholdsConfigBuilder {
+	s := []dashboard.Threshold{{Color: base}}
 	for i := 0; i+1 < len(levels); i += 2 {
 		v := toFloat(levels[i])
 		s = append(s, dashboard.Threshold{Value: &v, Color: levels[i+1].(string)})

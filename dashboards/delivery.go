@@ -10,8 +10,8 @@ func delivery() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Outbound")).
 		WithPanel(graph("Deliveries by status", "Delivery attempts per second by outcome (sent, deferred, bounced, expired).", "ops", 12,
 			q(`sum by (status) (rate(mailscope_mta_deliveries_total{`+prov+`}[$__rate_interval]))`, "{{status}}"))).
-		WithPanel(graph("Success rate by provider", "Share of delivery attempts per provider that were sent; a drop at one provider is a reputation or policy problem there.", "percentunit", 12,
-			q(`sum by (provider) (rate(mailscope_mta_deliveries_total{`+prov+`, status="sent"}[$__rate_interval])) / clamp_min(sum by (provider) (rate(mailscope_mta_deliveries_total{`+prov+`}[$__rate_interval])), 1e-9)`, "{{provider}}"))).
+		WithPanel(graph("Success rate by provider", "Share of final outcomes per provider that were sent (sent among sent, bounced and expired). Deferred attempts are retried, so they are not outcomes and stay out; a drop at one provider is a reputation or policy problem there.", "percentunit", 12,
+			q(`sum by (provider) (rate(mailscope_mta_deliveries_total{`+prov+`, status="sent"}[$__rate_interval])) / clamp_min(sum by (provider) (rate(mailscope_mta_deliveries_total{`+prov+`, status=~"sent|bounced|expired"}[$__rate_interval])), 1e-9)`, "{{provider}}"))).
 		WithPanel(graph("Delivery delay p50 / p95", "Time from arrival to the end of a delivery attempt (Postfix delay=), successful deliveries.", "s", 12,
 			q(`histogram_quantile(0.5, sum by (le) (rate(mailscope_mta_delivery_delay_seconds_bucket{`+prov+`, status="sent"}[$__rate_interval])))`, "p50"),
 			q(`histogram_quantile(0.95, sum by (le) (rate(mailscope_mta_delivery_delay_seconds_bucket{`+prov+`, status="sent"}[$__rate_interval])))`, "p95"))).

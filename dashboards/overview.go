@@ -4,10 +4,10 @@ import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 // Label filters shared by the queries.
 const (
-	inst = `instance=~"$instance"`
-	mta  = `instance=~"$instance", mta=~"$mta"`
-	prov = `instance=~"$instance", mta=~"$mta", provider=~"$provider"`
-	dom  = `instance=~"$instance", domain=~"$domain"`
+	inst = `job=~"$job", instance=~"$instance"`
+	mta  = inst + `, mta=~"$mta"`
+	prov = mta + `, provider=~"$provider"`
+	dom  = inst + `, domain=~"$domain"`
 )
 
 // overview answers "is my mail healthy right now".
@@ -17,10 +17,12 @@ func overview() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Delivery")).
 		WithPanel(single("Delivered (24h)", "Recipients delivered successfully in the last 24 hours.", "short", 4, nil,
 			q(`sum(increase(mailscope_mta_deliveries_total{`+mta+`, status="sent"}[24h]))`, ""))).
-		WithPanel(single("Bounce rate (15m)", "Bounced recipients among final outcomes (sent or bounced) over 15 minutes, from the recording rule the MailscopeMTABounceRateHigh alert uses; it fires above 5%.", "percentunit", 4, steps(0.02, "orange", 0.05, "red"),
-			q(`max(mailscope:mta_bounce_ratio:rate15m{`+mta+`})`, ""))).
-		WithPanel(single("Worst deferral rate (15m)", "The highest share of deferred attempts at any provider over 15 minutes (recording rule of MailscopeMTADeferralRateHigh, which fires above 20%).", "percentunit", 4, steps(0.05, "orange", 0.2, "red"),
-			q(`max(mailscope:mta_deferral_ratio_by_provider:rate15m{`+mta+`})`, ""))).
+		// These two compute what the alerts' recording rules record, from
+		// the raw counters, so they work on a Prometheus without the rules.
+		WithPanel(single("Bounce rate (15m)", "Bounced recipients among final outcomes (sent or bounced) over 15 minutes, the ratio MailscopeMTABounceRateHigh fires on above 5%. Computed from the counters: no recording rule needed.", "percentunit", 4, steps(0.02, "orange", 0.05, "red"),
+			q(`max(sum by (job, instance, mta) (rate(mailscope_mta_deliveries_total{`+mta+`, status="bounced"}[15m])) / sum by (job, instance, mta) (rate(mailscope_mta_deliveries_total{`+mta+`, status=~"sent|bounced"}[15m])))`, ""))).
+		WithPanel(single("Worst deferral rate (15m)", "The highest share of deferred attempts at any provider over 15 minutes, the ratio MailscopeMTADeferralRateHigh fires on above 20%. Computed from the counters: no recording rule needed.", "percentunit", 4, steps(0.05, "orange", 0.2, "red"),
+			q(`max(sum by (job, instance, mta, provider) (rate(mailscope_mta_deliveries_total{`+mta+`, status="deferred"}[15m])) / sum by (job, instance, mta, provider) (rate(mailscope_mta_deliveries_total{`+mta+`, status=~"sent|deferred|bounced"}[15m])))`, ""))).
 		WithPanel(single("Rejected connections (1h)", "SMTP commands the server rejected in the last hour (spam, policy, unknown users).", "short", 4, nil,
 			q(`sum(increase(mailscope_mta_smtpd_rejects_total{`+mta+`}[1h]))`, ""))).
 		WithPanel(single("Auth failures (1h)", "SASL authentication failures on submission in the last hour: password guessing shows here first.", "short", 4, steps(50, "orange", 200, "red"),
@@ -38,7 +40,7 @@ func overview() *dashboard.DashboardBuilder {
 			q(`count(mailscope_dnsbl_zone_healthy{`+inst+`} == 0) or vector(0)`, ""))).
 		WithPanel(single("Failing domain checks", "Domain posture checks (SPF, DKIM, DMARC, MTA-STS, TLS ...) failing right now.", "short", 6, steps(1, "red"),
 			q(`count(mailscope_domain_check_ok{`+inst+`} == 0) or vector(0)`, ""))).
-		WithPanel(single("First certificate expiry", "Days until the first STARTTLS certificate of your MX hosts expires. Alerts: warning under 21 days, critical under 7.", "d", 6, steps(0, "red", 7, "orange", 21, "green"),
+		WithPanel(single("First certificate expiry", "Days until the first STARTTLS certificate of your MX hosts expires (negative: expired). Red under 7 days, orange under 21, as the alerts.", "d", 6, stepsFrom("red", 7, "orange", 21, "green"),
 			q(`min((mailscope_domain_tls_cert_expiry_timestamp_seconds{`+inst+`} - time()) / 86400)`, ""))).
 		WithRow(dashboard.NewRowBuilder("Placement and queue")).
 		WithPanel(single("Seeds in spam or missing", "Seed mailboxes whose last test message went to spam or never arrived (MailscopeSeedInSpam, MailscopeSeedMissing).", "short", 6, steps(1, "red"),

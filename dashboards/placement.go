@@ -3,7 +3,7 @@ package dashboards
 import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 // Seed filters: provider and the configured seed mailbox name.
-const seed = `instance=~"$instance", provider=~"$provider"`
+const seed = inst + `, provider=~"$provider"`
 
 // placement is the seed-list view: where test messages land per provider,
 // how long they take, and what the receivers' authentication said.

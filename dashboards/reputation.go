@@ -27,7 +27,7 @@ func reputation() *dashboard.DashboardBuilder {
 			instant(`mailscope_domain_dmarc_policy{`+dom+`} == 1`, ""))).
 		WithPanel(list("MTA-STS mode", "The MTA-STS policy mode of each domain.", 6, nil,
 			instant(`mailscope_domain_mta_sts_mode{`+dom+`} == 1`, ""))).
-		WithPanel(single("Smallest DKIM key", "The smallest DKIM key among the configured selectors; below 1024 bits receivers ignore it, below 2048 is weak.", "short", 6, steps(0, "red", 1024, "orange", 2048, "green"),
+		WithPanel(single("Smallest DKIM key", "The smallest DKIM key among the configured selectors; below 1024 bits receivers ignore it, below 2048 is weak.", "short", 6, stepsFrom("red", 1024, "orange", 2048, "green"),
 			q(`min(mailscope_domain_dkim_key_size{`+dom+`})`, ""))).
 		WithPanel(graph("Days until certificate expiry", "Per MX host: days until its STARTTLS certificate expires.", "d", 12,
 			q(`(mailscope_domain_tls_cert_expiry_timestamp_seconds{`+dom+`} - time()) / 86400`, "{{host}}"))).

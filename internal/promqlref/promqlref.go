@@ -30,7 +30,7 @@ var promql = parser.NewParser(parser.Options{})
 // without duplicates. Grafana variables ($__rate_interval, $instance,
 // ${domain:regex} ...) are replaced by values that parse.
 func Metrics(expr string) ([]string, error) {
-	e, err := promql.ParseExpr(substitute(expr))
+	e, err := Parse(expr)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +57,12 @@ func Metrics(expr string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Parse parses a dashboard's expression, Grafana variables replaced as
+// Metrics does ($job and the like become ".*").
+func Parse(expr string) (parser.Expr, error) {
+	return promql.ParseExpr(substitute(expr))
 }
 
 // substitute replaces Grafana's built-in and user variables: built-ins by
