@@ -39,18 +39,33 @@ fi
 D=$(mktemp -d /tmp/mailscope-demo.XXXXXX)
 chmod 755 "$D"
 pids=()
+cleaned=
 cleanup() {
-  trap - EXIT INT TERM
+  # Once: the EXIT trap follows an INT or TERM one. A second Ctrl-C (or a
+  # TERM) while stopping is ignored, not obeyed: obeyed, it killed the
+  # script between the kills and the rm, leaving $D and its daemons behind.
+  [ -n "$cleaned" ] && return
+  cleaned=1
+  trap '' INT TERM
   echo
-  echo "==> stopping the demo"
+  echo "==> stopping the demo (a second Ctrl-C is not needed; this takes a few seconds)"
   [ -n "${traffic_pid:-}" ] && kill "$traffic_pid" 2>/dev/null || true
   postfix -c "$D/etc" stop >/dev/null 2>&1 || true
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Bounded: whatever has not stopped after ten seconds is killed.
+  for _ in $(seq 100); do
+    alive=
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$D"
   echo "==> stopped; removed $D"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 
 # A port the kernel says is free right now.
 free_port() {
@@ -170,12 +185,18 @@ rule_files: [$D/rules.yml]
 alerting: {alertmanagers: [{static_configs: [{targets: ["127.0.0.1:$P_AM"]}]}]}
 scrape_configs:
   - job_name: mailscope
-    static_configs: [{targets: ["127.0.0.1:$P_AGENT"]}]
+    static_configs: [{targets: ["127.0.0.1:$P_AGENT"], labels: {hostname: mx.demo.test}}]
 EOT
 start prometheus prometheus --config.file="$D/prometheus.yml" --storage.tsdb.path="$D/prom" \
   --web.listen-address="127.0.0.1:$P_PROM"
 wait_http prometheus "http://127.0.0.1:$P_PROM/-/ready"
 wait_http alertmanager "http://127.0.0.1:$P_AM/-/ready"
+# Debian's Prometheus is built without the React UI: its pages are under
+# /classic/ there, and /alerts is a 404. Link what this Prometheus serves.
+PROM_UI=
+if ! curl -sf -o /dev/null "http://127.0.0.1:$P_PROM/alerts"; then
+  PROM_UI=/classic
+fi
 
 # Traffic: a few messages every 10 seconds to each kind of destination;
 # after two minutes the sending IP is listed on the demo blocklist.
@@ -200,8 +221,8 @@ mailscope demo is running (it stops by itself after $DEMO_MINUTES minutes):
 
   mailscope status page   http://127.0.0.1:$P_AGENT/
   mailscope metrics       http://127.0.0.1:$P_AGENT/metrics
-  Prometheus alerts       http://127.0.0.1:$P_PROM/alerts
-  Prometheus graph        http://127.0.0.1:$P_PROM/graph?g0.expr=sum%20by%20(status)%20(rate(mailscope_mta_deliveries_total%5B1m%5D))
+  Prometheus alerts       http://127.0.0.1:$P_PROM$PROM_UI/alerts
+  Prometheus graph        http://127.0.0.1:$P_PROM$PROM_UI/graph?g0.expr=sum%20by%20(status)%20(rate(mailscope_mta_deliveries_total%5B1m%5D))
   Alertmanager            http://127.0.0.1:$P_AM/
 
 Traffic: mail to example.net and gmail.com is delivered, outlook.com is deferred
