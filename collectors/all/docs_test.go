@@ -219,3 +219,22 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCollectorInConfigurationDocs: docs/configuration.md's collector
+// list links every registered collector's page, and each page exists.
+func TestEveryCollectorInConfigurationDocs(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range collectors.All() {
+		m := regexp.MustCompile("(?m)^- `" + regexp.QuoteMeta(f.Name) + "`: \\[[^]]+\\]\\((collectors/[a-z-]+\\.md)\\)").FindStringSubmatch(string(text))
+		if m == nil {
+			t.Errorf("docs/configuration.md does not link the %s collector's page in its collector list", f.Name)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("..", "..", "docs", m[1])); err != nil {
+			t.Errorf("docs/configuration.md links %s for %s: %v", m[1], f.Name, err)
+		}
+	}
+}
