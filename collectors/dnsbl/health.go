@@ -18,6 +18,9 @@ type Health struct {
 	// test could not be asked, and "" when the zone has no test.
 	State  State  `json:"state"`
 	Detail string `json:"detail,omitempty"`
+	// noTestEntry is set when the zone failed because its positive test
+	// entry is not listed: the zone may be of another kind (DetectKind).
+	noTestEntry bool
 }
 
 // Healthy reports whether the zone passed its test (or has none).
@@ -44,13 +47,14 @@ func (z *Zone) healthTargets() (listed, clean Target, ok bool) {
 // DetectKind finds the kind of a zone given by name only from the RFC 5782
 // health test it passes: IPv4 (127.0.0.2), then IPv6 (::ffff:127.0.0.2),
 // then domain (TEST). It returns the zone with its kind and that test's
-// health; a zone that passes none keeps the IPv4 test's outcome, with a
-// hint to give the kind. A test that could not be asked (unknown, an
-// error code) ends the search: the zone's kind stays unknown and so does
-// its health, never a guess.
+// health. Only a missing positive test entry moves on to the next kind: a
+// zone that lists its negative entry (a wildcard), answers an error code
+// or cannot be asked keeps that outcome, never a guess. A zone that lists
+// no test entry of any kind keeps the IPv4 test's outcome, with a hint to
+// give the kind.
 func DetectKind(ctx context.Context, r Resolver, z Zone) (Zone, Health) {
 	z.detect = false
-	first := Health{}
+	var first Health
 	for _, kind := range []Kind{KindIP, KindIPv6, KindDomain} {
 		try := z
 		try.Kind = kind
@@ -68,15 +72,12 @@ func DetectKind(ctx context.Context, r Resolver, z Zone) (Zone, Health) {
 		if kind == KindIP {
 			first = h
 		}
-		if h.State != ZoneBroken {
-			if kind == KindIP {
-				return try, h
-			}
+		if !h.noTestEntry {
 			break
 		}
 	}
-	if first.State == ZoneBroken {
-		first.Detail += "; it passes no RFC 5782 test (IPv4 127.0.0.2, IPv6 ::ffff:127.0.0.2, domain TEST): give its kind, --zone=" + z.Name + ":ipv4|ipv6|domain"
+	if first.noTestEntry {
+		first.Detail += "; it lists no RFC 5782 test entry (IPv4 127.0.0.2, IPv6 ::ffff:127.0.0.2, domain TEST): give its kind, --zone=" + z.Name + ":ipv4|ipv6|domain"
 	}
 	z.Kind = KindIP
 	return z, first
@@ -102,6 +103,7 @@ func CheckHealth(ctx context.Context, r Resolver, z *Zone) Health {
 	switch listed.State {
 	case NotListed:
 		h.State, h.Detail = ZoneBroken, fmt.Sprintf("health test: %s is not listed, but must be: the zone is dead, or the resolver hides its answers", listedT)
+		h.noTestEntry = true
 	case ZoneError, ZoneBroken, Unknown:
 		h.State, h.Detail = listed.State, "health test "+listedT.String()+": "+listed.Detail
 	default:

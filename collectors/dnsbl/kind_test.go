@@ -107,3 +107,25 @@ func TestCustomZoneIPv6Only(t *testing.T) {
 	}
 	wantKindResults(t, rep, "2001:db8::10@v6.test", "spammy.example@dom.test")
 }
+
+// TestZoneKindWildcardStaysBroken: a zone that lists its negative test
+// entry lists everything; trying other kinds would not help, and the hint
+// to give a kind would mislead.
+func TestZoneKindWildcardStaysBroken(t *testing.T) {
+	srv := dnstest.Start(t, dnstest.NewZone().A("1.0.0.127.wild.test", "127.255.255.254").A("2.0.0.127.wild.test", "127.255.255.254"))
+	cfg, err := OnDemandConfig("127.0.0.1:1", []string{"wild.test"}, "", 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resolver, cfg.Attempts = srv.Addr, 1
+	rep, err := Run(context.Background(), cfg, []Target{ip("192.0.2.10")}, clock.NewFake(epoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Health) != 1 || rep.Health[0].State != ZoneBroken || strings.Contains(rep.Health[0].Detail, "give its kind") {
+		t.Errorf("health %+v", rep.Health)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].State != ZoneBroken {
+		t.Errorf("results %+v", rep.Results)
+	}
+}

@@ -182,7 +182,7 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	testwait.For(t, 20*time.Second, "first load", reloadOK("1"))
 
-	harness.WriteFile(t, a.ConfigFile, "tracing:\n  sample_ratio: [\n")
+	a.Rewrite(t, "tracing:\n  sample_ratio: [\n")
 	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestSIGHUPReload(t *testing.T) {
 		t.Fatal("the agent exited on a bad reload")
 	}
 
-	harness.WriteFile(t, a.ConfigFile, "tracing:\n  sample_ratio: 0.25\n")
+	a.Rewrite(t, "tracing:\n  sample_ratio: 0.25\n")
 	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

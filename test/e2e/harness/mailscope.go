@@ -27,6 +27,18 @@ type AgentOptions struct {
 	Env       []string
 }
 
+// Rewrite replaces the agent's config file with text. Text without a
+// state_dir gets the agent's own state directory (agents on one state_dir
+// refuse to start, the default one may be in use on this machine, and a
+// reload cannot move it).
+func (a *Agent) Rewrite(t testing.TB, text string) {
+	t.Helper()
+	if !strings.Contains(text, "state_dir:") {
+		text = "state_dir: " + filepath.Join(a.Dir, "state") + "\n" + text
+	}
+	WriteFile(t, a.ConfigFile, text)
+}
+
 // StartAgent builds and starts mailscope on a free loopback port and waits
 // until the port accepts connections.
 func StartAgent(t testing.TB, o AgentOptions) *Agent {
@@ -36,13 +48,8 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 	a := &Agent{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Dir: dir}
 	args := []string{"--web.listen-address=" + a.Addr, "--log.level=debug"}
 	if o.Config != "" {
-		cfg := o.Config
-		if !strings.Contains(cfg, "state_dir:") {
-			// Its own state directory: agents on one state_dir refuse to
-			// start, and the default one may be in use on this machine.
-			cfg = "state_dir: " + filepath.Join(dir, "state") + "\n" + cfg
-		}
-		a.ConfigFile = WriteFile(t, filepath.Join(dir, "mailscope.yml"), cfg)
+		a.ConfigFile = filepath.Join(dir, "mailscope.yml")
+		a.Rewrite(t, o.Config)
 		args = append(args, "--config.file="+a.ConfigFile)
 	}
 	if o.WebConfig != "" {
