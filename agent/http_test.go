@@ -68,7 +68,7 @@ func TestLifecycleEndpoints(t *testing.T) {
 	if code, body := get(t, h, "POST", "/-/reload"); code != 200 || body != "Config reloaded\n" {
 		t.Errorf("POST /-/reload: %d %q", code, body)
 	}
-	writeConfig(t, r.file, "testtick:\n  interval: 1\n")
+	r.rewrite(t, "testtick:\n  interval: 1\n")
 	code, body := get(t, h, "POST", "/-/reload")
 	if code != 500 || !strings.Contains(body, "testtick.interval: want a duration such as 30s, 5m or 1h, got integer \"1\"") {
 		t.Errorf("bad reload: %d %q", code, body)
@@ -105,7 +105,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Errorf("/config does not show the redacted secrets:\n%s", cfgPage)
 	}
 	// A reload that fails on the secret's own key must not echo it.
-	writeConfig(t, r.file, "testtick:\n  interval: ${OTLP_TOKEN}\n")
+	r.rewrite(t, "testtick:\n  interval: ${OTLP_TOKEN}\n")
 	_, reloadBody := get(t, h, "POST", "/-/reload")
 	if !strings.Contains(reloadBody, "testtick.interval: want a duration such as 30s, 5m or 1h, got string (from the environment)") {
 		t.Errorf("reload error: %q", reloadBody)

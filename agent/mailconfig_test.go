@@ -77,7 +77,7 @@ func TestReloadWithNewTaxonomy(t *testing.T) {
 	if first.s.Mail == nil || first.s.Mail.Providers.Has("corp") || first.s.Bounces == nil || first.s.SendingIPs == nil {
 		t.Fatalf("settings: %+v", first.s)
 	}
-	writeConfig(t, r.file, "providers: {corp.example: corp}\ntesttick:\n  interval: 1m\n")
+	r.rewrite(t, "providers: {corp.example: corp}\ntesttick:\n  interval: 1m\n")
 	if err := r.a.Reload(); err != nil {
 		t.Fatal(err)
 	}
