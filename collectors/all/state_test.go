@@ -22,6 +22,7 @@ import (
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
 	"github.com/mailscope/mailscope/internal/postconf"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // syncBuffer is a log sink several collectors write to at once.
@@ -126,16 +127,12 @@ func runAgent(t *testing.T, cfgFile string, clk *clock.Fake, logs *syncBuffer, u
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for !until(a) {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("timed out waiting for the collectors; logs:\n%s", logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	ok := testwait.Until(20*time.Second, func() bool { return until(a) })
 	cancel()
+	if !ok {
+		<-done
+		t.Fatalf("waited 20s for the collectors; logs:\n%s", logs.String())
+	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
