@@ -22,6 +22,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
@@ -59,6 +60,9 @@ type Agent struct {
 	// reload keeps what they carry.
 	bounces    *links.Bounces
 	sendingIPs *links.SendingIPs
+	// dns is the one DNS client of every collector and /probe: its limit
+	// and cache live as long as the agent, so a reload keeps the cache.
+	dns *dnsx.Shared
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -77,7 +81,8 @@ func New(opts Options) (*Agent, error) {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
 	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{},
-		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock)}
+		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock),
+		dns: dnsx.NewShared(dnsx.SharedConfig{Clock: opts.Clock})}
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)

@@ -42,15 +42,9 @@ type Config struct {
 	// zones; prefer DQSKeyFile or ${ENV}.
 	DQSKey     config.Secret `yaml:"dqs_key"`
 	DQSKeyFile string        `yaml:"dqs_key_file"`
-
-	// Filled by Validate.
-	zones    []Zone
-	targets  []Target
-	prepared bool
-	// probeOnly validates for /probe, which brings its own target.
-	probeOnly bool
-	// generic are the CLI's zones that are not in the catalog.
-	generic []Zone
+	// GenericZones are lists read by RFC 5782 alone (GenericZone): the
+	// CLI's --zone names that are not in the catalog. Not a config key.
+	GenericZones []string `yaml:"-"`
 }
 
 // TargetsConfig says what to check.
@@ -156,8 +150,23 @@ func refusesPublic(z *Zone) bool {
 	return strings.HasSuffix(z.Name, ".spamhaus.org") || z.Name == "multi.uribl.com" || z.Name == "multi.surbl.org"
 }
 
-// Validate checks everything and prepares the zones and targets.
+// Validate returns every problem, with key paths relative to the section.
+// It changes nothing: build derives the zones and targets again.
 func (c *Config) Validate() error {
+	_, ps := c.compile(true)
+	return ps.Err()
+}
+
+// compiled is what a valid config says to check.
+type compiled struct {
+	zones   []Zone
+	targets []Target
+}
+
+// compile derives the zones and configured targets and reports every
+// problem. needTargets is false for /probe and the CLI, which bring their
+// own target.
+func (c *Config) compile(needTargets bool) (compiled, config.Problems) {
 	var ps config.Problems
 	ps.CheckSchedule(c.Interval, c.Jitter, 0)
 	if c.Timeout <= 0 {
@@ -184,13 +193,9 @@ func (c *Config) Validate() error {
 	if key != "" && !isAlnum(key.Reveal()) {
 		ps.Add("dqs_key", "must be letters and digits only (the 26-character key from the Spamhaus portal)")
 	}
-	c.zones = c.validateZones(&ps, key)
-	c.targets = c.validateTargets(&ps)
-	if err := ps.Err(); err != nil {
-		return err
-	}
-	c.prepared = true
-	return nil
+	zones := c.validateZones(&ps, key)
+	targets := c.validateTargets(&ps, needTargets)
+	return compiled{zones: zones, targets: targets}, ps
 }
 
 func (c *Config) validateZones(ps *config.Problems, key config.Secret) []Zone {
@@ -245,7 +250,13 @@ func (c *Config) validateZones(ps *config.Problems, key config.Secret) []Zone {
 		seen[z.Name] = true
 		zones = append(zones, z)
 	}
-	zones = append(zones, c.generic...)
+	for i, name := range c.GenericZones {
+		if !isDomain(name) {
+			ps.Addf(fmt.Sprintf("zone[%d]", i), "%q is not a DNS name", name)
+			continue
+		}
+		zones = append(zones, GenericZone(name))
+	}
 	if len(zones) == 0 && len(*ps) == 0 {
 		ps.Add("zones", "no zone to check: name catalog zones or define custom_zones")
 	}
