@@ -201,7 +201,6 @@ func knownCheck(s string) bool {
 	return false
 }
 
-
 func isDomainName(s string) bool {
 	_, ok := dns.IsDomainName(s)
 	return ok && strings.Contains(s, ".") && !strings.ContainsAny(s, " /:@*")
