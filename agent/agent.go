@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -155,7 +154,7 @@ func (a *Agent) zeroConfig() (*Config, error) {
 					a.logger.Warn("Skipping a collector the host's Postfix settings do not fit", "collector", s.Name, "err", err)
 					continue
 				}
-				cfg.Sections[i].Config, cfg.Sections[i].Enabled = c, true
+				cfg.Sections[i].Config, cfg.Sections[i].Enabled, cfg.Sections[i].files = c, true, fileDigests(c)
 			}
 		}
 	}
@@ -229,7 +228,7 @@ func (a *Agent) Reload() error {
 	old, oldTP := a.cfg, a.tp
 	a.mu.Unlock()
 	tp := oldTP
-	tracingChanged := !reflect.DeepEqual(old.Tracing, cfg.Tracing)
+	tracingChanged := !old.TracingEqual(cfg)
 	// Every collector is built with the tracer and the mail taxonomy.
 	restartAll := tracingChanged || mailChanged(old, cfg)
 	if tracingChanged {

@@ -68,3 +68,41 @@ func TestCheckConfigCommand(t *testing.T) {
 		t.Errorf("bad flag: exit %d, want 2", code)
 	}
 }
+
+// TestSectionEqualSeesNamedFiles: a config is plain data, so a section
+// loaded twice from one file is Equal (a reload keeps its collector), and
+// a rotated file the section names (here the DQS key) makes it unequal (a
+// reload restarts the collector, which reads the new key).
+func TestSectionEqualSeesNamedFiles(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "dqs.key")
+	write := func(v string) {
+		if err := os.WriteFile(key, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := "dnsbl:\n  resolver: 127.0.0.1:53\n  targets: {ips: [192.0.2.10]}\n  zones: [zen.dq.spamhaus.net]\n  dqs_key_file: " + key + "\n"
+	load := func() agent.Section {
+		t.Helper()
+		cfg, err := agent.Parse("test.yml", []byte(text), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range cfg.Sections {
+			if s.Name == "dnsbl" {
+				return s
+			}
+		}
+		t.Fatal("no dnsbl section")
+		return agent.Section{}
+	}
+	write("abcdefghijklmnopqrstuvwxyz")
+	a, b := load(), load()
+	if !a.Equal(b) {
+		t.Fatal("one file loaded twice gives unequal sections: every reload would restart the collector")
+	}
+	write("zyxwvutsrqponmlkjihgfedcba")
+	if a.Equal(load()) {
+		t.Fatal("a rotated dqs_key_file compares equal: a reload would keep the old key")
+	}
+}
