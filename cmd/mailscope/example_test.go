@@ -2,18 +2,26 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/mailscope/mailscope/agent"
 	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 )
 
 // TestExampleConfigIsValid keeps deploy/mailscope.example.yml loadable,
 // complete (every registered collector has a section in it) and stable (a
-// second load gives Equal sections).
+// second load gives Equal sections and a DeepEqual config, which validating
+// and building the collectors do not change).
 func TestExampleConfigIsValid(t *testing.T) {
 	path := filepath.Join("..", "..", "deploy", "mailscope.example.yml")
 	cfg, err := agent.LoadFile(path, func(string) (string, bool) { return "", false })
@@ -47,6 +55,42 @@ func TestExampleConfigIsValid(t *testing.T) {
 			t.Errorf("section %s loaded twice is not Equal: a reload would restart its collector", s.Name)
 		}
 	}
+	if !reflect.DeepEqual(cfg, again) {
+		t.Error("the example config loaded twice is not DeepEqual")
+	}
+	// Configs are plain data: validating any section again (enabled or
+	// not, valid or not: the seeds section names files that do not exist
+	// here) and building the enabled ones leaves every section as loaded.
+	for _, s := range again.Sections {
+		_ = s.Config.Validate()
+	}
+	for _, name := range []string{"dnsbl", "domain", "queue"} {
+		s := section(t, again, name)
+		f, _ := collectors.Lookup(name)
+		settings := collectors.Settings{Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
+			Tracer: noop.NewTracerProvider().Tracer(""), Clock: clock.Real{}, DNS: dnsx.NewShared(dnsx.SharedConfig{})}
+		if _, err := f.New(s.Config, settings); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if !reflect.DeepEqual(cfg, again) {
+		for i, s := range cfg.Sections {
+			if !reflect.DeepEqual(s, again.Sections[i]) {
+				t.Errorf("section %s changed when validated again or built", s.Name)
+			}
+		}
+	}
+}
+
+func section(t *testing.T, cfg *agent.Config, name string) agent.Section {
+	t.Helper()
+	for _, s := range cfg.Sections {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no %s section", name)
+	return agent.Section{}
 }
 
 func TestCheckConfigCommand(t *testing.T) {
