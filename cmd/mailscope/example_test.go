@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
