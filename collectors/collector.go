@@ -148,8 +148,11 @@ type Factory struct {
 	Help string
 	// NewConfig returns a config with every default set.
 	NewConfig func() Config
-	// New builds a collector from a validated config. It registers its
-	// metrics on s.Registerer once, here, never per run.
+	// New builds a collector from a validated config: the collector's one
+	// build step, which derives its runtime objects (zones, targets, CA
+	// pools, DNS clients from s.DNS, secrets read from their files) and
+	// never changes cfg. It registers its metrics on s.Registerer once,
+	// here, never per run.
 	New func(cfg Config, s Settings) (Collector, error)
 	// Auto, when set, proposes a config for a zero-config start from facts
 	// about the host (nil when the host has no Postfix); nil means "not on
