@@ -58,28 +58,53 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if !reflect.DeepEqual(cfg, again) {
 		t.Error("the example config loaded twice is not DeepEqual")
 	}
-	// Configs are plain data: validating any section again (enabled or
-	// not, valid or not: the seeds section names files that do not exist
-	// here) and building the enabled ones leaves every section as loaded.
-	for _, s := range again.Sections {
-		_ = s.Config.Validate()
+	// Configs are plain data: Validate and the build step leave a config
+	// as it was decoded. The sections are loaded disabled (decoded, not
+	// validated), so a change that Validate would make at every load (a
+	// filled-in default, a prepared flag) shows.
+	disabled := disableAll(t, string(text))
+	pristine, err := agent.Parse(path, []byte(disabled), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := agent.Parse(path, []byte(disabled), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range used.Sections {
+		_ = s.Config.Validate() // the seeds section names files that do not exist here
 	}
 	for _, name := range []string{"dnsbl", "domain", "queue"} {
-		s := section(t, again, name)
 		f, _ := collectors.Lookup(name)
 		settings := collectors.Settings{Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
 			Tracer: noop.NewTracerProvider().Tracer(""), Clock: clock.Real{}, DNS: dnsx.NewShared(dnsx.SharedConfig{})}
-		if _, err := f.New(s.Config, settings); err != nil {
+		if _, err := f.New(section(t, used, name).Config, settings); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if !reflect.DeepEqual(cfg, again) {
-		for i, s := range cfg.Sections {
-			if !reflect.DeepEqual(s, again.Sections[i]) {
-				t.Errorf("section %s changed when validated again or built", s.Name)
-			}
+	for i, s := range pristine.Sections {
+		if !reflect.DeepEqual(s.Config, used.Sections[i].Config) {
+			t.Errorf("section %s changed when validated or built:\n%+v\nwant\n%+v", s.Name, used.Sections[i].Config, s.Config)
 		}
 	}
+}
+
+// disableAll adds enabled: false to every section of a config text that
+// does not say enabled already.
+func disableAll(t *testing.T, text string) string {
+	t.Helper()
+	for _, f := range collectors.All() {
+		head := "\n" + f.Name + ":\n"
+		i := strings.Index(text, head)
+		if i < 0 {
+			t.Fatalf("no %s section", f.Name)
+		}
+		if rest := text[i+len(head):]; strings.HasPrefix(rest, "  enabled:") {
+			continue
+		}
+		text = text[:i] + head + "  enabled: false\n" + text[i+len(head):]
+	}
+	return text
 }
 
 func section(t *testing.T, cfg *agent.Config, name string) agent.Section {
