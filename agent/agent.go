@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
@@ -63,6 +63,9 @@ type Agent struct {
 	// returns; nil when the directory is not writable.
 	lock     *stateLock
 	lockDone bool
+	// dns is the one DNS client of every collector and /probe: its limit
+	// and cache live as long as the agent, so a reload keeps the cache.
+	dns *dnsx.Shared
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -81,7 +84,8 @@ func New(opts Options) (*Agent, error) {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
 	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{},
-		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock)}
+		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock),
+		dns: dnsx.NewShared(dnsx.SharedConfig{Clock: opts.Clock})}
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)
@@ -154,7 +158,7 @@ func (a *Agent) zeroConfig() (*Config, error) {
 					a.logger.Warn("Skipping a collector the host's Postfix settings do not fit", "collector", s.Name, "err", err)
 					continue
 				}
-				cfg.Sections[i].Config, cfg.Sections[i].Enabled = c, true
+				cfg.Sections[i].Config, cfg.Sections[i].Enabled, cfg.Sections[i].files = c, true, fileDigests(c)
 			}
 		}
 	}
@@ -268,7 +272,7 @@ func (a *Agent) Reload() error {
 		return err
 	}
 	tp := oldTP
-	tracingChanged := !reflect.DeepEqual(old.Tracing, cfg.Tracing)
+	tracingChanged := !old.TracingEqual(cfg)
 	// Every collector is built with the tracer and the mail taxonomy.
 	restartAll := tracingChanged || mailChanged(old, cfg)
 	if tracingChanged {

@@ -258,6 +258,37 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadRotatedSecretFile: a section is plain data, so a reload with
+// the same text keeps its collector; when a file the section names
+// changes, the collector is rebuilt and reads the new secret. Every build
+// gets the agent's one shared DNS client.
+func TestReloadRotatedSecretFile(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	writeConfig(t, pw, "first\n")
+	r := startAgent(t, "testtick:\n  interval: 1m\n  password_file: "+pw+"\n")
+	first := lastTick.Load()
+	if first.password.Reveal() != "first" || first.s.DNS == nil {
+		t.Fatalf("built with password %q and DNS %v", first.password.Reveal(), first.s.DNS)
+	}
+	if err := r.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if lastTick.Load() != first {
+		t.Fatal("an unchanged section and secret file rebuilt the collector")
+	}
+	writeConfig(t, pw, "second\n")
+	if err := r.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	next := lastTick.Load()
+	if next == first || next.password.Reveal() != "second" {
+		t.Fatal("a rotated password file did not rebuild the collector with the new secret")
+	}
+	if next.s.DNS != first.s.DNS {
+		t.Error("a rebuilt collector got another DNS client: the cache and limit must live as long as the agent")
+	}
+}
+
 // TestZeroConfigWithPostfix: with no config file, each collector that can
 // propose a section from the host's Postfix facts is enabled with it, and
 // none is without Postfix or when the facts do not fit.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"reflect"
@@ -32,6 +33,8 @@ type Config struct {
 	// Warnings are what the config should change but the agent can run
 	// with (deprecated keys), with file, line and key like problems.
 	Warnings config.Problems
+	// tracingFiles are the digests of the files Tracing names (ca_file).
+	tracingFiles map[string][sha256.Size]byte
 	// Sections has one entry per registered collector, in name order.
 	Sections []Section
 	// Source is the file the config came from, or a description of the
@@ -46,6 +49,9 @@ type Section struct {
 	// InFile is true when the file has a section for it.
 	InFile bool
 	Config collectors.Config
+	// files are the digests of the files the section names (secrets, CA
+	// bundles), read when the config was loaded.
+	files map[string][sha256.Size]byte
 }
 
 // Enabled returns the sections of the collectors that run.
@@ -112,6 +118,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if cfg.StateDir == "" {
 		ps.Add("state_dir", "must not be empty")
 	}
+	cfg.tracingFiles = fileDigests(cfg.Tracing)
 	for _, f := range collectors.All() {
 		node, inFile := seen[f.Name]
 		s := Section{Name: f.Name, Enabled: f.DefaultEnabled, InFile: inFile, Config: f.NewConfig()}
@@ -128,6 +135,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			}
 		} else if s.Enabled {
 			ps.Merge(f.Name, s.Config.Validate())
+		}
+		if s.Enabled {
+			s.files = fileDigests(s.Config)
 		}
 		cfg.Sections = append(cfg.Sections, s)
 	}
@@ -183,11 +193,17 @@ func knownSections() []string {
 	return out
 }
 
-// Equal reports whether two sections would build the same collector.
-// Secrets are compared by value, so a rotated password file restarts the
-// collector that uses it.
+// Equal reports whether two sections would build the same collector: the
+// same config, and the same content in every file it names, so a rotated
+// password or CA file restarts the collector that uses it.
 func (s Section) Equal(o Section) bool {
-	return s.Name == o.Name && s.Enabled == o.Enabled && reflect.DeepEqual(s.Config, o.Config)
+	return s.Name == o.Name && s.Enabled == o.Enabled && reflect.DeepEqual(s.Config, o.Config) && reflect.DeepEqual(s.files, o.files)
+}
+
+// TracingEqual reports whether two configs would build the same tracer
+// provider: the same tracing section and the same files it names.
+func (c *Config) TracingEqual(o *Config) bool {
+	return reflect.DeepEqual(c.Tracing, o.Tracing) && reflect.DeepEqual(c.tracingFiles, o.tracingFiles)
 }
 
 // Redacted renders the config as YAML with every secret shown as

@@ -81,21 +81,30 @@ func TestSecretsAreRedactedInConfigOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(k string) (string, bool) {
-		return map[string]string{"TOKEN": "env-secret-value"}[k], k == "TOKEN"
+		v, ok := map[string]string{"TOKEN": "env-secret-value", "PW": "env-password-value"}[k]
+		return v, ok
 	}
-	text := "testtick:\n  password_file: " + pw + "\ntracing:\n  otlp:\n    endpoint: c:4317\n    headers: {authorization: \"Bearer ${TOKEN}\"}\n"
+	text := "testtick:\n  password: ${PW}\ntracing:\n  otlp:\n    endpoint: c:4317\n    headers: {authorization: \"Bearer ${TOKEN}\"}\n"
 	cfg, err := Parse("ok.yml", []byte(text), env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Enabled()[0].Config.(*tickConfig).Password.Reveal(); got != "file-secret-value" {
-		t.Fatalf("password from file: %q", got)
+	if got := cfg.Sections[1].Config.(*tickConfig).Password.Reveal(); got != "env-password-value" {
+		t.Fatalf("password from the environment: %q", got)
+	}
+	// A secret from a file stays in its file: the config holds the path.
+	fromFile, err := Parse("ok.yml", []byte("testtick:\n  password_file: "+pw+"\n"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := fromFile.Sections[1].Config.(*tickConfig); c.Password != "" || c.PasswordFile != pw {
+		t.Fatalf("password_file: config holds %+v", c)
 	}
 	out, err := cfg.Redacted()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"file-secret-value", "env-secret-value"} {
+	for _, s := range []string{"file-secret-value", "env-secret-value", "env-password-value"} {
 		if strings.Contains(string(out), s) {
 			t.Errorf("/config shows a secret:\n%s", out)
 		}

@@ -57,17 +57,17 @@ func (c *tickConfig) Validate() error {
 			ps.Addf(fmt.Sprintf("targets[%d]", i), "must not be empty")
 		}
 	}
-	if pw := config.ResolveSecret(&ps, "password", c.Password, c.PasswordFile, false); pw != "" {
-		c.Password = pw
-	}
+	config.ResolveSecret(&ps, "password", c.Password, c.PasswordFile, false)
 	return ps.Err()
 }
 
 type tick struct {
-	cfg   *tickConfig
-	s     collectors.Settings
-	runs  prometheus.Counter
-	count atomic.Int64
+	cfg *tickConfig
+	s   collectors.Settings
+	// password is read by New (the build step), never kept in the config.
+	password config.Secret
+	runs     prometheus.Counter
+	count    atomic.Int64
 }
 
 func (t *tick) Run(ctx context.Context) error {
@@ -112,7 +112,12 @@ func init() {
 			return &tickConfig{Interval: time.Minute}
 		},
 		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
-			t := &tick{cfg: cfg.(*tickConfig), s: s}
+			c := cfg.(*tickConfig)
+			var ps config.Problems
+			t := &tick{cfg: c, s: s, password: config.ResolveSecret(&ps, "password", c.Password, c.PasswordFile, false)}
+			if err := ps.Err(); err != nil {
+				return nil, err
+			}
 			t.runs = prometheus.NewCounter(prometheus.CounterOpts{Name: "mailscope_testtick_runs_total", Help: "Runs."})
 			s.Registerer.MustRegister(t.runs)
 			lastTick.Store(t)

@@ -171,7 +171,7 @@ func (a *Agent) probeModules() map[string]prom.ProbeFunc {
 		}
 		probe, c := f.Probe, s.Config
 		out[s.Name] = func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) bool {
-			return probe(ctx, c, target, reg, debug, logger)
+			return probe(ctx, c, target, collectors.ProbeSettings{Registerer: reg, Debug: debug, Logger: logger, DNS: a.dns})
 		}
 	}
 	return out

@@ -96,12 +96,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 		o.LookupEnv = lookup
 		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	if got := lastTick.Load().cfg.Password.Reveal(); got != fromFile {
+	if got := lastTick.Load().password.Reveal(); got != fromFile {
 		t.Fatalf("the collector did not get the secret: %q", got)
 	}
 	h := r.a.Handler(HandlerOptions{})
 	_, cfgPage := get(t, h, "GET", "/config")
-	if !strings.Contains(cfgPage, "password: <secret>") || !strings.Contains(cfgPage, "authorization: <secret>") {
+	if !strings.Contains(cfgPage, "password_file: "+pwFile) || !strings.Contains(cfgPage, "authorization: <secret>") {
 		t.Errorf("/config does not show the redacted secrets:\n%s", cfgPage)
 	}
 	// A reload that fails on the secret's own key must not echo it.

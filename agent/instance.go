@@ -64,6 +64,7 @@ func (a *Agent) startLocked(s Section) *instance {
 		Mail:       a.cfg.Taxonomy,
 		Bounces:    a.bounces,
 		SendingIPs: a.sendingIPs,
+		DNS:        a.dns,
 	}
 	c, err := f.New(s.Config, settings)
 	if err != nil {

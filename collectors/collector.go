@@ -3,10 +3,15 @@
 // calls Register from its init function; the agent imports it for that side
 // effect (see collectors/all).
 //
+// A collector's config is plain data: Validate reports every problem and
+// changes nothing, and the collector's New turns a valid config into its
+// runtime objects once. Two loads of one file are reflect.DeepEqual, which
+// is how a reload knows to keep an unchanged collector running.
+//
 // A collector runs until its context ends. Event-stream collectors (MTA
 // logs) keep live counters; scheduled collectors (blocklists, domain
-// posture, seeds, reports) keep their last result and report it at scrape
-// time, so no network I/O ever happens inside a scrape.
+// posture, seeds) keep their last result and report it at scrape time, so
+// no network I/O ever happens inside a scrape.
 package collectors
 
 import (
@@ -22,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/mailclass"
 	"github.com/mailscope/mailscope/internal/postconf"
@@ -31,6 +37,9 @@ import (
 // YAML tags; the factory's NewConfig returns it filled with defaults, the
 // decoder overlays the user's keys, then Validate returns every problem (a
 // config.Problems with key paths relative to the section, or a plain error).
+// Validate has no side effects: it neither fills in fields nor keeps what
+// it derived; the collector's build step (in New, and in Probe) derives
+// its runtime objects from the config again.
 type Config interface {
 	Validate() error
 }
@@ -73,6 +82,23 @@ type Settings struct {
 	// reloads. Nil outside an agent; a nil link is a no-op.
 	Bounces    *links.Bounces
 	SendingIPs *links.SendingIPs
+	// DNS is the agent's one DNS client (one concurrency limit, one answer
+	// cache), shared by every collector and /probe; a collector asks it for
+	// a dnsx.Client with its own resolver settings. Nil outside an agent:
+	// the collector then makes its own.
+	DNS *dnsx.Shared
+}
+
+// ProbeSettings is what the agent hands one /probe request.
+type ProbeSettings struct {
+	// Registerer is a fresh registry for this request's metrics.
+	Registerer prometheus.Registerer
+	// Debug collects a human-readable trace of what the probe did, for
+	// the ?debug=true view.
+	Debug  *bytes.Buffer
+	Logger *slog.Logger
+	// DNS is the agent's shared DNS client, as in Settings.
+	DNS *dnsx.Shared
 }
 
 // MovedMailKeys is implemented by section configs that still read the
@@ -122,8 +148,11 @@ type Factory struct {
 	Help string
 	// NewConfig returns a config with every default set.
 	NewConfig func() Config
-	// New builds a collector from a validated config. It registers its
-	// metrics on s.Registerer once, here, never per run.
+	// New builds a collector from a validated config: the collector's one
+	// build step, which derives its runtime objects (zones, targets, CA
+	// pools, DNS clients from s.DNS, secrets read from their files) and
+	// never changes cfg. It registers its metrics on s.Registerer once,
+	// here, never per run.
 	New func(cfg Config, s Settings) (Collector, error)
 	// Auto, when set, proposes a config for a zero-config start from facts
 	// about the host (nil when the host has no Postfix); nil means "not on
@@ -131,12 +160,12 @@ type Factory struct {
 	Auto func(facts *postconf.Facts) Config
 	// Probe, when set, answers /probe?module=NAME&target=T (Prometheus's
 	// multi-target pattern, as blackbox_exporter does): one check of one
-	// target, its metrics registered on reg, a fresh registry per request.
-	// cfg is the running section, or the defaults when the collector is not
-	// enabled. It returns whether the check could be done (not whether the
-	// target is healthy), and writes a human-readable trace of what it did
-	// to debug for the ?debug=true view.
-	Probe func(ctx context.Context, cfg Config, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) (ok bool)
+	// target, its metrics registered on p.Registerer, a fresh registry per
+	// request. cfg is the running section (validated, never changed by the
+	// probe), or the defaults when the collector is not enabled. It returns
+	// whether the check could be done (not whether the target is healthy),
+	// and writes a human-readable trace of what it did to p.Debug.
+	Probe func(ctx context.Context, cfg Config, target string, p ProbeSettings) (ok bool)
 }
 
 // AutoOf adapts a collector's typed Auto function (returning its own

@@ -24,7 +24,7 @@ func WaitJitter(ctx context.Context, s Settings, jitter time.Duration) bool {
 // Every runs check at once and then every interval until ctx ends, timing
 // each run and handing its outcome to s.Report. A run is bounded by the
 // interval: it gets a context that ends when the next run is due. Scheduled
-// collectors (blocklists, domain posture, seeds, reports) use it as their
+// collectors (blocklists, domain posture, seeds, the queue) use it as their
 // Run loop.
 func Every(ctx context.Context, s Settings, interval time.Duration, check func(ctx context.Context) (summary string, err error)) error {
 	for {

@@ -51,7 +51,7 @@ func probeDNSBL(resolver string, zones []string, output string, timeout time.Dur
 	// the checks run concurrently, so a few rounds of that is plenty.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*timeout*time.Duration(cfg.Attempts)+5*time.Second)
 	defer cancel()
-	rep, err := dnsbl.Run(ctx, cfg, targets, clock.Real{})
+	rep, err := dnsbl.Run(ctx, cfg, nil, targets, clock.Real{})
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope probe dnsbl: %v\n", err)
 		return 2

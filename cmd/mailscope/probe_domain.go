@@ -76,7 +76,7 @@ func probeDomain(a domainProbeArgs, stdout, stderr io.Writer) int {
 	// more than a healthy domain needs.
 	ctx, cancel := context.WithTimeout(context.Background(), 12*a.timeout+30*time.Second)
 	defer cancel()
-	rep, err := domain.Run(ctx, cfg, t, clock.Real{})
+	rep, err := domain.Run(ctx, cfg, nil, t, clock.Real{})
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope probe domain: %v\n", err)
 		return 2

@@ -104,7 +104,7 @@ func everyMetric(t *testing.T) map[string]exported {
 		if f.Probe != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			target := map[string]string{"dnsbl": "192.0.2.10", "domain": "example.test"}[s.Name]
-			f.Probe(ctx, s.Config, target, rec, &bytes.Buffer{}, logger)
+			f.Probe(ctx, s.Config, target, collectors.ProbeSettings{Registerer: rec, Debug: &bytes.Buffer{}, Logger: logger})
 			cancel()
 		}
 	}

@@ -25,8 +25,6 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/atomicfile"
-	"github.com/mailscope/mailscope/internal/clock"
-	"github.com/mailscope/mailscope/internal/dnsx"
 )
 
 func init() {
@@ -47,12 +45,12 @@ const sinceFile = "listed_since.json"
 
 // Collector is the scheduled blocklist collector.
 type Collector struct {
-	cfg       *Config
-	s         collectors.Settings
-	resolvers *resolvers
-	live      *liveMetrics
-	results   *resultCollector
-	discover  func(ctx context.Context) ([]Target, error)
+	cfg      *Config
+	s        collectors.Settings
+	built    *built
+	live     *liveMetrics
+	results  *resultCollector
+	discover func(ctx context.Context) ([]Target, error)
 
 	mu    sync.Mutex
 	since map[string]time.Time
@@ -61,16 +59,11 @@ type Collector struct {
 // New builds the collector from a validated config and registers its
 // metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	if !cfg.prepared {
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-	}
-	rs, err := newResolvers(cfg, s.Clock)
+	b, err := build(cfg, s.DNS, s.Clock, true)
 	if err != nil {
-		return nil, fmt.Errorf("dnsbl: %w", err)
+		return nil, err
 	}
-	c := &Collector{cfg: cfg, s: s, resolvers: rs, live: newLiveMetrics(), results: &resultCollector{}, since: map[string]time.Time{}}
+	c := &Collector{cfg: cfg, s: s, built: b, live: newLiveMetrics(), results: &resultCollector{}, since: map[string]time.Time{}}
 	if err := c.live.register(s.Registerer); err != nil {
 		return nil, fmt.Errorf("dnsbl: register metrics: %w", err)
 	}
@@ -83,7 +76,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 			return discoverPostfix(ctx, runPostconf, dir, defaultRouteSources)
 		}
 	}
-	for _, srv := range rs.base.Servers() {
+	for _, srv := range b.resolvers.base.Servers() {
 		if who := publicResolverName(srv); who != "" {
 			s.Logger.Warn("The DNS resolver is a public one, which several blocklists refuse: run a local recursive resolver such as unbound and set dnsbl.resolver", "resolver", srv, "operator", who)
 		}
@@ -103,7 +96,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // sweep runs one sweep and keeps it for scrapes; its summary goes to the
 // status page.
 func (c *Collector) sweep(ctx context.Context) (string, error) {
-	targets := c.cfg.targets
+	targets := c.built.targets
 	var found []Target
 	if c.discover != nil {
 		var err error
@@ -123,13 +116,13 @@ func (c *Collector) sweep(ctx context.Context) (string, error) {
 			c.s.Logger.Warn("Discovered targets left out: max_targets reached", "folded", folded, "max_targets", c.cfg.MaxTargets)
 		}
 	}
-	rep := Sweep(ctx, c.sweepOptions(), c.cfg.zones, targets)
+	rep := Sweep(ctx, c.sweepOptions(), c.built.zones, targets)
 	c.live.observeHealth(rep.Health)
 	c.mu.Lock()
 	c.since = updateSince(c.since, rep, c.s.Clock.Now())
 	since := c.since
 	c.mu.Unlock()
-	c.results.set(&snapshot{report: rep, zones: c.cfg.zones, since: since})
+	c.results.set(&snapshot{report: rep, zones: c.built.zones, since: since})
 	c.saveSince(since)
 	for _, res := range rep.Results {
 		if res.State == Listed {
@@ -154,7 +147,7 @@ func (c *Collector) sweep(ctx context.Context) (string, error) {
 
 func (c *Collector) sweepOptions() SweepOptions {
 	return SweepOptions{
-		Resolver:     c.resolvers.forZone,
+		Resolver:     c.built.resolvers.forZone,
 		Concurrency:  c.cfg.Concurrency,
 		ZoneInterval: zoneInterval(c.cfg.ZoneRate),
 		Now:          c.s.Clock.Now,
@@ -230,48 +223,6 @@ func codeList(cs []Code) string {
 		parts[i] = c.Value + " " + c.Meaning
 	}
 	return strings.Join(parts, ", ")
-}
-
-// resolvers holds one DNS client for the configured resolver and one per
-// zone that names its own.
-type resolvers struct {
-	base   *dnsx.Client
-	byAddr map[string]*dnsx.Client
-}
-
-func newResolvers(cfg *Config, clk clock.Clock) (*resolvers, error) {
-	mk := func(server string) (*dnsx.Client, error) {
-		// Answers live at most half an interval, so each sweep sees the
-		// lists afresh while the lookups within one sweep share the cache.
-		dc := dnsx.Config{Timeout: cfg.Timeout, Attempts: cfg.Attempts, Clock: clk, MaxTTL: cfg.Interval / 2}
-		if server != "" {
-			dc.Servers = []string{dnsx.ServerAddr(server)}
-		}
-		return dnsx.New(dc)
-	}
-	base, err := mk(cfg.Resolver)
-	if err != nil {
-		return nil, err
-	}
-	rs := &resolvers{base: base, byAddr: map[string]*dnsx.Client{}}
-	for _, z := range cfg.zones {
-		if z.Resolver == "" || rs.byAddr[z.Resolver] != nil {
-			continue
-		}
-		c, err := mk(z.Resolver)
-		if err != nil {
-			return nil, err
-		}
-		rs.byAddr[z.Resolver] = c
-	}
-	return rs, nil
-}
-
-func (rs *resolvers) forZone(z *Zone) Resolver {
-	if c := rs.byAddr[z.Resolver]; c != nil {
-		return c
-	}
-	return rs.base
 }
 
 // loadSince reads the listing times kept by the previous run; a missing

@@ -233,7 +233,7 @@ func TestProbe(t *testing.T) {
 	cfg := testConfig(t, srv)
 	reg := prometheus.NewRegistry()
 	var debug bytes.Buffer
-	ok := probe(context.Background(), cfg, "192.0.2.10", reg, &debug, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ok := probe(context.Background(), cfg, "192.0.2.10", collectors.ProbeSettings{Registerer: reg, Debug: &debug, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if ok {
 		t.Error("probe succeeded although err.test refused and wild.test is broken")
 	}
@@ -254,14 +254,13 @@ mailscope_dnsbl_listed{target="192.0.2.10",zone="wild.test"} 0
 	}
 	// Only healthy zones: the probe could check.
 	cfg.CustomZones = cfg.CustomZones[:1]
-	cfg.prepared = false
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if !probe(context.Background(), cfg, "192.0.2.11", prometheus.NewRegistry(), &bytes.Buffer{}, slog.New(slog.NewTextHandler(io.Discard, nil))) {
+	if !probe(context.Background(), cfg, "192.0.2.11", collectors.ProbeSettings{Registerer: prometheus.NewRegistry(), Debug: &bytes.Buffer{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) {
 		t.Error("probe of a clean target on a healthy zone failed")
 	}
-	if probe(context.Background(), cfg, "not a target", prometheus.NewRegistry(), &debug, slog.New(slog.NewTextHandler(io.Discard, nil))) {
+	if probe(context.Background(), cfg, "not a target", collectors.ProbeSettings{Registerer: prometheus.NewRegistry(), Debug: &debug, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) {
 		t.Error("probe accepted a bad target")
 	}
 }

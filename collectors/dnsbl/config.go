@@ -42,15 +42,17 @@ type Config struct {
 	// zones; prefer DQSKeyFile or ${ENV}.
 	DQSKey     config.Secret `yaml:"dqs_key"`
 	DQSKeyFile string        `yaml:"dqs_key_file"`
+	// GenericZones are lists read by RFC 5782 alone (GenericZone): the
+	// CLI's --zone names that are not in the catalog. Not a config key.
+	GenericZones []GenericZoneName `yaml:"-"`
+}
 
-	// Filled by Validate.
-	zones    []Zone
-	targets  []Target
-	prepared bool
-	// probeOnly validates for /probe, which brings its own target.
-	probeOnly bool
-	// generic are the CLI's zones that are not in the catalog.
-	generic []Zone
+// GenericZoneName is one of the CLI's generic zones: its name and the kind
+// given with it (NAME:ipv6), or the zero Kind when its health test is to
+// find it.
+type GenericZoneName struct {
+	Name string
+	Kind Kind
 }
 
 // TargetsConfig says what to check.
@@ -158,8 +160,23 @@ func refusesPublic(z *Zone) bool {
 	return strings.HasSuffix(z.Name, ".spamhaus.org") || z.Name == "multi.uribl.com" || z.Name == "multi.surbl.org"
 }
 
-// Validate checks everything and prepares the zones and targets.
+// Validate returns every problem, with key paths relative to the section.
+// It changes nothing: build derives the zones and targets again.
 func (c *Config) Validate() error {
+	_, ps := c.compile(true)
+	return ps.Err()
+}
+
+// compiled is what a valid config says to check.
+type compiled struct {
+	zones   []Zone
+	targets []Target
+}
+
+// compile derives the zones and configured targets and reports every
+// problem. needTargets is false for /probe and the CLI, which bring their
+// own target.
+func (c *Config) compile(needTargets bool) (compiled, config.Problems) {
 	var ps config.Problems
 	ps.CheckSchedule(c.Interval, c.Jitter, 0)
 	if c.Timeout <= 0 {
@@ -186,13 +203,9 @@ func (c *Config) Validate() error {
 	if key != "" && !isAlnum(key.Reveal()) {
 		ps.Add("dqs_key", "must be letters and digits only (the 26-character key from the Spamhaus portal)")
 	}
-	c.zones = c.validateZones(&ps, key)
-	c.targets = c.validateTargets(&ps)
-	if err := ps.Err(); err != nil {
-		return err
-	}
-	c.prepared = true
-	return nil
+	zones := c.validateZones(&ps, key)
+	targets := c.validateTargets(&ps, needTargets)
+	return compiled{zones: zones, targets: targets}, ps
 }
 
 func (c *Config) validateZones(ps *config.Problems, key config.Secret) []Zone {
@@ -247,7 +260,13 @@ func (c *Config) validateZones(ps *config.Problems, key config.Secret) []Zone {
 		seen[z.Name] = true
 		zones = append(zones, z)
 	}
-	zones = append(zones, c.generic...)
+	for i, g := range c.GenericZones {
+		if !isDomain(g.Name) {
+			ps.Addf(fmt.Sprintf("zone[%d]", i), "%q is not a DNS name", g.Name)
+			continue
+		}
+		zones = append(zones, GenericZone(g.Name, g.Kind))
+	}
 	if len(zones) == 0 && len(*ps) == 0 {
 		ps.Add("zones", "no zone to check: name catalog zones or define custom_zones")
 	}

@@ -30,8 +30,8 @@ func TestDefaultsWithATargetAreValid(t *testing.T) {
 	if ps := problems(t, c); ps != nil {
 		t.Fatalf("defaults: %v", ps)
 	}
-	if len(c.zones) != len(DefaultZones) || len(c.targets) != 1 {
-		t.Errorf("zones=%d targets=%d", len(c.zones), len(c.targets))
+	if cc, _ := c.compile(true); len(cc.zones) != len(DefaultZones) || len(cc.targets) != 1 {
+		t.Errorf("zones=%d targets=%d", len(cc.zones), len(cc.targets))
 	}
 }
 
@@ -100,8 +100,8 @@ func TestDQSKeyFromFileNeverPrinted(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.zones[0].queryName(ip("192.0.2.10")) != "10.2.0.192."+key+".zen.dq.spamhaus.net." {
-		t.Errorf("query name = %s", c.zones[0].queryName(ip("192.0.2.10")))
+	if cc, _ := c.compile(true); cc.zones[0].queryName(ip("192.0.2.10")) != "10.2.0.192."+key+".zen.dq.spamhaus.net." {
+		t.Errorf("query name = %s", cc.zones[0].queryName(ip("192.0.2.10")))
 	}
 }
 
@@ -112,14 +112,15 @@ func TestCIDRExpansionAndDiscoveredCap(t *testing.T) {
 	if ps := problems(t, c); ps != nil {
 		t.Fatal(ps)
 	}
+	cc, _ := c.compile(true)
 	var got []string
-	for _, tg := range c.targets {
+	for _, tg := range cc.targets {
 		got = append(got, tg.String())
 	}
 	if strings.Join(got, " ") != "192.0.2.8 192.0.2.9 192.0.2.10 192.0.2.11 2001:db8:: 2001:db8::1" {
 		t.Errorf("targets = %v", got)
 	}
-	merged, folded := mergeTargets(c.targets, []Target{ip("192.0.2.9"), ip("198.51.100.1")}, c.MaxTargets)
+	merged, folded := mergeTargets(cc.targets, []Target{ip("192.0.2.9"), ip("198.51.100.1")}, c.MaxTargets)
 	if len(merged) != 6 || folded != 1 {
 		t.Errorf("merged %d, folded %d; want 6 and 1", len(merged), folded)
 	}

@@ -17,8 +17,8 @@ var epoch = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // limiter and a fake clock: nothing here can reach a real resolver.
 func testClient(t *testing.T, srv *dnstest.Server) *dnsx.Client {
 	t.Helper()
-	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr}, Timeout: 150 * time.Millisecond, Attempts: 1,
-		Limiter: dnsx.NewLimiter(8), Clock: clock.NewFake(epoch)})
+	c, err := dnsx.NewShared(dnsx.SharedConfig{MaxInFlight: 8, Clock: clock.NewFake(epoch)}).Client(
+		dnsx.Config{Servers: []string{srv.Addr}, Timeout: 150 * time.Millisecond, Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func kindSweep(t *testing.T, zones ...string) *Report {
 		t.Fatal(err)
 	}
 	cfg.Resolver, cfg.Attempts = srv.Addr, 1
-	rep, err := Run(context.Background(), cfg, []Target{ip("192.0.2.10"), ip("2001:db8::10"), dom("spammy.example")}, clock.NewFake(epoch))
+	rep, err := Run(context.Background(), cfg, nil, []Target{ip("192.0.2.10"), ip("2001:db8::10"), dom("spammy.example")}, clock.NewFake(epoch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestCustomZoneIPv6Only(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), cfg, []Target{ip("192.0.2.10"), ip("2001:db8::10"), dom("spammy.example")}, clock.NewFake(epoch))
+	rep, err := Run(context.Background(), cfg, nil, []Target{ip("192.0.2.10"), ip("2001:db8::10"), dom("spammy.example")}, clock.NewFake(epoch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestZoneKindWildcardStaysBroken(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Resolver, cfg.Attempts = srv.Addr, 1
-	rep, err := Run(context.Background(), cfg, []Target{ip("192.0.2.10")}, clock.NewFake(epoch))
+	rep, err := Run(context.Background(), cfg, nil, []Target{ip("192.0.2.10")}, clock.NewFake(epoch))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ func OnDemandConfig(resolver string, zones []string, dqsKeyFile string, timeout 
 	if timeout > 0 {
 		c.Timeout = timeout
 	}
-	c.probeOnly = true
 	if len(zones) > 0 {
 		c.Zones = nil
 		var ps config.Problems
@@ -45,14 +44,14 @@ func OnDemandConfig(resolver string, zones []string, dqsKeyFile string, timeout 
 				ps.Addf("zone", "%q is not a DNS name", name)
 				continue
 			}
-			c.generic = append(c.generic, GenericZone(n, kind))
+			c.GenericZones = append(c.GenericZones, GenericZoneName{Name: n, Kind: kind})
 		}
 		if err := ps.Err(); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if _, ps := c.compile(false); len(ps) > 0 {
+		return nil, ps.Err()
 	}
 	return c, nil
 }

@@ -1,65 +1,57 @@
 package dnsbl
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 )
 
 // probe answers /probe?module=dnsbl&target=T: one sweep of one target on
-// the configured zones (with their health tests), reported on reg.
-func probe(ctx context.Context, cfg collectors.Config, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) bool {
-	// A copy: the agent's config is shared with the running collector and
-	// with concurrent probes, and Validate fills in fields.
-	c := *cfg.(*Config)
-	if !c.prepared {
-		// The defaults of a collector that is not enabled: a probe brings
-		// its own target.
-		c.probeOnly = true
-		if err := c.Validate(); err != nil {
-			fmt.Fprintf(debug, "dnsbl config: %v\n", err)
-			logger.Error("Probe refused: the dnsbl config has problems", "err", err)
-			return false
-		}
-	}
+// the configured zones (with their health tests), reported on p.Registerer.
+// The config is the running section or the defaults; it is only read.
+func probe(ctx context.Context, cfg collectors.Config, target string, p collectors.ProbeSettings) bool {
 	t, err := ParseTarget(target)
 	if err != nil {
-		fmt.Fprintf(debug, "%v\n", err)
+		fmt.Fprintf(p.Debug, "%v\n", err)
 		return false
 	}
-	rep, err := Run(ctx, &c, []Target{t}, clock.Real{})
+	b, err := build(cfg.(*Config), p.DNS, clock.Real{}, false)
 	if err != nil {
-		fmt.Fprintf(debug, "%v\n", err)
-		logger.Error("Probe failed", "err", err)
+		fmt.Fprintf(p.Debug, "%v\n", err)
+		p.Logger.Error("Probe refused: the dnsbl config has problems", "err", err)
 		return false
 	}
+	rep := b.sweepOnce(ctx, cfg.(*Config), []Target{t}, clock.Real{})
 	rc := &resultCollector{}
-	rc.set(&snapshot{report: rep, zones: c.zones})
-	if err := reg.Register(rc); err != nil {
-		fmt.Fprintf(debug, "register metrics: %v\n", err)
+	rc.set(&snapshot{report: rep, zones: b.zones})
+	if err := p.Registerer.Register(rc); err != nil {
+		fmt.Fprintf(p.Debug, "register metrics: %v\n", err)
 		return false
 	}
-	WriteTable(debug, rep)
+	WriteTable(p.Debug, rep)
 	return Checked(rep)
 }
 
-// Run sweeps targets once on the zones of a validated config, with the
-// config's resolver settings and no pacing (a handful of queries). The
-// CLI and /probe use it.
-func Run(ctx context.Context, cfg *Config, targets []Target, clk clock.Clock) (*Report, error) {
-	rs, err := newResolvers(cfg, clk)
+// Run sweeps targets once on the zones of a config (see OnDemandConfig),
+// with the config's resolver settings and no pacing (a handful of
+// queries). The CLI uses it; dns is the shared client, nil for one of its
+// own.
+func Run(ctx context.Context, cfg *Config, dns *dnsx.Shared, targets []Target, clk clock.Clock) (*Report, error) {
+	b, err := build(cfg, dns, clk, false)
 	if err != nil {
-		return nil, fmt.Errorf("dnsbl: %w", err)
+		return nil, err
 	}
-	return Sweep(ctx, SweepOptions{Resolver: rs.forZone, Concurrency: cfg.Concurrency, Now: clk.Now}, cfg.zones, targets), nil
+	return b.sweepOnce(ctx, cfg, targets, clk), nil
+}
+
+// sweepOnce sweeps targets without pacing.
+func (b *built) sweepOnce(ctx context.Context, cfg *Config, targets []Target, clk clock.Clock) *Report {
+	return Sweep(ctx, SweepOptions{Resolver: b.resolvers.forZone, Concurrency: cfg.Concurrency, Now: clk.Now}, b.zones, targets)
 }
 
 // Checked reports whether every check gave an answer (listed or not):

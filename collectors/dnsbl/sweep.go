@@ -225,8 +225,8 @@ type job struct {
 
 // sweepJobs orders a sweep's lookups: health tests first, then target by
 // target across the zones. With a per-zone rate, zone-by-zone order would
-// leave every worker waiting on one zone's pacer while the others idle (a
-// 1,000 x 10 sweep at 20/s per zone took 8 minutes instead of under one).
+// leave every worker waiting on one zone's pacer while the others idle
+// (measured in docs/benchmarks.md, "At the default zone_rate").
 // Zones whose health is already tested (kind detection) get no health job.
 func sweepJobs(zones []Zone, targets []Target, tested []bool) []job {
 	var jobs []job

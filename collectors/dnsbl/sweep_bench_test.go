@@ -108,7 +108,7 @@ func BenchmarkSweep(b *testing.B) {
 	addr := benchResolver(b, zones, listed)
 	newClient := func() *dnsx.Client {
 		// The fake clock keeps every cached answer alive between sweeps.
-		c, err := dnsx.New(dnsx.Config{Servers: []string{addr}, Limiter: dnsx.NewLimiter(dnsx.DefaultMaxInFlight), Clock: clock.NewFake(epoch)})
+		c, err := dnsx.NewShared(dnsx.SharedConfig{Clock: clock.NewFake(epoch)}).Client(dnsx.Config{Servers: []string{addr}})
 		if err != nil {
 			b.Fatal(err)
 		}

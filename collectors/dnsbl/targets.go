@@ -21,7 +21,7 @@ const (
 )
 
 // validateTargets parses and expands the configured targets.
-func (c *Config) validateTargets(ps *config.Problems) []Target {
+func (c *Config) validateTargets(ps *config.Problems, needTargets bool) []Target {
 	var out []Target
 	seen := map[string]bool{}
 	add := func(t Target) {
@@ -63,7 +63,7 @@ func (c *Config) validateTargets(ps *config.Problems) []Target {
 	if c.MaxTargets > 0 && len(out) > c.MaxTargets {
 		ps.Addf("targets", "%d targets, more than max_targets (%d)", len(out), c.MaxTargets)
 	}
-	if len(c.Targets.IPs)+len(c.Targets.Domains) == 0 && !c.Targets.Discover.Postfix && !c.probeOnly {
+	if len(c.Targets.IPs)+len(c.Targets.Domains) == 0 && !c.Targets.Discover.Postfix && needTargets {
 		ps.Add("targets", "nothing to check: list ips or domains, or turn on discover.postfix")
 	}
 	return out

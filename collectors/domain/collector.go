@@ -40,46 +40,28 @@ func init() {
 type Collector struct {
 	cfg     *Config
 	s       collectors.Settings
-	env     *Env
+	built   *built
 	results *resultCollector
 }
 
 // New builds the collector from a validated config and registers its
 // metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	if !cfg.prepared {
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-	}
-	dc, err := newDNS(cfg, s.Clock)
+	b, err := build(cfg, s.DNS, s.Clock, s.Tracer, true)
 	if err != nil {
-		return nil, fmt.Errorf("domain: %w", err)
+		return nil, err
 	}
-	env := cfg.env(dc, s.Clock.Now)
-	env.Tracer = s.Tracer
-	c := &Collector{cfg: cfg, s: s, env: env, results: newResultCollector()}
+	c := &Collector{cfg: cfg, s: s, built: b, results: newResultCollector()}
 	if err := s.Registerer.Register(c.results); err != nil {
 		return nil, fmt.Errorf("domain: register metrics: %w", err)
 	}
 	return c, nil
 }
 
-// newDNS makes the checks' DNS client. Answers live at most half an
-// interval, so each check sees the zone afresh while one check's repeated
-// questions (the apex TXT, MX hosts' addresses) share the cache.
-func newDNS(cfg *Config, clk clock.Clock) (*dnsx.Client, error) {
-	dc := dnsx.Config{Timeout: cfg.DNSTimeout, Attempts: cfg.Attempts, Clock: clk, MaxTTL: cfg.Interval / 2}
-	if cfg.Resolver != "" {
-		dc.Servers = []string{dnsx.ServerAddr(cfg.Resolver)}
-	}
-	return dnsx.New(dc)
-}
-
 // Run checks each domain on its own schedule until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, t := range c.cfg.targets {
+	for _, t := range c.built.targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -97,7 +79,7 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // check runs one domain's checks and keeps the report for scrapes.
 func (c *Collector) check(ctx context.Context, t Target) (string, error) {
-	rep := Check(ctx, c.env, t)
+	rep := Check(ctx, c.built.env, t)
 	c.results.set(rep)
 	for _, res := range rep.Results {
 		for _, f := range res.Findings {
@@ -119,11 +101,12 @@ func (c *Collector) check(ctx context.Context, t Target) (string, error) {
 	return rep.Summary(), nil
 }
 
-// Run checks one target once with a validated config (the CLI and /probe).
-func Run(ctx context.Context, cfg *Config, t Target, clk clock.Clock) (*Report, error) {
-	dc, err := newDNS(cfg, clk)
+// Run checks one target once with a config (see OnDemandConfig): the CLI.
+// dns is the shared client, nil for one of its own.
+func Run(ctx context.Context, cfg *Config, dns *dnsx.Shared, t Target, clk clock.Clock) (*Report, error) {
+	b, err := build(cfg, dns, clk, nil, false)
 	if err != nil {
-		return nil, fmt.Errorf("domain: %w", err)
+		return nil, err
 	}
-	return Check(ctx, cfg.env(dc, clk.Now), t), nil
+	return Check(ctx, b.env, t), nil
 }

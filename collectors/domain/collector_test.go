@@ -193,34 +193,34 @@ func startZone(t *testing.T, z *zone) string {
 	return dnstestStart(t, z)
 }
 
-// TestValidatedConfigComparesByValue: the agent's reload keeps a
-// collector whose section is reflect.DeepEqual to the running one's. Two
-// validations of one section with a tls_ca_file must compare equal (the
-// CA is kept as its PEM: two x509 pools of one file never are), and a
-// changed CA file must not.
-func TestValidatedConfigComparesByValue(t *testing.T) {
+// TestValidateIsPure: the agent's reload keeps a collector whose section
+// is reflect.DeepEqual to the running one's, so Validate must leave a
+// config as it was (no prepared flags, no CA pool, no derived targets),
+// and building the collector must not change it either. (A changed
+// tls_ca_file restarts the collector through the agent's file digests.)
+func TestValidateIsPure(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	write := func() {
-		if err := os.WriteFile(caFile, testca.New(t, time.Now()).PEM, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(caFile, testca.New(t, time.Now()).PEM, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	load := func() *Config {
 		c := NewConfig()
 		c.Resolver, c.TLSCAFile = "127.0.0.1:53", caFile
-		c.Domains = []DomainConfig{{Name: "d.test"}}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		c.Domains = []DomainConfig{{Name: "d.test", DKIMSelectors: []string{"S1"}, SendingIPs: []string{"192.0.2.1"}}}
 		return c
 	}
-	write()
-	a, b := load(), load()
-	if !reflect.DeepEqual(a, b) {
-		t.Fatal("one section validated twice compares unequal: every reload would restart the collector")
+	c := load()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
-	write()
-	if reflect.DeepEqual(a, load()) {
-		t.Fatal("a changed tls_ca_file compares equal: a reload would keep the old CA")
+	if !reflect.DeepEqual(c, load()) {
+		t.Fatal("Validate changed the config: every reload would restart the collector")
+	}
+	s := collectors.Settings{Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(), Clock: clock.NewFake(time.Now())}
+	if _, err := New(c, s); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, load()) {
+		t.Fatal("New changed the config")
 	}
 }

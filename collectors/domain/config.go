@@ -42,13 +42,6 @@ type Config struct {
 	// FetchBIMI fetches and checks the BIMI logo and mark certificate.
 	FetchBIMI bool           `yaml:"fetch_bimi"`
 	Domains   []DomainConfig `yaml:"domains"`
-
-	// Filled by Validate.
-	targets  []Target
-	ca       config.CABundle
-	prepared bool
-	// probeOnly validates for /probe and the CLI, which bring the domain.
-	probeOnly bool
 }
 
 // DomainConfig is one domain to watch.
@@ -87,8 +80,24 @@ func NewConfig() *Config {
 	}
 }
 
-// Validate checks everything and prepares the targets and the CA pool.
+// Validate returns every problem, with key paths relative to the section.
+// It changes nothing: build derives the targets and the CA pool again.
 func (c *Config) Validate() error {
+	_, ps := c.compile(true)
+	return ps.Err()
+}
+
+// compiled is what a valid config says to check, and how.
+type compiled struct {
+	targets []Target
+	ca      config.CABundle
+}
+
+// compile derives the targets and reads the CA bundle, reporting every
+// problem. needDomains is false for /probe and the CLI, which bring the
+// domain.
+func (c *Config) compile(needDomains bool) (compiled, config.Problems) {
+	var out compiled
 	var ps config.Problems
 	ps.CheckSchedule(c.Interval, c.Jitter, time.Second)
 	if c.DNSTimeout <= 0 {
@@ -113,26 +122,21 @@ func (c *Config) Validate() error {
 	if c.HELOName != "" && !isDomainName(c.HELOName) {
 		ps.Addf("helo_name", "%q is not a host name", c.HELOName)
 	}
-	c.ca = nil
 	if c.TLSCAFile != "" {
 		ca, err := config.LoadCAFile(c.TLSCAFile)
 		if err != nil {
 			ps.Add("tls_ca_file", err.Error())
 		}
-		c.ca = ca
+		out.ca = ca
 	}
-	c.targets = c.validateDomains(&ps)
-	if len(c.Domains) == 0 && !c.probeOnly {
+	out.targets = c.validateDomains(&ps)
+	if len(c.Domains) == 0 && needDomains {
 		ps.Add("domains", "no domain to check: list at least one under domains (name, dkim_selectors, sending_ips)")
 	}
 	if len(c.Domains) > MaxDomains {
 		ps.Addf("domains", "at most %d domains (each is a label value)", MaxDomains)
 	}
-	if err := ps.Err(); err != nil {
-		return err
-	}
-	c.prepared = true
-	return nil
+	return out, ps
 }
 
 func (c *Config) validateDomains(ps *config.Problems) []Target {
@@ -195,15 +199,6 @@ func knownCheck(s string) bool {
 		}
 	}
 	return false
-}
-
-// Targets returns the validated domains.
-func (c *Config) Targets() []Target { return c.targets }
-
-// env builds the checks' environment from a validated config.
-func (c *Config) env(dnsc Resolver, now func() time.Time) *Env {
-	return &Env{DNS: dnsc, Now: now, SMTPPort: c.SMTPPort, HTTPSPort: c.HTTPSPort, RootCAs: c.ca.Pool(),
-		Timeout: c.Timeout, HELOName: c.HELOName, FetchBIMI: c.FetchBIMI}
 }
 
 func isDomainName(s string) bool {

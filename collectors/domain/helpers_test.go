@@ -99,7 +99,7 @@ func (z *zone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 func testEnv(t testing.TB, z *zone) *Env {
 	t.Helper()
 	srv := dnstest.Start(t, z)
-	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr}, CacheSize: -1, Timeout: 2 * time.Second, Attempts: 1})
+	c, err := dnsx.NewShared(dnsx.SharedConfig{CacheSize: -1}).Client(dnsx.Config{Servers: []string{srv.Addr}, Timeout: 2 * time.Second, Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

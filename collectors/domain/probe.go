@@ -1,15 +1,11 @@
 package domain
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
@@ -17,54 +13,30 @@ import (
 )
 
 // probe answers /probe?module=domain&target=example.com: one check of one
-// domain, reported on reg. A configured domain is checked with its
-// selectors and sending IPs; any other with neither.
-func probe(ctx context.Context, cfg collectors.Config, target string, reg prometheus.Registerer, debug *bytes.Buffer, logger *slog.Logger) bool {
-	// A copy: the running config is shared with the collector and with
-	// concurrent probes, and Validate fills in fields.
-	c := *cfg.(*Config)
-	if !c.prepared {
-		c.probeOnly = true
-		if err := c.Validate(); err != nil {
-			fmt.Fprintf(debug, "domain config: %v\n", err)
-			logger.Error("Probe refused: the domain config has problems", "err", err)
-			return false
-		}
-	}
-	t, err := c.TargetFor(target)
+// domain, reported on p.Registerer. A configured domain is checked with its
+// selectors and sending IPs; any other with neither. The config is the
+// running section or the defaults; it is only read.
+func probe(ctx context.Context, cfg collectors.Config, target string, p collectors.ProbeSettings) bool {
+	b, err := build(cfg.(*Config), p.DNS, clock.Real{}, nil, false)
 	if err != nil {
-		fmt.Fprintf(debug, "%v\n", err)
+		fmt.Fprintf(p.Debug, "%v\n", err)
+		p.Logger.Error("Probe refused: the domain config has problems", "err", err)
 		return false
 	}
-	rep, err := Run(ctx, &c, t, clock.Real{})
+	t, err := b.targetFor(target)
 	if err != nil {
-		fmt.Fprintf(debug, "%v\n", err)
-		logger.Error("Probe failed", "err", err)
+		fmt.Fprintf(p.Debug, "%v\n", err)
 		return false
 	}
+	rep := Check(ctx, b.env, t)
 	rc := newResultCollector()
 	rc.set(rep)
-	if err := reg.Register(rc); err != nil {
-		fmt.Fprintf(debug, "register metrics: %v\n", err)
+	if err := p.Registerer.Register(rc); err != nil {
+		fmt.Fprintf(p.Debug, "register metrics: %v\n", err)
 		return false
 	}
-	WriteTable(debug, rep)
+	WriteTable(p.Debug, rep)
 	return Checked(rep)
-}
-
-// TargetFor returns the configured target for a domain, or a bare one for
-// a domain not in the config.
-func (c *Config) TargetFor(domain string) (Target, error) {
-	d := fqdn(strings.TrimSpace(domain))
-	if !isDomainName(d) {
-		return Target{}, fmt.Errorf("%q is not a domain name", domain)
-	}
-	for _, t := range c.targets {
-		if t.Domain == d {
-			return t, nil
-		}
-	}
-	return Target{Domain: d}, nil
 }
 
 // OnDemandConfig is the config of a one-off check (mailscope probe
@@ -86,9 +58,8 @@ func OnDemandConfig(resolver, caFile string, smtpPort, httpsPort int, timeout, d
 	if timeout > 0 {
 		c.Timeout = timeout
 	}
-	c.probeOnly = true
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if _, ps := c.compile(false); len(ps) > 0 {
+		return nil, ps.Err()
 	}
 	return c, nil
 }

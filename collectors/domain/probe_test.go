@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailscope/mailscope/collectors"
 )
 
 // TestProbe answers /probe for a configured domain (with its selector)
@@ -35,7 +37,7 @@ func TestProbe(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	var debug bytes.Buffer
-	if !probe(ctx, cfg, "D.test.", reg, &debug, logger) {
+	if !probe(ctx, cfg, "D.test.", collectors.ProbeSettings{Registerer: reg, Debug: &debug, Logger: logger}) {
 		t.Fatalf("probe failed:\n%s", debug.String())
 	}
 	wantMetrics(t, reg,
@@ -55,13 +57,13 @@ func TestProbe(t *testing.T) {
 	def.Resolver = addr
 	reg = prometheus.NewRegistry()
 	debug.Reset()
-	if !probe(ctx, def, "other.test", reg, &debug, logger) {
+	if !probe(ctx, def, "other.test", collectors.ProbeSettings{Registerer: reg, Debug: &debug, Logger: logger}) {
 		t.Fatalf("probe failed:\n%s", debug.String())
 	}
 	wantMetrics(t, reg, `mailscope_domain_finding_info{check="dkim",code="dkim_no_keys",domain="other.test",severity="warning"} 1`)
 
 	debug.Reset()
-	if probe(ctx, def, "not a domain", prometheus.NewRegistry(), &debug, logger) {
+	if probe(ctx, def, "not a domain", collectors.ProbeSettings{Registerer: prometheus.NewRegistry(), Debug: &debug, Logger: logger}) {
 		t.Error("probe of a bad target succeeded")
 	}
 }
@@ -125,7 +127,7 @@ func TestProbeNonexistentDomain(t *testing.T) {
 	defer cancel()
 	reg := prometheus.NewRegistry()
 	var debug bytes.Buffer
-	if probe(ctx, cfg, "nonexistent.test", reg, &debug, slog.New(slog.DiscardHandler)) {
+	if probe(ctx, cfg, "nonexistent.test", collectors.ProbeSettings{Registerer: reg, Debug: &debug, Logger: slog.New(slog.DiscardHandler)}) {
 		t.Errorf("probe of a domain that does not exist reported success:\n%s", debug.String())
 	}
 	if n := strings.Count(debug.String(), "  error "); n != 1 {

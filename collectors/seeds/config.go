@@ -85,28 +85,14 @@ type Endpoint struct {
 	PasswordFile string        `yaml:"password_file"`
 	// OAuth supplies the access token for xoauth2 and oauthbearer.
 	OAuth OAuthConfig `yaml:"oauth"`
-
-	// sec holds what Validate resolved. A pointer, so that printing an
-	// Endpoint with %v or %+v shows an address, not the secrets (fmt
-	// cannot call Secret's String on an unexported field); DeepEqual
-	// still compares the values, so a rotated secret file restarts the
-	// collector on reload.
-	sec *endpointSecrets
 }
 
-// endpointSecrets are an endpoint's resolved secrets and CA file.
+// endpointSecrets are an endpoint's secrets and CA bundle as read from
+// their files by the build step (NewRunner); a config never holds them.
 type endpointSecrets struct {
 	password config.Secret
 	ca       config.CABundle
 	oauth    oauthSecrets
-}
-
-// secrets returns the resolved secrets (empty before Validate).
-func (e *Endpoint) secrets() *endpointSecrets {
-	if e.sec == nil {
-		return &endpointSecrets{}
-	}
-	return e.sec
 }
 
 // OAuthConfig gets an access token: from a file something else keeps
@@ -195,10 +181,54 @@ var reservedHeaders = map[string]bool{"from": true, "to": true, "subject": true,
 	"x-mailscope-probe": true, "reply-to": true, "list-unsubscribe": true, "list-unsubscribe-post": true,
 	"mime-version": true, "content-type": true, "content-transfer-encoding": true}
 
-// Validate checks everything, reads every secret file (so a reload sees
-// rotated secrets), and prepares the templates.
+// Validate returns every problem, with key paths relative to the section;
+// it reads every secret and CA file to check it, and changes nothing.
 func (c *Config) Validate() error {
-	var ps config.Problems
+	_, _, ps := c.withDefaults().resolve()
+	return ps.Err()
+}
+
+// withDefaults returns a copy of the config with the defaults that depend
+// on other keys filled in: each endpoint's security (by port), timeout and
+// auth, and a seed's address (its IMAP username when that is an address).
+// Rounds run with this copy.
+func (c *Config) withDefaults() *Config {
+	out := *c
+	out.Submit = c.Submit.withDefaults("plain")
+	out.Seeds = make([]SeedMailbox, len(c.Seeds))
+	for i, s := range c.Seeds {
+		s.IMAP = s.IMAP.withDefaults("login")
+		if s.Address == "" && strings.Contains(s.IMAP.Username, "@") {
+			s.Address = s.IMAP.Username
+		}
+		out.Seeds[i] = s
+	}
+	return &out
+}
+
+// withDefaults fills in security, timeout and auth (defAuth).
+func (e Endpoint) withDefaults(defAuth string) Endpoint {
+	if e.Security == "" {
+		_, port, _ := net.SplitHostPort(e.Address)
+		if port == "465" || port == "993" {
+			e.Security = string(imapx.ImplicitTLS)
+		} else {
+			e.Security = string(imapx.StartTLS)
+		}
+	}
+	if e.Timeout == 0 {
+		e.Timeout = DefaultTimeout
+	}
+	if e.Auth == "" {
+		e.Auth = defAuth
+	}
+	return e
+}
+
+// resolve checks a config with its defaults filled in and reads its
+// secrets and CA bundles: those of the submission endpoint, and of each
+// seed's IMAP endpoint.
+func (c *Config) resolve() (submit endpointSecrets, seeds []endpointSecrets, ps config.Problems) {
 	ps.CheckSchedule(c.Interval, c.Jitter, 0)
 	if c.RoundTimeout <= 0 {
 		ps.Add("round_timeout", "must be positive")
@@ -216,7 +246,7 @@ func (c *Config) Validate() error {
 	} else if a, err := mail.ParseAddress(c.From); err != nil || a.Name != "" || a.Address != c.From {
 		ps.Addf("from", "%q is not a bare email address", c.From)
 	}
-	c.Submit.validate(&ps, "submit", "plain")
+	submit = c.Submit.validate(&ps, "submit")
 	c.validateMessage(&ps)
 	if len(c.Seeds) == 0 {
 		ps.Add("mailboxes", "no seed mailbox: add at least one")
@@ -225,10 +255,11 @@ func (c *Config) Validate() error {
 		ps.Addf("mailboxes", "at most %d seed mailboxes, got %d", maxSeeds, len(c.Seeds))
 	}
 	names := map[string]bool{}
+	seeds = make([]endpointSecrets, len(c.Seeds))
 	for i := range c.Seeds {
-		c.Seeds[i].validate(&ps, fmt.Sprintf("mailboxes[%d]", i), names)
+		seeds[i] = c.Seeds[i].validate(&ps, fmt.Sprintf("mailboxes[%d]", i), names)
 	}
-	return ps.Err()
+	return submit, seeds, ps
 }
 
 func (c *Config) validateMessage(ps *config.Problems) {
@@ -283,7 +314,7 @@ func (c *Config) ProviderLabels() map[string]string {
 	return out
 }
 
-func (s *SeedMailbox) validate(ps *config.Problems, path string, names map[string]bool) {
+func (s *SeedMailbox) validate(ps *config.Problems, path string, names map[string]bool) endpointSecrets {
 	switch {
 	case s.Name == "":
 		ps.Add(path+".name", "missing")
@@ -298,10 +329,7 @@ func (s *SeedMailbox) validate(ps *config.Problems, path string, names map[strin
 	if !providerRE.MatchString(s.Provider) {
 		ps.Addf(path+".provider", "%q: want a lower-case provider name such as gmail, microsoft, yahoo, apple, fastmail or other", s.Provider)
 	}
-	s.IMAP.validate(ps, path+".imap", "login")
-	if s.Address == "" && strings.Contains(s.IMAP.Username, "@") {
-		s.Address = s.IMAP.Username
-	}
+	sec := s.IMAP.validate(ps, path+".imap")
 	if s.Address == "" {
 		ps.Add(path+".address", "missing: the seed's email address (default: imap.username when it is an address)")
 	} else if a, err := mail.ParseAddress(s.Address); err != nil || a.Address != s.Address {
@@ -312,11 +340,12 @@ func (s *SeedMailbox) validate(ps *config.Problems, path string, names map[strin
 			ps.Addf(path+".authserv_ids", "%q is not an authserv-id (a host name, .suffix, or - for none)", id)
 		}
 	}
+	return sec
 }
 
-// validate checks an endpoint and resolves its secrets; defAuth is the
-// default mechanism.
-func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
+// validate checks an endpoint with its defaults filled in and reads its
+// secrets and CA bundle.
+func (e *Endpoint) validate(ps *config.Problems, path string) endpointSecrets {
 	host, port, err := net.SplitHostPort(e.Address)
 	switch {
 	case e.Address == "":
@@ -324,33 +353,19 @@ func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
 	case err != nil || host == "" || port == "":
 		ps.Addf(path+".address", "want host:port, got %q", e.Address)
 	}
-	if e.Security == "" {
-		if port == "465" || port == "993" {
-			e.Security = string(imapx.ImplicitTLS)
-		} else {
-			e.Security = string(imapx.StartTLS)
-		}
-	}
 	if e.Security != string(imapx.ImplicitTLS) && e.Security != string(imapx.StartTLS) {
 		ps.Addf(path+".security", "must be tls or starttls (there is no cleartext mode), got %q", e.Security)
-	}
-	if e.Timeout == 0 {
-		e.Timeout = DefaultTimeout
 	}
 	if e.Timeout < 0 {
 		ps.Add(path+".timeout", "must be positive")
 	}
-	sec := &endpointSecrets{}
-	e.sec = sec
+	var sec endpointSecrets
 	if e.CAFile != "" {
 		ca, err := config.LoadCAFile(e.CAFile)
 		if err != nil {
 			ps.Add(path+".ca_file", err.Error())
 		}
 		sec.ca = ca
-	}
-	if e.Auth == "" {
-		e.Auth = defAuth
 	}
 	known := false
 	for _, m := range imapx.Methods {
@@ -369,6 +384,7 @@ func (e *Endpoint) validate(ps *config.Problems, path, defAuth string) {
 	} else if e.OAuth.set() {
 		ps.Addf(path+".oauth", "applies to auth xoauth2 or oauthbearer only (auth is %s)", e.Auth)
 	}
+	return sec
 }
 
 func (o *OAuthConfig) validate(ps *config.Problems, path string) oauthSecrets {

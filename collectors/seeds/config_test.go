@@ -2,6 +2,7 @@ package seeds
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -25,15 +26,28 @@ func validConfig(t *testing.T) *Config {
 
 func TestValidConfigDefaults(t *testing.T) {
 	c := validConfig(t)
+	want := *c
+	want.Seeds = append([]SeedMailbox(nil), c.Seeds...)
 	if ps := problems(t, c); ps != nil {
 		t.Fatal(ps)
 	}
-	s := c.Seeds[0]
-	if c.Submit.Security != "starttls" || s.IMAP.Security != "tls" || c.Submit.Auth != "plain" || s.IMAP.Auth != "login" || s.Address != "seed1@gmail.com" {
-		t.Errorf("defaults: submit %s/%s imap %s/%s address %s", c.Submit.Security, c.Submit.Auth, s.IMAP.Security, s.IMAP.Auth, s.Address)
+	if !reflect.DeepEqual(*c, want) {
+		t.Fatalf("Validate changed the config: %+v", c)
 	}
-	if c.Submit.secrets().password.Reveal() != "pw" || s.IMAP.secrets().password.Reveal() != "pw2" {
-		t.Error("secrets not resolved from their files")
+	r, err := NewRunner(c, RunnerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*c, want) {
+		t.Fatalf("NewRunner changed the config: %+v", c)
+	}
+	d := r.cfg
+	s := d.Seeds[0]
+	if d.Submit.Security != "starttls" || s.IMAP.Security != "tls" || d.Submit.Auth != "plain" || s.IMAP.Auth != "login" || s.Address != "seed1@gmail.com" {
+		t.Errorf("defaults: submit %s/%s imap %s/%s address %s", d.Submit.Security, d.Submit.Auth, s.IMAP.Security, s.IMAP.Auth, s.Address)
+	}
+	if r.submitSec.password.Reveal() != "pw" || r.seedSec[0].password.Reveal() != "pw2" {
+		t.Error("secrets not read from their files")
 	}
 	// Printing the config never shows a secret.
 	c.Submit.Password = "inline-secret"

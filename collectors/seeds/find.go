@@ -114,7 +114,7 @@ func unwrapStage(err error) error {
 // open connects, logs in and resolves the folders.
 func (r *Runner) open(ctx context.Context, i int) (*imapx.Conn, imapx.Folders, error) {
 	seed := &r.cfg.Seeds[i]
-	opts, err := imapOptions(&seed.IMAP)
+	opts, err := imapOptions(&seed.IMAP, &r.seedSec[i])
 	if err != nil {
 		return nil, imapx.Folders{}, &errorStage{StageIMAPConnect, err}
 	}
@@ -211,7 +211,7 @@ func (r *Runner) classify(ctx context.Context, i int, conn *imapx.Conn, folders 
 // as a search error.
 func (r *Runner) gmailTab(ctx context.Context, i int, f *imapx.Found, res *SeedResult, log *slog.Logger) {
 	seed := &r.cfg.Seeds[i]
-	opts, err := imapOptions(&seed.IMAP)
+	opts, err := imapOptions(&seed.IMAP, &r.seedSec[i])
 	if err == nil {
 		var cat string
 		cat, err = imapx.GmailCategory(ctx, opts, r.imapAuth(i), f.UID)

@@ -35,11 +35,11 @@ type tokenSource struct {
 	refreshToken string // rotated by the endpoint (Microsoft does)
 }
 
-func newTokenSource(e *Endpoint, clk clock.Clock, client *http.Client) *tokenSource {
+func newTokenSource(e *Endpoint, sec oauthSecrets, clk clock.Clock, client *http.Client) *tokenSource {
 	if client == nil {
 		client = &http.Client{Timeout: e.Timeout}
 	}
-	return &tokenSource{cfg: e.OAuth, secrets: e.secrets().oauth, clk: clk, client: client, refreshToken: e.secrets().oauth.refreshToken.Reveal()}
+	return &tokenSource{cfg: e.OAuth, secrets: sec, clk: clk, client: client, refreshToken: sec.refreshToken.Reveal()}
 }
 
 // Token returns a valid access token.

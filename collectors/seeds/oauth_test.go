@@ -124,7 +124,7 @@ func TestOAuthRefreshAndLogin(t *testing.T) {
 func TestTokenFile(t *testing.T) {
 	file := writeSecret(t, "token", "file-token-1")
 	e := &Endpoint{Address: "x:993", Username: "u", Auth: "xoauth2", OAuth: OAuthConfig{TokenFile: file}}
-	ts := newTokenSource(e, nil, nil)
+	ts := newTokenSource(e, oauthSecrets{}, nil, nil)
 	if tok, err := ts.Token(context.Background()); err != nil || tok != "file-token-1" {
 		t.Fatalf("%q %v", tok, err)
 	}

@@ -147,6 +147,10 @@ type Runner struct {
 	seeds  []*tokenSource
 	// bounces learns which messages the MTA bounced; nil in the CLI.
 	bounces *links.Bounces
+	// submitSec and seedSec are the endpoints' secrets and CA bundles,
+	// read from their files when the runner was built.
+	submitSec endpointSecrets
+	seedSec   []endpointSecrets
 	// observe and failed feed the live metrics; nil in the CLI.
 	observe func(*SeedResult)
 	failed  func(provider, stage string)
@@ -165,8 +169,15 @@ type RunnerOptions struct {
 	Bounces *links.Bounces
 }
 
-// NewRunner prepares rounds for a validated config.
+// NewRunner builds rounds from a validated config: it fills in the
+// defaults on a copy (the config is only read), reads the secret and CA
+// files and parses the templates.
 func NewRunner(cfg *Config, o RunnerOptions) (*Runner, error) {
+	cfg = cfg.withDefaults()
+	submitSec, seedSec, ps := cfg.resolve()
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
 	tpl, err := parseTemplates(&cfg.Message)
 	if err != nil {
 		return nil, err
@@ -184,14 +195,15 @@ func NewRunner(cfg *Config, o RunnerOptions) (*Runner, error) {
 	if helo == "" {
 		helo = "localhost"
 	}
-	r := &Runner{cfg: cfg, tpl: tpl, clk: o.Clock, log: o.Logger, tracer: o.Tracer, helo: helo, bounces: o.Bounces}
+	r := &Runner{cfg: cfg, tpl: tpl, clk: o.Clock, log: o.Logger, tracer: o.Tracer, helo: helo, bounces: o.Bounces,
+		submitSec: submitSec, seedSec: seedSec}
 	if isOAuth(cfg.Submit.Auth) {
-		r.submit = newTokenSource(&cfg.Submit, o.Clock, o.HTTPClient)
+		r.submit = newTokenSource(&cfg.Submit, submitSec.oauth, o.Clock, o.HTTPClient)
 	}
 	r.seeds = make([]*tokenSource, len(cfg.Seeds))
 	for i := range cfg.Seeds {
 		if isOAuth(cfg.Seeds[i].IMAP.Auth) {
-			r.seeds[i] = newTokenSource(&cfg.Seeds[i].IMAP, o.Clock, o.HTTPClient)
+			r.seeds[i] = newTokenSource(&cfg.Seeds[i].IMAP, seedSec[i].oauth, o.Clock, o.HTTPClient)
 		}
 	}
 	return r, nil
@@ -289,7 +301,7 @@ func (r *Runner) submitRound(ctx context.Context, round *Round, msgs []*outgoing
 	for i := range r.cfg.Seeds {
 		index[&r.cfg.Seeds[i]] = i
 	}
-	res, err := submitAll(ctx, &r.cfg.Submit, r.submit, r.helo, r.cfg.From, msgs, r.clk.Now)
+	res, err := submitAll(ctx, &r.cfg.Submit, &r.submitSec, r.submit, r.helo, r.cfg.From, msgs, r.clk.Now)
 	if err != nil {
 		round.SubmitErr = err.Error()
 		span.RecordError(err)
@@ -322,8 +334,8 @@ func (r *Runner) fail(res *SeedResult, stage string, err error) {
 }
 
 // imapOptions are the dial options of a seed's server.
-func imapOptions(e *Endpoint) (imapx.Options, error) {
-	tc, err := e.tlsConfig()
+func imapOptions(e *Endpoint, sec *endpointSecrets) (imapx.Options, error) {
+	tc, err := e.tlsConfig(sec)
 	if err != nil {
 		return imapx.Options{}, err
 	}
@@ -332,7 +344,7 @@ func imapOptions(e *Endpoint) (imapx.Options, error) {
 
 func (r *Runner) imapAuth(i int) imapx.Auth {
 	e := &r.cfg.Seeds[i].IMAP
-	a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: e.secrets().password.Reveal()}
+	a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: r.seedSec[i].password.Reveal()}
 	if ts := r.seeds[i]; ts != nil {
 		a.Token = ts.Token
 	}

@@ -16,13 +16,13 @@ import (
 
 // tlsConfig builds the TLS settings of an endpoint: verification on, with
 // the configured CAs, unless this endpoint opted out.
-func (e *Endpoint) tlsConfig() (*tls.Config, error) {
+func (e *Endpoint) tlsConfig(sec *endpointSecrets) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: e.ServerName, MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.InsecureSkipVerify} //nolint:gosec // opt-in per endpoint
 	if cfg.ServerName == "" {
 		host, _, _ := net.SplitHostPort(e.Address)
 		cfg.ServerName = host
 	}
-	cfg.RootCAs = e.secrets().ca.Pool()
+	cfg.RootCAs = sec.ca.Pool()
 	return cfg, nil
 }
 
@@ -37,9 +37,9 @@ type sent struct {
 // then one transaction per message so that one refused recipient does not
 // sink the others. The error return is for the session (connect, TLS,
 // AUTH); per-message refusals are in the slice.
-func submitAll(ctx context.Context, e *Endpoint, tokens *tokenSource, helo, from string, msgs []*outgoing, now func() time.Time) ([]sent, error) {
+func submitAll(ctx context.Context, e *Endpoint, sec *endpointSecrets, tokens *tokenSource, helo, from string, msgs []*outgoing, now func() time.Time) ([]sent, error) {
 	out := make([]sent, len(msgs))
-	tc, err := e.tlsConfig()
+	tc, err := e.tlsConfig(sec)
 	if err != nil {
 		return out, err
 	}
@@ -87,7 +87,7 @@ func submitAll(ctx context.Context, e *Endpoint, tokens *tokenSource, helo, from
 	if _, ok := c.TLSConnectionState(); !ok {
 		return out, fmt.Errorf("%s: no TLS; refusing to authenticate in clear", e.Address)
 	}
-	sc, err := smtpSASL(ctx, e, tokens)
+	sc, err := smtpSASL(ctx, e, sec, tokens)
 	if err != nil {
 		return out, err
 	}
@@ -146,12 +146,12 @@ func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
 // smtpSASL picks the SASL mechanism for submission.
-func smtpSASL(ctx context.Context, e *Endpoint, tokens *tokenSource) (sasl.Client, error) {
+func smtpSASL(ctx context.Context, e *Endpoint, sec *endpointSecrets, tokens *tokenSource) (sasl.Client, error) {
 	switch e.Auth {
 	case "login":
-		return sasl.NewLoginClient(e.Username, e.secrets().password.Reveal()), nil
+		return sasl.NewLoginClient(e.Username, sec.password.Reveal()), nil
 	default:
-		a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: e.secrets().password.Reveal()}
+		a := imapx.Auth{Method: e.Auth, Username: e.Username, Password: sec.password.Reveal()}
 		if tokens != nil {
 			a.Token = tokens.Token
 		}

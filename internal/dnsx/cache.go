@@ -6,18 +6,23 @@ import (
 )
 
 type cacheKey struct {
-	name  string
-	qtype uint16
+	// servers are the resolvers asked (joined): each resolver choice has
+	// its own answers.
+	servers string
+	name    string
+	qtype   uint16
 }
 
 type cacheEntry struct {
 	answer  *Answer
+	stored  time.Time
 	expires time.Time
 }
 
 // cache holds answers until their TTL runs out. It is bounded: when full it
 // first drops expired entries, then arbitrary ones (map order), which is
 // enough for a cache whose working set is one sweep's queries.
+// One cache serves every client of a Shared.
 type cache struct {
 	mu      sync.Mutex
 	max     int
@@ -30,8 +35,10 @@ func newCache(max int) *cache {
 
 // get returns a copy of a live entry marked Cached, with the TTL that is
 // left, so a caller can neither change the cached answer nor mistake it for
-// a fresh one.
-func (c *cache) get(k cacheKey, now time.Time) (*Answer, bool) {
+// a fresh one. An entry stored maxAge or longer ago is a miss for this
+// caller (and is replaced by its fresh answer), though it may still serve
+// a caller that accepts older answers.
+func (c *cache) get(k cacheKey, now time.Time, maxAge time.Duration) (*Answer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
@@ -42,11 +49,18 @@ func (c *cache) get(k cacheKey, now time.Time) (*Answer, bool) {
 		delete(c.entries, k)
 		return nil, false
 	}
+	expires := e.expires
+	if limit := e.stored.Add(maxAge); limit.Before(expires) {
+		expires = limit
+	}
+	if !now.Before(expires) {
+		return nil, false
+	}
 	a := *e.answer
 	a.Records = append(a.Records[:0:0], e.answer.Records...)
 	a.Cached = true
 	a.Server = ""
-	a.TTL = e.expires.Sub(now)
+	a.TTL = expires.Sub(now)
 	return &a, true
 }
 
@@ -58,7 +72,7 @@ func (c *cache) put(k cacheKey, a *Answer, now, expires time.Time) {
 	}
 	stored := *a
 	stored.Records = append(a.Records[:0:0], a.Records...)
-	c.entries[k] = cacheEntry{answer: &stored, expires: expires}
+	c.entries[k] = cacheEntry{answer: &stored, stored: now, expires: expires}
 }
 
 // evict makes room for one entry.

@@ -5,8 +5,16 @@
 // refuse or falsify answers for queries through public resolvers), a
 // per-attempt timeout with retries, UDP with a TCP retry when the answer is
 // truncated, a cache that honours the records' TTLs (and RFC 2308 negative
-// TTLs), one concurrency limit shared by every client in the process, and
-// errors classified as timeout, servfail, refused, nxdomain or network.
+// TTLs), one concurrency limit, and errors classified as timeout, servfail,
+// refused, nxdomain or network.
+//
+// The agent builds one Shared for its lifetime and hands it to every
+// collector and to /probe: it holds the one concurrency limit and the one
+// answer cache. Each collector asks it for a Client with its own resolver,
+// timeout, attempts and answer age; clients of one Shared share the limit,
+// and clients that ask the same resolvers share cached answers (answers of
+// different resolvers are kept apart: a validating resolver's AD bit or a
+// blocklist mirror's answers must not leak to another).
 //
 // Lookup asks for any record type and returns the records, the rcode and
 // the AD (DNSSEC authenticated data) bit; it never interprets them.
@@ -32,7 +40,8 @@ const (
 	DefaultAttempts    = 2
 	DefaultMaxInFlight = 32
 	DefaultCacheSize   = 10000
-	DefaultMaxTTL      = time.Hour
+	// DefaultMaxTTL caps how long any answer is kept, whatever its TTL.
+	DefaultMaxTTL = time.Hour
 	// defaultNegativeTTL caches an NXDOMAIN or NODATA answer that carries no
 	// SOA (so no RFC 2308 TTL) briefly, as a blocklist's "not listed" would be.
 	defaultNegativeTTL = 60 * time.Second
@@ -43,7 +52,8 @@ const (
 	resolvConf = "/etc/resolv.conf"
 )
 
-// Config sets up a Client. Zero values take the defaults.
+// Config is what one user of the shared client chooses. Zero values take
+// the defaults.
 type Config struct {
 	// Servers are resolvers as host:port, tried in order on failure. Empty
 	// means the system's (the nameservers of /etc/resolv.conf).
@@ -53,17 +63,59 @@ type Config struct {
 	// Attempts is how many exchanges a lookup tries before it gives up on
 	// timeouts and network errors, rotating through Servers.
 	Attempts int
-	// CacheSize bounds the cached answers; 0 takes the default, negative
+	// MaxTTL caps how old a cached answer this client accepts may be,
+	// whatever its TTL says (a blocklist sweep wants each sweep to see the
+	// lists afresh). At most the Shared's cap.
+	MaxTTL time.Duration
+}
+
+// SharedConfig sets up a Shared. Zero values take the defaults.
+type SharedConfig struct {
+	// MaxInFlight bounds the exchanges in flight across every client.
+	MaxInFlight int
+	// CacheSize bounds the cached answers across every client; negative
 	// turns the cache off.
 	CacheSize int
-	// MaxTTL caps how long an answer is cached, whatever its TTL says.
-	MaxTTL time.Duration
-	// Limiter bounds the exchanges in flight; nil shares the process-wide
-	// one, so that every collector together stays under one limit.
-	Limiter *Limiter
 	// Clock drives cache expiry; nil is the wall clock.
 	Clock clock.Clock
 }
+
+// Shared is the process's one DNS client: one concurrency limit and one
+// bounded answer cache, used through a Client per resolver choice. It is
+// safe for concurrent use and is meant to live as long as the agent, so a
+// collector restarted by a reload keeps the cache.
+type Shared struct {
+	limiter *limiter
+	cache   *cache // nil when off
+	clock   clock.Clock
+	// resolvConf is where the system's resolvers are read from.
+	resolvConf string
+}
+
+// NewShared makes the shared client.
+func NewShared(cfg SharedConfig) *Shared {
+	n := cfg.MaxInFlight
+	if n <= 0 {
+		n = DefaultMaxInFlight
+	}
+	s := &Shared{limiter: newLimiter(n), clock: cfg.Clock, resolvConf: resolvConf}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	switch {
+	case cfg.CacheSize == 0:
+		s.cache = newCache(DefaultCacheSize)
+	case cfg.CacheSize > 0:
+		s.cache = newCache(cfg.CacheSize)
+	}
+	return s
+}
+
+// InFlight returns how many exchanges hold a slot of the shared limit now.
+func (s *Shared) InFlight() int { return s.limiter.inFlight() }
+
+// MaxInFlight returns the shared limit.
+func (s *Shared) MaxInFlight() int { return s.limiter.capacity() }
 
 // Answer is the reply to one lookup.
 type Answer struct {
@@ -105,33 +157,40 @@ type Stats struct {
 	Exchanges uint64 // queries sent (each UDP or TCP attempt)
 }
 
-// Client is a DNS client. It is safe for concurrent use.
+// Client asks one choice of resolvers through a Shared. It is safe for
+// concurrent use.
 type Client struct {
+	shared   *Shared
 	servers  []string
 	timeout  time.Duration
 	attempts int
 	maxTTL   time.Duration
-	limiter  *Limiter
-	clock    clock.Clock
-	cache    *cache
-	udp, tcp *dns.Client
+	// partition keeps this resolver choice's answers apart in the cache.
+	partition string
+	udp, tcp  *dns.Client
 
 	lookups, hits, exchanges atomic.Uint64
 }
 
-// New makes a client. It fails only when no resolver is configured and the
-// system's cannot be read.
+// New makes a client with a limit and a cache of its own, for one-off use
+// (tests, a tool); collectors take theirs from the agent's Shared. It fails
+// only when no resolver is configured and the system's cannot be read.
 func New(cfg Config) (*Client, error) {
+	return NewShared(SharedConfig{}).Client(cfg)
+}
+
+// Client returns a client for cfg that shares s's limit and cache. It fails
+// only when no resolver is configured and the system's cannot be read.
+func (s *Shared) Client(cfg Config) (*Client, error) {
 	c := &Client{
-		servers:  cfg.Servers,
+		shared:   s,
+		servers:  append([]string(nil), cfg.Servers...),
 		timeout:  cfg.Timeout,
 		attempts: cfg.Attempts,
 		maxTTL:   cfg.MaxTTL,
-		limiter:  cfg.Limiter,
-		clock:    cfg.Clock,
 	}
 	if len(c.servers) == 0 {
-		sys, err := SystemServers(resolvConf)
+		sys, err := SystemServers(s.resolvConf)
 		if err != nil {
 			return nil, err
 		}
@@ -143,21 +202,10 @@ func New(cfg Config) (*Client, error) {
 	if c.attempts <= 0 {
 		c.attempts = DefaultAttempts
 	}
-	if c.maxTTL <= 0 {
+	if c.maxTTL <= 0 || c.maxTTL > DefaultMaxTTL {
 		c.maxTTL = DefaultMaxTTL
 	}
-	if c.limiter == nil {
-		c.limiter = sharedLimiter
-	}
-	if c.clock == nil {
-		c.clock = clock.Real{}
-	}
-	switch {
-	case cfg.CacheSize == 0:
-		c.cache = newCache(DefaultCacheSize)
-	case cfg.CacheSize > 0:
-		c.cache = newCache(cfg.CacheSize)
-	}
+	c.partition = strings.Join(c.servers, ",")
 	c.udp = &dns.Client{Net: "udp", Timeout: c.timeout, UDPSize: udpSize}
 	c.tcp = &dns.Client{Net: "tcp", Timeout: c.timeout}
 	return c, nil
@@ -228,9 +276,10 @@ func (c *Client) Stats() Stats {
 func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Answer, error) {
 	c.lookups.Add(1)
 	name = dns.Fqdn(strings.ToLower(name))
-	key := cacheKey{name: name, qtype: qtype}
-	if c.cache != nil {
-		if a, ok := c.cache.get(key, c.clock.Now()); ok {
+	key := cacheKey{servers: c.partition, name: name, qtype: qtype}
+	cache, clk := c.shared.cache, c.shared.clock
+	if cache != nil {
+		if a, ok := cache.get(key, clk.Now(), c.maxTTL); ok {
 			c.hits.Add(1)
 			return a, nil
 		}
@@ -239,10 +288,12 @@ func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Answer
 	if err != nil {
 		return nil, err
 	}
-	if c.cache != nil {
-		if ttl := min(a.TTL, c.maxTTL); ttl > 0 {
-			now := c.clock.Now()
-			c.cache.put(key, a, now, now.Add(ttl))
+	if cache != nil {
+		// Kept for its TTL (within the global cap); a client that wants
+		// fresher answers refuses older ones when it reads.
+		if ttl := min(a.TTL, DefaultMaxTTL); ttl > 0 {
+			now := clk.Now()
+			cache.put(key, a, now, now.Add(ttl))
 		}
 	}
 	return a, nil
@@ -290,10 +341,10 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 // once does one exchange with one server under the shared limit: UDP, then
 // TCP if the UDP reply was truncated.
 func (c *Client) once(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error) {
-	if err := c.limiter.acquire(ctx); err != nil {
+	if err := c.shared.limiter.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer c.limiter.release()
+	defer c.shared.limiter.release()
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	c.exchanges.Add(1)

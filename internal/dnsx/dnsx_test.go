@@ -16,12 +16,12 @@ import (
 
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// newClient makes a client with its own limiter and a fake clock, so tests
-// neither share state nor wait on wall time for the cache.
+// newClient makes a client with its own limit and cache and a fake clock,
+// so tests neither share state nor wait on wall time for the cache.
 func newClient(t *testing.T, servers ...string) (*Client, *clock.Fake) {
 	t.Helper()
 	fc := clock.NewFake(epoch)
-	c, err := New(Config{Servers: servers, Timeout: 200 * time.Millisecond, Attempts: 2, Limiter: NewLimiter(8), Clock: fc})
+	c, err := NewShared(SharedConfig{MaxInFlight: 8, Clock: fc}).Client(Config{Servers: servers, Timeout: 200 * time.Millisecond, Attempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestCacheIsBounded(t *testing.T) {
 	z := dnstest.NewZone().A("a.test", "127.0.0.2").A("b.test", "127.0.0.2").A("c.test", "127.0.0.2")
 	srv := dnstest.Start(t, z)
 	fc := clock.NewFake(epoch)
-	c, err := New(Config{Servers: []string{srv.Addr}, CacheSize: 2, Limiter: NewLimiter(1), Clock: fc})
+	c, err := NewShared(SharedConfig{MaxInFlight: 1, CacheSize: 2, Clock: fc}).Client(Config{Servers: []string{srv.Addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestCacheIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(c.cache.entries); n != 2 {
+	if n := len(c.shared.cache.entries); n != 2 {
 		t.Errorf("cache holds %d entries, want 2", n)
 	}
 }
@@ -292,29 +292,32 @@ func TestCacheIsBounded(t *testing.T) {
 func TestSharedConcurrencyLimit(t *testing.T) {
 	arrived := make(chan struct{}, 4)
 	release := make(chan struct{})
-	srv := dnstest.Start(t, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+	blocking := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		arrived <- struct{}{}
 		<-release
 		m := new(dns.Msg)
 		m.SetRcode(r, dns.RcodeNameError)
 		_ = w.WriteMsg(m)
-	}))
-	lim := NewLimiter(2)
-	mk := func() *Client {
-		c, err := New(Config{Servers: []string{srv.Addr}, Timeout: 5 * time.Second, Attempts: 1, Limiter: lim, Clock: clock.NewFake(epoch)})
+	})
+	// Two clients of one Shared, each with its own resolver (as dnsbl and
+	// domain configured with different resolvers): one limit for both.
+	srv, other := dnstest.Start(t, blocking), dnstest.Start(t, blocking)
+	shared := NewShared(SharedConfig{MaxInFlight: 2, CacheSize: -1, Clock: clock.NewFake(epoch)})
+	mk := func(addr string) *Client {
+		c, err := shared.Client(Config{Servers: []string{addr}, Timeout: 5 * time.Second, Attempts: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	a, b := mk(), mk()
+	a, b := mk(srv.Addr), mk(other.Addr)
 	done := make(chan error, 2)
 	go func() { _, err := a.Lookup(context.Background(), "1.test", dns.TypeA); done <- err }()
 	go func() { _, err := b.Lookup(context.Background(), "2.test", dns.TypeA); done <- err }()
 	<-arrived
 	<-arrived
-	if lim.InFlight() != 2 {
-		t.Errorf("in flight = %d, want 2", lim.InFlight())
+	if shared.InFlight() != 2 {
+		t.Errorf("in flight = %d, want 2", shared.InFlight())
 	}
 	// Both slots are taken by two different clients: a third lookup waits
 	// for a slot and gives up at its deadline without reaching the server.
@@ -324,8 +327,8 @@ func TestSharedConcurrencyLimit(t *testing.T) {
 	if ClassOf(err) != ClassTimeout {
 		t.Errorf("third lookup: err = %v, want class timeout", err)
 	}
-	if srv.Queries() != 2 {
-		t.Errorf("server saw %d queries, want 2", srv.Queries())
+	if n := srv.Queries() + other.Queries(); n != 2 {
+		t.Errorf("servers saw %d queries, want 2", n)
 	}
 	close(release)
 	for range 2 {
@@ -333,8 +336,75 @@ func TestSharedConcurrencyLimit(t *testing.T) {
 			t.Errorf("blocked lookup: %v", err)
 		}
 	}
-	if lim.InFlight() != 0 {
-		t.Errorf("in flight after release = %d, want 0", lim.InFlight())
+	if shared.InFlight() != 0 {
+		t.Errorf("in flight after release = %d, want 0", shared.InFlight())
+	}
+}
+
+// TestSharedCache: clients of one Shared that ask the same resolver share
+// answers; a client of another resolver does not see them.
+func TestSharedCache(t *testing.T) {
+	z := dnstest.NewZone().A("x.bl.test", "127.0.0.2")
+	z.TTL = 300
+	srv, other := dnstest.Start(t, z), dnstest.Start(t, z)
+	fc := clock.NewFake(epoch)
+	shared := NewShared(SharedConfig{Clock: fc})
+	mk := func(addr string, maxTTL time.Duration) *Client {
+		c, err := shared.Client(Config{Servers: []string{addr}, Timeout: time.Second, Attempts: 1, MaxTTL: maxTTL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first, second, elsewhere := mk(srv.Addr, 0), mk(srv.Addr, 0), mk(other.Addr, 0)
+	ctx := context.Background()
+	for _, c := range []*Client{first, second, elsewhere} {
+		if _, err := c.Lookup(ctx, "x.bl.test", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if srv.Queries() != 1 || other.Queries() != 1 {
+		t.Errorf("queries = %d and %d, want 1 and 1: the second client of a resolver is answered from the cache, another resolver's client is not", srv.Queries(), other.Queries())
+	}
+	if st := second.Stats(); st.CacheHits != 1 {
+		t.Errorf("second client: %+v, want 1 cache hit", st)
+	}
+}
+
+// TestMaxTTLIsPerClient: one client's answer age cap does not shorten what
+// another client of the same Shared may use, and is honoured for its own
+// reads of answers the other stored.
+func TestMaxTTLIsPerClient(t *testing.T) {
+	z := dnstest.NewZone().A("x.bl.test", "127.0.0.2")
+	z.TTL = 300
+	srv := dnstest.Start(t, z)
+	fc := clock.NewFake(epoch)
+	shared := NewShared(SharedConfig{Clock: fc})
+	long, err := shared.Client(Config{Servers: []string{srv.Addr}, Timeout: time.Second, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := shared.Client(Config{Servers: []string{srv.Addr}, Timeout: time.Second, Attempts: 1, MaxTTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := long.Lookup(ctx, "x.bl.test", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(20 * time.Second)
+	if a, err := short.Lookup(ctx, "x.bl.test", dns.TypeA); err != nil || !a.Cached || a.TTL != 10*time.Second {
+		t.Errorf("short client at 20s: %+v (err %v), want cached with 10s left", a, err)
+	}
+	fc.Advance(20 * time.Second)
+	if a, err := long.Lookup(ctx, "x.bl.test", dns.TypeA); err != nil || !a.Cached || a.TTL != 260*time.Second {
+		t.Errorf("long client at 40s: %+v (err %v), want cached with 260s left", a, err)
+	}
+	if a, err := short.Lookup(ctx, "x.bl.test", dns.TypeA); err != nil || a.Cached {
+		t.Errorf("short client at 40s: %+v (err %v), want a fresh answer", a, err)
+	}
+	if srv.Queries() != 2 {
+		t.Errorf("server saw %d queries, want 2", srv.Queries())
 	}
 }
 

@@ -2,29 +2,23 @@ package dnsx
 
 import "context"
 
-// Limiter bounds how many DNS exchanges are in flight at once. One limiter
-// shared by every collector keeps the agent from flooding its resolver when
-// a blocklist sweep and a domain check run together.
-type Limiter struct {
+// limiter bounds how many DNS exchanges are in flight at once. One limiter
+// in the Shared client keeps the agent from flooding its resolver when a
+// blocklist sweep, a domain check and a /probe run together.
+type limiter struct {
 	slots chan struct{}
 }
 
-// NewLimiter allows n exchanges at once (n < 1 is taken as 1).
-func NewLimiter(n int) *Limiter {
-	return &Limiter{slots: make(chan struct{}, max(n, 1))}
+// newLimiter allows n exchanges at once (n < 1 is taken as 1).
+func newLimiter(n int) *limiter {
+	return &limiter{slots: make(chan struct{}, max(n, 1))}
 }
 
-// sharedLimiter is the process-wide limit for clients that do not bring
-// their own.
-var sharedLimiter = NewLimiter(DefaultMaxInFlight)
+func (l *limiter) inFlight() int { return len(l.slots) }
 
-// InFlight returns how many exchanges hold a slot now.
-func (l *Limiter) InFlight() int { return len(l.slots) }
+func (l *limiter) capacity() int { return cap(l.slots) }
 
-// Cap returns how many exchanges may be in flight at once.
-func (l *Limiter) Cap() int { return cap(l.slots) }
-
-func (l *Limiter) acquire(ctx context.Context) error {
+func (l *limiter) acquire(ctx context.Context) error {
 	select {
 	case l.slots <- struct{}{}:
 		return nil
@@ -33,4 +27,4 @@ func (l *Limiter) acquire(ctx context.Context) error {
 	}
 }
 
-func (l *Limiter) release() { <-l.slots }
+func (l *limiter) release() { <-l.slots }

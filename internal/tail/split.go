@@ -3,8 +3,7 @@ package tail
 import "bytes"
 
 // minBufferBytes is the smallest read buffer a file gets. Larger reads mean
-// larger batches and fewer handler calls; 64 KiB is where a plain
-// bufio.Scanner read of a log file stops getting faster.
+// larger batches and fewer handler calls.
 const minBufferBytes = 64 << 10
 
 // splitter turns the bytes of one file into lines. It owns the file's read
