@@ -97,10 +97,7 @@ func (r *journalRig) cursorFile() string {
 func (r *journalRig) start() (*JournaldSource, *recordSink, func()) {
 	r.t.Helper()
 	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	src, err := NewJournald("journal", r.config, Options{StateDir: r.state, Clock: clock.Real{}, Location: time.UTC, Logger: logger})
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	src := NewJournald("journal", r.config, Options{StateDir: r.state, Clock: clock.Real{}, Location: time.UTC, Logger: logger})
 	sink := &recordSink{}
 	return src, sink, runSource(r.t, src, sink)
 }
@@ -416,10 +413,7 @@ func TestJournaldRealMachineMatches(t *testing.T) {
 		}
 	}
 	r.w.Write(t, "system.journal", es)
-	src, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}, Identifiers: []string{"postfix/smtpd"}}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}, Identifiers: []string{"postfix/smtpd"}}, Options{})
 	src.machineIDFile = filepath.Join(t.TempDir(), "machine-id")
 	if err := os.WriteFile(src.machineIDFile, []byte(ours+"\n"), 0o644); err != nil {
 		t.Fatal(err)
