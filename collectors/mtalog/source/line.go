@@ -1,7 +1,7 @@
 // Package source reads MTA log lines from where they are written (followed
 // files, journald, a syslog receiver, old and gzipped files for replay) and
 // hands them on in batches. It knows syslog's framing and timestamps, and
-// nothing of Postfix or Exim.
+// nothing of the MTA that wrote them.
 package source
 
 import "time"
