@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -240,6 +241,8 @@ func TestParserMatchesParseLine(t *testing.T) {
 		[]byte("Nov 26 07:02:41 mx postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:4x mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 25:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
+		[]byte("Nov 26 25:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:42  postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:42 m postfix/qmgr[1]: 601FE984B37: removed"),
 		[]byte("Nov 26 07:02:42 mx postfix/qmgr[1]: 601FE984B37: removed"),
@@ -320,6 +323,28 @@ func TestColonIn21(t *testing.T) {
 					msg[pos] = fill
 				}
 			}
+		}
+	}
+}
+
+// TestTimestampIsTheSources: a line parses only when it starts with a
+// timestamp a source can date (source.StampLen) and a space, and the
+// parser leaves the time to that source.
+func TestTimestampIsTheSources(t *testing.T) {
+	const msg = " mx postfix/qmgr[1]: 601FE984B37: removed"
+	for _, stamp := range []string{
+		"Nov 26 07:02:42", "Nov  6 07:02:42", "2026-11-26T07:02:42.5+01:00", "2026-11-26T07:02:42Z",
+		"Nov 26 25:02:42", "Nov 32 07:02:42", "Foo 26 07:02:42", "2026-11-26T07:02:42+0100", "2026-13-26T07:02:42Z", "Nov 26 07:02:42x",
+	} {
+		line := []byte(stamp + msg)
+		var ev event.Event
+		ok := ParseLine(line, &ev)
+		n := source.StampLen(line)
+		if want := n > 0 && line[n] == ' '; ok != want {
+			t.Errorf("%q: parsed %v, want %v", line, ok, want)
+		}
+		if !ev.Time.IsZero() {
+			t.Errorf("%q: the parser set a time", line)
 		}
 	}
 }
