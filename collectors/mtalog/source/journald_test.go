@@ -193,18 +193,12 @@ func TestJournaldCursorKeyedByWhatItReads(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "journald-journal.cursor"), []byte("s=5eed;i=9\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	first, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}}, Options{StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}}, Options{StateDir: state})
 	first.loadCursor()
 	if first.cursor != "s=5eed;i=9" {
 		t.Errorf("upgrade: cursor %q, want the legacy s=5eed;i=9", first.cursor)
 	}
-	second, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@postfix-out.service"}}, Options{StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := NewJournald("journal", JournaldConfig{Units: []string{"postfix@postfix-out.service"}}, Options{StateDir: state})
 	second.loadCursor()
 	if second.cursor != "" {
 		t.Errorf("a source of other units resumed from cursor %q", second.cursor)
