@@ -308,10 +308,10 @@ func TestZeroConfigWithPostfix(t *testing.T) {
 		return a.Config()
 	}
 	en := start(&postconf.Facts{Version: "3.7.11", LogFile: "/var/log/mail.log", LogVia: "syslog"}, nil).Enabled()
-	if len(en) != 1 || en[0].Name != "testtick" {
-		t.Fatalf("enabled %+v, want testtick only (testcrash offers no Auto)", en)
+	if len(en) != 2 || en[0].Name != "mta" || en[1].Name != "testtick" {
+		t.Fatalf("enabled %+v, want mta and testtick (testcrash offers no Auto)", en)
 	}
-	if tc := en[0].Config.(*tickConfig); len(tc.Targets) != 1 || tc.Targets[0] != "/var/log/mail.log" {
+	if tc := en[1].Config.(*tickConfig); len(tc.Targets) != 1 || tc.Targets[0] != "/var/log/mail.log" {
 		t.Errorf("testtick's proposed config: %+v", tc)
 	}
 	if en := start(nil, postconf.ErrNoPostfix).Enabled(); len(en) != 0 {

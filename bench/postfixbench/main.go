@@ -25,7 +25,6 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
-	"github.com/mailscope/mailscope/internal/clock"
 )
 
 func main() {
@@ -135,13 +134,10 @@ func (discard) HandleBatch(*source.Batch) {}
 // file whose year it guessed wrong), no tracer, UTC for timestamps without
 // a zone.
 func replay(path string) (int64, error) {
-	cfg := pipeline.DefaultConfig()
-	cfg.MTA = "postfix"
-	cfg.Location = time.UTC
 	var p *pipeline.Pipeline
 	newSink := func() (source.Sink, error) {
 		var err error
-		p, err = pipeline.New(cfg, prometheus.NewRegistry(), nil, nil, clock.Real{})
+		p, err = pipeline.New(pipeline.DefaultConfig(), pipeline.Options{MTA: "postfix", Registerer: prometheus.NewRegistry()})
 		return p, err
 	}
 	st, err := source.ReplayWith(context.Background(), []string{path}, newSink, source.ReplayOptions{Name: "bench", Location: time.UTC})

@@ -16,7 +16,6 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
-	"github.com/mailscope/mailscope/internal/clock"
 )
 
 // mailscope replay: read old log files through the live pipeline and print
@@ -53,9 +52,6 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 		}
 		loc = l
 	}
-	cfg := pipeline.DefaultConfig()
-	cfg.MTA = o.mta
-	cfg.Location = loc
 	// A replay that finds a file's year guessed wrong starts over with a
 	// new sink (see source.Replay): each gets a fresh pipeline on its own
 	// registry, and only the last one is printed.
@@ -65,7 +61,7 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 		reg = prometheus.NewRegistry()
 		var err error
 		// No tracer: a replay counts, it does not export old traces.
-		p, err = pipeline.New(cfg, reg, nil, nil, clock.Real{})
+		p, err = pipeline.New(pipeline.DefaultConfig(), pipeline.Options{MTA: o.mta, Registerer: reg})
 		return p, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

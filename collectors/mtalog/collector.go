@@ -1,7 +1,12 @@
 // Package mtalog is the `mta` collector: it reads an MTA's log lines from
 // its configured sources (followed files, journald, a syslog receiver; see
-// package source), hands them to the parser pipeline (NewSink), and exposes
-// each source's self-metrics (mailscope_mta_log_*).
+// package source), hands them to the parser pipeline it builds from its
+// `pipeline:` sub-section (package pipeline), and exposes each source's
+// self-metrics (mailscope_mta_log_*).
+//
+// Its packages read top-down, none importing one above it: mtalog (the
+// collector and its config) -> pipeline -> postfix (the parser) and
+// correlate -> source and event. The sources own a line's time.
 //
 // Sources run side by side under the collector's context. A source that
 // fails (a listener that cannot bind) is restarted with backoff, from its
@@ -17,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
@@ -24,7 +30,7 @@ import (
 func init() {
 	collectors.Register(collectors.Factory{
 		Name:      "mta",
-		Help:      "MTA log pipeline: files (rotation-safe, checkpointed), journald and syslog sources feeding the log parser",
+		Help:      "MTA log pipeline: files (rotation-safe, checkpointed), journald and syslog sources feeding the Postfix log parser",
 		NewConfig: func() collectors.Config { return NewConfig() },
 		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
 			return New(cfg.(*Config), s)
@@ -60,45 +66,40 @@ type Collector struct {
 	cfg     *Config
 	s       collectors.Settings
 	sources []source.Source
-	sink    source.Sink
 	serial  *serialSink
 
 	mu      sync.Mutex
 	lastErr error
 }
 
-// New builds the sources and the pipeline of a validated config and
-// registers the metrics.
+// New builds the sources and the pipeline of a valid config (see
+// Config.Validate, which the agent has called) and registers the metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	sink, err := NewSink(SinkParams{MTA: cfg.Kind, Registerer: s.Registerer, Logger: s.Logger, Tracer: s.Tracer, Clock: s.Clock, StateDir: s.StateDir,
-		Pipeline: cfg.Pipeline.OrDefault(), Location: cfg.location(), Mail: s.Mail.OrDefault(), Bounces: s.Bounces})
+	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer,
+		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces})
 	if err != nil {
-		return nil, fmt.Errorf("mta: pipeline: %w", err)
+		return nil, fmt.Errorf("mta: %w", err)
 	}
-	return newWithSink(cfg, s, sink)
+	return newCollector(cfg, s, p)
 }
 
-func newWithSink(cfg *Config, s collectors.Settings, sink source.Sink) (*Collector, error) {
-	opts := source.Options{Logger: s.Logger, StateDir: s.StateDir, Clock: s.Clock, Location: cfg.location()}
-	c := &Collector{cfg: cfg, s: s, sink: sink, serial: &serialSink{sink: sink}}
+// newCollector builds the sources of cfg, handing their lines to sink.
+func newCollector(cfg *Config, s collectors.Settings, sink source.Sink) (*Collector, error) {
+	loc, err := cfg.location()
+	if err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	opts := source.Options{Logger: s.Logger, StateDir: s.StateDir, Clock: s.Clock, Location: loc}
+	c := &Collector{cfg: cfg, s: s, serial: &serialSink{sink: sink}}
 	for _, sc := range cfg.Sources {
-		var src source.Source
-		var err error
 		switch {
 		case sc.File != nil:
-			src, err = source.NewFile(sc.Name, *sc.File, opts)
+			c.sources = append(c.sources, source.NewFile(sc.Name, *sc.File, opts))
 		case sc.Journald != nil:
-			src, err = source.NewJournald(sc.Name, *sc.Journald, opts)
+			c.sources = append(c.sources, source.NewJournald(sc.Name, *sc.Journald, opts))
 		case sc.Syslog != nil:
-			src, err = source.NewSyslog(sc.Name, *sc.Syslog, opts)
+			c.sources = append(c.sources, source.NewSyslog(sc.Name, *sc.Syslog, opts))
 		}
-		if err != nil {
-			return nil, fmt.Errorf("mta: %w", err)
-		}
-		c.sources = append(c.sources, src)
 	}
 	if err := s.Registerer.Register(newSourceMetrics(cfg.Kind, c.sources)); err != nil {
 		return nil, fmt.Errorf("mta: register metrics: %w", err)
@@ -109,26 +110,17 @@ func newWithSink(cfg *Config, s collectors.Settings, sink source.Sink) (*Collect
 // Sources returns the collector's sources, in config order.
 func (c *Collector) Sources() []source.Source { return c.sources }
 
-// Run runs every source (and the sink, if it is a Runner) until ctx ends.
-// Each source stops gracefully: files save their checkpoints, journald its
-// cursor. Source failures are logged, reported and retried; Run itself
-// returns only when ctx ends, with the sink's error if it had one.
+// Run runs every source until ctx ends. Each source stops gracefully:
+// files save their checkpoints, journald its cursor. Source failures are
+// logged, reported and retried; Run returns nil when ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, src := range c.sources {
 		wg.Go(func() { c.runSource(ctx, src) })
 	}
-	var sinkErr error
-	if r, ok := c.sink.(Runner); ok {
-		wg.Go(func() {
-			if err := r.Run(ctx); err != nil && ctx.Err() == nil {
-				sinkErr = fmt.Errorf("mta: pipeline: %w", err)
-			}
-		})
-	}
 	c.reportLoop(ctx)
 	wg.Wait()
-	return sinkErr
+	return nil
 }
 
 // runSource runs one source until ctx ends, restarting it with backoff.

@@ -231,7 +231,7 @@ func TestSourceMetrics(t *testing.T) {
 	}}
 	reg := prometheus.NewRegistry()
 	sink := &seqSink{}
-	c, err := newWithSink(cfg, settings(t, reg, filepath.Join(dir, "state"), clock.Real{}), sink)
+	c, err := newCollector(cfg, settings(t, reg, filepath.Join(dir, "state"), clock.Real{}), sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,8 +331,7 @@ func TestFailedSourceRestartsWithBackoff(t *testing.T) {
 	var reports []collectors.RunResult
 	s := settings(t, prometheus.NewRegistry(), t.TempDir(), clk)
 	s.Report = func(r collectors.RunResult) { mu.Lock(); reports = append(reports, r); mu.Unlock() }
-	c := &Collector{cfg: NewConfig(), s: s, sources: []source.Source{flaky}, sink: NewCountingSink()}
-	c.serial = &serialSink{sink: c.sink}
+	c := &Collector{cfg: NewConfig(), s: s, sources: []source.Source{flaky}, serial: &serialSink{sink: &seqSink{}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -385,7 +384,7 @@ func followedLog(t *testing.T, dir string) (path string, sink *seqSink, start fu
 	cfg := &Config{Kind: "postfix", Sources: []SourceConfig{{Name: "maillog", File: &source.FileConfig{Paths: []string{path}, PollInterval: 10 * time.Millisecond, RotateWait: time.Hour}}}}
 	sink = &seqSink{}
 	start = func() (stop func()) {
-		c, err := newWithSink(cfg, settings(t, prometheus.NewRegistry(), filepath.Join(dir, "state"), clock.Real{}), sink)
+		c, err := newCollector(cfg, settings(t, prometheus.NewRegistry(), filepath.Join(dir, "state"), clock.Real{}), sink)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,24 +2,31 @@ package mtalog
 
 import (
 	"fmt"
-
-	"github.com/mailscope/mailscope/collectors"
-	"reflect"
 	"regexp"
+	"slices"
 	"time"
 
-	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
+	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Kinds are the MTAs whose logs mailscope parses; the `mta` label.
-var Kinds = []string{"postfix", "exim"}
+var Kinds = []string{"postfix"}
 
-// Config is the `mta` section of the config file.
+// plannedKinds are MTAs the config names (and the metrics schema has room
+// for) whose parser does not exist yet: check-config refuses them with a
+// message saying so, rather than the agent failing at start.
+var plannedKinds = map[string]bool{"exim": true}
+
+// Config is the `mta` section of the config file. It is data only:
+// Validate checks it without changing it, and New builds the sources and
+// the pipeline from a valid one.
 type Config struct {
-	// Kind is the MTA writing the logs: postfix (default) or exim.
+	// Kind is the MTA writing the logs: postfix (the default, and the
+	// only parser so far).
 	Kind string `yaml:"kind"`
 	// Timezone is the zone of RFC 3164 timestamps ("Nov 26 05:31:21"),
 	// which carry none: an IANA name such as Europe/Berlin; empty is the
@@ -30,61 +37,7 @@ type Config struct {
 	// journald.
 	Sources []SourceConfig `yaml:"sources"`
 	// Pipeline tunes what the parser pipeline makes of the lines.
-	Pipeline PipelineConfig `yaml:"pipeline"`
-}
-
-// PipelineConfig is the `pipeline` sub-section, handed to the pipeline
-// through SinkParams. A Config built in code without it (all zero) gets
-// DefaultPipelineConfig.
-type PipelineConfig struct {
-	// Providers and ReasonRules are deprecated: they moved to the
-	// top-level providers: and reason_rules: sections, which every
-	// collector uses. The agent still reads them for one release (see
-	// MovedMailKeys); the pipeline uses the shared taxonomy only.
-	Providers   map[string]string      `yaml:"providers,omitempty"`
-	ReasonRules []mailclass.ReasonRule `yaml:"reason_rules,omitempty"`
-	// Correlator bounds the messages held by queue ID.
-	Correlator correlate.Config `yaml:"correlator"`
-	// Traces chooses the messages traced besides every failed or slow one.
-	Traces correlate.Sampling `yaml:"traces"`
-}
-
-// DefaultPipelineConfig is the built-in maps, 100,000 messages for 6 days,
-// and traces of every failed or slow (>= 15m) message and 1% of the rest.
-func DefaultPipelineConfig() PipelineConfig {
-	return PipelineConfig{Correlator: correlate.DefaultConfig(), Traces: correlate.Sampling{Ratio: 0.01, Slow: 15 * time.Minute}}
-}
-
-// OrDefault returns c, or the defaults when c was never set.
-func (c PipelineConfig) OrDefault() PipelineConfig {
-	if reflect.ValueOf(c).IsZero() {
-		return DefaultPipelineConfig()
-	}
-	return c
-}
-
-// Validate returns every problem, with key paths relative to the
-// sub-section.
-func (c PipelineConfig) Validate() error {
-	var ps config.Problems
-	c = c.OrDefault()
-	ps.Merge("", mailclass.Config{Providers: c.Providers, ReasonRules: c.ReasonRules}.Validate())
-	if c.Correlator.MaxMessages < 1 {
-		ps.Addf("correlator.max_messages", "must be at least 1, got %d", c.Correlator.MaxMessages)
-	}
-	if c.Correlator.TTL < time.Hour {
-		ps.Addf("correlator.ttl", "must be at least 1h (and should cover maximal_queue_lifetime), got %s", c.Correlator.TTL)
-	}
-	if c.Correlator.MaxAttempts < 1 {
-		ps.Addf("correlator.max_attempts", "must be at least 1, got %d", c.Correlator.MaxAttempts)
-	}
-	if c.Traces.Ratio < 0 || c.Traces.Ratio > 1 {
-		ps.Addf("traces.sample_ratio", "must be between 0 and 1, got %v", c.Traces.Ratio)
-	}
-	if c.Traces.Slow < 0 {
-		ps.Addf("traces.slow_threshold", "must not be negative, got %s", c.Traces.Slow)
-	}
-	return ps.Err()
+	Pipeline pipeline.Config `yaml:"pipeline"`
 }
 
 // MovedMailKeys returns the deprecated pipeline.providers and
@@ -112,19 +65,21 @@ type SourceConfig struct {
 }
 
 // NewConfig returns the defaults: a Postfix with no source yet.
-func NewConfig() *Config { return &Config{Kind: "postfix", Pipeline: DefaultPipelineConfig()} }
+func NewConfig() *Config { return &Config{Kind: "postfix", Pipeline: pipeline.DefaultConfig()} }
 
 // nameRE keeps source names usable as label values and file name parts.
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Validate returns every problem, with key paths relative to the section.
+// It changes nothing, and it is the only check of the section: New and the
+// builders below it take a valid config as given.
 func (c *Config) Validate() error {
 	var ps config.Problems
-	kindOK := false
-	for _, k := range Kinds {
-		kindOK = kindOK || c.Kind == k
-	}
-	if !kindOK {
+	switch {
+	case slices.Contains(Kinds, c.Kind):
+	case plannedKinds[c.Kind]:
+		ps.Addf("kind", "%q is not supported yet: this version has no %s log parser (use postfix)", c.Kind, c.Kind)
+	default:
 		ps.Addf("kind", "must be one of %v, got %q", Kinds, c.Kind)
 	}
 	if c.Timezone != "" {
@@ -192,14 +147,14 @@ func (c *Config) Validate() error {
 	return ps.Err()
 }
 
-// location is the zone for RFC 3164 timestamps; Validate has checked it.
-func (c *Config) location() *time.Location {
+// location is the zone for RFC 3164 timestamps.
+func (c *Config) location() (*time.Location, error) {
 	if c.Timezone == "" {
-		return time.Local
+		return time.Local, nil
 	}
 	loc, err := time.LoadLocation(c.Timezone)
 	if err != nil {
-		return time.Local
+		return nil, fmt.Errorf("timezone: %w", err)
 	}
-	return loc
+	return loc, nil
 }

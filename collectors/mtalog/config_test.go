@@ -1,6 +1,7 @@
 package mtalog
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ mta:
       file: {path: [/var/log/x.log]}
 `)
 	want := []string{
-		`test.yml:3: mta.kind: must be one of [postfix exim], got "sendmail"`,
+		`test.yml:3: mta.kind: must be one of [postfix], got "sendmail"`,
 		`test.yml:4: mta.timezone: unknown time zone "Mars/Olympus"`,
 		`test.yml:7: mta.sources[0].file.start_at: must be end or beginning, got "middle"`,
 		`test.yml:8: mta.sources[1].name: "maillog" is already the name of sources[0]`,
@@ -117,5 +118,55 @@ func TestAuto(t *testing.T) {
 	}
 	if c.Kind != "postfix" || len(c.Sources) != 1 || c.Sources[0].File.Paths[0] != "/var/log/mail.log" || c.Sources[0].File.StartAt != "end" {
 		t.Fatalf("Auto: %+v", c)
+	}
+}
+
+// TestConfigRefusesExim: the config names exim, but no Exim parser exists
+// yet; check-config must say so instead of the agent failing at start.
+func TestConfigRefusesExim(t *testing.T) {
+	_, err := decode(t, `
+mta:
+  kind: exim
+  sources:
+    - name: maillog
+      file: {paths: [/var/log/exim4/mainlog]}
+`)
+	want := `test.yml:3: mta.kind: "exim" is not supported yet: this version has no exim log parser (use postfix)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("problems: %v\nwant: %s", err, want)
+	}
+}
+
+// TestValidateChangesNothing: Validate only reads the config (compared
+// with a second decode of the same text, which was never validated).
+func TestValidateChangesNothing(t *testing.T) {
+	const text = `
+mta:
+  timezone: Europe/Berlin
+  sources:
+    - name: maillog
+      file: {paths: [/var/log/mail.log]}
+    - name: relay
+      syslog: {udp: "127.0.0.1:0"}
+    - name: journal
+      journald: {units: [postfix@-.service]}
+`
+	cfg, err := decode(t, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := config.Parse("test.yml", []byte(text), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := NewConfig()
+	if err := doc.Finish(doc.Decode(config.Lookup(doc.Root, "mta"), "mta", fresh)); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, fresh) {
+		t.Errorf("Validate changed the config:\n%+v\nnot validated:\n%+v", cfg, fresh)
 	}
 }

@@ -10,11 +10,10 @@
 package correlate
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -36,19 +35,20 @@ func DefaultConfig() Config {
 	return Config{MaxMessages: 100_000, TTL: 6 * 24 * time.Hour, MaxAttempts: 32}
 }
 
-// Validate returns every problem.
+// Validate returns every problem, with key paths relative to the
+// `correlator:` section. It changes nothing.
 func (c Config) Validate() error {
-	var errs []error
+	var ps config.Problems
 	if c.MaxMessages < 1 {
-		errs = append(errs, fmt.Errorf("max_messages: must be at least 1, got %d", c.MaxMessages))
+		ps.Addf("max_messages", "must be at least 1, got %d", c.MaxMessages)
 	}
 	if c.TTL < time.Hour {
-		errs = append(errs, fmt.Errorf("ttl: must be at least 1h (and should cover maximal_queue_lifetime), got %s", c.TTL))
+		ps.Addf("ttl", "must be at least 1h (and should cover maximal_queue_lifetime), got %s", c.TTL)
 	}
 	if c.MaxAttempts < 1 {
-		errs = append(errs, fmt.Errorf("max_attempts: must be at least 1, got %d", c.MaxAttempts))
+		ps.Addf("max_attempts", "must be at least 1, got %d", c.MaxAttempts)
 	}
-	return errors.Join(errs...)
+	return ps.Err()
 }
 
 // End says why a message left the table.

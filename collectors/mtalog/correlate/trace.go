@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -19,6 +20,19 @@ import (
 type Sampling struct {
 	Ratio float64       `yaml:"sample_ratio"`
 	Slow  time.Duration `yaml:"slow_threshold"`
+}
+
+// Validate returns every problem, with key paths relative to the
+// `traces:` section. It changes nothing.
+func (s Sampling) Validate() error {
+	var ps config.Problems
+	if s.Ratio < 0 || s.Ratio > 1 {
+		ps.Addf("sample_ratio", "must be between 0 and 1, got %v", s.Ratio)
+	}
+	if s.Slow < 0 {
+		ps.Addf("slow_threshold", "must not be negative, got %s", s.Slow)
+	}
+	return ps.Err()
 }
 
 // Keep reports whether m is traced.

@@ -49,7 +49,7 @@ func (k Kind) String() string {
 	return "none"
 }
 
-// Daemon is the Postfix (or Exim) program that logged a line, from the last
+// Daemon is the Postfix program that logged a line, from the last
 // component of its syslog program name, so renamed services keep theirs.
 type Daemon uint8
 

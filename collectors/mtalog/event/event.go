@@ -20,11 +20,9 @@ import (
 // Event is one parsed log line. Parsers overwrite every field (Reset) before
 // filling it, so one Event can be reused for every line without allocation.
 type Event struct {
-	// Time is when the line was logged. Parsers set it from the line's
-	// timestamp; NoYear is set when that timestamp (RFC 3164) has no year,
-	// for the caller to supply one.
-	Time   time.Time
-	NoYear bool
+	// Time is when the line was logged, as its source dated it
+	// (source.Line.Time). Parsers leave it zero: the pipeline sets it.
+	Time time.Time
 
 	Kind   Kind
 	Daemon Daemon

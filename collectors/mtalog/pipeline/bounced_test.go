@@ -61,10 +61,7 @@ func TestBouncedMessagesAreReported(t *testing.T) {
 	if nBounced == 0 {
 		t.Fatal("the corpus has no bounced message with a Message-ID: the test would prove nothing")
 	}
-	cfg := DefaultConfig()
-	cfg.Location = time.UTC
-	cfg.Bounces = bounces
-	p, err := New(cfg, prometheus.NewRegistry(), nil, nil, clk)
+	p, err := New(DefaultConfig(), Options{MTA: "postfix", Registerer: prometheus.NewRegistry(), Bounces: bounces})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,14 +86,14 @@ func TestSeedBounceFoundAmongManyBounces(t *testing.T) {
 	const seedID = "t1.gone-1.5f3a@mailscope.test"
 	bounces.Watch(mailclass.HashMessageID([]byte(seedID)), clk.Now().Add(time.Hour))
 	cfg := DefaultConfig()
-	cfg.Location = time.UTC
 	cfg.Correlator.MaxMessages = 1000
-	cfg.Bounces = bounces
 	reg := prometheus.NewRegistry()
-	p, err := New(cfg, reg, nil, nil, clk)
+	p, err := New(cfg, Options{MTA: "postfix", Registerer: reg, Bounces: bounces})
 	if err != nil {
 		t.Fatal(err)
 	}
+	lc := source.NewLiveClock(time.UTC)
+	lc.SetNow(clk.Now())
 	message := func(b *source.Batch, qid, id string) {
 		for _, l := range []string{
 			"Nov 30 07:02:41 mx postfix/cleanup[15596]: " + qid + ": message-id=<" + id + ">",
@@ -104,7 +101,7 @@ func TestSeedBounceFoundAmongManyBounces(t *testing.T) {
 			"Nov 30 07:02:41 mx postfix/smtp[15603]: " + qid + ": to=<user@bounce.test>, relay=mx.bounce.test[192.0.2.1]:25, delay=0.01, delays=0/0/0/0.01, dsn=5.1.1, status=bounced (host mx.bounce.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
 			"Nov 30 07:02:41 mx postfix/qmgr[15545]: " + qid + ": removed",
 		} {
-			b.Lines = append(b.Lines, source.Line{Text: []byte(l)})
+			b.Lines = append(b.Lines, source.Line{Time: lc.LineTime([]byte(l)), Text: []byte(l)})
 		}
 	}
 	b := &source.Batch{Source: "maillog"}

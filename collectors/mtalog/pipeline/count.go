@@ -20,34 +20,34 @@ func (p *Pipeline) count(ev *event.Event) {
 	case event.KindReject:
 		reason = p.classify(ev.DSN, ev.Text)
 		if ev.Action == event.ActionReject || ev.Action == event.ActionDefer {
-			p.series(counterKey{vec: vRejects, a: uint8(reason)}, m.rejects).n++
+			m.store.cell(m.rejectKey(reason)).n++
 		}
-		p.series(counterKey{vec: vRejectStages, a: uint8(ev.Daemon), b: uint8(ev.Action), c: uint8(ev.Stage)}, m.rejectStages).n++
+		m.store.cell(m.rejectStageKey(ev.Daemon, ev.Action, ev.Stage)).n++
 		if ev.Daemon == event.DaemonPostscreen {
-			p.series(counterKey{vec: vPostscreen, a: uint8(event.PostscreenReject)}, m.postscreen).n++
+			m.store.cell(m.postscreenKey(event.PostscreenReject)).n++
 		}
 	case event.KindContentAction:
 		if ev.Action == event.ActionReject || ev.Action == event.ActionDefer {
 			reason = p.classify(ev.DSN, ev.Text)
 		}
-		p.series(counterKey{vec: vContent, a: uint8(ev.Action)}, m.contentActions).n++
+		m.store.cell(m.contentActionKey(ev.Action)).n++
 	case event.KindAuthFailure:
 		m.authFailures.n++
-		p.series(counterKey{vec: vAuthByMech, a: uint8(ev.SASLMechanism)}, m.authByMech).n++
+		m.store.cell(m.authMechanismKey(ev.SASLMechanism)).n++
 	case event.KindTLS:
-		p.series(counterKey{vec: vTLS, a: uint8(ev.TLSDirection), b: uint8(ev.TLSProtocol)}, m.tls).n++
+		m.store.cell(m.tlsKey(ev.TLSDirection, ev.TLSProtocol)).n++
 	case event.KindPostscreen:
-		p.series(counterKey{vec: vPostscreen, a: uint8(ev.Postscreen)}, m.postscreen).n++
+		m.store.cell(m.postscreenKey(ev.Postscreen)).n++
 	case event.KindLostConnection, event.KindTimeout, event.KindTooManyErrors:
-		p.series(counterKey{vec: vDrops, a: uint8(ev.Kind), b: uint8(ev.Stage)}, m.drops).n++
+		m.store.cell(m.dropKey(ev.Kind, ev.Stage)).n++
 	case event.KindDiagnostic:
-		p.series(counterKey{vec: vDiagnostics, a: uint8(ev.Daemon), b: uint8(ev.Severity)}, m.diagnostics).n++
+		m.store.cell(m.diagnosticKey(ev.Daemon, ev.Severity)).n++
 	case event.KindNotification:
-		p.series(counterKey{vec: vNotifications, a: uint8(ev.Status)}, m.notifications).n++
+		m.store.cell(m.notificationKey(ev.Status)).n++
 	case event.KindDelivery:
 		provider, pid = p.providerOf(ev)
 		if ev.Status == event.StatusDeliverable || ev.Status == event.StatusUndeliverable {
-			p.series(counterKey{vec: vVerifications, a: uint8(ev.Status)}, m.verifications).n++
+			m.store.cell(m.verificationKey(ev.Status)).n++
 			// Probes are not mail: the correlator does not see them.
 			return
 		}
@@ -81,16 +81,16 @@ func (p *Pipeline) count(ev *event.Event) {
 // pid is provider's labelID, or 0 to look it up.
 func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider string, pid uint32, reason mailclass.Reason, dsn mailclass.DSN, delay float64, hasDelay bool) {
 	m := p.m
-	p.series(counterKey{vec: vDeliveries, a: uint8(transport), b: uint8(st), s: provider, sid: pid}, m.deliveries).n++
+	m.store.cell(m.deliveryKey(transport, st, provider, pid)).n++
 	if hasDelay {
-		p.series(counterKey{vec: vDelay, a: uint8(st), s: provider, sid: pid}, m.delay).observe(delay, m.delay.buckets)
+		m.store.cell(m.delayKey(st, provider, pid)).observe(delay, delayBuckets)
 	}
 	if st == event.StatusSent {
 		return
 	}
-	p.series(counterKey{vec: vFailures, a: uint8(st), b: uint8(reason), s: provider, sid: pid}, m.failures).n++
+	m.store.cell(m.failureKey(st, reason, provider, pid)).n++
 	if st == event.StatusBounced {
-		p.series(counterKey{vec: vBounces, a: dsn.Class, s: provider, sid: pid}, m.bounces).n++
+		m.store.cell(m.bounceKey(dsn, provider, pid)).n++
 	}
 }
 
@@ -100,7 +100,7 @@ func (p *Pipeline) delivery(transport event.Daemon, st event.Status, provider st
 func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 	switch ev.Daemon {
 	case event.DaemonLocal, event.DaemonVirtual, event.DaemonPipe:
-		return mailclass.ProviderLocal, p.labelID(mailclass.ProviderLocal)
+		return mailclass.ProviderLocal, p.m.store.labelID(mailclass.ProviderLocal)
 	}
 	relay := ev.Relay
 	if string(relay) == "none" {
@@ -111,7 +111,7 @@ func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 		return prov, id
 	}
 	prov = p.providers.Lookup(ev.Domain, relay)
-	id = p.labelID(prov)
+	id = p.m.store.labelID(prov)
 	if slot != nil {
 		slot.put(ev.Domain, relay, prov, id)
 	}
@@ -122,27 +122,18 @@ func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 // trace. It runs under p.mu (from Observe or Flush).
 func (p *Pipeline) messageDone(msg *correlate.Message) {
 	m := p.m
-	// A handful of series, one per end and outcome: found by index.
-	ended := &p.endedCells[msg.End]
-	if *ended == nil {
-		*ended = p.series(counterKey{vec: vEnded, a: uint8(msg.End)}, m.ended)
-	}
-	(*ended).n++
+	m.endedCell(msg.End).n++
 	if msg.End == correlate.EndRemoved {
 		oi := msg.OutcomeIndex()
 		out := correlate.Outcomes[oi]
-		qt := &p.queueTimeCells[oi]
-		if *qt == nil {
-			*qt = p.series(counterKey{vec: vMessageTime, s: out}, m.messageTime)
-		}
-		(*qt).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), m.messageTime.buckets)
+		m.queueTimeCell(oi).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), delayBuckets)
 		m.attempts.observe(float64(msg.AttemptCount), attemptBuckets)
 		// A message the MTA gave up on: a missing seed can say so.
-		if p.cfg.Bounces != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
-			p.cfg.Bounces.Report(msg.MessageIDHash)
+		if p.bounces != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
+			p.bounces.Report(msg.MessageIDHash)
 		}
 	}
-	if p.tracer != nil && p.cfg.Traces.Keep(msg) {
-		correlate.Trace(p.tracer, p.cfg.MTA, msg)
+	if p.tracer != nil && p.traces.Keep(msg) {
+		correlate.Trace(p.tracer, p.mta, msg)
 	}
 }

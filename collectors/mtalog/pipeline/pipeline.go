@@ -1,9 +1,11 @@
-// Package pipeline is the MTA log sink: it parses each line (Postfix's
-// parser today; the event model is shared with Exim), classifies failures
-// by reason and destinations by provider, counts the mailscope_mta_*
-// metrics, and feeds the correlator, which turns each message into one
-// trace. It implements source.Sink and plugs into the mta collector's
-// NewSink hook.
+// Package pipeline is the MTA log sink: it parses each line with the
+// Postfix parser, classifies failures by reason and destinations by
+// provider, counts the mailscope_mta_* metrics, and feeds the correlator,
+// which turns each message into one trace. It implements source.Sink; the
+// mta collector builds it from its `pipeline:` sub-section (Config).
+//
+// A line's time is its source's (source.Line.Time): the pipeline never
+// reads a timestamp itself.
 //
 // Every line is accounted for: lines read = events (including lines of
 // other programs, kind foreign) + unparsed lines, the latter counted by
@@ -14,31 +16,29 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/mailscope/mailscope/collectors/mtalog"
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
-	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
-// Config is the pipeline's settings: the mta section's `pipeline`
-// sub-section (providers, reason_rules, correlator, traces), the MTA kind
-// and the zone of RFC 3164 timestamps.
-type Config struct {
+// Options are a pipeline's collaborators and the MTA it parses.
+type Options struct {
 	// MTA is the `mta` label and chooses the parser.
 	MTA string
-	mtalog.PipelineConfig
-	// Location is the zone of RFC 3164 timestamps when the source gave no
-	// time; nil is the local zone.
-	Location *time.Location
+	// Registerer receives the pipeline's metrics, registered once by
+	// New; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Tracer receives a trace per kept message; nil traces nothing.
+	Tracer trace.Tracer
+	// Logger is for unparsed-line samples; nil discards.
+	Logger *slog.Logger
 	// Mail is the taxonomy that classifies failures and groups
 	// destinations into providers; nil is mailclass.Default().
 	Mail *mailclass.Taxonomy
@@ -46,12 +46,6 @@ type Config struct {
 	// that bounced or expired (it keeps those the seeds collector
 	// watches).
 	Bounces *links.Bounces
-}
-
-// DefaultConfig is a Postfix pipeline with the default maps and bounds,
-// tracing every failed or slow (>= 15m) message and 1% of the rest.
-func DefaultConfig() Config {
-	return Config{MTA: "postfix", PipelineConfig: mtalog.DefaultPipelineConfig()}
 }
 
 // Sample is an unparsed line kept for the status page.
@@ -66,10 +60,10 @@ const maxSamples = 20
 // Pipeline is the sink. HandleBatch may be called from several goroutines;
 // it serialises them.
 type Pipeline struct {
-	cfg   Config
-	parse func([]byte, *event.Event) bool
-	// parser is Postfix's, which remembers the line before (its parse
-	// method is parse).
+	mta     string
+	traces  correlate.Sampling
+	bounces *links.Bounces
+	// parser is Postfix's, which remembers the line before.
 	parser     postfix.Parser
 	classifier *mailclass.Classifier
 	providers  *mailclass.Providers
@@ -78,37 +72,15 @@ type Pipeline struct {
 	corr          *correlate.Correlator
 	tracer        trace.Tracer
 	logger        *slog.Logger
-	clock         clock.Clock
 	m             *metrics
 
 	mu sync.Mutex
 	ev event.Event
-	// cells holds the series of the metrics' families by packed key;
-	// cellSlots caches the recent ones (see series).
-	cells     map[uint64]*cell
-	cellSlots [1 << cellSlotBits]cellSlot
-	// endedCells and queueTimeCells are the per-message series by end
-	// and by outcome index, filled on first use.
-	endedCells     [4]*cell
-	queueTimeCells [8]*cell
-	// labels numbers the string label values of counter keys (see
-	// labelID); lastLabel is the last one looked up, as local deliveries
-	// come in runs ("local" has no provider-cache slot to carry its ID).
-	labels      map[string]uint32
-	lastLabel   string
-	lastLabelID uint32
 	// src is the current batch's per-source counters: every line counts
 	// one of them, found by index rather than by a map lookup.
-	src         *sourceCounters
-	sources     map[string]*sourceCounters
-	reasons     map[reasonKey]reasonSlot
-	reasonSlots [1 << reasonSlotBits]reasonSlot
-	years       yearCache
-	// nowYear is the year of the last clock reading withYear was given.
-	nowYear struct {
-		now  time.Time
-		year int
-	}
+	src       *sourceCounters
+	sources   map[string]*sourceCounters
+	reasons   reasonCache
 	samples   []Sample
 	nextSlot  int
 	unparsedN uint64
@@ -116,36 +88,30 @@ type Pipeline struct {
 	events    uint64
 }
 
-// New builds a pipeline and registers its metrics on reg. tracer may be
-// nil (no traces).
-func New(cfg Config, reg prometheus.Registerer, tracer trace.Tracer, logger *slog.Logger, clk clock.Clock) (*Pipeline, error) {
-	if cfg.MTA != "postfix" {
-		return nil, fmt.Errorf("pipeline: no parser for mta %q", cfg.MTA)
+// New builds a pipeline from a valid Config (see Config.Validate) and
+// registers its metrics. The classifier and the provider map are the
+// taxonomy's (Options.Mail): the deprecated keys of Config are the agent's
+// to fold into it.
+func New(cfg Config, o Options) (*Pipeline, error) {
+	if o.MTA != "postfix" {
+		return nil, fmt.Errorf("pipeline: no parser for mta %q", o.MTA)
 	}
-	if err := cfg.PipelineConfig.Validate(); err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	mail := cfg.Mail.OrDefault()
-	cl, pr := mail.Classifier, mail.Providers
+	mail := o.Mail.OrDefault()
+	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if clk == nil {
-		clk = clock.Real{}
-	}
-	p := &Pipeline{cfg: cfg, classifier: cl, providers: pr, tracer: tracer, logger: logger, clock: clk,
-		cells: map[uint64]*cell{}, labels: map[string]uint32{}, sources: map[string]*sourceCounters{},
-		reasons: map[reasonKey]reasonSlot{}}
-	p.parse = p.parser.Parse
+	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, classifier: mail.Classifier, providers: mail.Providers,
+		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache()}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
-	p.m = newMetrics(p, cfg.MTA, func() float64 {
+	p.m = newMetrics(&p.mu, o.MTA, func() float64 {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return float64(p.corr.Len())
 	})
-	if reg != nil {
+	if o.Registerer != nil {
 		for _, c := range p.m.collectors() {
-			if err := reg.Register(c); err != nil {
+			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("pipeline: register metrics: %w", err)
 			}
 		}
@@ -191,13 +157,6 @@ func (sc *sourceCounters) flush(m *metrics) {
 func (p *Pipeline) HandleBatch(b *source.Batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// One clock reading per batch for the year of RFC 3164 times: a
-	// batch is read in well under a second.
-	loc := p.cfg.Location
-	if loc == nil {
-		loc = time.Local
-	}
-	now := p.clock.Now().In(loc)
 	if p.src == nil || p.src.name != b.Source {
 		p.src = p.sources[b.Source]
 		if p.src == nil {
@@ -206,7 +165,7 @@ func (p *Pipeline) HandleBatch(b *source.Batch) {
 		}
 	}
 	for i := range b.Lines {
-		p.handleLine(b.Source, &b.Lines[i], now)
+		p.handleLine(b.Source, &b.Lines[i])
 	}
 	p.src.flush(p.m)
 }
@@ -242,19 +201,15 @@ func (p *Pipeline) Samples() []Sample {
 // summary report.
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
-func (p *Pipeline) handleLine(src string, l *source.Line, now time.Time) {
+func (p *Pipeline) handleLine(src string, l *source.Line) {
 	ev := &p.ev
 	p.lines++
-	if !p.parse(l.Text, ev) {
+	if !p.parser.Parse(l.Text, ev) {
 		p.unparsed(src, ev.Daemon, l.Text)
 		return
 	}
 	p.events++
-	if !l.Time.IsZero() {
-		ev.Time = l.Time
-	} else if ev.NoYear {
-		ev.Time = p.withYear(ev.Time, now)
-	}
+	ev.Time = l.Time
 	sc := p.src
 	if ev.Kind == event.KindForeign {
 		sc.nForeign++

@@ -19,7 +19,6 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
-	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -33,7 +32,11 @@ var corpora = []string{
 	"../postfix/testdata/handwritten.log",
 }
 
-// readBatch reads a log file into one batch, without comment lines.
+// testNow is the clock reading the test corpora are dated against.
+var testNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+// readBatch reads a log file into one batch, without comment lines, each
+// line dated as a live source in UTC dates it at testNow.
 func readBatch(t testing.TB, path string) *source.Batch {
 	t.Helper()
 	f, err := os.Open(path)
@@ -42,13 +45,15 @@ func readBatch(t testing.TB, path string) *source.Batch {
 	}
 	defer f.Close()
 	b := &source.Batch{Source: "maillog"}
+	lc := source.NewLiveClock(time.UTC)
+	lc.SetNow(testNow)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		l := sc.Bytes()
 		if len(l) == 0 || l[0] == '#' {
 			continue
 		}
-		b.Lines = append(b.Lines, source.Line{Text: append([]byte(nil), l...)})
+		b.Lines = append(b.Lines, source.Line{Time: lc.LineTime(l), Text: append([]byte(nil), l...)})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -58,9 +63,7 @@ func readBatch(t testing.TB, path string) *source.Batch {
 
 func newTestPipeline(t testing.TB, reg prometheus.Registerer) *Pipeline {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Location = time.UTC
-	p, err := New(cfg, reg, nil, nil, clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)))
+	p, err := New(DefaultConfig(), Options{MTA: "postfix", Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,10 @@
 // bounce/bounce_notify_service.c, anvil/anvil.c, tls/tls_client.c and
 // tls/tls_server.c); each daemon's file names the source it follows.
 //
+// The parser skips a line's timestamp (source.StampLen) and reads no time
+// from it: a line's time is its source's, which knows the file and the
+// zone (source.Line.Time).
+//
 // A line is either an event (ParseLine returns true, ev.Kind is set) or
 // unparsed (false, with ev.Daemon still set when the program was
 // recognised), so callers keep the accounting identity
@@ -19,13 +23,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 )
 
 // ParseLine parses one syslog-form line ("TIMESTAMP HOST PROGRAM[PID]:
 // MESSAGE", RFC 3164 or RFC 3339 timestamp) into ev, which it resets first.
+// A line without a timestamp is unparsed; ev.Time is left zero for the
+// caller to set from the line's source.
 // Slices in ev point into line. It returns false for a line it does not
 // understand; ev.Daemon then still says which daemon wrote it, for the
 // unparsed-by-daemon count. Lines of other programs (no "name/daemon"
@@ -37,13 +43,11 @@ func ParseLine(line []byte, ev *event.Event) bool {
 // Parser is ParseLine with a memory of the line before: consecutive lines
 // of a busy log mostly share the timestamp (to the second) and always the
 // host, so a line that repeats them is read from a compare of those bytes
-// instead of a parse and a search. Results are those of ParseLine. The
+// instead of a check and a search. Results are those of ParseLine. The
 // zero Parser is ready; it is not safe for concurrent use.
 type Parser struct {
-	// stamp is the last RFC 3164 timestamp with its space, and time what
-	// it parsed to.
+	// stamp is the last RFC 3164 timestamp with its space, checked.
 	stamp   [2]uint64 // the 16 bytes as two words: a compare is two loads
-	time    time.Time
 	stampOK bool
 	// progs are recent program names (see daemon).
 	progs [8]progSlot
@@ -67,16 +71,16 @@ func parse(line []byte, ev *event.Event, p *Parser) bool {
 	var rest []byte
 	if p != nil && p.stampOK && len(line) >= rfc3164Len &&
 		binary.LittleEndian.Uint64(line) == p.stamp[0] && binary.LittleEndian.Uint64(line[8:]) == p.stamp[1] {
-		ev.Time, ev.NoYear = p.time, true
 		rest = line[rfc3164Len:]
 	} else {
-		var ok bool
-		if rest, ok = parseTimestamp(line, ev); !ok {
+		n := source.StampLen(line)
+		if n == 0 || len(line) <= n || line[n] != ' ' {
 			return false
 		}
-		if p != nil && ev.NoYear {
+		rest = line[n+1:]
+		if p != nil && n+1 == rfc3164Len {
 			p.stamp = [2]uint64{binary.LittleEndian.Uint64(line), binary.LittleEndian.Uint64(line[8:])}
-			p.time, p.stampOK = ev.Time, true
+			p.stampOK = true
 		}
 	}
 	// HOST: the same as the line before's when its bytes and a space are
@@ -340,129 +344,3 @@ const (
 	idAlnum = 1 << iota
 	idUpperOrDigit
 )
-
-// parseTimestamp reads an RFC 3164 ("Nov 26 05:31:21") or RFC 3339
-// ("2026-11-26T05:31:21.123456+01:00") timestamp and the space after it.
-// RFC 3164 times are returned in UTC with year 0 and ev.NoYear set; the
-// caller knows the year and zone.
-func parseTimestamp(s []byte, ev *event.Event) ([]byte, bool) {
-	if len(s) >= 16 && s[3] == ' ' && s[9] == ':' && s[12] == ':' && s[15] == ' ' {
-		mon := month(s[:3])
-		if mon == 0 {
-			return s, false
-		}
-		day := 0
-		if s[4] != ' ' {
-			day = int(s[4]-'0') * 10
-		}
-		day += int(s[5] - '0')
-		h, m, sec := two(s[7:9]), two(s[10:12]), two(s[13:15])
-		if day < 1 || day > 31 || h < 0 || m < 0 || sec < 0 {
-			return s, false
-		}
-		// The same instant as time.Date(0, mon, day, h, m, sec, 0, UTC),
-		// overflowing fields included, without its calendar walk per line.
-		ev.Time = time.Unix(year0MonthStart[mon]+int64(day-1)*86400+int64(h)*3600+int64(m)*60+int64(sec), 0).UTC()
-		ev.NoYear = true
-		return s[16:], true
-	}
-	if len(s) >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' {
-		sp := bytes.IndexByte(s, ' ')
-		if sp < 0 {
-			return s, false
-		}
-		t, ok := rfc3339(s[:sp])
-		if !ok {
-			return s, false
-		}
-		ev.Time = t
-		return s[sp+1:], true
-	}
-	return s, false
-}
-
-// year0MonthStart is the Unix time of the first of each month of year 0
-// (a leap year in the proleptic Gregorian calendar), UTC; RFC 3164 times
-// have no year, and the pipeline gives them theirs.
-var year0MonthStart = func() (a [13]int64) {
-	for m := time.January; m <= time.December; m++ {
-		a[m] = time.Date(0, m, 1, 0, 0, 0, 0, time.UTC).Unix()
-	}
-	return a
-}()
-
-// month reads a three-letter month name, by its bytes packed in one word
-// rather than a string compare per month.
-func month(s []byte) time.Month {
-	switch uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) {
-	case 'J'<<16 | 'a'<<8 | 'n':
-		return time.January
-	case 'F'<<16 | 'e'<<8 | 'b':
-		return time.February
-	case 'M'<<16 | 'a'<<8 | 'r':
-		return time.March
-	case 'A'<<16 | 'p'<<8 | 'r':
-		return time.April
-	case 'M'<<16 | 'a'<<8 | 'y':
-		return time.May
-	case 'J'<<16 | 'u'<<8 | 'n':
-		return time.June
-	case 'J'<<16 | 'u'<<8 | 'l':
-		return time.July
-	case 'A'<<16 | 'u'<<8 | 'g':
-		return time.August
-	case 'S'<<16 | 'e'<<8 | 'p':
-		return time.September
-	case 'O'<<16 | 'c'<<8 | 't':
-		return time.October
-	case 'N'<<16 | 'o'<<8 | 'v':
-		return time.November
-	case 'D'<<16 | 'e'<<8 | 'c':
-		return time.December
-	}
-	return 0
-}
-
-func two(s []byte) int {
-	if !isDigit(s[0]) || !isDigit(s[1]) {
-		return -1
-	}
-	return int(s[0]-'0')*10 + int(s[1]-'0')
-}
-
-// rfc3339 parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" without the time
-// package's layout machinery, which allocates for zone offsets.
-func rfc3339(s []byte) (time.Time, bool) {
-	y := two(s[0:2])*100 + two(s[2:4])
-	mo, d, h, mi, se := two(s[5:7]), two(s[8:10]), two(s[11:13]), two(s[14:16]), two(s[17:19])
-	if y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || mi < 0 || se < 0 {
-		return time.Time{}, false
-	}
-	rest := s[19:]
-	ns := 0
-	if len(rest) > 0 && rest[0] == '.' {
-		i, scale := 1, 100000000
-		for ; i < len(rest) && isDigit(rest[i]); i++ {
-			ns += int(rest[i]-'0') * scale
-			scale /= 10
-		}
-		rest = rest[i:]
-	}
-	off := 0
-	switch {
-	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, om := two(rest[1:3]), two(rest[4:6])
-		if oh < 0 || om < 0 {
-			return time.Time{}, false
-		}
-		off = oh*3600 + om*60
-		if rest[0] == '-' {
-			off = -off
-		}
-	default:
-		return time.Time{}, false
-	}
-	t := time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC).Add(-time.Duration(off) * time.Second)
-	return t, true
-}

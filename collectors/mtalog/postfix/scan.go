@@ -2,6 +2,7 @@ package postfix
 
 import (
 	"bytes"
+	"strconv"
 
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
@@ -127,10 +128,12 @@ func atoi(s []byte) (n int64, rest []byte, ok bool) {
 
 // atof parses a non-negative decimal as Postfix prints delays ("0.01",
 // ".5", "12", "1e+02" rarely); ok is false when no digit was read. The
-// digits are read as one integer and divided once by a power of ten, which
-// is both the correctly rounded result and cheaper than a multiply and a
-// divide per fraction digit; numbers of more than 15 digits take the
-// digit-by-digit path.
+// digits are read as one integer and divided once by a power of ten: both
+// operands are exact in a float64, so the one division is correctly
+// rounded, and it is cheaper than a multiply and a divide per fraction
+// digit. Numbers of more than 15 digits, and numbers with an exponent,
+// which that cannot do exactly, go to atofLong. TestAtofMatchesParseFloat
+// checks both against strconv.ParseFloat.
 func atof(s []byte) (f float64, rest []byte, ok bool) {
 	i := 0
 	var m uint64
@@ -151,7 +154,7 @@ func atof(s []byte) (f float64, rest []byte, ok bool) {
 		digits += frac
 		ok = ok || frac > 0
 	}
-	if digits > 15 {
+	if digits > 15 || ok && i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		return atofLong(s)
 	}
 	if m != 0 && frac != 0 {
@@ -159,61 +162,55 @@ func atof(s []byte) (f float64, rest []byte, ok bool) {
 	} else {
 		f = float64(m)
 	}
-	if ok && i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		f, i = exponent(s, i, f)
-	}
 	return f, s[i:], ok
 }
 
 // pow10 holds the powers of ten atof divides by, all exact in a float64.
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
-// atofLong is atof for numbers too long for one exact integer: a multiply
-// and add per digit.
+// atofLong is atof for the numbers its one integer cannot hold exactly:
+// it finds the number's end as atof reads it (an exponent of 300 or more
+// is not part of it) and leaves the value to strconv.ParseFloat. Postfix
+// rarely prints such a number, and a short one is converted without an
+// allocation.
 func atofLong(s []byte) (f float64, rest []byte, ok bool) {
 	i := 0
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		f = f*10 + float64(s[i]-'0')
 		i++
-		ok = true
 	}
+	ok = i > 0
 	if i < len(s) && s[i] == '.' {
 		i++
-		scale := 0.1
+		j := i
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			f += float64(s[i]-'0') * scale
-			scale /= 10
 			i++
-			ok = true
 		}
+		ok = ok || i > j
 	}
-	if ok && i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		f, i = exponent(s, i, f)
+	if !ok {
+		return 0, s[i:], false
 	}
-	return f, s[i:], ok
+	if i+1 < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i = exponentEnd(s, i)
+	}
+	// The text is digits, a point and an exponent below 300: always a
+	// valid float64 (huge mantissas round to +Inf with ErrRange).
+	f, _ = strconv.ParseFloat(string(s[:i]), 64)
+	return f, s[i:], true
 }
 
-// exponent applies an "e+NN" at s[i] to f and returns the index after it
-// (i itself when it is not a valid exponent).
-func exponent(s []byte, i int, f float64) (float64, int) {
+// exponentEnd returns the index after an "e+NN" at s[i], or i itself when
+// it is not a valid exponent below 300.
+func exponentEnd(s []byte, i int) int {
 	j := i + 1
-	neg := false
 	if s[j] == '+' || s[j] == '-' {
-		neg = s[j] == '-'
 		j++
 	}
 	e, r, eok := atoi(s[j:])
 	if !eok || e >= 300 {
-		return f, i
+		return i
 	}
-	for ; e > 0; e-- {
-		if neg {
-			f /= 10
-		} else {
-			f *= 10
-		}
-	}
-	return f, len(s) - len(r)
+	return len(s) - len(r)
 }
 
 // angle returns the text inside a leading "<...>" and what follows it.

@@ -154,11 +154,9 @@ func (t *fileTotals) add(st *tail.Stats) {
 	}
 }
 
-// NewFile returns a file source; it touches no file until Run.
-func NewFile(name string, c FileConfig, o Options) (*FileSource, error) {
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("file source %s: %w", name, err)
-	}
+// NewFile returns a file source for a valid config (see
+// FileConfig.Validate); it touches no file until Run.
+func NewFile(name string, c FileConfig, o Options) *FileSource {
 	o = o.withDefaults()
 	tc := tail.Config{
 		Paths:              c.Paths,
@@ -178,10 +176,7 @@ func NewFile(name string, c FileConfig, o Options) (*FileSource, error) {
 	if c.LongLines == "skip" {
 		tc.LongLines = tail.SkipLong
 	}
-	if err := tc.Validate(); err != nil {
-		return nil, fmt.Errorf("file source %s: %w", name, err)
-	}
-	return &FileSource{name: name, cfg: tc, opts: o}, nil
+	return &FileSource{name: name, cfg: tc, opts: o}
 }
 
 // Name implements Source.
@@ -218,13 +213,13 @@ func (s *FileSource) Run(ctx context.Context, sink Sink) error {
 // bytes: Line.Text points into the follower's buffer for the sink call.
 func (s *FileSource) handler(sink Sink) tail.Handler {
 	batch := &Batch{Source: s.name}
-	lc := &liveClock{loc: s.opts.Location}
+	lc := NewLiveClock(s.opts.Location)
 	return func(lines []tail.Line) {
-		lc.now = s.opts.Clock.Now()
+		lc.SetNow(s.opts.Clock.Now())
 		batch.Lines = batch.Lines[:0]
 		var last time.Time
 		for _, l := range lines {
-			t := lc.lineTime(l.Bytes)
+			t := lc.LineTime(l.Bytes)
 			if !t.IsZero() {
 				last = t
 			}

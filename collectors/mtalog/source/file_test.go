@@ -57,11 +57,8 @@ func TestFileSourceResume(t *testing.T) {
 		}
 	}
 	write(1, 10)
-	src, err := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond},
+	src := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond},
 		Options{StateDir: filepath.Join(dir, "state"), Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink := &recordSink{}
 	run := func() func() { return runSource(t, src, sink) }
 	stop := run()

@@ -133,18 +133,16 @@ type JournaldSource struct {
 	loaded     bool
 }
 
-// NewJournald returns a journald source; it starts nothing until Run.
-func NewJournald(name string, c JournaldConfig, o Options) (*JournaldSource, error) {
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("journald source %s: %w", name, err)
-	}
+// NewJournald returns a journald source for a valid config (see
+// JournaldConfig.Validate); it starts nothing until Run.
+func NewJournald(name string, c JournaldConfig, o Options) *JournaldSource {
 	if c.Journalctl == "" {
 		c.Journalctl = DefaultJournalctl
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = 10 * time.Second
 	}
-	return &JournaldSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(journaldReasons...), machineIDFile: "/etc/machine-id"}, nil
+	return &JournaldSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(journaldReasons...), machineIDFile: "/etc/machine-id"}
 }
 
 // Name implements Source.

@@ -86,21 +86,14 @@ func newJournalRig(t *testing.T, startAt string) *journalRig {
 
 // cursorFile is where the rig's sources save their cursor.
 func (r *journalRig) cursorFile() string {
-	src, err := NewJournald("journal", r.config, Options{StateDir: r.state})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return src.cursorPath()
+	return NewJournald("journal", r.config, Options{StateDir: r.state}).cursorPath()
 }
 
 // start runs a new source (as a new agent process would) on the rig.
 func (r *journalRig) start() (*JournaldSource, *recordSink, func()) {
 	r.t.Helper()
 	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	src, err := NewJournald("journal", r.config, Options{StateDir: r.state, Clock: clock.Real{}, Location: time.UTC, Logger: logger})
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	src := NewJournald("journal", r.config, Options{StateDir: r.state, Clock: clock.Real{}, Location: time.UTC, Logger: logger})
 	sink := &recordSink{}
 	return src, sink, runSource(r.t, src, sink)
 }
@@ -416,10 +409,7 @@ func TestJournaldRealMachineMatches(t *testing.T) {
 		}
 	}
 	r.w.Write(t, "system.journal", es)
-	src, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}, Identifiers: []string{"postfix/smtpd"}}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}, Identifiers: []string{"postfix/smtpd"}}, Options{})
 	src.machineIDFile = filepath.Join(t.TempDir(), "machine-id")
 	if err := os.WriteFile(src.machineIDFile, []byte(ours+"\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -91,10 +91,7 @@ func TestJournaldFakeJournalctl(t *testing.T) {
 		entry("s=5eed;i=4", t0+3, `"SYSLOG_IDENTIFIER":"postfix/smtpd","MESSAGE":"seq 4"`),
 	}, "\n")+"\n", "", true)
 
-	src, err := NewJournald("journal", cfg, Options{StateDir: state, Clock: clk, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := NewJournald("journal", cfg, Options{StateDir: state, Clock: clk, Location: time.UTC})
 	src.machineIDFile = filepath.Join(dir, "machine-id")
 	if err := os.WriteFile(src.machineIDFile, []byte("3d1219c7c4c5404aaa1f6d2a48adfda4\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -179,10 +176,7 @@ func TestJournaldReal(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-cat: %v: %s", err, out)
 	}
-	src, err := NewJournald("journal", JournaldConfig{Identifiers: []string{ident}, StartAt: "beginning"}, Options{StateDir: t.TempDir(), Clock: clock.Real{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := NewJournald("journal", JournaldConfig{Identifiers: []string{ident}, StartAt: "beginning"}, Options{StateDir: t.TempDir(), Clock: clock.Real{}})
 	sink := &recordSink{}
 	stop := runSource(t, src, sink)
 	waitLines(t, sink, n)
@@ -199,18 +193,12 @@ func TestJournaldCursorKeyedByWhatItReads(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "journald-journal.cursor"), []byte("s=5eed;i=9\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	first, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}}, Options{StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := NewJournald("journal", JournaldConfig{Units: []string{"postfix@-.service"}}, Options{StateDir: state})
 	first.loadCursor()
 	if first.cursor != "s=5eed;i=9" {
 		t.Errorf("upgrade: cursor %q, want the legacy s=5eed;i=9", first.cursor)
 	}
-	second, err := NewJournald("journal", JournaldConfig{Units: []string{"postfix@postfix-out.service"}}, Options{StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := NewJournald("journal", JournaldConfig{Units: []string{"postfix@postfix-out.service"}}, Options{StateDir: state})
 	second.loadCursor()
 	if second.cursor != "" {
 		t.Errorf("a source of other units resumed from cursor %q", second.cursor)

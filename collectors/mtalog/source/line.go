@@ -1,7 +1,12 @@
 // Package source reads MTA log lines from where they are written (followed
 // files, journald, a syslog receiver, old and gzipped files for replay) and
 // hands them on in batches. It knows syslog's framing and timestamps, and
-// nothing of Postfix or Exim.
+// nothing of the MTA that wrote them.
+//
+// A line's time is the source's alone: it knows the file (a replayed
+// file's year comes from its modification time, see Replay) and the zone
+// (LiveClock for lines read as they are written). Parsers skip the
+// timestamp (StampLen) and read no time from it.
 package source
 
 import "time"

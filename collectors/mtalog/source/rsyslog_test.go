@@ -48,10 +48,7 @@ func TestRsyslogForwarding(t *testing.T) {
 		} else {
 			cfg.TCP = "127.0.0.1:0"
 		}
-		r.src, err = NewSyslog(r.name, cfg, Options{Clock: clock.Real{}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r.src = NewSyslog(r.name, cfg, Options{Clock: clock.Real{}})
 		if err := r.src.Listen(); err != nil {
 			t.Fatal(err)
 		}

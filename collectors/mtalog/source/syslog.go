@@ -122,19 +122,16 @@ type SyslogSource struct {
 	tcp *net.TCPListener
 }
 
-// NewSyslog returns a syslog receiver; it binds nothing until Listen or
-// Run.
-func NewSyslog(name string, c SyslogConfig, o Options) (*SyslogSource, error) {
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("syslog source %s: %w", name, err)
-	}
+// NewSyslog returns a syslog receiver for a valid config (see
+// SyslogConfig.Validate); it binds nothing until Listen or Run.
+func NewSyslog(name string, c SyslogConfig, o Options) *SyslogSource {
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
 	}
-	return &SyslogSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(syslogReasons...)}, nil
+	return &SyslogSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(syslogReasons...)}
 }
 
 // Name implements Source.
@@ -243,7 +240,7 @@ func (s *SyslogSource) serveUDP(ctx context.Context, conn *net.UDPConn, sink Sin
 	buf := make([]byte, s.cfg.MaxMessageBytes+1)
 	var text []byte
 	batch := &Batch{Source: s.name, Lines: make([]Line, 1)}
-	lc := &liveClock{loc: s.opts.Location}
+	lc := NewLiveClock(s.opts.Location)
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -263,7 +260,7 @@ func (s *SyslogSource) serveUDP(ctx context.Context, conn *net.UDPConn, sink Sin
 		if len(msg) == 0 {
 			continue
 		}
-		lc.now = s.opts.Clock.Now()
+		lc.SetNow(s.opts.Clock.Now())
 		var t time.Time
 		var ok bool
 		text, t, ok = renderSyslog(text[:0], msg, from.Addr().Unmap(), lc)
@@ -329,7 +326,7 @@ func (s *SyslogSource) serveConn(conn *net.TCPConn, sink Sink) {
 	max := s.cfg.MaxMessageBytes
 	r := bufio.NewReaderSize(conn, max+1)
 	peer := conn.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
-	lc := &liveClock{loc: s.opts.Location}
+	lc := NewLiveClock(s.opts.Location)
 	msgBuf := make([]byte, 0, 1024)
 	var arena []byte
 	var ends []int
@@ -366,7 +363,7 @@ func (s *SyslogSource) serveConn(conn *net.TCPConn, sink Sink) {
 		msgBuf = msg[:0]
 		msg = trimMessage(msg)
 		if len(msg) > 0 {
-			lc.now = s.opts.Clock.Now()
+			lc.SetNow(s.opts.Clock.Now())
 			var t time.Time
 			var ok bool
 			arena, t, ok = renderSyslog(arena, msg, peer, lc)

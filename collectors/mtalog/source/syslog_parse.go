@@ -21,7 +21,7 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // dropped (parsers read the message), a BOM is removed. It returns the
 // extended dst, the line's time, and false for a message with no valid
 // priority, which is not syslog at all.
-func renderSyslog(dst, msg []byte, peer netip.Addr, lc *liveClock) ([]byte, time.Time, bool) {
+func renderSyslog(dst, msg []byte, peer netip.Addr, lc *LiveClock) ([]byte, time.Time, bool) {
 	rest, ok := skipPRI(msg)
 	if !ok {
 		return dst, time.Time{}, false
@@ -55,8 +55,8 @@ func skipPRI(msg []byte) ([]byte, bool) {
 	return nil, false
 }
 
-func render3164(dst, rest []byte, peer netip.Addr, lc *liveClock) ([]byte, time.Time, bool) {
-	t := lc.lineTime(rest)
+func render3164(dst, rest []byte, peer netip.Addr, lc *LiveClock) ([]byte, time.Time, bool) {
+	t := lc.LineTime(rest)
 	if t.IsZero() {
 		// No timestamp: date it on receipt, and there is no hostname
 		// either (RFC 3164 4.3.3).
@@ -91,7 +91,7 @@ func render3164(dst, rest []byte, peer netip.Addr, lc *liveClock) ([]byte, time.
 	return append(dst, after...), t, true
 }
 
-func render5424(dst, rest []byte, peer netip.Addr, lc *liveClock) ([]byte, time.Time, bool) {
+func render5424(dst, rest []byte, peer netip.Addr, lc *LiveClock) ([]byte, time.Time, bool) {
 	var f [5][]byte // TIMESTAMP HOSTNAME APP-NAME PROCID MSGID
 	for i := range f {
 		j := bytes.IndexByte(rest, ' ')
@@ -107,7 +107,7 @@ func render5424(dst, rest []byte, peer netip.Addr, lc *liveClock) ([]byte, time.
 		t = lc.now
 		dst = appendRFC3339(dst, t)
 	} else {
-		t = lc.lineTime(ts)
+		t = lc.LineTime(ts)
 		if t.IsZero() {
 			return dst, time.Time{}, false
 		}

@@ -33,14 +33,16 @@ func TestRenderSyslog(t *testing.T) {
 		{"<22>1 - - - - - -", "2026-11-26T06:00:00.000000Z 192.0.2.7 -:", now},
 		{"<22>1 2026-11-26T05:31:21Z mx app - - [a@1 b=\"c\"]", "2026-11-26T05:31:21Z mx app:", time.Date(2026, 11, 26, 5, 31, 21, 0, time.UTC)},
 	} {
-		lc := &liveClock{now: now, loc: time.UTC}
+		lc := NewLiveClock(time.UTC)
+		lc.SetNow(now)
 		got, tm, ok := renderSyslog(nil, []byte(tc.in), peer, lc)
 		if !ok || string(got) != tc.want || !tm.Equal(tc.time) {
 			t.Errorf("%q:\n got %q %v %v\nwant %q %v", tc.in, got, tm, ok, tc.want, tc.time)
 		}
 	}
 	for _, bad := range []string{"", "hello", "<>x", "<192>Nov 26 05:31:21 mx a: b", "<1a>x", "<22>1 notatime mx a - - - x"} {
-		lc := &liveClock{now: now, loc: time.UTC}
+		lc := NewLiveClock(time.UTC)
+		lc.SetNow(now)
 		if got, _, ok := renderSyslog(nil, []byte(bad), peer, lc); ok {
 			t.Errorf("%q rendered as %q, want rejected", bad, got)
 		}
@@ -49,10 +51,7 @@ func TestRenderSyslog(t *testing.T) {
 
 func startSyslog(t *testing.T, cfg SyslogConfig) (*SyslogSource, *recordSink, func()) {
 	t.Helper()
-	src, err := NewSyslog("relay", cfg, Options{Clock: clock.Real{}, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := NewSyslog("relay", cfg, Options{Clock: clock.Real{}, Location: time.UTC})
 	if err := src.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ func TestLiveClockLineTime(t *testing.T) {
 		{"2026-11-26T05:31:21+0100 x", time.Time{}}, // zone without colon
 		{"2026-11-26T05:31:21.Z x", time.Time{}},
 	} {
-		lc := &liveClock{now: now, loc: berlin}
-		got := lc.lineTime([]byte(tc.line))
+		lc := NewLiveClock(berlin)
+		lc.SetNow(now)
+		got := lc.LineTime([]byte(tc.line))
 		if !got.Equal(tc.want) {
 			t.Errorf("%q: got %v, want %v", tc.line, got, tc.want)
 		}
@@ -111,14 +112,15 @@ func TestYearFromModTime(t *testing.T) {
 }
 
 func TestLineTimeAllocatesNothing(t *testing.T) {
-	lc := &liveClock{now: time.Now(), loc: time.Local}
+	lc := NewLiveClock(time.Local)
+	lc.SetNow(time.Now())
 	lines := [][]byte{
 		[]byte("Nov 26 05:31:21 mx postfix/smtpd[123]: connect from x"),
 		[]byte("2026-11-26T05:31:21.123456+01:00 mx postfix/smtpd[123]: connect"),
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
 		for _, l := range lines {
-			lc.lineTime(l)
+			lc.LineTime(l)
 		}
 	})
 	if allocs != 0 {

@@ -9,54 +9,42 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/mailscope/mailscope/collectors/mtalog"
-	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
-// decodeMTA reads a document's mta section as the agent does: defaults,
-// strict keys, Validate, every problem with its key path.
-func decodeMTA(t *testing.T, text string) (*mtalog.Config, error) {
+// decodeSection reads a document's mta.pipeline section as the agent
+// does: defaults, strict keys, Validate, every problem with its key path.
+func decodeSection(t *testing.T, text string) (Config, error) {
 	t.Helper()
 	doc, err := config.Parse("test.yml", []byte(text), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := mtalog.NewConfig()
-	ps := doc.Decode(config.Lookup(doc.Root, "mta"), "mta", cfg)
-	ps.Merge("mta", cfg.Validate())
+	cfg := DefaultConfig()
+	ps := doc.Decode(config.Lookup(config.Lookup(doc.Root, "mta"), "pipeline"), "mta.pipeline", &cfg)
+	ps.Merge("mta.pipeline", cfg.Validate())
 	return cfg, doc.Finish(ps)
 }
 
-const sourcesYAML = `
-  sources:
-    - name: maillog
-      file: {paths: [/var/log/mail.log]}
-`
-
-// TestPipelineSectionReachesThePipeline sets every pipeline setting in the
-// mta section, and a taxonomy as the agent builds it from the top-level
-// providers: and reason_rules:, and runs the real corpus through the sink
-// the NewSink hook builds from them: the user's provider and reason rule
-// relabel the deferrals, the small correlator evicts by capacity, and
-// ratio 1 traces every message.
-func TestPipelineSectionReachesThePipeline(t *testing.T) {
-	cfg, err := decodeMTA(t, `
+// TestConfigTakesEffect sets every setting of the section, and a taxonomy
+// as the agent builds it from the top-level providers: and reason_rules:,
+// and runs the real corpus through the pipeline New builds from them: the
+// user's provider and reason rule relabel the deferrals, the small
+// correlator evicts by capacity, and ratio 1 traces every message.
+func TestConfigTakesEffect(t *testing.T) {
+	cfg, err := decodeSection(t, `
 mta:
-  kind: postfix
-  timezone: UTC
   pipeline:
     correlator: {max_messages: 10, ttl: 2h, max_attempts: 4}
     traces: {sample_ratio: 1, slow_threshold: 1m}
-`+sourcesYAML)
+`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := cfg.Pipeline
-	if pc.Correlator.MaxMessages != 10 || pc.Correlator.TTL != 2*time.Hour || pc.Correlator.MaxAttempts != 4 ||
-		pc.Traces.Ratio != 1 || pc.Traces.Slow != time.Minute {
-		t.Fatalf("decoded pipeline %+v", pc)
+	if cfg.Correlator.MaxMessages != 10 || cfg.Correlator.TTL != 2*time.Hour || cfg.Correlator.MaxAttempts != 4 ||
+		cfg.Traces.Ratio != 1 || cfg.Traces.Slow != time.Minute {
+		t.Fatalf("decoded %+v", cfg)
 	}
 	mail, err := mailclass.Build(mailclass.Config{Providers: map[string]string{"defer.test": "acme"},
 		ReasonRules: []mailclass.ReasonRule{{Contains: "command failed", Reason: "greylisted"}}})
@@ -67,12 +55,10 @@ mta:
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(t.Context())
-	sink, err := mtalog.NewSink(mtalog.SinkParams{MTA: cfg.Kind, Registerer: reg, Tracer: tp.Tracer("test"),
-		Clock: clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)), Pipeline: cfg.Pipeline, Location: time.UTC, Mail: mail})
+	p, err := New(cfg, Options{MTA: "postfix", Registerer: reg, Tracer: tp.Tracer("test"), Mail: mail})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := sink.(*Pipeline)
 	p.HandleBatch(readBatch(t, corpora[0]))
 	p.Flush()
 	sum := func(name string, match map[string]string) float64 { return sumCounters(t, reg, name, match) }
@@ -107,31 +93,28 @@ mta:
 	}
 }
 
-// TestPipelineSectionDefaults keeps the defaults for what a partial
-// section leaves out, and for a Config built in code without one.
-func TestPipelineSectionDefaults(t *testing.T) {
-	cfg, err := decodeMTA(t, `
+// TestConfigDefaults keeps the defaults for what a partial section leaves
+// out, and Validate changes nothing.
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := decodeSection(t, `
 mta:
   pipeline:
     providers: {corp.example: corp}
-`+sourcesYAML)
+`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := mtalog.DefaultPipelineConfig()
-	if cfg.Pipeline.Correlator != want.Correlator || cfg.Pipeline.Traces != want.Traces {
-		t.Errorf("partial section: %+v, want the defaults besides providers", cfg.Pipeline)
+	want := DefaultConfig()
+	if cfg.Correlator != want.Correlator || cfg.Traces != want.Traces {
+		t.Errorf("partial section: %+v, want the defaults besides providers", cfg)
 	}
-	if got := (mtalog.PipelineConfig{}).OrDefault(); got.Correlator != want.Correlator || got.Traces != want.Traces {
-		t.Errorf("zero section: %+v", got)
-	}
-	if err := (mtalog.PipelineConfig{}).Validate(); err != nil {
-		t.Errorf("zero section does not validate: %v", err)
+	if err := want.Validate(); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
 	}
 }
 
-func TestPipelineSectionProblems(t *testing.T) {
-	_, err := decodeMTA(t, `
+func TestConfigProblems(t *testing.T) {
+	_, err := decodeSection(t, `
 mta:
   pipeline:
     providers: {corp.example: "Not A Label"}
@@ -139,17 +122,21 @@ mta:
       - {contains: "x", reason: weather}
     correlator: {max_messages: 0, ttl: 5m, max_attempts: -1}
     traces: {sample_ratio: 1.5, slow_threshold: -1s, sample_rate: 2}
-`+sourcesYAML)
+`)
 	if err == nil {
 		t.Fatal("no problems")
 	}
 	for _, key := range []string{
-		"mta.pipeline.providers", "mta.pipeline.reason_rules", "mta.pipeline.correlator.max_messages",
-		"mta.pipeline.correlator.ttl", "mta.pipeline.correlator.max_attempts", "mta.pipeline.traces.sample_ratio",
-		"mta.pipeline.traces.slow_threshold", "sample_rate",
+		"test.yml:4: mta.pipeline.providers", "test.yml:6: mta.pipeline.reason_rules", "test.yml:7: mta.pipeline.correlator.max_messages",
+		"test.yml:7: mta.pipeline.correlator.ttl", "test.yml:7: mta.pipeline.correlator.max_attempts", "test.yml:8: mta.pipeline.traces.sample_ratio",
+		"test.yml:8: mta.pipeline.traces.slow_threshold", "sample_rate",
 	} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("no problem at %s in:\n%v", key, err)
 		}
+	}
+	// A zero section is not silently the defaults.
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "correlator.max_messages") {
+		t.Errorf("zero section: %v", err)
 	}
 }
