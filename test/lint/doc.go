@@ -7,4 +7,7 @@
 //     through a production default (NewConfig, OnDemandConfig, a
 //     dnsx.Config without Servers, `probe dnsbl` without --resolver, an
 //     agent config's dnsbl section).
+//   - imports_test.go: the package layout of docs/architecture.md (no
+//     collector imports another; no package of a collector imports its
+//     parent; collectors and internal packages stay below the agent).
 package lint
