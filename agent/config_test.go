@@ -89,7 +89,17 @@ func TestSecretsAreRedactedInConfigOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Sections[1].Config.(*tickConfig).Password.Reveal(); got != "env-password-value" {
+	tick := func(c *Config) *tickConfig {
+		t.Helper()
+		for _, s := range c.Sections {
+			if s.Name == "testtick" {
+				return s.Config.(*tickConfig)
+			}
+		}
+		t.Fatal("no testtick section")
+		return nil
+	}
+	if got := tick(cfg).Password.Reveal(); got != "env-password-value" {
 		t.Fatalf("password from the environment: %q", got)
 	}
 	// A secret from a file stays in its file: the config holds the path.
@@ -97,7 +107,7 @@ func TestSecretsAreRedactedInConfigOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := fromFile.Sections[1].Config.(*tickConfig); c.Password != "" || c.PasswordFile != pw {
+	if c := tick(fromFile); c.Password != "" || c.PasswordFile != pw {
 		t.Fatalf("password_file: config holds %+v", c)
 	}
 	out, err := cfg.Redacted()
