@@ -286,7 +286,7 @@ transport_maps = inline:{ gmail.com=smtp:[127.0.0.1]:%d }
 	wantProm("deferred", 1)
 	send(11)
 	wantProm("deferred", 12)
-	n := s.waitAlert(t, "MailscopeMTADeferralRateHigh", "firing", 60*time.Second)
+	n := s.waitAlert(t, "MailscopeMTADeferralRateHigh", "firing", 120*time.Second) // a loaded machine delays rule evaluation and notification
 	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "postfix", "job": "mailscope", "instance": s.agent.Addr, "hostname": "mx1.example.test"})
 	if sum := n.Annotations["summary"]; !strings.HasSuffix(sum, "of deliveries to gmail from postfix on mx1.example.test are deferred") ||
 		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopemtadeferralratehigh") {
