@@ -1,0 +1,199 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// webUser and webHash are a basic-auth user of the tests' web config;
+// webHash is bcrypt("fakepassword"), the hash exporter-toolkit itself
+// compares unknown users against.
+const (
+	webUser     = "prom"
+	webPassword = "fakepassword"
+	webHash     = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
+)
+
+// servedAgent is an agent behind its hardened HTTP server on loopback,
+// with basic auth.
+type servedAgent struct {
+	*running
+	srv  *Server
+	addr string
+}
+
+func serveAgent(t *testing.T, limits ServerLimits) *servedAgent {
+	t.Helper()
+	r := startAgent(t, "testtick:\n")
+	webCfg := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(webCfg, []byte("basic_auth_users:\n  "+webUser+": "+webHash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(r.a.Handler(HandlerOptions{}), limits, r.a.Registry())
+	addrs := []string{l.Addr().String()}
+	systemd := false
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webCfg}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve([]net.Listener{l}, flags, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		_ = srv.HTTP.Close()
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &servedAgent{running: r, srv: srv, addr: l.Addr().String()}
+}
+
+// scrape is Prometheus: a new connection, basic auth, /metrics.
+func (s *servedAgent) scrape(t *testing.T) string {
+	t.Helper()
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "http://"+s.addr+"/metrics", nil)
+	req.SetBasicAuth(webUser, webPassword)
+	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("authenticated scrape during the flood: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("authenticated scrape during the flood: %s", resp.Status)
+	}
+	return string(body)
+}
+
+// closedBy counts the connections the server has closed, waiting at most
+// until deadline for the others (all at once: a read past the deadline
+// fails without looking).
+func closedBy(conns []net.Conn, deadline time.Time) int {
+	closed := make(chan bool, len(conns))
+	for _, c := range conns {
+		go func() {
+			_ = c.SetReadDeadline(deadline)
+			_, err := io.Copy(io.Discard, c) // an error answer, then EOF
+			closed <- !errors.Is(err, os.ErrDeadlineExceeded)
+		}()
+	}
+	n := 0
+	for range conns {
+		if <-closed {
+			n++
+		}
+	}
+	return n
+}
+
+func testLimits(max int) ServerLimits {
+	l := DefaultServerLimits()
+	l.MaxConnections = max
+	return l
+}
+
+// TestIdleKeepAliveFlood: connections that made one request (a 401) and
+// stay open must not exhaust the agent: it holds at most MaxConnections
+// and still answers an authenticated scrape.
+func TestIdleKeepAliveFlood(t *testing.T) {
+	const max, flood = 8, 40
+	s := serveAgent(t, testLimits(max))
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range flood {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: agent\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("unauthenticated request: %s, want 401", resp.Status)
+		}
+	}
+	body := s.scrape(t)
+	if !strings.Contains(body, "mailscope_http_connections_evicted_total") {
+		t.Error("the scrape lacks mailscope_http_connections_evicted_total")
+	}
+	if got := closedBy(conns, time.Now().Add(2*time.Second)); got < flood-max {
+		t.Errorf("the server closed %d of %d idle connections; with --web.max-connections=%d it may hold at most %d", got, flood, max, max)
+	}
+	if open := s.srv.guard.Open(); open > max {
+		t.Errorf("%d connections held, cap %d", open, max)
+	}
+}
+
+// TestSlowloris: connections that send their headers a byte at a time hold
+// no slot for long: a scrape still gets in, and a lone slow client is cut
+// at the header timeout.
+func TestSlowloris(t *testing.T) {
+	const max, flood = 8, 40
+	limits := testLimits(max)
+	limits.ReadHeaderTimeout = 300 * time.Millisecond
+	s := serveAgent(t, limits)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	for range flood {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: agent\r\n"); err != nil {
+				return
+			}
+			for range 200 { // at most 200 × 20 ms
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				if _, err := io.WriteString(c, "X"); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	s.scrape(t)
+	if open := s.srv.guard.Open(); open > max {
+		t.Errorf("%d connections held during the slowloris, cap %d", open, max)
+	}
+	if got := closedBy(conns, time.Now().Add(5*time.Second)); got != flood {
+		t.Errorf("the server closed %d of %d slowloris connections", got, flood)
+	}
+	close(stop)
+	wg.Wait()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
