@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -39,6 +40,11 @@ type Options struct {
 	// DetectPostfix finds the host's Postfix for a zero-config start;
 	// postconf.Detect when nil.
 	DetectPostfix func(ctx context.Context) (*postconf.Facts, error)
+	// ProbeDialAudit, when set, sees every address a /probe of a target
+	// outside the config is about to connect to, after the destination
+	// policy allowed it, and may refuse it: tests prove with it that no
+	// connection to a private address is attempted.
+	ProbeDialAudit func(netip.AddrPort) error
 }
 
 // Agent is one running mailscope.

@@ -36,12 +36,12 @@ type running struct {
 
 func noPostfix(context.Context) (*postconf.Facts, error) { return nil, postconf.ErrNoPostfix }
 
-func startAgent(t *testing.T, cfgText string) *running {
+func startAgent(t testing.TB, cfgText string) *running {
 	t.Helper()
 	return startAgentWith(t, cfgText, func(*Options) {})
 }
 
-func startAgentWith(t *testing.T, cfgText string, edit func(*Options)) *running {
+func startAgentWith(t testing.TB, cfgText string, edit func(*Options)) *running {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "mailscope.yml")
@@ -78,7 +78,7 @@ func (r *running) rewrite(t *testing.T, text string) {
 	writeConfig(t, r.file, "state_dir: "+r.a.Config().StateDir+"\n"+text)
 }
 
-func writeConfig(t *testing.T, file, text string) {
+func writeConfig(t testing.TB, file, text string) {
 	t.Helper()
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func writeConfig(t *testing.T, file, text string) {
 
 // waitFor polls a condition that another goroutine makes true; it bounds
 // the wait instead of sleeping a guessed time.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	testwait.For(t, 10*time.Second, what, func() error {
 		if !cond() {

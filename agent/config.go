@@ -35,6 +35,8 @@ type Config struct {
 	Warnings config.Problems
 	// tracingFiles are the digests of the files Tracing names (ca_file).
 	tracingFiles map[string][sha256.Size]byte
+	// Probe is the probe: section, /probe's gate and limits.
+	Probe ProbeConfig
 	// Sections has one entry per registered collector, in name order.
 	Sections []Section
 	// Source is the file the config came from, or a description of the
@@ -66,7 +68,7 @@ func (c *Config) Enabled() []Section {
 }
 
 // topLevelKeys are the agent's own keys; every other key names a collector.
-var topLevelKeys = []string{"state_dir", "tracing", "providers", "reason_rules"}
+var topLevelKeys = []string{"state_dir", "tracing", "providers", "reason_rules", "probe"}
 
 // LoadFile reads, expands, decodes and validates a config file, returning
 // every problem found (a config.Problems) when there is any.
@@ -84,7 +86,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Config{StateDir: DefaultStateDir, Tracing: otel.DefaultConfig(), Source: file}
+	cfg := &Config{StateDir: DefaultStateDir, Tracing: otel.DefaultConfig(), Probe: DefaultProbeConfig(), Source: file}
 	var ps config.Problems
 	seen := map[string]*yaml.Node{}
 	mailSet := map[string]bool{}
@@ -106,6 +108,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			case "reason_rules":
 				ps = append(ps, doc.Decode(v, "reason_rules", &cfg.Mail.ReasonRules)...)
 				mailSet["reason_rules"] = true
+			case "probe":
+				ps = append(ps, doc.Decode(v, "probe", &cfg.Probe)...)
+				ps.Merge("probe", cfg.Probe.Validate())
 			default:
 				if _, ok := collectors.Lookup(k.Value); !ok {
 					ps = append(ps, &config.Problem{Line: k.Line, Path: k.Value, Msg: config.UnknownMsg("section", k.Value, knownSections())})
@@ -233,6 +238,9 @@ func (c *Config) Redacted() ([]byte, error) {
 		if err := add("reason_rules", c.Mail.ReasonRules); err != nil {
 			return nil, err
 		}
+	}
+	if err := add("probe", c.Probe); err != nil {
+		return nil, err
 	}
 	for _, s := range c.Sections {
 		var n yaml.Node

@@ -42,7 +42,7 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.TelemetryPath, prom.NewHandler(a.self, a.Gatherers, a.logger))
-	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.logger))
+	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.admitProbe, a.logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})

@@ -99,6 +99,11 @@ func NewServer(handler http.Handler, limits ServerLimits, reg prometheus.Registe
 // basic auth), each listener behind the connection guard. It returns when
 // the server stops.
 func (s *Server) Serve(listeners []net.Listener, flags *web.FlagConfig, logger *slog.Logger) error {
+	webCfg := ""
+	if flags.WebConfigFile != nil {
+		webCfg = *flags.WebConfigFile
+	}
+	warnIfExposed(listeners, webCfg, logger)
 	guarded := make([]net.Listener, len(listeners))
 	for i, l := range listeners {
 		guarded[i] = s.guard.Listener(l)

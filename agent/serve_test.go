@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ type servedAgent struct {
 	addr string
 }
 
-func serveAgent(t *testing.T, limits ServerLimits) *servedAgent {
+func serveAgent(t testing.TB, limits ServerLimits) *servedAgent {
 	t.Helper()
 	r := startAgent(t, "testtick:\n")
 	webCfg := filepath.Join(t.TempDir(), "web.yml")
@@ -197,3 +198,43 @@ func TestSlowloris(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// TestWarnsWhenExposedWithoutProtection: a listener beyond loopback with
+// neither TLS nor basic auth is warned about at start; loopback, or a
+// web config with auth, is not.
+func TestWarnsWhenExposedWithoutProtection(t *testing.T) {
+	dir := t.TempDir()
+	authCfg := filepath.Join(dir, "auth.yml")
+	if err := os.WriteFile(authCfg, []byte("basic_auth_users:\n  "+webUser+": "+webHash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	headersOnly := filepath.Join(dir, "headers.yml")
+	if err := os.WriteFile(headersOnly, []byte("http_server_config:\n  headers:\n    X-Frame-Options: deny\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A listener's address as the agent sees it; nothing listens there.
+	fake := func(addr string) net.Listener { return fakeListener{addr: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr))} }
+	for _, c := range []struct {
+		addr, webCfg string
+		warn         bool
+	}{
+		{"0.0.0.0:9754", "", true},
+		{"[::]:9754", headersOnly, true},
+		{"192.0.2.7:9754", "", true},
+		{"127.0.0.1:9754", "", false},
+		{"[::1]:9754", "", false},
+		{"0.0.0.0:9754", authCfg, false},
+	} {
+		var logs strings.Builder
+		warnIfExposed([]net.Listener{fake(c.addr)}, c.webCfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if got := strings.Contains(logs.String(), "without TLS or authentication"); got != c.warn {
+			t.Errorf("%s with web config %q: warned=%v, want %v (%s)", c.addr, c.webCfg, got, c.warn, logs.String())
+		}
+	}
+}
+
+type fakeListener struct{ addr net.Addr }
+
+func (l fakeListener) Accept() (net.Conn, error) { return nil, errors.New("not listening") }
+func (l fakeListener) Close() error              { return nil }
+func (l fakeListener) Addr() net.Addr            { return l.addr }

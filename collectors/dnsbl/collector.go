@@ -36,6 +36,10 @@ func init() {
 			return New(cfg.(*Config), s)
 		},
 		Probe: probe,
+		ProbeTargets: func(cfg collectors.Config) []string {
+			t := cfg.(*Config).Targets
+			return append(append([]string(nil), t.IPs...), t.Domains...)
+		},
 	})
 }
 

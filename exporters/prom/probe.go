@@ -3,6 +3,7 @@ package prom
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,17 @@ type ProbeFunc func(ctx context.Context, target string, reg prometheus.Registere
 // Modules returns the probe function of each module by name.
 type Modules func() map[string]ProbeFunc
 
+// ProbeGate decides whether /probe may check target with module. It
+// returns the context the probe runs under (carrying any limit on where it
+// may connect), or an error wrapping ErrProbeDisabled or ErrProbeRefused.
+type ProbeGate func(ctx context.Context, module, target string) (context.Context, error)
+
+// Why a probe was not run.
+var (
+	ErrProbeDisabled = errors.New("/probe is disabled (probe.enabled: false)")
+	ErrProbeRefused  = errors.New("probe refused")
+)
+
 // defaultProbeTimeout applies when Prometheus does not send its scrape
 // timeout header.
 const defaultProbeTimeout = 10 * time.Second
@@ -28,7 +40,10 @@ const defaultProbeTimeout = 10 * time.Second
 // request, bounded by the scrape timeout Prometheus announces (less half a
 // second, to answer in time), as blackbox_exporter does. With debug=true it
 // returns the probe's own trace as text instead of metrics.
-func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
+//
+// gate runs first: a refused target is answered 403 without any lookup or
+// connection, and a disabled /probe 404.
+func ProbeHandler(modules Modules, gate ProbeGate, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		name, target := q.Get("module"), q.Get("target")
@@ -55,7 +70,16 @@ func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
 				}
 			}
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		gated, err := gate(r.Context(), name, target)
+		switch {
+		case errors.Is(err, ErrProbeDisabled):
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		ctx, cancel := context.WithTimeout(gated, timeout)
 		defer cancel()
 
 		reg := prometheus.NewRegistry()

@@ -3,6 +3,7 @@ package prom
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -57,7 +58,19 @@ func TestProbeHandler(t *testing.T) {
 			return target != "broken"
 		}}
 	}
-	h := ProbeHandler(modules, slog.New(slog.DiscardHandler))
+	type gateKey struct{}
+	var gatedCtx bool
+	gate := func(ctx context.Context, module, target string) (context.Context, error) {
+		switch target {
+		case "off":
+			return nil, ErrProbeDisabled
+		case "10.0.0.1":
+			return nil, fmt.Errorf("%w: not yours", ErrProbeRefused)
+		}
+		return context.WithValue(ctx, gateKey{}, true), nil
+	}
+	modules = wrapModules(modules, func(ctx context.Context) { gatedCtx = ctx.Value(gateKey{}) != nil })
+	h := ProbeHandler(modules, gate, slog.New(slog.DiscardHandler))
 	serve := func(url string, header map[string]string) (int, string) {
 		req := httptest.NewRequest("GET", url, nil)
 		for k, v := range header {
@@ -94,5 +107,29 @@ func TestProbeHandler(t *testing.T) {
 	}
 	if code, _ = serve("/probe?module=dnsbl", nil); code != 400 {
 		t.Errorf("no target: %d", code)
+	}
+	if !gatedCtx {
+		t.Error("the probe did not run under the gate's context")
+	}
+	gatedCtx = false
+	if code, body = serve("/probe?module=dnsbl&target=10.0.0.1&debug=true", nil); code != 403 || !strings.Contains(body, "not yours") || gatedCtx {
+		t.Errorf("refused target: %d %q (probe ran: %v)", code, body, gatedCtx)
+	}
+	if code, _ = serve("/probe?module=dnsbl&target=off", nil); code != 404 || gatedCtx {
+		t.Errorf("disabled /probe: %d (probe ran: %v)", code, gatedCtx)
+	}
+}
+
+// wrapModules calls seen with each probe's context before the probe.
+func wrapModules(m Modules, seen func(context.Context)) Modules {
+	return func() map[string]ProbeFunc {
+		out := map[string]ProbeFunc{}
+		for name, f := range m() {
+			out[name] = func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, l *slog.Logger) bool {
+				seen(ctx)
+				return f(ctx, target, reg, debug, l)
+			}
+		}
+		return out
 	}
 }
