@@ -148,4 +148,3 @@ func (a *Agent) admitProbe(ctx context.Context, module, target string) (context.
 	}
 	return nil, fmt.Errorf("%w: %q is not a target of the %s config, nor in probe.allow", prom.ErrProbeRefused, target, module)
 }
-

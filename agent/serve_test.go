@@ -213,7 +213,9 @@ func TestWarnsWhenExposedWithoutProtection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A listener's address as the agent sees it; nothing listens there.
-	fake := func(addr string) net.Listener { return fakeListener{addr: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr))} }
+	fake := func(addr string) net.Listener {
+		return fakeListener{addr: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr))}
+	}
 	for _, c := range []struct {
 		addr, webCfg string
 		warn         bool
