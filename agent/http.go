@@ -31,6 +31,9 @@ var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMa
 type HandlerOptions struct {
 	// TelemetryPath serves the metrics, "/metrics" by default.
 	TelemetryPath string
+	// WriteTimeout is the HTTP server's: a probe is cut short to answer
+	// within it (0: no such bound).
+	WriteTimeout time.Duration
 }
 
 // Handler serves the agent's pages: the status page at /, metrics, health,
@@ -42,7 +45,7 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.TelemetryPath, prom.NewHandler(a.self, a.Gatherers, a.logger))
-	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.admitProbe, a.logger))
+	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.admitProbe, func() prom.ProbeLimits { return a.probeLimits(o) }, a.logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/prom"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/netpolicy"
 )
 
@@ -26,14 +28,34 @@ type ProbeConfig struct {
 	// config does not name connect to loopback, private, link-local, CGNAT
 	// and multicast addresses (a lab). Configured targets always may.
 	AllowPrivateDestinations bool `yaml:"allow_private_destinations"`
+	// TimeoutMax caps one probe, whatever Prometheus's scrape timeout
+	// header asks. The HTTP write timeout is set from it at start.
+	TimeoutMax time.Duration `yaml:"timeout_max"`
+	// Concurrency caps the probes running at once (429 beyond).
+	Concurrency int `yaml:"concurrency"`
 }
 
-// DefaultProbeConfig is /probe on, for configured targets only.
-func DefaultProbeConfig() ProbeConfig { return ProbeConfig{Enabled: true} }
+// Probe defaults and bounds.
+const (
+	DefaultProbeConcurrency = 8
+	maxProbeTimeout         = 5 * time.Minute
+	maxProbeConcurrency     = 1024
+)
 
-// Validate checks every allow entry.
+// DefaultProbeConfig is /probe on, for configured targets only.
+func DefaultProbeConfig() ProbeConfig {
+	return ProbeConfig{Enabled: true, TimeoutMax: DefaultProbeTimeoutMax, Concurrency: DefaultProbeConcurrency}
+}
+
+// Validate checks every allow entry and the limits.
 func (c *ProbeConfig) Validate() error {
 	var ps config.Problems
+	if c.TimeoutMax < time.Second || c.TimeoutMax > maxProbeTimeout {
+		ps.Addf("timeout_max", "must be between 1s and %s, got %s", maxProbeTimeout, c.TimeoutMax)
+	}
+	if c.Concurrency < 1 || c.Concurrency > maxProbeConcurrency {
+		ps.Addf("concurrency", "must be between 1 and %d, got %d", maxProbeConcurrency, c.Concurrency)
+	}
 	for i, e := range c.Allow {
 		if _, err := parseTargetPattern(e); err != nil {
 			ps.Addf(fmt.Sprintf("allow[%d]", i), "%v", err)
@@ -119,6 +141,9 @@ func (a *Agent) admitProbe(ctx context.Context, module, target string) (context.
 	if !cfg.Probe.Enabled {
 		return nil, prom.ErrProbeDisabled
 	}
+	// Probes take the shared DNS client's probe slots, never the
+	// scheduled checks'.
+	ctx = dnsx.ProbeContext(ctx)
 	t := normalTarget(target)
 	for _, s := range cfg.Sections {
 		if s.Name != module || !s.Enabled {
@@ -147,4 +172,15 @@ func (a *Agent) admitProbe(ctx context.Context, module, target string) (context.
 		}
 	}
 	return nil, fmt.Errorf("%w: %q is not a target of the %s config, nor in probe.allow", prom.ErrProbeRefused, target, module)
+}
+
+// probeLimits are /probe's limits under the running config, the timeout
+// within what the HTTP server's write timeout lets a probe answer in.
+func (a *Agent) probeLimits(o HandlerOptions) prom.ProbeLimits {
+	p := a.Config().Probe
+	l := prom.ProbeLimits{TimeoutMax: p.TimeoutMax, Concurrency: p.Concurrency}
+	if o.WriteTimeout > 0 {
+		l.TimeoutMax = min(l.TimeoutMax, o.WriteTimeout-MinWriteTimeout(0))
+	}
+	return l
 }

@@ -166,7 +166,10 @@ func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig,
 		}
 	}()
 
-	srv := agent.NewServer(a.Handler(agent.HandlerOptions{TelemetryPath: telemetryPath}), limits, a.Registry())
+	// The write timeout leaves room for the longest probe the config
+	// allows at start; a reload that raises probe.timeout_max stays within it.
+	limits.WriteTimeout = agent.MinWriteTimeout(a.Config().Probe.TimeoutMax)
+	srv := agent.NewServer(a.Handler(agent.HandlerOptions{TelemetryPath: telemetryPath, WriteTimeout: limits.WriteTimeout}), limits, a.Registry())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.ListenAndServe(webFlags, logger) }()
 

@@ -154,6 +154,7 @@ func (c *Collector) sweepOptions() SweepOptions {
 		Resolver:     c.built.resolvers.forZone,
 		Concurrency:  c.cfg.Concurrency,
 		ZoneInterval: zoneInterval(c.cfg.ZoneRate),
+		Pacing:       processPacing,
 		Now:          c.s.Clock.Now,
 		Tracer:       c.s.Tracer,
 		Observe:      c.live.observe,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,16 @@ var (
 	ErrProbeRefused  = errors.New("probe refused")
 )
 
+// ProbeLimits bound /probe, read at each request so a reload applies.
+type ProbeLimits struct {
+	// TimeoutMax caps a probe's run, whatever the scrape timeout header
+	// asks.
+	TimeoutMax time.Duration
+	// Concurrency caps the probes running at once; beyond it /probe
+	// answers 429 Too Many Requests.
+	Concurrency int
+}
+
 // defaultProbeTimeout applies when Prometheus does not send its scrape
 // timeout header.
 const defaultProbeTimeout = 10 * time.Second
@@ -43,7 +54,10 @@ const defaultProbeTimeout = 10 * time.Second
 //
 // gate runs first: a refused target is answered 403 without any lookup or
 // connection, and a disabled /probe 404.
-func ProbeHandler(modules Modules, gate ProbeGate, logger *slog.Logger) http.Handler {
+//
+// limits cap each probe's time and the probes running at once.
+func ProbeHandler(modules Modules, gate ProbeGate, limits func() ProbeLimits, logger *slog.Logger) http.Handler {
+	var running atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		name, target := q.Get("module"), q.Get("target")
@@ -61,15 +75,15 @@ func ProbeHandler(modules Modules, gate ProbeGate, logger *slog.Logger) http.Han
 			http.Error(w, fmt.Sprintf("unknown module %q (known: %v)", name, known), http.StatusBadRequest)
 			return
 		}
-		timeout := defaultProbeTimeout
-		if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-			if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-				timeout = time.Duration(secs*float64(time.Second)) - 500*time.Millisecond
-				if timeout < time.Second {
-					timeout = time.Second
-				}
-			}
+		lim := limits()
+		if n := running.Add(1); n > int64(lim.Concurrency) {
+			running.Add(-1)
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("too many probes at once (probe.concurrency: %d)", lim.Concurrency), http.StatusTooManyRequests)
+			return
 		}
+		defer running.Add(-1)
+		timeout := probeTimeout(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), lim.TimeoutMax)
 		gated, err := gate(r.Context(), name, target)
 		switch {
 		case errors.Is(err, ErrProbeDisabled):
@@ -113,4 +127,21 @@ func ProbeHandler(modules Modules, gate ProbeGate, logger *slog.Logger) http.Han
 		}
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	})
+}
+
+// probeTimeout is the scrape timeout Prometheus announces less half a
+// second (to answer in time), or the default without one, at least a
+// second and at most max.
+func probeTimeout(header string, max time.Duration) time.Duration {
+	timeout := defaultProbeTimeout
+	if secs, err := strconv.ParseFloat(header, 64); err == nil && secs > 0 && secs < 1e6 {
+		timeout = time.Duration(secs*float64(time.Second)) - 500*time.Millisecond
+	}
+	if max > 0 {
+		timeout = min(timeout, max)
+	}
+	if timeout < time.Second {
+		timeout = time.Second
+	}
+	return timeout
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +73,8 @@ func TestProbeHandler(t *testing.T) {
 		return context.WithValue(ctx, gateKey{}, true), nil
 	}
 	modules = wrapModules(modules, func(ctx context.Context) { gatedCtx = ctx.Value(gateKey{}) != nil })
-	h := ProbeHandler(modules, gate, slog.New(slog.DiscardHandler))
+	limits := ProbeLimits{TimeoutMax: 30 * time.Second, Concurrency: 8}
+	h := ProbeHandler(modules, gate, func() ProbeLimits { return limits }, slog.New(slog.DiscardHandler))
 	serve := func(url string, header map[string]string) (int, string) {
 		req := httptest.NewRequest("GET", url, nil)
 		for k, v := range header {
@@ -88,6 +92,11 @@ func TestProbeHandler(t *testing.T) {
 	// The scrape timeout less half a second bounds the probe.
 	if gotDeadline > 4500*time.Millisecond || gotDeadline < 4*time.Second {
 		t.Errorf("deadline %v, want about 4.5s", gotDeadline)
+	}
+	// A scrape timeout header cannot ask for more than the cap.
+	serve("/probe?module=dnsbl&target=192.0.2.1", map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "600"})
+	if gotDeadline > 30*time.Second || gotDeadline < 29*time.Second {
+		t.Errorf("deadline %v with a 600 s scrape timeout, want the 30 s cap", gotDeadline)
 	}
 	if _, body = serve("/probe?module=dnsbl&target=broken", nil); !strings.Contains(body, "mailscope_probe_success 0") {
 		t.Errorf("failed probe:\n%s", body)
@@ -132,4 +141,43 @@ func wrapModules(m Modules, seen func(context.Context)) Modules {
 		}
 		return out
 	}
+}
+
+// TestProbeConcurrencyCap: beyond probe.concurrency running probes, /probe
+// answers 429 at once instead of starting another.
+func TestProbeConcurrencyCap(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int64
+	modules := func() map[string]ProbeFunc {
+		return map[string]ProbeFunc{"dnsbl": func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, _ *slog.Logger) bool {
+			if runs.Add(1) > 2 {
+				return true // a probe beyond the cap: do not block the test
+			}
+			started <- struct{}{}
+			<-release
+			return true
+		}}
+	}
+	open := func(ctx context.Context, _, _ string) (context.Context, error) { return ctx, nil }
+	h := ProbeHandler(modules, open, func() ProbeLimits { return ProbeLimits{TimeoutMax: time.Minute, Concurrency: 2} }, slog.New(slog.DiscardHandler))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?module=dnsbl&target=192.0.2.1", nil))
+			if rec.Code != 200 {
+				t.Errorf("probe within the cap: %d", rec.Code)
+			}
+		}()
+		<-started
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?module=dnsbl&target=192.0.2.1", nil))
+	if rec.Code != http.StatusTooManyRequests || runs.Load() != 2 {
+		t.Errorf("third probe with two running and a cap of 2: %d, %d runs", rec.Code, runs.Load())
+	}
+	close(release)
+	wg.Wait()
 }
