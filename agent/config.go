@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
@@ -73,9 +72,9 @@ var topLevelKeys = []string{"state_dir", "tracing", "providers", "reason_rules",
 // LoadFile reads, expands, decodes and validates a config file, returning
 // every problem found (a config.Problems) when there is any.
 func LoadFile(path string, lookup func(string) (string, bool)) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := config.ReadRegularFile("config file", path, config.MaxConfigFileSize)
 	if err != nil {
-		return nil, config.Problems{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", config.FileError(err))}}
+		return nil, config.Problems{{Msg: err.Error()}}
 	}
 	return Parse(path, data, lookup)
 }

@@ -126,7 +126,7 @@ func TestSecretsAreRedactedInConfigOutput(t *testing.T) {
 
 func TestMissingConfigFile(t *testing.T) {
 	_, err := LoadFile("testdata/does-not-exist.yml", noEnv)
-	if err == nil || err.Error() != "testdata/does-not-exist.yml: cannot read config file: no such file or directory" {
+	if err == nil || err.Error() != "cannot read config file testdata/does-not-exist.yml: no such file or directory" {
 		t.Errorf("got %v", err)
 	}
 }
