@@ -22,6 +22,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/postconf"
@@ -78,6 +79,9 @@ type Agent struct {
 	// loading is set while a reload reads the config, so that a read that
 	// hangs past ReloadTimeout is not joined by another.
 	loading atomic.Bool
+	// scrub removes the running config's secret values from logs and the
+	// status page.
+	scrub atomic.Pointer[config.Scrubber]
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -98,9 +102,10 @@ func New(opts Options) (*Agent, error) {
 	if opts.DetectPostfix == nil {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
-	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{},
+	a := &Agent{opts: opts, running: map[string]*instance{},
 		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock),
 		dns: dnsx.NewShared(dnsx.SharedConfig{Clock: opts.Clock})}
+	a.logger = slog.New(&scrubHandler{inner: opts.Logger.Handler(), sc: &a.scrub})
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)
@@ -108,6 +113,7 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.scrub.Store(config.NewScrubber(secretsOf(cfg)))
 	a.logWarnings(cfg)
 	tp, err := otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: opts.Version}, a.getenv, a.logger)
 	if err != nil {
@@ -298,6 +304,7 @@ func (a *Agent) Reload() error {
 			return err
 		}
 	}
+	a.scrub.Store(config.NewScrubber(append(secretsOf(cfg), secretsOf(old)...)))
 	a.mu.Lock()
 	a.cfg, a.tp = cfg, tp
 	var stop []*instance

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"embed"
+	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"html/template"
@@ -119,7 +120,7 @@ func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
 		f, _ := collectors.Lookup(s.Name)
 		row := statusRow{Help: f.Help, Enabled: s.Enabled, Outcome: "none"}
 		if snap, ok := running[s.Name]; ok {
-			row.snapshot = snap
+			row.snapshot = a.scrubSnapshot(snap)
 			switch {
 			case snap.State == stateFailed || snap.State == stateRestarting:
 				row.Outcome = "error"
@@ -138,6 +139,24 @@ func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
 	if err := statusTmpl.Execute(w, p); err != nil {
 		a.logger.Error("Rendering the status page failed", "err", err)
 	}
+}
+
+// scrubSnapshot removes secret values from what a collector's peers said
+// (errors, summaries) before the unauthenticated status page shows it.
+func (a *Agent) scrubSnapshot(s snapshot) snapshot {
+	sc := a.scrub.Load()
+	s.LastErr = sc.Scrub(s.LastErr)
+	if s.Last != nil {
+		l := *s.Last
+		l.Summary = sc.Scrub(l.Summary)
+		if l.Err != nil {
+			if msg := sc.Scrub(l.Err.Error()); msg != l.Err.Error() {
+				l.Err = errors.New(msg)
+			}
+		}
+		s.Last = &l
+	}
+	return s
 }
 
 // ago says how long before now t was, in the largest sensible unit.
