@@ -278,6 +278,7 @@ mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="mai
 mailscope_mta_log_read_errors_total{mta="postfix",reason="permission",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="stale",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="too_many_connections",source="relay"} 0
+mailscope_mta_log_read_errors_total{mta="postfix",reason="too_many_from_address",source="relay"} 0
 # HELP mailscope_mta_log_rotations_total Rotations of followed log files, by kind (rename, truncate, recreate).
 # TYPE mailscope_mta_log_rotations_total counter
 mailscope_mta_log_rotations_total{kind="recreate",mta="postfix",source="maillog"} 0
