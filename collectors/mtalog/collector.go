@@ -154,8 +154,12 @@ func (c *Collector) runSource(ctx context.Context, src source.Source) {
 
 // reportLoop records a summary for the status page every reportPeriod
 // until ctx ends.
+// A period in which a source kept failing to read (its failure read
+// errors grew) is a failed run, so mailscope_collector_up shows it even
+// though the source itself goes on retrying.
 func (c *Collector) reportLoop(ctx context.Context) {
 	start := c.s.Clock.Now()
+	failures := c.sourceFailures()
 	for {
 		select {
 		case <-ctx.Done():
@@ -166,9 +170,25 @@ func (c *Collector) reportLoop(ctx context.Context) {
 		err := c.lastErr
 		c.lastErr = nil
 		c.mu.Unlock()
+		now := c.sourceFailures()
+		for i, src := range c.sources {
+			if n := now[i] - failures[i]; n > 0 {
+				err = errors.Join(err, fmt.Errorf("source %s: %d read errors (%s) in the last %s", src.Name(), n, strings.Join(source.FailureReasons, ", "), reportPeriod))
+			}
+		}
+		failures = now
 		c.report(start, err)
 		start = c.s.Clock.Now()
 	}
+}
+
+// sourceFailures returns each source's count of failure read errors.
+func (c *Collector) sourceFailures() []int64 {
+	out := make([]int64, len(c.sources))
+	for i, src := range c.sources {
+		out[i] = source.Failures(src.Snapshot())
+	}
+	return out
 }
 
 func (c *Collector) report(start time.Time, err error) {

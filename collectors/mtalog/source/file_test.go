@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,4 +103,48 @@ func TestFileSourceResume(t *testing.T) {
 			t.Errorf("rotation kind %s missing from %v", k, snap.Rotations)
 		}
 	}
+}
+
+// TestFileSourceCountsFailedCheckpointSaves: a checkpoint that cannot be
+// saved (the state directory replaced by a file) is counted as a read
+// error with reason "state", as journald counts a cursor it cannot save.
+func TestFileSourceCountsFailedCheckpointSaves(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(path, []byte("Nov 26 05:31:01 mx postfix/smtpd[1]: seq 000001\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	src := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond, CheckpointInterval: time.Second},
+		Options{StateDir: state, Location: time.UTC})
+	sink := &recordSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	waitLines(t, sink, 1)
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "Nov 26 05:31:02 mx postfix/smtpd[1]: seq 000002\n")
+	f.Close()
+	waitLines(t, sink, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for src.Snapshot().ReadErrors["state"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed checkpoint saves were not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if Failures(src.Snapshot()) == 0 {
+		t.Error("a failed checkpoint save is not a failure of the source")
+	}
+	cancel()
+	<-done // the final save fails too; Run says so
 }

@@ -101,3 +101,18 @@ func (c *counters) snapshot() Snapshot {
 	}
 	return s
 }
+
+// FailureReasons are the read error reasons that mean a source is failing
+// at its job (it cannot read, or cannot save its position), rather than
+// meeting bad input: the collector reports a period with any of them as a
+// failed run.
+var FailureReasons = []string{"io", "permission", "state"}
+
+// Failures counts a snapshot's read errors of the FailureReasons.
+func Failures(s Snapshot) int64 {
+	var n int64
+	for _, r := range FailureReasons {
+		n += s.ReadErrors[r]
+	}
+	return n
+}
