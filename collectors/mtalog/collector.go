@@ -75,7 +75,7 @@ type Collector struct {
 // New builds the sources and the pipeline of a valid config (see
 // Config.Validate, which the agent has called) and registers the metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer,
+	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer, Clock: s.Clock,
 		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces})
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
