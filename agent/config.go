@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -82,6 +83,13 @@ func LoadFile(path string, lookup func(string) (string, bool)) (*Config, error) 
 // Parse decodes and validates config text; file names it in problems.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	doc, err := config.Parse(file, data, lookup)
+	if doc == nil {
+		return nil, err // not YAML, or not a mapping: nothing more to check
+	}
+	// Unset ${VAR}s are problems, but not the only ones: the rest of the
+	// file is checked too, leaving out what else is said about the keys
+	// whose value could not be expanded.
+	envProblems, err := expansionProblems(err)
 	if err != nil {
 		return nil, err
 	}
@@ -155,13 +163,44 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		cfg.Taxonomy = t
 		checkProviderLabels(cfg, &ps)
 	}
-	if err := doc.Finish(ps); err != nil {
+	if err := doc.Finish(append(envProblems, withoutPaths(ps, envProblems)...)); err != nil {
 		return nil, err
 	}
 	if err := doc.Finish(warnings); err != nil {
 		cfg.Warnings = err.(config.Problems)
 	}
 	return cfg, nil
+}
+
+// expansionProblems returns the problems config.Parse found in a document
+// it could still return (unset environment variables).
+func expansionProblems(err error) (config.Problems, error) {
+	if err == nil {
+		return nil, nil
+	}
+	var ps config.Problems
+	if !errors.As(err, &ps) {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// withoutPaths drops the problems at the key paths of skip.
+func withoutPaths(ps, skip config.Problems) config.Problems {
+	if len(skip) == 0 {
+		return ps
+	}
+	paths := make(map[string]bool, len(skip))
+	for _, p := range skip {
+		paths[p.Path] = true
+	}
+	var out config.Problems
+	for _, p := range ps {
+		if !paths[p.Path] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // splitEnabled takes the agent-owned `enabled` key out of a collector's
