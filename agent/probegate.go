@@ -89,7 +89,7 @@ func parseTargetPattern(s string) (targetPattern, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return targetPattern{prefix: netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}, nil
 	}
-	if !validDomainName(s) {
+	if !dnsx.IsHostName(s) {
 		return targetPattern{}, fmt.Errorf("%q is not a domain name, an address, a CIDR prefix or \"*\"", s)
 	}
 	return targetPattern{domain: s, subdomains: true}, nil
@@ -110,27 +110,6 @@ func (p targetPattern) matches(target string) bool {
 // without the root dot.
 func normalTarget(s string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-}
-
-// validDomainName accepts host names as DNS carries them: dot-separated
-// labels of letters, digits, hyphens and underscores, 1 to 63 bytes each,
-// 253 in all.
-func validDomainName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // admitProbe is /probe's gate: a target the module's running config names

@@ -84,3 +84,16 @@ func TestZonePacingIsSharedAcrossSweeps(t *testing.T) {
 		t.Errorf("waits %v: want 3, the last about 3 hours", waits)
 	}
 }
+
+// TestTargetNamesAreValidated: a /probe or config target with a NUL or a
+// comma is refused, never queried.
+func TestTargetNamesAreValidated(t *testing.T) {
+	for _, bad := range []string{"exa\x00mple.com", "a,b.example.com", `a\046b.example.com`} {
+		if _, err := ParseTarget(bad); err == nil {
+			t.Errorf("ParseTarget(%q) accepted", bad)
+		}
+	}
+	if _, err := ParseTarget("Example.COM."); err != nil {
+		t.Errorf("a plain name refused: %v", err)
+	}
+}
