@@ -167,6 +167,12 @@ func (d *Document) Decode(node *yaml.Node, path string, out any) Problems {
 		return nil
 	}
 	var ps Problems
+	if big := largestMapping(node, 0); big > MaxMappingKeys {
+		// yaml.v3 checks a mapping's keys for duplicates pairwise: time
+		// quadratic in their number. A mapping this large is refused
+		// before it is decoded.
+		return Problems{{Line: node.Line, Path: path, Msg: fmt.Sprintf("a mapping here has %d keys, more than the %d a config may have in one", big, MaxMappingKeys)}}
+	}
 	d.checkKeys(node, reflect.TypeOf(out), path, &ps)
 	if err := node.Decode(out); err != nil {
 		var te *yaml.TypeError
@@ -179,6 +185,48 @@ func (d *Document) Decode(node *yaml.Node, path string, out any) Problems {
 		}
 	}
 	return ps
+}
+
+// MaxMappingKeys bounds the keys of one mapping in a config.
+const MaxMappingKeys = 10_000
+
+// largestMapping returns the most keys of any mapping in n's tree (aliases
+// not followed: yaml.v3 refuses alias bombs itself).
+func largestMapping(n *yaml.Node, depth int) int {
+	if n == nil || depth > 100 {
+		return 0
+	}
+	most := 0
+	if n.Kind == yaml.MappingNode {
+		most = len(n.Content) / 2
+	}
+	for _, c := range n.Content {
+		most = max(most, largestMapping(c, depth+1))
+	}
+	return most
+}
+
+// isMerge says whether a mapping key is YAML's merge key (<<), whose value
+// (a mapping, an alias of one, or a list of them) adds its keys to the
+// mapping it is in.
+func isMerge(k *yaml.Node) bool { return k.Tag == "!!merge" || k.Tag == "" && k.Value == "<<" }
+
+// merged returns the mappings a merge key's value brings in.
+func merged(v *yaml.Node) []*yaml.Node {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		return []*yaml.Node{v}
+	case yaml.SequenceNode:
+		var out []*yaml.Node
+		for _, c := range v.Content {
+			out = append(out, merged(c)...)
+		}
+		return out
+	}
+	return nil
 }
 
 var (
@@ -214,6 +262,12 @@ func (d *Document) checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Prob
 		acceptAny := collectFields(t, fields)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if isMerge(k) {
+				for _, m := range merged(v) {
+					d.checkKeys(m, t, path, ps)
+				}
+				continue
+			}
 			ft, ok := fields[k.Value]
 			if !ok {
 				if acceptAny {
@@ -236,6 +290,12 @@ func (d *Document) checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Prob
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if isMerge(n.Content[i]) {
+				for _, m := range merged(n.Content[i+1]) {
+					d.checkKeys(m, t, path, ps)
+				}
+				continue
+			}
 			d.note(n.Content[i], JoinPath(path, n.Content[i].Value), nil)
 			d.checkKeys(n.Content[i+1], t.Elem(), JoinPath(path, n.Content[i].Value), ps)
 		}

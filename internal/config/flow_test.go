@@ -75,3 +75,34 @@ func TestSecretValuesNeverQuoted(t *testing.T) {
 		t.Errorf("problems:\n%v", err)
 	}
 }
+
+// TestMergeKeys: YAML merge keys (<<) bring a mapping's keys in, checked
+// like the others, instead of being an unknown key.
+func TestMergeKeys(t *testing.T) {
+	out, err := decode(t, "defaults: &d {interval: 30s, port: 25}\ninner:\n  <<: *d\n  zones: [a]\nlist:\n  - <<: [*d]\n    port: 26\n", nil)
+	if err == nil || strings.Contains(err.Error(), `"<<"`) || !strings.Contains(err.Error(), `defaults: unknown key`) {
+		// "defaults" itself is not a key of outer: that is the only problem.
+		t.Fatalf("problems: %v", err)
+	}
+	if out.Inner.Port != 25 || out.Inner.Interval.String() != "30s" || len(out.List) != 1 || out.List[0].Port != 26 || out.List[0].Interval.String() != "30s" {
+		t.Errorf("merged values: %+v", out)
+	}
+	_, err = decode(t, "x: &x {colour: red}\ninner:\n  <<: *x\n", nil)
+	if err == nil || !strings.Contains(err.Error(), `inner.colour: unknown key "colour"`) {
+		t.Errorf("an unknown key brought in by a merge: %v", err)
+	}
+}
+
+// TestHugeMappingRefused: a section with more keys than a config can
+// need is refused before yaml.v3's pairwise duplicate check (quadratic).
+func TestHugeMappingRefused(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("flat:\n")
+	for i := range MaxMappingKeys + 1 {
+		fmt.Fprintf(&b, "  k%d: v\n", i)
+	}
+	_, err := decode(t, b.String(), nil)
+	if err == nil || !strings.Contains(err.Error(), "has 10001 keys, more than the 10000") {
+		t.Errorf("got %v", err)
+	}
+}
