@@ -175,6 +175,11 @@ func (c *Collector) reportLoop(ctx context.Context) {
 			if n := now[i] - failures[i]; n > 0 {
 				err = errors.Join(err, fmt.Errorf("source %s: %d read errors (%s) in the last %s", src.Name(), n, strings.Join(source.FailureReasons, ", "), reportPeriod))
 			}
+			// A path that stays unusable keeps the collector down, and
+			// the status page says which.
+			for _, f := range src.Snapshot().Failing {
+				err = errors.Join(err, fmt.Errorf("source %s: %s", src.Name(), f))
+			}
 		}
 		failures = now
 		c.report(start, err)

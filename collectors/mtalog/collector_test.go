@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -273,6 +274,7 @@ mailscope_mta_log_oversize_lines_total{mta="postfix",source="relay"} 0
 # TYPE mailscope_mta_log_read_errors_total counter
 mailscope_mta_log_read_errors_total{mta="postfix",reason="framing",source="relay"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="io",source="maillog"} 0
+mailscope_mta_log_read_errors_total{mta="postfix",reason="not_regular",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="io",source="relay"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="malformed",source="relay"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 0
@@ -413,8 +415,9 @@ func followedLog(t *testing.T, dir string) (path string, sink *seqSink, start fu
 
 // erringSource runs until its context ends, with read errors a test sets.
 type erringSource struct {
-	mu   sync.Mutex
-	errs map[string]int64
+	mu      sync.Mutex
+	errs    map[string]int64
+	failing []string
 }
 
 func (e *erringSource) Name() string { return "maillog" }
@@ -422,7 +425,7 @@ func (e *erringSource) Name() string { return "maillog" }
 func (e *erringSource) Snapshot() source.Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return source.Snapshot{ReadErrors: maps.Clone(e.errs)}
+	return source.Snapshot{ReadErrors: maps.Clone(e.errs), Failing: slices.Clone(e.failing)}
 }
 
 func (e *erringSource) Run(ctx context.Context, _ source.Sink) error {
@@ -482,6 +485,15 @@ func TestFailingSourceIsAFailedRun(t *testing.T) {
 	clk.Advance(time.Minute)
 	if r := last(2); r.Err != nil {
 		t.Errorf("a period without new failures (bad input only): %v", r.Err)
+	}
+	// A path that stays unusable (a directory now) fails every period.
+	clk.BlockUntil(1)
+	src.mu.Lock()
+	src.failing = []string{"/var/log/mail.log: not a regular file"}
+	src.mu.Unlock()
+	clk.Advance(time.Minute)
+	if r := last(3); r.Err == nil || !strings.Contains(r.Err.Error(), "source maillog: /var/log/mail.log: not a regular file") {
+		t.Errorf("a period with a failing path: %+v", r)
 	}
 	cancel()
 	if err := <-done; err != nil {

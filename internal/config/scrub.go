@@ -81,7 +81,9 @@ func NewScrubber(values []string) *Scrubber {
 		list = append(list, f)
 	}
 	// Longest first, so a secret containing another is replaced whole.
-	sort.Slice(list, func(i, j int) bool { return len(list[i]) > len(list[j]) || len(list[i]) == len(list[j]) && list[i] < list[j] })
+	sort.Slice(list, func(i, j int) bool {
+		return len(list[i]) > len(list[j]) || len(list[i]) == len(list[j]) && list[i] < list[j]
+	})
 	pairs := make([]string, 0, 2*len(list))
 	for _, f := range list {
 		pairs = append(pairs, f, redacted)

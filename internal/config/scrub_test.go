@@ -27,10 +27,10 @@ func TestScrubber(t *testing.T) {
 	}
 	sc := NewScrubber(append(vals, "abc"))
 	for in, want := range map[string]string{
-		"NO [AUTHENTICATIONFAILED] bad password p@ss word/42": "NO [AUTHENTICATIONFAILED] bad password <secret>",
+		"NO [AUTHENTICATIONFAILED] bad password p@ss word/42":                "NO [AUTHENTICATIONFAILED] bad password <secret>",
 		`{"error":"invalid_client","echo":"client_secret=p%40ss+word%2F42"}`: `{"error":"invalid_client","echo":"client_secret=<secret>"}`,
-		"header was Bearer tok-123456 and unexported-1": "header was <secret> and <secret>",
-		"abc is too short to scrub":                     "abc is too short to scrub",
+		"header was Bearer tok-123456 and unexported-1":                      "header was <secret> and <secret>",
+		"abc is too short to scrub":                                          "abc is too short to scrub",
 	} {
 		if got := sc.Scrub(in); got != want {
 			t.Errorf("Scrub(%q) = %q, want %q", in, got, want)

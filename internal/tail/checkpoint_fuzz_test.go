@@ -42,12 +42,12 @@ func FuzzCheckpointLoad(f *testing.F) {
 	f.Add([]byte(`{"version":1,"files":null,"patterns":null}`))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		state := t.TempDir()
-		if err := os.WriteFile(filepath.Join(state, "tail-fz.json"), data, 0o600); err != nil {
+		cfg := Config{Paths: []string{log}, StateDir: t.TempDir(), Name: "fz", DisableFSNotify: true,
+			Logger: slog.New(slog.DiscardHandler), Clock: newFakeClock()}
+		if err := os.WriteFile(CheckpointPath(cfg), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		fl, err := New(Config{Paths: []string{log}, StateDir: state, Name: "fz", DisableFSNotify: true,
-			Logger: slog.New(slog.DiscardHandler), Clock: newFakeClock()}, func([]Line) {})
+		fl, err := New(cfg, func([]Line) {})
 		if err != nil {
 			t.Fatal(err)
 		}

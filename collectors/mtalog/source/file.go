@@ -139,7 +139,7 @@ type FileSource struct {
 type fileTotals struct {
 	lines, bytes, oversize int64
 	rotations              [3]int64
-	errs                   [4]int64
+	errs                   [5]int64
 	checkpointErrs         int64
 }
 
@@ -250,7 +250,7 @@ func (s *FileSource) Snapshot() Snapshot {
 		Bytes:         t.bytes,
 		OversizeLines: t.oversize,
 		Rotations:     make(map[string]int64, 3),
-		ReadErrors:    make(map[string]int64, 5),
+		ReadErrors:    make(map[string]int64, 6),
 		Files:         []FileSnapshot{},
 	}
 	if ns := s.lastLine.Load(); ns != 0 {
@@ -267,6 +267,9 @@ func (s *FileSource) Snapshot() Snapshot {
 	snap.ReadErrors["state"] = t.checkpointErrs
 	if cur != nil {
 		for _, f := range cur.Stats().Files() {
+			if f.Err != "" && f.Err != "not found" && len(snap.Failing) < maxFilePaths {
+				snap.Failing = append(snap.Failing, f.Path+": "+f.Err)
+			}
 			if f.Draining || f.Err != "" || f.File.IsZero() {
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,4 +148,44 @@ func TestFileSourceCountsFailedCheckpointSaves(t *testing.T) {
 	}
 	cancel()
 	<-done // the final save fails too; Run says so
+}
+
+// TestFileSourceReportsPathsThatAreNotFiles: a followed path replaced by
+// a directory or a FIFO is counted (reason "not_regular") and listed as
+// failing, not only warned about.
+func TestFileSourceReportsPathsThatAreNotFiles(t *testing.T) {
+	for name, replace := range map[string]func(string) error{
+		"directory": func(p string) error { return os.Mkdir(p, 0o700) },
+		"fifo":      func(p string) error { return syscall.Mkfifo(p, 0o600) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "mail.log")
+			if err := os.WriteFile(path, []byte("Nov 26 05:31:01 mx postfix/smtpd[1]: seq 000001\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			src := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond},
+				Options{Location: time.UTC})
+			sink := &recordSink{}
+			defer runSource(t, src, sink)()
+			waitLines(t, sink, 1)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := replace(path); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for src.Snapshot().ReadErrors["not_regular"] == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the path turned into a " + name + " was not counted")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			snap := src.Snapshot()
+			if len(snap.Failing) != 1 || snap.Failing[0] != path+": not a regular file" || Failures(snap) == 0 {
+				t.Errorf("failing %q, failures %d", snap.Failing, Failures(snap))
+			}
+		})
+	}
 }
