@@ -72,8 +72,8 @@ func FuzzConfigLoad(f *testing.F) {
 	for _, seed := range []string{
 		"tracing:\n  otlp:\n    endpoint: localhost:4317\n    headers: {authorization: \"Bearer ${TOKEN}\"}\n",
 		"tracing:\n  otlp:\n    headers: {authorization: \"${TOKEN}\"}\n    timeout: ${TOKEN}\n",
-		"dnsbl:\n  dqs_key_file: SECRET_FILE\n  zones: [zen.dq.spamhaus.net]\n  targets: {ips: [192.0.2.1]}\n",
-		"dnsbl:\n  dqs_key: ${KEY}\n  interval: ${KEY}\n  targets: {ips: [\"${KEY}\"]}\n",
+		"dnsbl:\n  resolver: 127.0.0.1:53\n  dqs_key_file: SECRET_FILE\n  zones: [zen.dq.spamhaus.net]\n  targets: {ips: [192.0.2.1]}\n",
+		"dnsbl:\n  resolver: 127.0.0.1:53\n  dqs_key: ${KEY}\n  interval: ${KEY}\n  targets: {ips: [\"${KEY}\"]}\n",
 		"seeds:\n  submit: {address: [\"${X}\"], username: u, password: \"${PW}\"}\n",
 		"seeds:\n  submit: {address: smtp.example.com:587, username: u, password_file: SECRET_FILE, port: x}\n",
 		"seeds:\n  submit: {password: \"${PW}\", address: {a: b}, username: [u]}\n",
