@@ -1,10 +1,6 @@
 package agent
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"testing"
@@ -37,28 +33,7 @@ func BenchmarkIdleFlood(b *testing.B) {
 func idleFlood(b *testing.B, max, flood int) (fds, goroutines int, heap uint64) {
 	s := serveAgent(b, testLimits(max))
 	fds0, g0, h0 := processState(b)
-	conns := make([]net.Conn, 0, flood)
-	defer func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	for range flood {
-		c, err := net.Dial("tcp", s.addr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns = append(conns, c)
-		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: agent\r\n\r\n"); err != nil {
-			b.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-	}
+	floodIdle(b, s.addr, flood)
 	// Let evicted connections' goroutines end before counting.
 	deadline := time.Now().Add(5 * time.Second)
 	for s.srv.guard.Open() > max && time.Now().Before(deadline) {

@@ -101,26 +101,19 @@ func closedBy(conns []net.Conn, deadline time.Time) int {
 	return n
 }
 
-func testLimits(max int) ServerLimits {
-	l := DefaultServerLimits()
-	l.MaxConnections = max
-	return l
-}
-
-// TestIdleKeepAliveFlood: connections that made one request (a 401) and
-// stay open must not exhaust the agent: it holds at most MaxConnections
-// and still answers an authenticated scrape.
-func TestIdleKeepAliveFlood(t *testing.T) {
-	const max, flood = 8, 40
-	s := serveAgent(t, testLimits(max))
-	var conns []net.Conn
-	defer func() {
+// floodIdle opens n keep-alive connections that each make one
+// unauthenticated request (answered 401) and stay open; they are closed
+// when the test ends.
+func floodIdle(t testing.TB, addr string, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
 		for _, c := range conns {
 			_ = c.Close()
 		}
-	}()
-	for range flood {
-		c, err := net.Dial("tcp", s.addr)
+	})
+	for range n {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,6 +131,22 @@ func TestIdleKeepAliveFlood(t *testing.T) {
 			t.Fatalf("unauthenticated request: %s, want 401", resp.Status)
 		}
 	}
+	return conns
+}
+
+func testLimits(max int) ServerLimits {
+	l := DefaultServerLimits()
+	l.MaxConnections = max
+	return l
+}
+
+// TestIdleKeepAliveFlood: connections that made one request (a 401) and
+// stay open must not exhaust the agent: it holds at most MaxConnections
+// and still answers an authenticated scrape.
+func TestIdleKeepAliveFlood(t *testing.T) {
+	const max, flood = 8, 40
+	s := serveAgent(t, testLimits(max))
+	conns := floodIdle(t, s.addr, flood)
 	body := s.scrape(t)
 	if !strings.Contains(body, "mailscope_http_connections_evicted_total") {
 		t.Error("the scrape lacks mailscope_http_connections_evicted_total")

@@ -1,13 +1,11 @@
 package source
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,7 +74,7 @@ func TestSyslogPerAddressLimit(t *testing.T) {
 // TestSyslogRefusalsLoggedOncePerMinute: a flood of refused connections
 // writes one log line a minute, with the count, not one per connection.
 func TestSyslogRefusalsLoggedOncePerMinute(t *testing.T) {
-	var logs lockedBuffer
+	var logs logBuffer
 	clk := clock.NewFake(time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC))
 	src := NewSyslog("relay", SyslogConfig{TCP: "127.0.0.1:0", MaxConnections: 1},
 		Options{Clock: clk, Location: time.UTC, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -95,32 +93,15 @@ func TestSyslogRefusalsLoggedOncePerMinute(t *testing.T) {
 		}
 	}
 	refuseN(20)
-	if got := strings.Count(logs.String(), "Refused syslog connections"); got != 1 {
+	if got := logs.count("Refused syslog connections"); got != 1 {
 		t.Errorf("20 refusals in a minute logged %d times, want once:\n%s", got, logs.String())
 	}
 	clk.Advance(time.Minute)
 	refuseN(1)
-	if got := strings.Count(logs.String(), "Refused syslog connections"); got != 2 || !strings.Contains(logs.String(), "refused=20") {
+	if got := logs.count("Refused syslog connections"); got != 2 || !strings.Contains(logs.String(), "refused=20") {
 		t.Errorf("after a minute: %d lines, want 2, the second with the 20 refused since:\n%s", got, logs.String())
 	}
 	if n := src.Snapshot().ReadErrors["too_many_connections"]; n != 21 {
 		t.Errorf("too_many_connections %d, want 21", n)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
