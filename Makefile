@@ -36,8 +36,10 @@ bench: ## benchmarks; record results in docs/benchmarks.md
 bench-dnsbl: ## the blocklist sweep against a real rbldnsd on loopback (docs/benchmarks.md)
 	GO=$(GO) ./bench/dnsbl-rbldnsd.sh
 
-fuzz: ## one minute per fuzz target
+fuzz: ## one minute per fuzz target (CI runs their seeds as normal tests)
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 60s ./internal/tail/
+	$(GO) test -run '^$$' -fuzz FuzzCheckpointLoad -fuzztime 60s ./internal/tail/
+	$(GO) test -run '^$$' -fuzz FuzzConfigLoad -fuzztime 60s ./cmd/mailscope/
 
 fuzz-postfix: ## one minute each for the Postfix parser and correlator fuzz targets (CI runs their seeds only)
 	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 60s ./collectors/mtalog/postfix/

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/otel"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/postconf"
@@ -39,6 +41,14 @@ type Options struct {
 	// DetectPostfix finds the host's Postfix for a zero-config start;
 	// postconf.Detect when nil.
 	DetectPostfix func(ctx context.Context) (*postconf.Facts, error)
+	// ReloadTimeout bounds reading the config and its files on a reload
+	// (DefaultReloadTimeout when 0); past it the running config stays.
+	ReloadTimeout time.Duration
+	// ProbeDialAudit, when set, sees every address a /probe of a target
+	// outside the config is about to connect to, after the destination
+	// policy allowed it, and may refuse it: tests prove with it that no
+	// connection to a private address is attempted.
+	ProbeDialAudit func(netip.AddrPort) error
 }
 
 // Agent is one running mailscope.
@@ -66,6 +76,12 @@ type Agent struct {
 	// dns is the one DNS client of every collector and /probe: its limit
 	// and cache live as long as the agent, so a reload keeps the cache.
 	dns *dnsx.Shared
+	// loading is set while a reload reads the config, so that a read that
+	// hangs past ReloadTimeout is not joined by another.
+	loading atomic.Bool
+	// scrub removes the running config's secret values from logs and the
+	// status page.
+	scrub atomic.Pointer[config.Scrubber]
 }
 
 // New loads the config and builds the agent. A config with problems is
@@ -80,12 +96,16 @@ func New(opts Options) (*Agent, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if opts.ReloadTimeout <= 0 {
+		opts.ReloadTimeout = DefaultReloadTimeout
+	}
 	if opts.DetectPostfix == nil {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
-	a := &Agent{opts: opts, logger: opts.Logger, running: map[string]*instance{},
+	a := &Agent{opts: opts, running: map[string]*instance{},
 		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock),
 		dns: dnsx.NewShared(dnsx.SharedConfig{Clock: opts.Clock})}
+	a.logger = slog.New(&scrubHandler{inner: opts.Logger.Handler(), sc: &a.scrub})
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)
@@ -93,6 +113,7 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.scrub.Store(config.NewScrubber(secretsOf(cfg)))
 	a.logWarnings(cfg)
 	tp, err := otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: opts.Version}, a.getenv, a.logger)
 	if err != nil {
@@ -253,7 +274,7 @@ func (a *Agent) Ready() bool { return a.ready.Load() }
 func (a *Agent) Reload() error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	cfg, err := a.load()
+	cfg, err := a.loadWithin(a.opts.ReloadTimeout)
 	if err != nil {
 		a.m.reloadOK.Set(0)
 		a.logger.Error("Config reload failed; the previous config keeps running", "err", err)
@@ -283,6 +304,7 @@ func (a *Agent) Reload() error {
 			return err
 		}
 	}
+	a.scrub.Store(config.NewScrubber(append(secretsOf(cfg), secretsOf(old)...)))
 	a.mu.Lock()
 	a.cfg, a.tp = cfg, tp
 	var stop []*instance
@@ -324,6 +346,35 @@ func (a *Agent) Reload() error {
 	a.m.reloadTime.Set(float64(a.opts.Clock.Now().UnixNano()) / 1e9)
 	a.logger.Info("Config reloaded", "config", cfg.Source, "collectors_stopped", len(stop), "collectors_started", changed)
 	return nil
+}
+
+// DefaultReloadTimeout bounds a reload's reading of the config.
+const DefaultReloadTimeout = 30 * time.Second
+
+// loadWithin loads the config, giving up after d (a file on a hung
+// network mount, an environment lookup that never returns). The abandoned
+// read goes on in the background; until it ends, later reloads are refused
+// instead of piling up behind it.
+func (a *Agent) loadWithin(d time.Duration) (*Config, error) {
+	if !a.loading.CompareAndSwap(false, true) {
+		return nil, errors.New("an earlier reload is still reading the config; try again later")
+	}
+	type loaded struct {
+		cfg *Config
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		defer a.loading.Store(false)
+		cfg, err := a.load()
+		done <- loaded{cfg, err}
+	}()
+	select {
+	case l := <-done:
+		return l.cfg, l.err
+	case <-a.opts.Clock.After(d):
+		return nil, fmt.Errorf("reading the config took more than %s", d)
+	}
 }
 
 // instances returns the running instances sorted by name.

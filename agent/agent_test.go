@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,12 +37,12 @@ type running struct {
 
 func noPostfix(context.Context) (*postconf.Facts, error) { return nil, postconf.ErrNoPostfix }
 
-func startAgent(t *testing.T, cfgText string) *running {
+func startAgent(t testing.TB, cfgText string) *running {
 	t.Helper()
 	return startAgentWith(t, cfgText, func(*Options) {})
 }
 
-func startAgentWith(t *testing.T, cfgText string, edit func(*Options)) *running {
+func startAgentWith(t testing.TB, cfgText string, edit func(*Options)) *running {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "mailscope.yml")
@@ -78,7 +79,7 @@ func (r *running) rewrite(t *testing.T, text string) {
 	writeConfig(t, r.file, "state_dir: "+r.a.Config().StateDir+"\n"+text)
 }
 
-func writeConfig(t *testing.T, file, text string) {
+func writeConfig(t testing.TB, file, text string) {
 	t.Helper()
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func writeConfig(t *testing.T, file, text string) {
 
 // waitFor polls a condition that another goroutine makes true; it bounds
 // the wait instead of sleeping a guessed time.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	testwait.For(t, 10*time.Second, what, func() error {
 		if !cond() {
@@ -327,5 +328,60 @@ func TestRefusesBadConfig(t *testing.T) {
 	var ps config.Problems
 	if !errors.As(err, &ps) || len(ps) != 3 {
 		t.Fatalf("want the three problems, got %v", err)
+	}
+}
+
+// TestReloadTimeout: a reload whose reading hangs (here an environment
+// lookup; in life a hung mount) gives up after ReloadTimeout, keeps the
+// running config, and refuses further reloads until the read ends.
+func TestReloadTimeout(t *testing.T) {
+	hang, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	var hanging atomic.Bool
+	lookup := func(k string) (string, bool) {
+		if k == "HANG" && hanging.Load() {
+			close(hang)
+			<-release
+		}
+		if k == "HANG" {
+			return "x", true
+		}
+		return "", false
+	}
+	r := startAgentWith(t, "testtick:\n  targets: [\"a${HANG}\"]\n", func(o *Options) {
+		o.LookupEnv = lookup
+		o.ReloadTimeout = time.Minute
+	})
+	before := r.a.Config()
+	r.rewrite(t, "testtick:\n  targets: [\"b${HANG}\"]\n")
+	hanging.Store(true)
+	waiting := r.clk.Waiters() // the collectors' schedules
+	done := make(chan error, 1)
+	go func() { done <- r.a.Reload() }()
+	<-hang
+	defer unblock()
+	waitFor(t, "the reload to wait on the clock", func() bool { return r.clk.Waiters() > waiting })
+	r.clk.Advance(time.Minute)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reload did not give up")
+	}
+	if err == nil || !strings.Contains(err.Error(), "reading the config took more than 1m0s") {
+		t.Errorf("hung reload: %v", err)
+	}
+	if r.a.Config() != before || r.metric(t, "mailscope_config_last_reload_successful", "") != 0 {
+		t.Error("a hung reload replaced the running config or was counted as a success")
+	}
+	if err := r.a.Reload(); err == nil || !strings.Contains(err.Error(), "still reading") {
+		t.Errorf("reload while the first still hangs: %v", err)
+	}
+	hanging.Store(false)
+	unblock()
+	waitFor(t, "the hung read to end", func() bool { return !r.a.loading.Load() })
+	if err := r.a.Reload(); err != nil {
+		t.Errorf("reload after the hang ended: %v", err)
 	}
 }

@@ -3,8 +3,8 @@ package agent
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
-	"os"
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
@@ -35,6 +35,8 @@ type Config struct {
 	Warnings config.Problems
 	// tracingFiles are the digests of the files Tracing names (ca_file).
 	tracingFiles map[string][sha256.Size]byte
+	// Probe is the probe: section, /probe's gate and limits.
+	Probe ProbeConfig
 	// Sections has one entry per registered collector, in name order.
 	Sections []Section
 	// Source is the file the config came from, or a description of the
@@ -66,14 +68,14 @@ func (c *Config) Enabled() []Section {
 }
 
 // topLevelKeys are the agent's own keys; every other key names a collector.
-var topLevelKeys = []string{"state_dir", "tracing", "providers", "reason_rules"}
+var topLevelKeys = []string{"state_dir", "tracing", "providers", "reason_rules", "probe"}
 
 // LoadFile reads, expands, decodes and validates a config file, returning
 // every problem found (a config.Problems) when there is any.
 func LoadFile(path string, lookup func(string) (string, bool)) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := config.ReadRegularFile("config file", path, config.MaxConfigFileSize)
 	if err != nil {
-		return nil, config.Problems{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", config.FileError(err))}}
+		return nil, config.Problems{{Msg: err.Error()}}
 	}
 	return Parse(path, data, lookup)
 }
@@ -81,10 +83,17 @@ func LoadFile(path string, lookup func(string) (string, bool)) (*Config, error) 
 // Parse decodes and validates config text; file names it in problems.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	doc, err := config.Parse(file, data, lookup)
+	if doc == nil {
+		return nil, err // not YAML, or not a mapping: nothing more to check
+	}
+	// Unset ${VAR}s are problems, but not the only ones: the rest of the
+	// file is checked too, leaving out what else is said about the keys
+	// whose value could not be expanded.
+	envProblems, err := expansionProblems(err)
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Config{StateDir: DefaultStateDir, Tracing: otel.DefaultConfig(), Source: file}
+	cfg := &Config{StateDir: DefaultStateDir, Tracing: otel.DefaultConfig(), Probe: DefaultProbeConfig(), Source: file}
 	var ps config.Problems
 	seen := map[string]*yaml.Node{}
 	mailSet := map[string]bool{}
@@ -106,6 +115,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			case "reason_rules":
 				ps = append(ps, doc.Decode(v, "reason_rules", &cfg.Mail.ReasonRules)...)
 				mailSet["reason_rules"] = true
+			case "probe":
+				ps = append(ps, doc.Decode(v, "probe", &cfg.Probe)...)
+				ps.Merge("probe", cfg.Probe.Validate())
 			default:
 				if _, ok := collectors.Lookup(k.Value); !ok {
 					ps = append(ps, &config.Problem{Line: k.Line, Path: k.Value, Msg: config.UnknownMsg("section", k.Value, knownSections())})
@@ -151,13 +163,44 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		cfg.Taxonomy = t
 		checkProviderLabels(cfg, &ps)
 	}
-	if err := doc.Finish(ps); err != nil {
+	if err := doc.Finish(append(envProblems, withoutPaths(ps, envProblems)...)); err != nil {
 		return nil, err
 	}
 	if err := doc.Finish(warnings); err != nil {
 		cfg.Warnings = err.(config.Problems)
 	}
 	return cfg, nil
+}
+
+// expansionProblems returns the problems config.Parse found in a document
+// it could still return (unset environment variables).
+func expansionProblems(err error) (config.Problems, error) {
+	if err == nil {
+		return nil, nil
+	}
+	var ps config.Problems
+	if !errors.As(err, &ps) {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// withoutPaths drops the problems at the key paths of skip.
+func withoutPaths(ps, skip config.Problems) config.Problems {
+	if len(skip) == 0 {
+		return ps
+	}
+	paths := make(map[string]bool, len(skip))
+	for _, p := range skip {
+		paths[p.Path] = true
+	}
+	var out config.Problems
+	for _, p := range ps {
+		if !paths[p.Path] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // splitEnabled takes the agent-owned `enabled` key out of a collector's
@@ -233,6 +276,9 @@ func (c *Config) Redacted() ([]byte, error) {
 		if err := add("reason_rules", c.Mail.ReasonRules); err != nil {
 			return nil, err
 		}
+	}
+	if err := add("probe", c.Probe); err != nil {
+		return nil, err
 	}
 	for _, s := range c.Sections {
 		var n yaml.Node

@@ -126,7 +126,31 @@ func TestSecretsAreRedactedInConfigOutput(t *testing.T) {
 
 func TestMissingConfigFile(t *testing.T) {
 	_, err := LoadFile("testdata/does-not-exist.yml", noEnv)
-	if err == nil || err.Error() != "testdata/does-not-exist.yml: cannot read config file: no such file or directory" {
+	if err == nil || err.Error() != "cannot read config file testdata/does-not-exist.yml: no such file or directory" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestUnsetVariableHidesNothing: an unset ${VAR} is one problem among all
+// the others of the file, not the only one reported.
+func TestUnsetVariableHidesNothing(t *testing.T) {
+	_, err := Parse("m.yml", []byte("testtick:\n  interval: ${NOPE}\n  targets: [\"${ALSO_NOPE}\", \"\"]\n  colour: red\ntracing:\n  sample_ratio: 7\n"), noEnv)
+	if err == nil {
+		t.Fatal("no problem")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		"m.yml:2: testtick.interval: environment variable NOPE is not set",
+		"m.yml:3: testtick.targets[0]: environment variable ALSO_NOPE is not set",
+		"testtick.targets[1]: must not be empty",
+		`m.yml:4: testtick.colour: unknown key "colour"`,
+		"tracing.sample_ratio",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "want a duration") {
+		t.Errorf("the unset variable's key is reported twice:\n%s", got)
 	}
 }

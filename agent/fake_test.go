@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	neturl "net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +35,10 @@ type tickConfig struct {
 	// section names (collectors.ProviderLabels).
 	Providers map[string]string `yaml:"providers,omitempty"`
 	Provider  string            `yaml:"provider,omitempty"`
+	// EchoURL is a peer the run sends its password to (a form POST, as an
+	// OAuth token request); the peer's answer is logged, and reported as
+	// the run's error.
+	EchoURL string `yaml:"echo_url"`
 }
 
 func (c *tickConfig) MovedMailKeys() []collectors.MovedMailKey {
@@ -76,6 +84,14 @@ func (t *tick) Run(ctx context.Context) error {
 		t.runs.Inc()
 		if t.cfg.FailRuns {
 			return "", errors.New("target unreachable")
+		}
+		if t.cfg.EchoURL != "" {
+			reply, err := postSecret(ctx, t.cfg.EchoURL, t.password.Reveal())
+			if err != nil {
+				return "", err
+			}
+			t.s.Logger.Warn("The peer refused the credentials", "reply", reply)
+			return "peer said: " + reply, fmt.Errorf("login refused: %s", reply)
 		}
 		return fmt.Sprintf("run %d over %d targets", n, len(t.cfg.Targets)), nil
 	})
@@ -143,4 +159,20 @@ func init() {
 			return &crash{cfg: c}, nil
 		},
 	})
+}
+
+// postSecret posts a password as a form and returns the peer's answer.
+func postSecret(ctx context.Context, url, password string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader("client_secret="+neturl.QueryEscape(password)))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return string(b), err
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"syscall"
+
+	"github.com/mailscope/mailscope/internal/config"
 )
 
 // maxDigestBytes bounds how much of a named file is read for its digest:
@@ -21,7 +24,7 @@ const maxDigestBytes = 4 << 20
 // has no digest (Validate has reported it).
 func fileDigests(cfg any) map[string][sha256.Size]byte {
 	out := map[string][sha256.Size]byte{}
-	walkFileKeys(reflect.ValueOf(cfg), func(path string) {
+	walkFileKeys(reflect.ValueOf(cfg), func(path string, _ bool) {
 		if _, seen := out[path]; seen {
 			return
 		}
@@ -33,8 +36,10 @@ func fileDigests(cfg any) map[string][sha256.Size]byte {
 }
 
 // walkFileKeys calls found with every non-empty string field of v tagged
-// `yaml:"..._file"`, through structs, pointers, interfaces, slices and maps.
-func walkFileKeys(v reflect.Value, found func(path string)) {
+// `yaml:"..._file"`, through structs, pointers, interfaces, slices and maps;
+// secret says whether the key is a secret's file twin (password_file next
+// to a config.Secret password), not a CA bundle's.
+func walkFileKeys(v reflect.Value, found func(path string, secret bool)) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
@@ -50,7 +55,7 @@ func walkFileKeys(v reflect.Value, found func(path string)) {
 			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if strings.HasSuffix(name, "_file") && f.Type.Kind() == reflect.String {
 				if p := v.Field(i).String(); p != "" {
-					found(p)
+					found(p, hasSecretField(t, strings.TrimSuffix(name, "_file")))
 				}
 				continue
 			}
@@ -68,13 +73,30 @@ func walkFileKeys(v reflect.Value, found func(path string)) {
 	}
 }
 
+// hasSecretField says whether struct type t has a config.Secret field
+// under the YAML key name.
+func hasSecretField(t reflect.Type, name string) bool {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if key, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); key == name {
+			return f.Type == reflect.TypeOf(config.Secret(""))
+		}
+	}
+	return false
+}
+
 func digestFile(path string) ([sha256.Size]byte, bool) {
 	var d [sha256.Size]byte
-	f, err := os.Open(path)
+	// Without blocking, and only a regular file: a FIFO named here must
+	// not hang the load (Validate reports what the file is).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return d, false
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return d, false
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.LimitReader(f, maxDigestBytes)); err != nil {
 		return d, false

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"embed"
+	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"html/template"
@@ -31,6 +32,9 @@ var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMa
 type HandlerOptions struct {
 	// TelemetryPath serves the metrics, "/metrics" by default.
 	TelemetryPath string
+	// WriteTimeout is the HTTP server's: a probe is cut short to answer
+	// within it (0: no such bound).
+	WriteTimeout time.Duration
 }
 
 // Handler serves the agent's pages: the status page at /, metrics, health,
@@ -42,7 +46,7 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.TelemetryPath, prom.NewHandler(a.self, a.Gatherers, a.logger))
-	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.logger))
+	mux.Handle("/probe", prom.ProbeHandler(a.probeModules, a.admitProbe, func() prom.ProbeLimits { return a.probeLimits(o) }, a.logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
@@ -116,7 +120,7 @@ func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
 		f, _ := collectors.Lookup(s.Name)
 		row := statusRow{Help: f.Help, Enabled: s.Enabled, Outcome: "none"}
 		if snap, ok := running[s.Name]; ok {
-			row.snapshot = snap
+			row.snapshot = a.scrubSnapshot(snap)
 			switch {
 			case snap.State == stateFailed || snap.State == stateRestarting:
 				row.Outcome = "error"
@@ -135,6 +139,24 @@ func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
 	if err := statusTmpl.Execute(w, p); err != nil {
 		a.logger.Error("Rendering the status page failed", "err", err)
 	}
+}
+
+// scrubSnapshot removes secret values from what a collector's peers said
+// (errors, summaries) before the unauthenticated status page shows it.
+func (a *Agent) scrubSnapshot(s snapshot) snapshot {
+	sc := a.scrub.Load()
+	s.LastErr = sc.Scrub(s.LastErr)
+	if s.Last != nil {
+		l := *s.Last
+		l.Summary = sc.Scrub(l.Summary)
+		if l.Err != nil {
+			if msg := sc.Scrub(l.Err.Error()); msg != l.Err.Error() {
+				l.Err = errors.New(msg)
+			}
+		}
+		s.Last = &l
+	}
+	return s
 }
 
 // ago says how long before now t was, in the largest sensible unit.

@@ -2,12 +2,15 @@ package agent
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -119,6 +122,55 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEchoedSecretsAreScrubbed: a peer that echoes the credentials it was
+// sent (as a misbehaving IMAP server or OAuth token endpoint does) gets
+// them into neither the log nor the status page, raw or URL-encoded.
+func TestEchoedSecretsAreScrubbed(t *testing.T) {
+	const secret = "p@ss/word hunter2"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+		form, _ := url.ParseQuery(string(body))
+		http.Error(w, fmt.Sprintf(`{"error":"invalid_client","got":%q,"raw":%q}`, form.Get("client_secret"), body), http.StatusUnauthorized)
+	}))
+	defer echo.Close()
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	writeConfig(t, pwFile, secret+"\n")
+	var logs syncBuffer
+	r := startAgentWith(t, "testtick:\n  password_file: "+pwFile+"\n  echo_url: "+echo.URL+"\n", func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	waitFor(t, "a run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+	_, status := get(t, r.a.Handler(HandlerOptions{}), "GET", "/")
+	if !strings.Contains(logs.String(), "invalid_client") || !strings.Contains(status, "invalid_client") || !strings.Contains(logs.String(), "<secret>") {
+		t.Fatalf("the peer's answer is not in the log or on the page:\n%s\n%s", logs.String(), status)
+	}
+	for name, text := range map[string]string{"status page": status, "log": logs.String()} {
+		for _, form := range []string{secret, url.QueryEscape(secret), "hunter2"} {
+			if strings.Contains(text, form) {
+				t.Errorf("the %s shows the secret as %q", name, form)
+			}
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the agent's goroutines may log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestStatusPage(t *testing.T) {

@@ -166,6 +166,10 @@ type Factory struct {
 	// whether the check could be done (not whether the target is healthy),
 	// and writes a human-readable trace of what it did to p.Debug.
 	Probe func(ctx context.Context, cfg Config, target string, p ProbeSettings) (ok bool)
+	// ProbeTargets lists the targets a config names (addresses, CIDR
+	// prefixes, domain names): /probe checks these without an allow list,
+	// and connects where their records point, private addresses included.
+	ProbeTargets func(cfg Config) []string
 }
 
 // AutoOf adapts a collector's typed Auto function (returning its own

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configFile := app.Flag("config.file", "mailscope configuration file. Default: "+agent.DefaultConfigFile+" if it exists, else a built-in zero-config default.").String()
 	webFlags := kingpinflag.AddFlags(app, defaultListenAddress)
 	telemetryPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	maxConns := app.Flag("web.max-connections", "Most HTTP connections held open at once; at the cap, a new connection replaces the oldest idle or unfinished one.").Default(strconv.Itoa(agent.DefaultMaxConnections)).Int()
 	postfixDir := app.Flag("postfix.config-dir", "Postfix instance (postconf -c) whose settings a zero-config start reads. Default: the default instance.").Default("").String()
 	logCfg := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logCfg)
@@ -76,7 +78,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(*configFile, *postfixDir, stdout, stderr)
 	case runCmd.FullCommand():
 		logger := promslog.New(logCfg)
-		return runAgent(logger, agent.Options{ConfigFile: *configFile, Logger: logger, Version: version.Version, DetectPostfix: detectPostfix(*postfixDir)}, webFlags, *telemetryPath, stderr)
+		limits := agent.DefaultServerLimits()
+		limits.MaxConnections = *maxConns
+		return runAgent(logger, agent.Options{ConfigFile: *configFile, Logger: logger, Version: version.Version, DetectPostfix: detectPostfix(*postfixDir)}, webFlags, limits, *telemetryPath, stderr)
 	}
 	return 2
 }
@@ -126,7 +130,11 @@ func detectPostfix(dir string) func(context.Context) (*postconf.Facts, error) {
 	return func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, dir) }
 }
 
-func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig, telemetryPath string, stderr io.Writer) int {
+func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig, limits agent.ServerLimits, telemetryPath string, stderr io.Writer) int {
+	if limits.MaxConnections < 1 {
+		fmt.Fprintf(stderr, "mailscope: --web.max-connections must be at least 1, got %d\n", limits.MaxConnections)
+		return 2
+	}
 	logger.Info("Starting mailscope", "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
 	a, err := agent.New(opts)
@@ -158,12 +166,12 @@ func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig,
 		}
 	}()
 
-	srv := &http.Server{
-		Handler:           a.Handler(agent.HandlerOptions{TelemetryPath: telemetryPath}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	// The write timeout leaves room for the longest probe the config
+	// allows at start; a reload that raises probe.timeout_max stays within it.
+	limits.WriteTimeout = agent.MinWriteTimeout(a.Config().Probe.TimeoutMax)
+	srv := agent.NewServer(a.Handler(agent.HandlerOptions{TelemetryPath: telemetryPath, WriteTimeout: limits.WriteTimeout}), limits, a.Registry())
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, webFlags, logger) }()
+	go func() { srvErr <- srv.ListenAndServe(webFlags, logger) }()
 
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- a.Run(ctx) }()
@@ -181,7 +189,7 @@ func runAgent(logger *slog.Logger, opts agent.Options, webFlags *web.FlagConfig,
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutCtx)
+	_ = srv.HTTP.Shutdown(shutCtx)
 	if err := <-agentDone; err != nil {
 		logger.Error("Shutdown", "err", err)
 		code = 1

@@ -117,7 +117,14 @@ func everyMetric(t *testing.T) map[string]exported {
 	}
 	var logs syncBuffer
 	var gathered []*dto.MetricFamily
+	served := false
 	runAgent(t, cfgFile, clock.NewFake(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)), &logs, func(a *agent.Agent) bool {
+		if !served {
+			// The binary's HTTP server registers its connection metrics
+			// on the agent's registry.
+			agent.NewServer(a.Handler(agent.HandlerOptions{}), agent.DefaultServerLimits(), a.Registry())
+			served = true
+		}
 		if !ranOnce(a) {
 			return false
 		}

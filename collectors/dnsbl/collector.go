@@ -36,6 +36,10 @@ func init() {
 			return New(cfg.(*Config), s)
 		},
 		Probe: probe,
+		ProbeTargets: func(cfg collectors.Config) []string {
+			t := cfg.(*Config).Targets
+			return append(append([]string(nil), t.IPs...), t.Domains...)
+		},
 	})
 }
 
@@ -150,6 +154,7 @@ func (c *Collector) sweepOptions() SweepOptions {
 		Resolver:     c.built.resolvers.forZone,
 		Concurrency:  c.cfg.Concurrency,
 		ZoneInterval: zoneInterval(c.cfg.ZoneRate),
+		Pacing:       processPacing,
 		Now:          c.s.Clock.Now,
 		Tracer:       c.s.Tracer,
 		Observe:      c.live.observe,

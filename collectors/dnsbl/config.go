@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/dnsx"
 )
@@ -353,6 +351,5 @@ func isAlnum(s string) bool {
 }
 
 func isDomain(s string) bool {
-	_, ok := dns.IsDomainName(s)
-	return ok && strings.Contains(s, ".") && !strings.ContainsAny(s, " /:@")
+	return dnsx.IsHostName(s) && strings.Contains(strings.TrimSuffix(s, "."), ".")
 }

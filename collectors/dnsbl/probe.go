@@ -38,9 +38,9 @@ func probe(ctx context.Context, cfg collectors.Config, target string, p collecto
 }
 
 // Run sweeps targets once on the zones of a config (see OnDemandConfig),
-// with the config's resolver settings and no pacing (a handful of
-// queries). The CLI uses it; dns is the shared client, nil for one of its
-// own.
+// with the config's resolver settings, each zone paced at its zone_rate
+// together with the process's other sweeps. The CLI uses it; dns is the
+// shared client, nil for one of its own.
 func Run(ctx context.Context, cfg *Config, dns *dnsx.Shared, targets []Target, clk clock.Clock) (*Report, error) {
 	b, err := build(cfg, dns, clk, false)
 	if err != nil {
@@ -49,9 +49,11 @@ func Run(ctx context.Context, cfg *Config, dns *dnsx.Shared, targets []Target, c
 	return b.sweepOnce(ctx, cfg, targets, clk), nil
 }
 
-// sweepOnce sweeps targets without pacing.
+// sweepOnce sweeps targets once, each zone paced at its zone_rate together
+// with the process's other sweeps (the scheduled one and other probes).
 func (b *built) sweepOnce(ctx context.Context, cfg *Config, targets []Target, clk clock.Clock) *Report {
-	return Sweep(ctx, SweepOptions{Resolver: b.resolvers.forZone, Concurrency: cfg.Concurrency, Now: clk.Now}, b.zones, targets)
+	return Sweep(ctx, SweepOptions{Resolver: b.resolvers.forZone, Concurrency: cfg.Concurrency, Now: clk.Now,
+		ZoneInterval: zoneInterval(cfg.ZoneRate), Pacing: processPacing}, b.zones, targets)
 }
 
 // Checked reports whether every check gave an answer (listed or not):

@@ -43,6 +43,10 @@ type SweepOptions struct {
 	Concurrency int
 	// ZoneInterval is the least time between two checks of one zone.
 	ZoneInterval time.Duration
+	// Pacing, when set, spaces each zone's checks across every sweep that
+	// shares it (the scheduled sweep and /probe); nil paces this sweep
+	// alone.
+	Pacing *ZonePacing
 	// Sleep waits (time.Sleep that ends with ctx); tests record it.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock of the report's times (the pacer spaces real
@@ -72,7 +76,11 @@ func Sweep(ctx context.Context, o SweepOptions, zones []Zone, targets []Target) 
 
 	pacers := make([]*pacer, len(zones))
 	for i := range zones {
-		pacers[i] = &pacer{every: o.ZoneInterval, now: time.Now, sleep: o.Sleep}
+		if o.Pacing != nil {
+			pacers[i] = o.Pacing.pacer(zones[i].Name, o.ZoneInterval, o.Sleep)
+		} else {
+			pacers[i] = &pacer{every: o.ZoneInterval, now: time.Now, sleep: o.Sleep}
+		}
 	}
 	health := make([]Health, len(zones))
 	for i := range zones {
@@ -176,6 +184,35 @@ func traceHealth(ctx context.Context, tr trace.Tracer, r Resolver, z *Zone) Heal
 
 // pacer spaces the checks of one zone, so a big sweep never bursts a list
 // past its fair-use terms.
+// ZonePacing keeps one pacer per zone across sweeps, so that concurrent
+// sweeps together keep to a zone's rate.
+type ZonePacing struct {
+	mu     sync.Mutex
+	pacers map[string]*pacer
+}
+
+// NewZonePacing returns pacing with no zone seen yet.
+func NewZonePacing() *ZonePacing { return &ZonePacing{pacers: map[string]*pacer{}} }
+
+// processPacing is shared by the scheduled sweeps and every /probe of the
+// process: a zone's zone_rate holds however many probes run at once.
+var processPacing = NewZonePacing()
+
+// pacer returns zone's pacer, at the interval of the latest config.
+func (zp *ZonePacing) pacer(zone string, every time.Duration, sleep func(context.Context, time.Duration) error) *pacer {
+	zp.mu.Lock()
+	defer zp.mu.Unlock()
+	p, ok := zp.pacers[zone]
+	if !ok {
+		p = &pacer{now: time.Now, sleep: sleep}
+		zp.pacers[zone] = p
+	}
+	p.mu.Lock()
+	p.every = every
+	p.mu.Unlock()
+	return p
+}
+
 type pacer struct {
 	mu    sync.Mutex
 	next  time.Time

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/mailscope/mailscope/internal/dnsx"
+	"github.com/mailscope/mailscope/internal/netpolicy"
 )
 
 // Resolver is the DNS client the checks use; *dnsx.Client is one.
@@ -175,7 +176,9 @@ func (e *Env) dial(ctx context.Context, host string, port int) (net.Conn, error)
 	if len(ips) == 0 {
 		return nil, fmt.Errorf("resolve %s: no A or AAAA record", host)
 	}
-	var d net.Dialer
+	// A /probe of a target outside the config carries a destination
+	// policy: checked on each resolved address before connecting.
+	d := net.Dialer{Control: netpolicy.ControlFrom(ctx)}
 	var errs []error
 	for _, v4 := range []bool{true, false} {
 		for _, ip := range ips {

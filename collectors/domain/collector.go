@@ -32,7 +32,14 @@ func init() {
 			return New(cfg.(*Config), s)
 		},
 		Probe: probe,
-		Auto:  collectors.AutoOf(autoConfig),
+		ProbeTargets: func(cfg collectors.Config) []string {
+			var out []string
+			for _, d := range cfg.(*Config).Domains {
+				out = append(out, d.Name)
+			}
+			return out
+		},
+		Auto: collectors.AutoOf(autoConfig),
 	})
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/postconf"
@@ -202,8 +200,7 @@ func knownCheck(s string) bool {
 }
 
 func isDomainName(s string) bool {
-	_, ok := dns.IsDomainName(s)
-	return ok && strings.Contains(s, ".") && !strings.ContainsAny(s, " /:@*")
+	return dnsx.IsHostName(s) && strings.Contains(strings.TrimSuffix(s, "."), ".")
 }
 
 func isSelector(s string) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/clock"
 )
 
 // TestProbe answers /probe for a configured domain (with its selector)
@@ -135,5 +136,19 @@ func TestProbeNonexistentDomain(t *testing.T) {
 	}
 	if !strings.Contains(debug.String(), CodeDomainMissing) {
 		t.Errorf("no %s:\n%s", CodeDomainMissing, debug.String())
+	}
+}
+
+// TestDomainTargetNamesAreValidated: a domain with a NUL or a comma is
+// refused before any lookup.
+func TestDomainTargetNamesAreValidated(t *testing.T) {
+	b, err := build(NewConfig(), nil, clock.Real{}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"exa\x00mple.com", "a,b.example.com", `a\046b.example.com`} {
+		if _, err := b.targetFor(bad); err == nil {
+			t.Errorf("targetFor(%q) accepted", bad)
+		}
 	}
 }

@@ -75,7 +75,7 @@ type Collector struct {
 // New builds the sources and the pipeline of a valid config (see
 // Config.Validate, which the agent has called) and registers the metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer,
+	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer, Clock: s.Clock,
 		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces})
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
@@ -154,8 +154,12 @@ func (c *Collector) runSource(ctx context.Context, src source.Source) {
 
 // reportLoop records a summary for the status page every reportPeriod
 // until ctx ends.
+// A period in which a source kept failing to read (its failure read
+// errors grew) is a failed run, so mailscope_collector_up shows it even
+// though the source itself goes on retrying.
 func (c *Collector) reportLoop(ctx context.Context) {
 	start := c.s.Clock.Now()
+	failures := c.sourceFailures()
 	for {
 		select {
 		case <-ctx.Done():
@@ -166,9 +170,30 @@ func (c *Collector) reportLoop(ctx context.Context) {
 		err := c.lastErr
 		c.lastErr = nil
 		c.mu.Unlock()
+		now := c.sourceFailures()
+		for i, src := range c.sources {
+			if n := now[i] - failures[i]; n > 0 {
+				err = errors.Join(err, fmt.Errorf("source %s: %d read errors (%s) in the last %s", src.Name(), n, strings.Join(source.FailureReasons, ", "), reportPeriod))
+			}
+			// A path that stays unusable keeps the collector down, and
+			// the status page says which.
+			for _, f := range src.Snapshot().Failing {
+				err = errors.Join(err, fmt.Errorf("source %s: %s", src.Name(), f))
+			}
+		}
+		failures = now
 		c.report(start, err)
 		start = c.s.Clock.Now()
 	}
+}
+
+// sourceFailures returns each source's count of failure read errors.
+func (c *Collector) sourceFailures() []int64 {
+	out := make([]int64, len(c.sources))
+	for i, src := range c.sources {
+		out[i] = source.Failures(src.Snapshot())
+	}
+	return out
 }
 
 func (c *Collector) report(start time.Time, err error) {

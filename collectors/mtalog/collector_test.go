@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -272,12 +274,15 @@ mailscope_mta_log_oversize_lines_total{mta="postfix",source="relay"} 0
 # TYPE mailscope_mta_log_read_errors_total counter
 mailscope_mta_log_read_errors_total{mta="postfix",reason="framing",source="relay"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="io",source="maillog"} 0
+mailscope_mta_log_read_errors_total{mta="postfix",reason="not_regular",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="io",source="relay"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="malformed",source="relay"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="permission",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="stale",source="maillog"} 0
+mailscope_mta_log_read_errors_total{mta="postfix",reason="state",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="too_many_connections",source="relay"} 0
+mailscope_mta_log_read_errors_total{mta="postfix",reason="too_many_from_address",source="relay"} 0
 # HELP mailscope_mta_log_rotations_total Rotations of followed log files, by kind (rename, truncate, recreate).
 # TYPE mailscope_mta_log_rotations_total counter
 mailscope_mta_log_rotations_total{kind="recreate",mta="postfix",source="maillog"} 0
@@ -406,4 +411,92 @@ func followedLog(t *testing.T, dir string) (path string, sink *seqSink, start fu
 		}
 	}
 	return path, sink, start
+}
+
+// erringSource runs until its context ends, with read errors a test sets.
+type erringSource struct {
+	mu      sync.Mutex
+	errs    map[string]int64
+	failing []string
+}
+
+func (e *erringSource) Name() string { return "maillog" }
+
+func (e *erringSource) Snapshot() source.Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return source.Snapshot{ReadErrors: maps.Clone(e.errs), Failing: slices.Clone(e.failing)}
+}
+
+func (e *erringSource) Run(ctx context.Context, _ source.Sink) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (e *erringSource) set(reason string, n int64) {
+	e.mu.Lock()
+	e.errs[reason] = n
+	e.mu.Unlock()
+}
+
+// TestFailingSourceIsAFailedRun: a source that keeps failing to read (a
+// file it cannot read, a checkpoint it cannot save) without stopping makes
+// the period a failed run, so mailscope_collector_up drops to 0; bad input
+// (malformed syslog) does not.
+func TestFailingSourceIsAFailedRun(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	src := &erringSource{errs: map[string]int64{"io": 0, "state": 0, "malformed": 0}}
+	var mu sync.Mutex
+	var reports []collectors.RunResult
+	s := settings(t, prometheus.NewRegistry(), t.TempDir(), clk)
+	s.Report = func(r collectors.RunResult) { mu.Lock(); reports = append(reports, r); mu.Unlock() }
+	c := &Collector{cfg: NewConfig(), s: s, sources: []source.Source{src}, serial: &serialSink{sink: &seqSink{}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	last := func(n int) collectors.RunResult {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := len(reports)
+			var r collectors.RunResult
+			if got >= n {
+				r = reports[n-1]
+			}
+			mu.Unlock()
+			if got >= n {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d reports, want %d", got, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	clk.BlockUntil(1) // the report loop has its baseline
+	src.set("io", 4)
+	src.set("state", 1)
+	clk.Advance(time.Minute)
+	if r := last(1); r.Err == nil || !strings.Contains(r.Err.Error(), "source maillog: 5 read errors") {
+		t.Errorf("a period with read errors: %+v", r)
+	}
+	clk.BlockUntil(1)
+	src.set("malformed", 7)
+	clk.Advance(time.Minute)
+	if r := last(2); r.Err != nil {
+		t.Errorf("a period without new failures (bad input only): %v", r.Err)
+	}
+	// A path that stays unusable (a directory now) fails every period.
+	clk.BlockUntil(1)
+	src.mu.Lock()
+	src.failing = []string{"/var/log/mail.log: not a regular file"}
+	src.mu.Unlock()
+	clk.Advance(time.Minute)
+	if r := last(3); r.Err == nil || !strings.Contains(r.Err.Error(), "source maillog: /var/log/mail.log: not a regular file") {
+		t.Errorf("a period with a failing path: %+v", r)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,10 +3,12 @@ package prom
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,27 @@ type ProbeFunc func(ctx context.Context, target string, reg prometheus.Registere
 // Modules returns the probe function of each module by name.
 type Modules func() map[string]ProbeFunc
 
+// ProbeGate decides whether /probe may check target with module. It
+// returns the context the probe runs under (carrying any limit on where it
+// may connect), or an error wrapping ErrProbeDisabled or ErrProbeRefused.
+type ProbeGate func(ctx context.Context, module, target string) (context.Context, error)
+
+// Why a probe was not run.
+var (
+	ErrProbeDisabled = errors.New("/probe is disabled (probe.enabled: false)")
+	ErrProbeRefused  = errors.New("probe refused")
+)
+
+// ProbeLimits bound /probe, read at each request so a reload applies.
+type ProbeLimits struct {
+	// TimeoutMax caps a probe's run, whatever the scrape timeout header
+	// asks.
+	TimeoutMax time.Duration
+	// Concurrency caps the probes running at once; beyond it /probe
+	// answers 429 Too Many Requests.
+	Concurrency int
+}
+
 // defaultProbeTimeout applies when Prometheus does not send its scrape
 // timeout header.
 const defaultProbeTimeout = 10 * time.Second
@@ -28,7 +51,13 @@ const defaultProbeTimeout = 10 * time.Second
 // request, bounded by the scrape timeout Prometheus announces (less half a
 // second, to answer in time), as blackbox_exporter does. With debug=true it
 // returns the probe's own trace as text instead of metrics.
-func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
+//
+// gate runs first: a refused target is answered 403 without any lookup or
+// connection, and a disabled /probe 404.
+//
+// limits cap each probe's time and the probes running at once.
+func ProbeHandler(modules Modules, gate ProbeGate, limits func() ProbeLimits, logger *slog.Logger) http.Handler {
+	var running atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		name, target := q.Get("module"), q.Get("target")
@@ -46,16 +75,25 @@ func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
 			http.Error(w, fmt.Sprintf("unknown module %q (known: %v)", name, known), http.StatusBadRequest)
 			return
 		}
-		timeout := defaultProbeTimeout
-		if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-			if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-				timeout = time.Duration(secs*float64(time.Second)) - 500*time.Millisecond
-				if timeout < time.Second {
-					timeout = time.Second
-				}
-			}
+		lim := limits()
+		if n := running.Add(1); n > int64(lim.Concurrency) {
+			running.Add(-1)
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("too many probes at once (probe.concurrency: %d)", lim.Concurrency), http.StatusTooManyRequests)
+			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer running.Add(-1)
+		timeout := probeTimeout(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), lim.TimeoutMax)
+		gated, err := gate(r.Context(), name, target)
+		switch {
+		case errors.Is(err, ErrProbeDisabled):
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		ctx, cancel := context.WithTimeout(gated, timeout)
 		defer cancel()
 
 		reg := prometheus.NewRegistry()
@@ -89,4 +127,21 @@ func ProbeHandler(modules Modules, logger *slog.Logger) http.Handler {
 		}
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	})
+}
+
+// probeTimeout is the scrape timeout Prometheus announces less half a
+// second (to answer in time), or the default without one, at least a
+// second and at most max.
+func probeTimeout(header string, max time.Duration) time.Duration {
+	timeout := defaultProbeTimeout
+	if secs, err := strconv.ParseFloat(header, 64); err == nil && secs > 0 && secs < 1e6 {
+		timeout = time.Duration(secs*float64(time.Second)) - 500*time.Millisecond
+	}
+	if max > 0 {
+		timeout = min(timeout, max)
+	}
+	if timeout < time.Second {
+		timeout = time.Second
+	}
+	return timeout
 }

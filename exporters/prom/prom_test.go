@@ -3,11 +3,15 @@ package prom
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +61,20 @@ func TestProbeHandler(t *testing.T) {
 			return target != "broken"
 		}}
 	}
-	h := ProbeHandler(modules, slog.New(slog.DiscardHandler))
+	type gateKey struct{}
+	var gatedCtx bool
+	gate := func(ctx context.Context, module, target string) (context.Context, error) {
+		switch target {
+		case "off":
+			return nil, ErrProbeDisabled
+		case "10.0.0.1":
+			return nil, fmt.Errorf("%w: not yours", ErrProbeRefused)
+		}
+		return context.WithValue(ctx, gateKey{}, true), nil
+	}
+	modules = wrapModules(modules, func(ctx context.Context) { gatedCtx = ctx.Value(gateKey{}) != nil })
+	limits := ProbeLimits{TimeoutMax: 30 * time.Second, Concurrency: 8}
+	h := ProbeHandler(modules, gate, func() ProbeLimits { return limits }, slog.New(slog.DiscardHandler))
 	serve := func(url string, header map[string]string) (int, string) {
 		req := httptest.NewRequest("GET", url, nil)
 		for k, v := range header {
@@ -75,6 +92,11 @@ func TestProbeHandler(t *testing.T) {
 	// The scrape timeout less half a second bounds the probe.
 	if gotDeadline > 4500*time.Millisecond || gotDeadline < 4*time.Second {
 		t.Errorf("deadline %v, want about 4.5s", gotDeadline)
+	}
+	// A scrape timeout header cannot ask for more than the cap.
+	serve("/probe?module=dnsbl&target=192.0.2.1", map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "600"})
+	if gotDeadline > 30*time.Second || gotDeadline < 29*time.Second {
+		t.Errorf("deadline %v with a 600 s scrape timeout, want the 30 s cap", gotDeadline)
 	}
 	if _, body = serve("/probe?module=dnsbl&target=broken", nil); !strings.Contains(body, "mailscope_probe_success 0") {
 		t.Errorf("failed probe:\n%s", body)
@@ -95,4 +117,67 @@ func TestProbeHandler(t *testing.T) {
 	if code, _ = serve("/probe?module=dnsbl", nil); code != 400 {
 		t.Errorf("no target: %d", code)
 	}
+	if !gatedCtx {
+		t.Error("the probe did not run under the gate's context")
+	}
+	gatedCtx = false
+	if code, body = serve("/probe?module=dnsbl&target=10.0.0.1&debug=true", nil); code != 403 || !strings.Contains(body, "not yours") || gatedCtx {
+		t.Errorf("refused target: %d %q (probe ran: %v)", code, body, gatedCtx)
+	}
+	if code, _ = serve("/probe?module=dnsbl&target=off", nil); code != 404 || gatedCtx {
+		t.Errorf("disabled /probe: %d (probe ran: %v)", code, gatedCtx)
+	}
+}
+
+// wrapModules calls seen with each probe's context before the probe.
+func wrapModules(m Modules, seen func(context.Context)) Modules {
+	return func() map[string]ProbeFunc {
+		out := map[string]ProbeFunc{}
+		for name, f := range m() {
+			out[name] = func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, l *slog.Logger) bool {
+				seen(ctx)
+				return f(ctx, target, reg, debug, l)
+			}
+		}
+		return out
+	}
+}
+
+// TestProbeConcurrencyCap: beyond probe.concurrency running probes, /probe
+// answers 429 at once instead of starting another.
+func TestProbeConcurrencyCap(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int64
+	modules := func() map[string]ProbeFunc {
+		return map[string]ProbeFunc{"dnsbl": func(ctx context.Context, target string, reg prometheus.Registerer, debug *bytes.Buffer, _ *slog.Logger) bool {
+			if runs.Add(1) > 2 {
+				return true // a probe beyond the cap: do not block the test
+			}
+			started <- struct{}{}
+			<-release
+			return true
+		}}
+	}
+	open := func(ctx context.Context, _, _ string) (context.Context, error) { return ctx, nil }
+	h := ProbeHandler(modules, open, func() ProbeLimits { return ProbeLimits{TimeoutMax: time.Minute, Concurrency: 2} }, slog.New(slog.DiscardHandler))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?module=dnsbl&target=192.0.2.1", nil))
+			if rec.Code != 200 {
+				t.Errorf("probe within the cap: %d", rec.Code)
+			}
+		}()
+		<-started
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?module=dnsbl&target=192.0.2.1", nil))
+	if rec.Code != http.StatusTooManyRequests || runs.Load() != 2 {
+		t.Errorf("third probe with two running and a cap of 2: %d, %d runs", rec.Code, runs.Load())
+	}
+	close(release)
+	wg.Wait()
 }

@@ -26,17 +26,30 @@ type Document struct {
 	fromEnv map[*yaml.Node]bool
 	// envValues are the expanded values, scrubbed from every message.
 	envValues []string
-	// lines maps a line to the deepest key path whose value starts there,
-	// to name the key of a decoder error that knows only its line.
-	lines map[int]string
-	nodes map[int]*yaml.Node
+	// onLine lists the nodes that start on each line, in document order,
+	// to name the key of a decoder error that knows only its line (a
+	// flow mapping puts many on one line).
+	onLine map[int][]*notedNode
+	// secretValues are the values of Secret keys, scrubbed from every
+	// message.
+	secretValues []string
+}
+
+// notedNode is a node with its key path and the Go type it decodes into
+// (nil for a mapping key).
+type notedNode struct {
+	n      *yaml.Node
+	path   string
+	goType reflect.Type
+	// blamed is set once a decoder error was put on it.
+	blamed bool
 }
 
 // Parse reads YAML text, expands ${VAR} in scalar values through lookup
 // (os.LookupEnv in production) and returns the document or every problem
 // found: a syntax error, a non-mapping top level, unset variables.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Document, error) {
-	d := &Document{File: file, fromEnv: map[*yaml.Node]bool{}, lines: map[int]string{}, nodes: map[int]*yaml.Node{}}
+	d := &Document{File: file, fromEnv: map[*yaml.Node]bool{}, onLine: map[int][]*notedNode{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, d.Finish(Problems{syntaxProblem(err)})
@@ -154,6 +167,12 @@ func (d *Document) Decode(node *yaml.Node, path string, out any) Problems {
 		return nil
 	}
 	var ps Problems
+	if big := largestMapping(node, 0); big > MaxMappingKeys {
+		// yaml.v3 checks a mapping's keys for duplicates pairwise: time
+		// quadratic in their number. A mapping this large is refused
+		// before it is decoded.
+		return Problems{{Line: node.Line, Path: path, Msg: fmt.Sprintf("a mapping here has %d keys, more than the %d a config may have in one", big, MaxMappingKeys)}}
+	}
 	d.checkKeys(node, reflect.TypeOf(out), path, &ps)
 	if err := node.Decode(out); err != nil {
 		var te *yaml.TypeError
@@ -168,22 +187,69 @@ func (d *Document) Decode(node *yaml.Node, path string, out any) Problems {
 	return ps
 }
 
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
-var nodeType = reflect.TypeOf(yaml.Node{})
+// MaxMappingKeys bounds the keys of one mapping in a config.
+const MaxMappingKeys = 10_000
 
-func (d *Document) note(n *yaml.Node, path string) {
-	d.lines[n.Line] = path
-	d.nodes[n.Line] = n
+// largestMapping returns the most keys of any mapping in n's tree (aliases
+// not followed: yaml.v3 refuses alias bombs itself).
+func largestMapping(n *yaml.Node, depth int) int {
+	if n == nil || depth > 100 {
+		return 0
+	}
+	most := 0
+	if n.Kind == yaml.MappingNode {
+		most = len(n.Content) / 2
+	}
+	for _, c := range n.Content {
+		most = max(most, largestMapping(c, depth+1))
+	}
+	return most
+}
+
+// isMerge says whether a mapping key is YAML's merge key (<<), whose value
+// (a mapping, an alias of one, or a list of them) adds its keys to the
+// mapping it is in.
+func isMerge(k *yaml.Node) bool { return k.Tag == "!!merge" || k.Tag == "" && k.Value == "<<" }
+
+// merged returns the mappings a merge key's value brings in.
+func merged(v *yaml.Node) []*yaml.Node {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		return []*yaml.Node{v}
+	case yaml.SequenceNode:
+		var out []*yaml.Node
+		for _, c := range v.Content {
+			out = append(out, merged(c)...)
+		}
+		return out
+	}
+	return nil
+}
+
+var (
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	nodeType        = reflect.TypeOf(yaml.Node{})
+	secretType      = reflect.TypeOf(Secret(""))
+)
+
+func (d *Document) note(n *yaml.Node, path string, t reflect.Type) {
+	d.onLine[n.Line] = append(d.onLine[n.Line], &notedNode{n: n, path: path, goType: t})
+	if t == secretType && n.Kind == yaml.ScalarNode && n.Value != "" {
+		d.secretValues = append(d.secretValues, n.Value)
+	}
 }
 
 func (d *Document) checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	d.note(n, path)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	d.note(n, path, t)
 	if t == nodeType || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return
 	}
@@ -196,6 +262,12 @@ func (d *Document) checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Prob
 		acceptAny := collectFields(t, fields)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if isMerge(k) {
+				for _, m := range merged(v) {
+					d.checkKeys(m, t, path, ps)
+				}
+				continue
+			}
 			ft, ok := fields[k.Value]
 			if !ok {
 				if acceptAny {
@@ -218,7 +290,13 @@ func (d *Document) checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Prob
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			d.note(n.Content[i], JoinPath(path, n.Content[i].Value))
+			if isMerge(n.Content[i]) {
+				for _, m := range merged(n.Content[i+1]) {
+					d.checkKeys(m, t, path, ps)
+				}
+				continue
+			}
+			d.note(n.Content[i], JoinPath(path, n.Content[i].Value), nil)
 			d.checkKeys(n.Content[i+1], t.Elem(), JoinPath(path, n.Content[i].Value), ps)
 		}
 	}
@@ -305,7 +383,7 @@ func editDistance(a, b string) int {
 
 var lineMsgRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `.*`)? into (.+)$")
+var typeErrRE = regexp.MustCompile("(?s)^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 
 // typeProblem rewrites a yaml.v3 type error ("line 5: cannot unmarshal !!str
 // `abc` into int") in the user's terms, with the key path and whole value.
@@ -316,25 +394,80 @@ func (d *Document) typeProblem(e string) *Problem {
 		if lm := lineMsgRE.FindStringSubmatch(e); lm != nil {
 			p.Line, _ = strconv.Atoi(lm[1])
 			p.Msg = lm[2]
-			p.Path = d.lines[p.Line]
+			if nn := d.blame(p.Line, "", "", ""); nn != nil {
+				p.Path = nn.path
+			}
 		}
 		return p
 	}
 	line, _ := strconv.Atoi(m[1])
-	p := &Problem{Line: line, Path: d.lines[line]}
+	p := &Problem{Line: line}
 	got := tagNames[m[2]]
 	if got == "" {
 		got = m[2]
 	}
-	if n := d.nodes[line]; n != nil && n.Kind == yaml.ScalarNode {
-		if d.fromEnv[n] {
+	if nn := d.blame(line, m[2], m[3], m[4]); nn != nil {
+		p.Path = nn.path
+		switch {
+		case nn.n.Kind != yaml.ScalarNode:
+		case d.fromEnv[nn.n]:
 			got += " (from the environment)"
-		} else {
-			got += " " + strconv.Quote(n.Value)
+		case nn.goType == secretType || secretKeyName(nn.path):
+			// A secret's value is never shown, even a wrong one.
+		default:
+			got += " " + strconv.Quote(nn.n.Value)
 		}
 	}
-	p.Msg = fmt.Sprintf("want %s, got %s", wantName(m[3]), got)
+	p.Msg = fmt.Sprintf("want %s, got %s", wantName(m[4]), got)
 	return p
+}
+
+// blame picks the node a decoder error on line is about: of the nodes
+// starting there, the first not yet blamed whose tag, shown value and Go
+// type match the error, then the first matching tag and type, then type
+// alone, then the last. yaml.v3 says only the line, and a flow mapping
+// ({address: [a], password: "..."}) puts many keys on one.
+func (d *Document) blame(line int, tag, value, goType string) *notedNode {
+	cands := d.onLine[line]
+	if len(cands) == 0 {
+		return nil
+	}
+	valueMatches := func(n *yaml.Node) bool {
+		if short, ok := strings.CutSuffix(value, "..."); ok && len(value) == 10 {
+			return strings.HasPrefix(n.Value, short)
+		}
+		return n.Value == value
+	}
+	tests := []func(nn *notedNode) bool{
+		func(nn *notedNode) bool {
+			return nn.goType != nil && nn.goType.String() == goType && nn.n.ShortTag() == "!!"+tag && valueMatches(nn.n)
+		},
+		func(nn *notedNode) bool {
+			return nn.goType != nil && nn.goType.String() == goType && nn.n.ShortTag() == "!!"+tag
+		},
+		func(nn *notedNode) bool { return nn.goType != nil && nn.goType.String() == goType },
+	}
+	for _, ok := range tests {
+		for _, nn := range cands {
+			if !nn.blamed && ok(nn) {
+				nn.blamed = true
+				return nn
+			}
+		}
+	}
+	return cands[len(cands)-1]
+}
+
+// secretKeyName says whether a key path's last key names a secret, whose
+// value no message may quote whatever its type.
+func secretKeyName(path string) bool {
+	leaf := strings.ToLower(path[strings.LastIndexAny(path, ".]")+1:])
+	for _, s := range []string{"password", "passwd", "secret", "token", "key", "credential", "authorization"} {
+		if strings.Contains(leaf, s) {
+			return true
+		}
+	}
+	return false
 }
 
 var tagNames = map[string]string{
@@ -377,9 +510,11 @@ func (d *Document) Finish(ps Problems) error {
 		if p.Line == 0 && p.Path != "" && d.Root != nil {
 			p.Line = lineOf(d.Root, p.Path)
 		}
-		for _, v := range d.envValues {
-			if len(v) >= 4 {
-				p.Msg = strings.ReplaceAll(p.Msg, v, redacted)
+		for _, vs := range [][]string{d.envValues, d.secretValues} {
+			for _, v := range vs {
+				if len(v) >= 4 {
+					p.Msg = strings.ReplaceAll(p.Msg, v, redacted)
+				}
 			}
 		}
 	}

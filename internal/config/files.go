@@ -28,9 +28,9 @@ type CABundle []byte
 // LoadCAFile reads a ca_file. Its errors name the file and what is wrong
 // with it.
 func LoadCAFile(path string) (CABundle, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadRegularFile("", path, MaxCAFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", path, FileError(err))
+		return nil, err
 	}
 	if x509.NewCertPool().AppendCertsFromPEM(b) {
 		return CABundle(b), nil

@@ -7,7 +7,6 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 )
 
@@ -54,9 +53,9 @@ func (s Secret) Reveal() string { return string(s) }
 // its trailing newline. The error names the file and the reason, never the
 // content.
 func ReadSecretFile(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadRegularFile("secret file", path, MaxSecretFileSize)
 	if err != nil {
-		return "", fmt.Errorf("cannot read secret file %s: %v", path, FileError(err))
+		return "", err
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {

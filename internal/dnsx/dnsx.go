@@ -39,7 +39,9 @@ const (
 	DefaultTimeout     = 2 * time.Second
 	DefaultAttempts    = 2
 	DefaultMaxInFlight = 32
-	DefaultCacheSize   = 10000
+	// DefaultProbeMaxInFlight is /probe's own capacity.
+	DefaultProbeMaxInFlight = 16
+	DefaultCacheSize        = 10000
 	// DefaultMaxTTL caps how long any answer is kept, whatever its TTL.
 	DefaultMaxTTL = time.Hour
 	// defaultNegativeTTL caches an NXDOMAIN or NODATA answer that carries no
@@ -73,6 +75,9 @@ type Config struct {
 type SharedConfig struct {
 	// MaxInFlight bounds the exchanges in flight across every client.
 	MaxInFlight int
+	// ProbeMaxInFlight bounds, apart from MaxInFlight, the exchanges of
+	// lookups under ProbeContext (/probe).
+	ProbeMaxInFlight int
 	// CacheSize bounds the cached answers across every client; negative
 	// turns the cache off.
 	CacheSize int
@@ -86,7 +91,8 @@ type SharedConfig struct {
 // collector restarted by a reload keeps the cache.
 type Shared struct {
 	limiter *limiter
-	cache   *cache // nil when off
+	probes  *limiter // for lookups under ProbeContext
+	cache   *cache   // nil when off
 	clock   clock.Clock
 	// resolvConf is where the system's resolvers are read from.
 	resolvConf string
@@ -98,7 +104,11 @@ func NewShared(cfg SharedConfig) *Shared {
 	if n <= 0 {
 		n = DefaultMaxInFlight
 	}
-	s := &Shared{limiter: newLimiter(n), clock: cfg.Clock, resolvConf: resolvConf}
+	pn := cfg.ProbeMaxInFlight
+	if pn <= 0 {
+		pn = DefaultProbeMaxInFlight
+	}
+	s := &Shared{limiter: newLimiter(n), probes: newLimiter(pn), clock: cfg.Clock, resolvConf: resolvConf}
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
@@ -116,6 +126,9 @@ func (s *Shared) InFlight() int { return s.limiter.inFlight() }
 
 // MaxInFlight returns the shared limit.
 func (s *Shared) MaxInFlight() int { return s.limiter.capacity() }
+
+// ProbeInFlight returns how many exchanges hold a probe slot now.
+func (s *Shared) ProbeInFlight() int { return s.probes.inFlight() }
 
 // Answer is the reply to one lookup.
 type Answer struct {
@@ -341,10 +354,11 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 // once does one exchange with one server under the shared limit: UDP, then
 // TCP if the UDP reply was truncated.
 func (c *Client) once(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error) {
-	if err := c.shared.limiter.acquire(ctx); err != nil {
+	lim := c.shared.limiterFor(ctx)
+	if err := lim.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer c.shared.limiter.release()
+	defer lim.release()
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	c.exchanges.Add(1)

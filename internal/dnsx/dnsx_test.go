@@ -464,3 +464,38 @@ func TestServerConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeContextKeepsTheScheduledSlots: lookups under ProbeContext
+// (what /probe does) take the Shared's probe slots, so while they fill
+// them the main ones (scheduled checks) stay free.
+func TestProbeContextKeepsTheScheduledSlots(t *testing.T) {
+	arrived, release := make(chan struct{}, 4), make(chan struct{})
+	srv := dnstest.Start(t, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		arrived <- struct{}{}
+		<-release
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeNameError)
+		_ = w.WriteMsg(m)
+	}))
+	shared := NewShared(SharedConfig{MaxInFlight: 2, ProbeMaxInFlight: 2, CacheSize: -1, Clock: clock.NewFake(epoch)})
+	c, err := shared.Client(Config{Servers: []string{srv.Addr}, Timeout: 5 * time.Second, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeCtx := ProbeContext(context.Background())
+	done := make(chan error, 2)
+	for _, name := range []string{"1.test", "2.test"} {
+		go func() { _, err := c.Lookup(probeCtx, name, dns.TypeA); done <- err }()
+	}
+	<-arrived
+	<-arrived
+	if shared.ProbeInFlight() != 2 || shared.InFlight() != 0 {
+		t.Errorf("probe lookups hold %d probe slots and %d scheduled ones, want 2 and 0", shared.ProbeInFlight(), shared.InFlight())
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Errorf("probe lookup: %v", err)
+		}
+	}
+}

@@ -28,3 +28,23 @@ func (l *limiter) acquire(ctx context.Context) error {
 }
 
 func (l *limiter) release() { <-l.slots }
+
+type probeKey struct{}
+
+// ProbeContext returns a context whose exchanges, through any Client of a
+// Shared, take the Shared's probe slots instead of its main ones: /probe
+// runs under it, so probes never take the scheduled checks' capacity.
+func ProbeContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, probeKey{}, true)
+}
+
+// IsProbeContext reports whether ctx came from ProbeContext.
+func IsProbeContext(ctx context.Context) bool { return ctx.Value(probeKey{}) != nil }
+
+// limiterFor is the limiter of an exchange under ctx.
+func (s *Shared) limiterFor(ctx context.Context) *limiter {
+	if IsProbeContext(ctx) {
+		return s.probes
+	}
+	return s.limiter
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,6 +20,14 @@ import (
 
 // checkpointVersion is bumped when the file format changes incompatibly.
 const checkpointVersion = 1
+
+// Bounds of a checkpoint file: it is input like any other, and one that
+// breaks them is treated as corrupt.
+const (
+	maxCheckpointBytes   = 16 << 20
+	maxCheckpointEntries = 100_000
+	maxFingerprintBytes  = 64 << 10
+)
 
 // checkpointFile is the on-disk checkpoint: where each followed file was
 // delivered up to.
@@ -69,7 +78,7 @@ func (fl *Follower) loadCheckpoint() {
 		fl.log.Warn("cannot create state directory, checkpoints will fail", "state_dir", fl.cfg.StateDir, "err", err)
 	}
 	fl.migrateCheckpoint()
-	data, err := os.ReadFile(fl.ckpt.path)
+	data, err := readCheckpointFile(fl.ckpt.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		fl.log.Info("no checkpoint, first start", "checkpoint", fl.ckpt.path, "start_at", startAtName(fl.cfg.StartAt))
 		return
@@ -79,9 +88,9 @@ func (fl *Follower) loadCheckpoint() {
 		return
 	}
 	var cf checkpointFile
-	if err := json.Unmarshal(data, &cf); err != nil || cf.Version != checkpointVersion {
+	if err := json.Unmarshal(data, &cf); err != nil || cf.validate() != nil {
 		if err == nil {
-			err = fmt.Errorf("unknown version %d", cf.Version)
+			err = cf.validate()
 		}
 		aside := fl.ckpt.path + ".corrupt"
 		rerr := os.Rename(fl.ckpt.path, aside)
@@ -127,7 +136,7 @@ func (fl *Follower) migrateCheckpoint() {
 	if _, err := os.Stat(fl.ckpt.path); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	data, err := os.ReadFile(legacy)
+	data, err := readCheckpointFile(legacy)
 	if err != nil {
 		return
 	}
@@ -153,6 +162,63 @@ func samePaths(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// readCheckpointFile reads a checkpoint, refusing anything but a regular
+// file of at most maxCheckpointBytes.
+func readCheckpointFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxCheckpointBytes {
+		// Read it as corrupt: moved aside, a first start.
+		return []byte("not a regular checkpoint file of at most 16 MiB"), nil
+	}
+	return io.ReadAll(io.LimitReader(f, maxCheckpointBytes))
+}
+
+// validate checks every field of a loaded checkpoint, as any input is
+// checked: a negative offset would stall its file for good (every read
+// fails), an empty path or a zero inode matches nothing sensible.
+func (cf *checkpointFile) validate() error {
+	var errs []error
+	if cf.Version != checkpointVersion {
+		errs = append(errs, fmt.Errorf("unknown version %d", cf.Version))
+	}
+	if len(cf.Files) > maxCheckpointEntries {
+		errs = append(errs, fmt.Errorf("%d files, more than %d", len(cf.Files), maxCheckpointEntries))
+	}
+	for i, p := range cf.Patterns {
+		if _, err := filepath.Match(p, ""); p == "" || err != nil {
+			errs = append(errs, fmt.Errorf("patterns[%d] %q is not a path pattern", i, p))
+		}
+	}
+	seen := make(map[FileID]bool, len(cf.Files))
+	for i, e := range cf.Files {
+		switch {
+		case e.Path == "" || !filepath.IsAbs(e.Path) || strings.ContainsRune(e.Path, 0):
+			errs = append(errs, fmt.Errorf("files[%d]: path %q is not an absolute path", i, e.Path))
+		case e.Offset < 0:
+			errs = append(errs, fmt.Errorf("files[%d]: negative offset %d", i, e.Offset))
+		case e.Ino == 0:
+			errs = append(errs, fmt.Errorf("files[%d]: inode 0", i))
+		case len(e.Fingerprint) > maxFingerprintBytes:
+			errs = append(errs, fmt.Errorf("files[%d]: fingerprint of %d bytes, more than %d", i, len(e.Fingerprint), maxFingerprintBytes))
+		case seen[FileID{Dev: e.Dev, Ino: e.Ino}]:
+			errs = append(errs, fmt.Errorf("files[%d]: file %d:%d listed twice", i, e.Dev, e.Ino))
+		}
+		seen[FileID{Dev: e.Dev, Ino: e.Ino}] = true
+		if len(errs) >= 10 {
+			break // enough to say why
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func startAtName(s StartAt) string {
@@ -225,6 +291,9 @@ func (fl *Follower) renumbered(tf *trackedFile) (checkpointEntry, bool) {
 
 // checkpointMismatch says why entry e does not describe tf, or "".
 func (fl *Follower) checkpointMismatch(tf *trackedFile, e checkpointEntry, size int64) string {
+	if e.Offset < 0 {
+		return "offset" // validate refuses it; never read at a negative offset
+	}
 	if size < e.Offset {
 		return "size"
 	}

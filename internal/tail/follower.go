@@ -291,10 +291,12 @@ func (fl *Follower) checkPath(p string, now time.Time, nt *notifier) {
 	}
 	ps.missing = false
 	if !fi.Mode().IsRegular() {
-		if ps.err == "" {
+		if !ps.failing || ps.err != errNotRegular.Error() {
+			fl.stats.readErrors[ReasonNotRegular].Add(1)
 			fl.log.Warn("path is not a regular file, ignoring it", "path", p, "mode", fi.Mode().String())
-			ps.err = errNotRegular.Error()
 		}
+		// Failing: listed in Stats.Files with why, until it is a file.
+		ps.failing, ps.err = true, errNotRegular.Error()
 		return
 	}
 	id, _, _ := fileIdentity(fi)

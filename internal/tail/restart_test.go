@@ -251,3 +251,50 @@ func TestCheckpointSaveErrorCounted(t *testing.T) {
 	}
 	h.fl = nil
 }
+
+// TestCheckpointFieldsAreValidated: a checkpoint whose entry has a
+// negative offset (or any other impossible field) is refused like a
+// corrupt one, instead of stalling its file on "negative offset" reads for
+// good.
+func TestCheckpointFieldsAreValidated(t *testing.T) {
+	for name, edit := range map[string]func(e *checkpointEntry){
+		"negative offset": func(e *checkpointEntry) { e.Offset = -5 },
+		"relative path":   func(e *checkpointEntry) { e.Path = "app.log" },
+		"inode 0":         func(e *checkpointEntry) { e.Ino = 0 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := stateCfg(t)
+			h := newHarness(t, cfg)
+			w := h.create("app.log")
+			h.start()
+			h.writeN(w, 3)
+			h.step()
+			h.stop()
+			path := CheckpointPath(h.cfg)
+			data, err := os.ReadFile(path)
+			h.must(err)
+			var cf checkpointFile
+			h.must(json.Unmarshal(data, &cf))
+			if len(cf.Files) != 1 {
+				t.Fatalf("checkpoint %+v", cf)
+			}
+			edit(&cf.Files[0])
+			data, _ = json.Marshal(cf)
+			h.must(os.WriteFile(path, data, 0o600))
+
+			h.start()
+			h.writeN(w, 2)
+			h.step()
+			st := h.fl.Stats()
+			ioErrs := st.ReadErrors(ReasonIO)
+			h.stop()
+			if ioErrs != 0 {
+				t.Errorf("%d read errors after loading the checkpoint", ioErrs)
+			}
+			checkSeq(t, h.delivered(), h.seq, nil)
+			if _, err := os.Stat(path + ".corrupt"); err != nil {
+				t.Errorf("invalid checkpoint not moved aside: %v", err)
+			}
+		})
+	}
+}

@@ -56,6 +56,9 @@ const (
 	ReasonStale
 	// ReasonIO: any other error.
 	ReasonIO
+	// ReasonNotRegular: the path names a directory, FIFO, socket or
+	// device (counted once each time it turns into one).
+	ReasonNotRegular
 	numErrorReasons
 )
 
@@ -69,13 +72,15 @@ func (r ErrorReason) String() string {
 		return "stale"
 	case ReasonIO:
 		return "io"
+	case ReasonNotRegular:
+		return "not_regular"
 	}
 	return "unknown"
 }
 
 // ErrorReasons lists every ErrorReason, to pre-create metric series.
 func ErrorReasons() []ErrorReason {
-	return []ErrorReason{ReasonNotFound, ReasonPermission, ReasonStale, ReasonIO}
+	return []ErrorReason{ReasonNotFound, ReasonPermission, ReasonStale, ReasonIO, ReasonNotRegular}
 }
 
 func classify(err error) ErrorReason {

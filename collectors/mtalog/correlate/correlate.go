@@ -243,6 +243,10 @@ type Correlator struct {
 	lastRelay  string
 	// expired is the time expire last checked.
 	expired time.Time
+	// latest, when set, is the latest event time believed (LimitTime).
+	latest time.Time
+	// clamped counts events whose time was past latest.
+	clamped uint64
 	// free holds messages that left the table, for reuse with their
 	// attempt slices: done must not keep a message, so a new one need
 	// not be allocated for each queue ID.
@@ -266,6 +270,16 @@ func (c *Correlator) Len() int { return c.byID.n }
 // Evictions returns how many messages left the table for reason e.
 func (c *Correlator) Evictions(e End) uint64 { return c.evictions[e] }
 
+// LimitTime sets the latest event time the correlator believes: an event
+// dated after it (a forged line from 2099) is taken as dated at it, so
+// one line cannot move the table's clock ahead and expire every message
+// in flight. The zero time lifts the limit (replays of old logs need
+// none, being in the past).
+func (c *Correlator) LimitTime(latest time.Time) { c.latest = latest }
+
+// Clamped returns how many events were dated past the limit.
+func (c *Correlator) Clamped() uint64 { return c.clamped }
+
 // Observation is what the correlator adds to one event for the metrics.
 type Observation struct {
 	// FirstQueued is set on the first qmgr size line of a message, so a
@@ -282,6 +296,10 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 	var obs Observation
 	if len(ev.QueueID) == 0 {
 		return obs
+	}
+	if !c.latest.IsZero() && ev.Time.After(c.latest) {
+		ev.Time = c.latest
+		c.clamped++
 	}
 	c.expire(ev.Time)
 	m := c.byID.get(ev.QueueID)

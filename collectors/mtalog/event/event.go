@@ -72,6 +72,9 @@ type Event struct {
 	// Size is the message size in bytes; Nrcpt its recipient count.
 	Size  int64
 	Nrcpt int32
+	// Bad is set on a line the parser refused because a number in it is
+	// past what Postfix can write (see CheckBounds).
+	Bad BadField
 
 	// TLSDirection and TLSProtocol describe an established TLS session;
 	// TLSCipherBits is the cipher's strength in bits.

@@ -26,9 +26,12 @@ type metrics struct {
 	mu       *sync.Mutex
 	store    *store
 	unparsed *prometheus.CounterVec
-	foreign  *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	messages prometheus.GaugeFunc
+	// outOfBounds counts the unparsed lines refused for a number past its
+	// bound, by field.
+	outOfBounds *prometheus.CounterVec
+	foreign     *prometheus.CounterVec
+	events      *prometheus.CounterVec
+	messages    prometheus.GaugeFunc
 
 	received, receivedBytes, connections, authFailures *cell
 	attempts                                           *cell
@@ -57,8 +60,10 @@ func newMetrics(mu *sync.Mutex, mta string, held func() float64) *metrics {
 	s := newStore()
 	m := &metrics{mu: mu, store: s,
 		unparsed: cv("mailscope_mta_log_lines_unparsed_total", "Log lines of the MTA the parser did not understand, by daemon.", "source", "daemon"),
-		foreign:  cv("mailscope_mta_log_lines_foreign_total", "Log lines of other programs sharing the MTA's log (counted as events of kind foreign).", "source"),
-		events:   cv("mailscope_mta_log_events_total", "Parsed log lines by event kind; with unparsed lines they add up to the lines read.", "source", "kind"),
+		outOfBounds: cv("mailscope_mta_log_lines_out_of_bounds_total",
+			"Unparsed lines with a number past what the MTA can write (a forged or broken line), by field: delay, size or nrcpt.", "source", "field"),
+		foreign: cv("mailscope_mta_log_lines_foreign_total", "Log lines of other programs sharing the MTA's log (counted as events of kind foreign).", "source"),
+		events:  cv("mailscope_mta_log_events_total", "Parsed log lines by event kind; with unparsed lines they add up to the lines read.", "source", "kind"),
 		messages: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailscope_mta_correlator_messages",
 			Help: "Messages the correlator holds (seen, not yet removed).", ConstLabels: c}, held),
 	}
@@ -217,7 +222,7 @@ func (m *metrics) queueTimeCell(oi int) *cell {
 
 // collectors are what the pipeline registers.
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.unparsed, m.foreign, m.events, m.messages, m}
+	return []prometheus.Collector{m.unparsed, m.outOfBounds, m.foreign, m.events, m.messages, m}
 }
 
 // Describe implements prometheus.Collector for the cells.

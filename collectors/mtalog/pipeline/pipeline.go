@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -24,6 +25,7 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
@@ -46,6 +48,9 @@ type Options struct {
 	// that bounced or expired (it keeps those the seeds collector
 	// watches).
 	Bounces *links.Bounces
+	// Clock is the wall clock that bounds how far ahead of it a line's
+	// time is believed; nil sets no bound (a replay of old logs).
+	Clock clock.Clock
 }
 
 // Sample is an unparsed line kept for the status page.
@@ -56,6 +61,11 @@ type Sample struct {
 }
 
 const maxSamples = 20
+
+// maxLogTimeAhead is how far past the wall clock a line's time may be
+// (clock skew between a syslog sender and this host); later times are
+// taken as this limit by the correlator.
+const maxLogTimeAhead = time.Hour
 
 // Pipeline is the sink. HandleBatch may be called from several goroutines;
 // it serialises them.
@@ -73,6 +83,8 @@ type Pipeline struct {
 	tracer        trace.Tracer
 	logger        *slog.Logger
 	m             *metrics
+	// clock bounds line times for the correlator (Options.Clock).
+	clock clock.Clock
 
 	mu sync.Mutex
 	ev event.Event
@@ -102,7 +114,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, classifier: mail.Classifier, providers: mail.Providers,
-		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache()}
+		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	p.m = newMetrics(&p.mu, o.MTA, func() float64 {
 		p.mu.Lock()
@@ -157,6 +169,12 @@ func (sc *sourceCounters) flush(m *metrics) {
 func (p *Pipeline) HandleBatch(b *source.Batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// A line's time moves the correlator's clock (its TTL expiry), so a
+	// forged line dated years ahead must not: no time past the wall
+	// clock by more than maxLogTimeAhead is believed.
+	if p.clock != nil {
+		p.corr.LimitTime(p.clock.Now().Add(maxLogTimeAhead))
+	}
 	if p.src == nil || p.src.name != b.Source {
 		p.src = p.sources[b.Source]
 		if p.src == nil {
@@ -206,6 +224,9 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 	p.lines++
 	if !p.parser.Parse(l.Text, ev) {
 		p.unparsed(src, ev.Daemon, l.Text)
+		if ev.Bad != event.BadNone {
+			p.m.outOfBounds.WithLabelValues(src, ev.Bad.String()).Inc()
+		}
 		return
 	}
 	p.events++

@@ -250,11 +250,14 @@ func delaysField(val []byte, ev *event.Event) ([]byte, bool) {
 }
 
 // ParseDelays reads a delivery line's delays= value ("0.01/0.03/0/0.5",
-// Event.DelaysText) into its four stages, in seconds; missing or
-// unreadable stages are 0.
+// Event.DelaysText) into its four stages, in seconds; missing, unreadable
+// or out-of-bounds (past event.MaxDelay) stages are 0.
 func ParseDelays(text []byte) (d [4]float64) {
 	for i := 0; i < 4 && len(text) > 0; i++ {
 		d[i], text, _ = atof(text)
+		if !(d[i] <= event.MaxDelay) {
+			d[i] = 0
+		}
 		text, _ = trimPrefix(text, "/")
 	}
 	return d

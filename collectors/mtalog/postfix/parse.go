@@ -125,7 +125,13 @@ func parse(line []byte, ev *event.Event, p *Parser) bool {
 		ev.Kind = event.KindForeign
 		return true
 	}
-	return parseMessage(msg, ev)
+	if !parseMessage(msg, ev) {
+		return false
+	}
+	if ev.Bad == event.BadNone {
+		ev.Bad = event.CheckBounds(ev)
+	}
+	return ev.Bad == event.BadNone
 }
 
 // daemonOf is the daemon of a program name: its last '/' component, if it

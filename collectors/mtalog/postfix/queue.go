@@ -125,13 +125,16 @@ func parseQmgr(msg []byte, ev *event.Event) bool {
 	}
 	ev.Kind = event.KindQueued
 	ev.Size = size
+	var n int64
 	if len(r) >= len(", nrcpt=") && string(r[:len(", nrcpt=")]) == ", nrcpt=" {
-		n, _, _ := atoi(r[len(", nrcpt="):])
-		ev.Nrcpt = int32(n)
+		n, _, _ = atoi(r[len(", nrcpt="):])
 	} else if _, r, ok := cut(r, "nrcpt="); ok {
-		n, _, _ := atoi(r)
-		ev.Nrcpt = int32(n)
+		n, _, _ = atoi(r)
 	}
+	if n > event.MaxNrcpt {
+		ev.Bad = event.BadNrcpt
+	}
+	ev.Nrcpt = int32(min(n, event.MaxNrcpt))
 	return true
 }
 

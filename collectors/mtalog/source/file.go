@@ -139,7 +139,8 @@ type FileSource struct {
 type fileTotals struct {
 	lines, bytes, oversize int64
 	rotations              [3]int64
-	errs                   [4]int64
+	errs                   [5]int64
+	checkpointErrs         int64
 }
 
 func (t *fileTotals) add(st *tail.Stats) {
@@ -152,6 +153,7 @@ func (t *fileTotals) add(st *tail.Stats) {
 	for i, r := range tail.ErrorReasons() {
 		t.errs[i] += st.ReadErrors(r)
 	}
+	t.checkpointErrs += st.CheckpointErrors.Load()
 }
 
 // NewFile returns a file source for a valid config (see
@@ -248,7 +250,7 @@ func (s *FileSource) Snapshot() Snapshot {
 		Bytes:         t.bytes,
 		OversizeLines: t.oversize,
 		Rotations:     make(map[string]int64, 3),
-		ReadErrors:    make(map[string]int64, 4),
+		ReadErrors:    make(map[string]int64, 6),
 		Files:         []FileSnapshot{},
 	}
 	if ns := s.lastLine.Load(); ns != 0 {
@@ -260,8 +262,14 @@ func (s *FileSource) Snapshot() Snapshot {
 	for i, r := range tail.ErrorReasons() {
 		snap.ReadErrors[r.String()] = t.errs[i]
 	}
+	// Checkpoints that could not be saved, named as journald names a
+	// cursor it could not save.
+	snap.ReadErrors["state"] = t.checkpointErrs
 	if cur != nil {
 		for _, f := range cur.Stats().Files() {
+			if f.Err != "" && f.Err != "not found" && len(snap.Failing) < maxFilePaths {
+				snap.Failing = append(snap.Failing, f.Path+": "+f.Err)
+			}
 			if f.Draining || f.Err != "" || f.File.IsZero() {
 				continue
 			}

@@ -1,9 +1,11 @@
 package source
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,5 +103,89 @@ func TestFileSourceResume(t *testing.T) {
 		if _, ok := snap.Rotations[k]; !ok {
 			t.Errorf("rotation kind %s missing from %v", k, snap.Rotations)
 		}
+	}
+}
+
+// TestFileSourceCountsFailedCheckpointSaves: a checkpoint that cannot be
+// saved (the state directory replaced by a file) is counted as a read
+// error with reason "state", as journald counts a cursor it cannot save.
+func TestFileSourceCountsFailedCheckpointSaves(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(path, []byte("Nov 26 05:31:01 mx postfix/smtpd[1]: seq 000001\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	src := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond, CheckpointInterval: time.Second},
+		Options{StateDir: state, Location: time.UTC})
+	sink := &recordSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	waitLines(t, sink, 1)
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "Nov 26 05:31:02 mx postfix/smtpd[1]: seq 000002\n")
+	f.Close()
+	waitLines(t, sink, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for src.Snapshot().ReadErrors["state"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed checkpoint saves were not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if Failures(src.Snapshot()) == 0 {
+		t.Error("a failed checkpoint save is not a failure of the source")
+	}
+	cancel()
+	<-done // the final save fails too; Run says so
+}
+
+// TestFileSourceReportsPathsThatAreNotFiles: a followed path replaced by
+// a directory or a FIFO is counted (reason "not_regular") and listed as
+// failing, not only warned about.
+func TestFileSourceReportsPathsThatAreNotFiles(t *testing.T) {
+	for name, replace := range map[string]func(string) error{
+		"directory": func(p string) error { return os.Mkdir(p, 0o700) },
+		"fifo":      func(p string) error { return syscall.Mkfifo(p, 0o600) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "mail.log")
+			if err := os.WriteFile(path, []byte("Nov 26 05:31:01 mx postfix/smtpd[1]: seq 000001\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			src := NewFile("maillog", FileConfig{Paths: []string{path}, StartAt: "beginning", PollInterval: 10 * time.Millisecond},
+				Options{Location: time.UTC})
+			sink := &recordSink{}
+			defer runSource(t, src, sink)()
+			waitLines(t, sink, 1)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := replace(path); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for src.Snapshot().ReadErrors["not_regular"] == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the path turned into a " + name + " was not counted")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			snap := src.Snapshot()
+			if len(snap.Failing) != 1 || snap.Failing[0] != path+": not a regular file" || Failures(snap) == 0 {
+				t.Errorf("failing %q, failures %d", snap.Failing, Failures(snap))
+			}
+		})
 	}
 }

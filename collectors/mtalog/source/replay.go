@@ -179,6 +179,12 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 	// on, which it does before the buffer is reused: no copy per line.
 	batch.Lines = make([]Line, 0, replayBatchLines)
 	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int) error {
+		// NUL bytes (a preallocated or crashed log) are dropped, as the
+		// live follower drops them, so the line after a run of them
+		// reads as itself.
+		if bytes.IndexByte(line, 0) >= 0 {
+			line = withoutNULs(line)
+		}
 		t, fresh := walker.lineTimeFresh(line)
 		if walker.wrong {
 			// The sink will be dropped: only the walk goes on.
@@ -333,6 +339,18 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 			return err
 		}
 	}
+}
+
+// withoutNULs removes NUL bytes from line in place.
+func withoutNULs(line []byte) []byte {
+	w := 0
+	for _, c := range line {
+		if c != 0 {
+			line[w] = c
+			w++
+		}
+	}
+	return line[:w]
 }
 
 func maxInt(a, b int) int {

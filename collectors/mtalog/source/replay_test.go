@@ -399,3 +399,31 @@ func TestReplayManyBatches(t *testing.T) {
 		t.Error("a cancelled replay returned no error")
 	}
 }
+
+// TestReplayKeepsTheLineAfterNULs: a run of NUL bytes (a log file
+// preallocated, then a crash) before a line does not cost the line: NULs
+// are dropped as the live follower drops them, so the line reads as
+// itself.
+func TestReplayKeepsTheLineAfterNULs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mail.log")
+	var b strings.Builder
+	for i := 1; i <= 5; i++ {
+		if i == 3 {
+			b.WriteString(strings.Repeat("\x00", 4096))
+		}
+		fmt.Fprintf(&b, "Nov 26 05:31:%02d mx postfix/smtpd[1]: seq %06d\n", i, i)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c countedReplay
+	st, err := c.run(context.Background(), []string{path}, ReplayOptions{Name: "r", Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := c.last().texts()
+	checkNumbered(t, texts, 5)
+	if st.Lines != 5 || !strings.HasPrefix(texts[2], "Nov 26 05:31:03 ") {
+		t.Errorf("%d lines, the third begins %.40q", st.Lines, texts[2])
+	}
+}

@@ -46,6 +46,9 @@ type Snapshot struct {
 	// reason, as the log's producer reported them; nil for sources that
 	// cannot know. Journald: DroppedRateLimit.
 	Dropped map[string]int64
+	// Failing says, for each path that cannot be followed now (not a
+	// regular file, unreadable), which and why: "PATH: REASON".
+	Failing []string
 }
 
 // DroppedRateLimit is the Dropped reason of lines journald's rate limit
@@ -100,4 +103,19 @@ func (c *counters) snapshot() Snapshot {
 		s.ReadErrors[r] = c.errs[i].Load()
 	}
 	return s
+}
+
+// FailureReasons are the read error reasons that mean a source is failing
+// at its job (it cannot read, or cannot save its position), rather than
+// meeting bad input: the collector reports a period with any of them as a
+// failed run.
+var FailureReasons = []string{"io", "permission", "state", "not_regular"}
+
+// Failures counts a snapshot's read errors of the FailureReasons.
+func Failures(s Snapshot) int64 {
+	var n int64
+	for _, r := range FailureReasons {
+		n += s.ReadErrors[r]
+	}
+	return n
 }

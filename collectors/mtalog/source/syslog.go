@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,15 @@ import (
 const (
 	DefaultMaxMessageBytes = 64 << 10
 	DefaultMaxConnections  = 64
+	// DefaultMaxConnectionsPerAddress leaves most of max_connections to
+	// other senders when one address opens many.
+	DefaultMaxConnectionsPerAddress = 8
+	// DefaultIdleTimeout closes a TCP connection that sent nothing for so
+	// long; rsyslog and syslog-ng reconnect on their next message.
+	DefaultIdleTimeout = 10 * time.Minute
+	// refusalLogEvery is how often refused connections are logged, as one
+	// line with their count.
+	refusalLogEvery = time.Minute
 	// syslogBatchLines bounds the lines of one TCP connection handed on in
 	// one batch.
 	syslogBatchLines = 256
@@ -28,13 +38,14 @@ const (
 
 // Read error reasons of the syslog receiver.
 const (
-	reasonMalformed    = iota // not syslog: no valid <PRI>
-	reasonFraming             // a bad octet count; the connection is closed
-	reasonConnIO              // a connection or socket read failed
-	reasonTooManyConns        // a connection over max_connections was refused
+	reasonMalformed       = iota // not syslog: no valid <PRI>
+	reasonFraming                // a bad octet count; the connection is closed
+	reasonConnIO                 // a connection or socket read failed
+	reasonTooManyConns           // a connection over max_connections was refused
+	reasonTooManyFromAddr        // a connection over max_connections_per_address was refused
 )
 
-var syslogReasons = []string{"malformed", "framing", "io", "too_many_connections"}
+var syslogReasons = []string{"malformed", "framing", "io", "too_many_connections", "too_many_from_address"}
 
 // SyslogConfig is a `syslog:` source: a receiver that rsyslog, syslog-ng
 // or any RFC 3164/5424 sender forwards to.
@@ -49,6 +60,12 @@ type SyslogConfig struct {
 	MaxMessageBytes int `yaml:"max_message_bytes,omitempty"`
 	// MaxConnections bounds concurrent TCP connections (default 64).
 	MaxConnections int `yaml:"max_connections,omitempty"`
+	// MaxConnectionsPerAddress bounds the TCP connections of one sender
+	// address (default 8), so one cannot take every slot.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address,omitempty"`
+	// IdleTimeout closes a TCP connection that sent nothing for so long
+	// (default 10m).
+	IdleTimeout time.Duration `yaml:"idle_timeout,omitempty"`
 }
 
 // listenAddr makes a configured address explicit: no host is 127.0.0.1.
@@ -89,6 +106,12 @@ func (c *SyslogConfig) Validate() error {
 	if c.MaxConnections < 0 {
 		ps.Addf("max_connections", "must not be negative, got %d", c.MaxConnections)
 	}
+	if c.MaxConnectionsPerAddress < 0 {
+		ps.Addf("max_connections_per_address", "must not be negative, got %d", c.MaxConnectionsPerAddress)
+	}
+	if c.IdleTimeout < 0 || (c.IdleTimeout > 0 && c.IdleTimeout < time.Second) {
+		ps.Addf("idle_timeout", "must be at least 1s, got %s", c.IdleTimeout)
+	}
 	return ps.Err()
 }
 
@@ -117,6 +140,12 @@ type SyslogSource struct {
 
 	sinkMu sync.Mutex // one sink call at a time, from any connection
 
+	// refusals are the TCP connections refused since the last log line
+	// about them, which is written at most once a minute.
+	refusals  refusalLog
+	perAddrMu sync.Mutex
+	perAddr   map[netip.Addr]int
+
 	mu  sync.Mutex
 	udp *net.UDPConn
 	tcp *net.TCPListener
@@ -131,7 +160,13 @@ func NewSyslog(name string, c SyslogConfig, o Options) *SyslogSource {
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
 	}
-	return &SyslogSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(syslogReasons...)}
+	if c.MaxConnectionsPerAddress == 0 {
+		c.MaxConnectionsPerAddress = DefaultMaxConnectionsPerAddress
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	return &SyslogSource{name: name, cfg: c, opts: o.withDefaults(), c: newCounters(syslogReasons...), perAddr: map[netip.Addr]int{}}
 }
 
 // Name implements Source.
@@ -300,12 +335,16 @@ func (s *SyslogSource) serveTCP(ctx context.Context, ln *net.TCPListener, sink S
 			}
 			return fmt.Errorf("syslog source %s: tcp accept: %w", s.name, err)
 		}
+		peer := conn.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+		if !s.takeAddrSlot(peer) {
+			s.refuse(conn, reasonTooManyFromAddr, peer)
+			continue
+		}
 		select {
 		case slots <- struct{}{}:
 		default:
-			s.c.addError(reasonTooManyConns)
-			s.opts.Logger.Warn("Refused a syslog connection: max_connections reached", "source", s.name, "peer", conn.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
-			conn.Close()
+			s.releaseAddrSlot(peer)
+			s.refuse(conn, reasonTooManyConns, peer)
 			continue
 		}
 		conns.Store(conn, struct{}{})
@@ -313,10 +352,62 @@ func (s *SyslogSource) serveTCP(ctx context.Context, ln *net.TCPListener, sink S
 			conn.Close()
 		}
 		wg.Go(func() {
-			defer func() { conns.Delete(conn); conn.Close(); <-slots }()
+			defer func() { conns.Delete(conn); conn.Close(); <-slots; s.releaseAddrSlot(peer) }()
 			s.serveConn(conn, sink)
 		})
 	}
+}
+
+// takeAddrSlot counts a connection of peer, unless it has its
+// max_connections_per_address already.
+func (s *SyslogSource) takeAddrSlot(peer netip.Addr) bool {
+	s.perAddrMu.Lock()
+	defer s.perAddrMu.Unlock()
+	if s.perAddr[peer] >= s.cfg.MaxConnectionsPerAddress {
+		return false
+	}
+	s.perAddr[peer]++
+	return true
+}
+
+func (s *SyslogSource) releaseAddrSlot(peer netip.Addr) {
+	s.perAddrMu.Lock()
+	defer s.perAddrMu.Unlock()
+	if s.perAddr[peer]--; s.perAddr[peer] <= 0 {
+		delete(s.perAddr, peer)
+	}
+}
+
+// refuse closes a connection over a limit, counts it, and logs the
+// refusals at most once a minute, so a flood of connections cannot flood
+// the log too.
+func (s *SyslogSource) refuse(conn net.Conn, reason int, peer netip.Addr) {
+	conn.Close()
+	s.c.addError(reason)
+	if n, ok := s.refusals.note(s.opts.Clock.Now()); ok {
+		s.opts.Logger.Warn("Refused syslog connections over max_connections or max_connections_per_address",
+			"source", s.name, "refused", n, "last_peer", peer.String(), "last_reason", syslogReasons[reason],
+			"max_connections", s.cfg.MaxConnections, "max_connections_per_address", s.cfg.MaxConnectionsPerAddress)
+	}
+}
+
+// refusalLog counts refusals and says when to log them: the first at
+// once, then at most once per refusalLogEvery, with the count since.
+type refusalLog struct {
+	mu      sync.Mutex
+	pending int
+	last    time.Time
+}
+
+func (l *refusalLog) note(now time.Time) (count int, logNow bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending++
+	if !l.last.IsZero() && now.Sub(l.last) < refusalLogEvery {
+		return 0, false
+	}
+	count, l.pending, l.last = l.pending, 0, now
+	return count, true
 }
 
 // serveConn reads frames until the peer closes or the connection fails.
@@ -348,12 +439,20 @@ func (s *SyslogSource) serveConn(conn *net.TCPConn, sink Sink) {
 	}
 	defer flush()
 	for {
+		// Each frame must begin within idle_timeout (and then arrive in
+		// time too): an idle connection gives its slot back.
+		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		msg, n, err := s.readFrame(r, msgBuf[:0])
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				if errors.Is(err, errFraming) {
+				var ne net.Error
+				switch {
+				case errors.As(err, &ne) && ne.Timeout():
+					// Idle past idle_timeout: closed, not an error; the
+					// sender reconnects with its next message.
+				case errors.Is(err, errFraming):
 					s.c.addError(reasonFraming)
-				} else {
+				default:
 					s.c.addError(reasonConnIO)
 				}
 				s.opts.Logger.Debug("Syslog connection ended", "source", s.name, "peer", peer.String(), "err", err)
