@@ -176,8 +176,14 @@ func runLogrotate(t *testing.T, bin, mode string, polling bool) {
 	}
 	if mode == "create" {
 		checkSeq(t, lines, last, nil)
-		if n := st.Rotations(RotationRename); n != logrotateRuns {
-			t.Errorf("rename rotations = %d, want %d", n, logrotateRuns)
+		// Every line is the contract (checkSeq above). The rotation count
+		// is a cross-check with a little slack: on a loaded machine the
+		// writer may not have reopened before the next logrotate run, so a
+		// generation that never held a line can be renamed away unseen
+		// (one fewer), and a reopen racing a rename can be counted once
+		// more; a follower that misses rotations wholesale still fails.
+		if n := st.Rotations(RotationRename); n < logrotateRuns-2 || n > logrotateRuns+1 {
+			t.Errorf("rename rotations = %d, want %d (-2/+1)", n, logrotateRuns)
 		}
 		return
 	}
