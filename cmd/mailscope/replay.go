@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,9 +28,16 @@ func init() {
 		cmd := app.Command("replay", "Read MTA log files (plain or gzipped, oldest first) through the parser pipeline and print the metrics, a summary or the counts. Exit codes: 0 done, 2 a file could not be read.")
 		o := replayOptions{}
 		cmd.Flag("mta", "MTA that wrote the logs.").Default("postfix").EnumVar(&o.mta, "postfix")
-		cmd.Flag("format", "Output: prom (Prometheus text exposition), summary (a report for people), json (the counts).").Default("summary").EnumVar(&o.format, "prom", "summary", "json")
+		cmd.Flag("format", "Output: prom (Prometheus text exposition), summary (a report for people), json (every section of the summary), html (the summary as one self-contained page).").Default("summary").EnumVar(&o.format, "prom", "summary", "json", "html")
 		cmd.Flag("timezone", "Zone of timestamps without one (RFC 3164 'Nov 26 05:31:21'): an IANA name; default the local zone.").StringVar(&o.timezone)
 		cmd.Flag("source", "The `source` label of the metrics.").Default("replay").StringVar(&o.source)
+		cmd.Flag("since", "Count only lines logged at or after this time: RFC 3339, or '2025-11-26 07:00' in --timezone.").StringVar(&o.since)
+		cmd.Flag("until", "Count only lines logged before this time (same forms as --since).").StringVar(&o.until)
+		cmd.Flag("interval", "Width of the traffic table's rows (1m, 15m, 1h, 24h); default: the finest that gives at most 48 rows.").DurationVar(&o.interval)
+		cmd.Flag("top", "Rows in each list of the report (domains, reply texts, rejects, warnings, addresses).").Default("20").IntVar(&o.top)
+		cmd.Flag("show-unparsed", "List the lines the parser did not recognise, with their daemon (at most 1000).").BoolVar(&o.showUnparsed)
+		cmd.Flag("top-addresses", "List the top senders and recipients. Off by default: addresses are personal data.").BoolVar(&o.topAddresses)
+		cmd.Flag("mask-addresses", "With --top-addresses, replace each address's local part with a pseudonym (the same within one report), for sharing.").BoolVar(&o.maskAddresses)
 		cmd.Arg("file", "Log files, oldest first (mail.log.2.gz mail.log.1 mail.log).").Required().ExistingFilesVar(&o.files)
 		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int { return replayCommand(o, stdout, stderr) }}
 	})
@@ -37,7 +45,15 @@ func init() {
 
 type replayOptions struct {
 	mta, format, timezone, source string
+	since, until                  string
+	interval                      time.Duration
+	top                           int
+	showUnparsed, topAddresses    bool
+	maskAddresses                 bool
 	files                         []string
+	// progress, when set, receives the progress line; replayCommand sets
+	// it to standard error when that is a terminal.
+	progress io.Writer
 }
 
 // replayCommand runs the files through a fresh pipeline on its own
@@ -52,21 +68,64 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 		}
 		loc = l
 	}
+	since, err1 := parseWindowBound(o.since, loc)
+	until, err2 := parseWindowBound(o.until, loc)
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintf(stderr, "mailscope replay: --since/--until: %v\n", err)
+		return 2
+	}
+	if o.interval < 0 || o.interval%time.Minute != 0 || o.top < 1 {
+		fmt.Fprintf(stderr, "mailscope replay: --interval must be whole minutes and --top at least 1\n")
+		return 2
+	}
+	if o.progress == nil && isTerminal(stderr) {
+		o.progress = stderr
+	}
+	var progress *replayProgress
+	if o.progress != nil {
+		progress = newReplayProgress(o.progress, o.files, time.Now)
+	}
 	// A replay that finds a file's year guessed wrong starts over with a
 	// new sink (see source.Replay): each gets a fresh pipeline on its own
-	// registry, and only the last one is printed.
+	// registry (and a fresh report consumer), and only the last one is
+	// printed.
 	var p *pipeline.Pipeline
+	var detail *replayDetail
 	var reg *prometheus.Registry
 	newSink := func() (source.Sink, error) {
 		reg = prometheus.NewRegistry()
 		var err error
 		// No tracer: a replay counts, it does not export old traces.
 		p, err = pipeline.New(pipeline.DefaultConfig(), pipeline.Options{MTA: o.mta, Registerer: reg})
-		return p, err
+		if err != nil {
+			return nil, err
+		}
+		// The prom format is the pipeline alone: the report's consumer
+		// is built only for the formats that print its sections.
+		sinks := teeSink{p}
+		if o.format != "prom" {
+			detail = newReplayDetailFor(nil, detailOptions{unparsedLines: o.showUnparsed, addresses: o.topAddresses, location: loc})
+			sinks = append(sinks, detail)
+		}
+		if progress != nil {
+			progress.restart()
+			sinks = append(sinks, progress)
+		}
+		var sink source.Sink = sinks
+		if len(sinks) == 1 {
+			sink = p
+		}
+		if !since.IsZero() || !until.IsZero() {
+			sink = newWindowSink(since, until, sink)
+		}
+		return sink, nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	st, err := source.ReplayWith(ctx, o.files, newSink, source.ReplayOptions{Name: o.source, Location: loc})
+	if progress != nil {
+		progress.done()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: %v (read %d lines of %d files before it; nothing printed)\n", err, st.Lines, st.Files)
 		return 2
@@ -78,6 +137,17 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: gather metrics: %v\n", err)
 		return 2
+	}
+	var c replayCounts
+	if o.format != "prom" {
+		c = newReplayCounts(st, mfs, loc)
+		c.replaySections = detail.sections(sectionOptions{top: o.top, interval: o.interval, maskAddresses: o.maskAddresses, masker: newAddressMasker()})
+		if !since.IsZero() {
+			c.Since = since.In(loc).Format(time.RFC3339)
+		}
+		if !until.IsZero() {
+			c.Until = until.In(loc).Format(time.RFC3339)
+		}
 	}
 	var buf bytes.Buffer
 	switch o.format {
@@ -92,12 +162,17 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	case "json":
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(newReplayCounts(st, mfs, loc)); err != nil {
+		if err := enc.Encode(c); err != nil {
 			fmt.Fprintf(stderr, "mailscope replay: encode json: %v\n", err)
 			return 2
 		}
+	case "html":
+		if err := writeReplayHTML(&buf, c); err != nil {
+			fmt.Fprintf(stderr, "mailscope replay: write html: %v\n", err)
+			return 2
+		}
 	default:
-		writeReplaySummary(&buf, newReplayCounts(st, mfs, loc))
+		writeReplaySummary(&buf, c)
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: %v\n", err)

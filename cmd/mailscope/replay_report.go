@@ -42,15 +42,30 @@ type replayCounts struct {
 	Failures map[string]map[string]int64 `json:"failures_by_reason"`
 	// DeferralsByReason is deferrals by reason, then provider.
 	DeferralsByReason map[string]map[string]int64 `json:"deferrals_by_reason_provider"`
-	Rejected          int64                       `json:"rejected"`
-	RejectsByReason   map[string]int64            `json:"rejects_by_reason"`
-	AuthFailures      int64                       `json:"auth_failures"`
-	Connections       int64                       `json:"smtpd_connections"`
+	// Rejected counts smtpd and postscreen rejects and content-check
+	// (header_checks, body_checks, milter) rejects; ContentRejects the
+	// latter, which RejectsByReason does not break down.
+	Rejected        int64            `json:"rejected"`
+	ContentRejects  int64            `json:"content_rejects"`
+	RejectsByReason map[string]int64 `json:"rejects_by_reason"`
+	AuthFailures    int64            `json:"auth_failures"`
+	// AuthFailuresByMechanism is SASL failures by mechanism.
+	AuthFailuresByMechanism map[string]int64 `json:"auth_failures_by_mechanism"`
+	// Diagnostics is warning, error, fatal and panic lines by severity
+	// (smtpd's SASL failures, which are warnings, not included).
+	DiagnosticsBySeverity map[string]int64 `json:"diagnostics_by_severity"`
+	Connections           int64            `json:"smtpd_connections"`
 	// Messages by outcome, for messages the correlator saw end.
 	Messages map[string]int64 `json:"messages_by_outcome"`
 	// DelayPercentiles are upper bounds (histogram buckets) of the sent
 	// deliveries' delay= in seconds: p50, p90, p99; "+Inf" beyond the last.
 	DelayPercentiles map[string]string `json:"sent_delay_seconds_at_most"`
+	// Since and Until are the --since/--until window, RFC 3339.
+	Since string `json:"since,omitempty"`
+	Until string `json:"until,omitempty"`
+
+	// The sections made from the parsed lines (summary, json, html).
+	replaySections
 }
 
 func newReplayCounts(st source.ReplayStats, mfs []*dto.MetricFamily, loc *time.Location) replayCounts {
@@ -58,7 +73,7 @@ func newReplayCounts(st source.ReplayStats, mfs []*dto.MetricFamily, loc *time.L
 		Files: st.Files, Lines: st.Lines,
 		UnparsedBy: map[string]int64{}, Deliveries: map[string]int64{}, ByProvider: map[string]map[string]int64{},
 		Failures: map[string]map[string]int64{}, DeferralsByReason: map[string]map[string]int64{},
-		RejectsByReason: map[string]int64{}, Messages: map[string]int64{}, DelayPercentiles: map[string]string{},
+		RejectsByReason: map[string]int64{}, AuthFailuresByMechanism: map[string]int64{}, DiagnosticsBySeverity: map[string]int64{}, Messages: map[string]int64{}, DelayPercentiles: map[string]string{},
 	}
 	if !st.First.IsZero() {
 		c.First = st.First.In(loc).Format(time.RFC3339)
@@ -97,6 +112,15 @@ func newReplayCounts(st source.ReplayStats, mfs []*dto.MetricFamily, loc *time.L
 			case "mailscope_mta_smtpd_rejects_total":
 				c.Rejected += v
 				c.RejectsByReason[l["reason"]] += v
+			case "mailscope_mta_content_actions_total":
+				if l["action"] == "reject" {
+					c.ContentRejects += v
+					c.Rejected += v
+				}
+			case "mailscope_mta_auth_failures_by_mechanism_total":
+				c.AuthFailuresByMechanism[l["mechanism"]] += v
+			case "mailscope_mta_log_diagnostics_total":
+				c.DiagnosticsBySeverity[l["severity"]] += v
 			case "mailscope_mta_auth_failures_total":
 				c.AuthFailures += v
 			case "mailscope_mta_smtpd_connections_total":
@@ -162,6 +186,9 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 	if c.First != "" {
 		fmt.Fprintf(w, ", %s to %s", c.First, c.Last)
 	}
+	if c.Since != "" || c.Until != "" {
+		fmt.Fprintf(w, "\ncounting only lines logged from %s until %s", orOpen(c.Since), orOpen(c.Until))
+	}
 	fmt.Fprint(w, "\n\nGrand totals\n")
 	row := func(v int64, what string) { fmt.Fprintf(w, "  %10d  %s\n", v, what) }
 	row(c.Received, "received (messages queued)")
@@ -170,9 +197,16 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 	row(c.Deliveries["deferred"], "deferred (attempts)")
 	row(c.Deliveries["bounced"], "bounced")
 	row(c.Deliveries["expired"], "expired")
-	row(c.Rejected, "rejected (smtpd and postscreen)")
+	row(c.Rejected, "rejected (smtpd, postscreen and content checks)")
+	row(c.ContentRejects, "  of which by content checks (header_checks, body_checks, milters)")
 	row(c.Connections, "smtpd connections")
 	row(c.AuthFailures, "SASL authentication failures")
+	if len(c.AuthFailuresByMechanism) > 0 {
+		fmt.Fprintf(w, "  %10s  by mechanism: %s\n", "", joinCounts(c.AuthFailuresByMechanism))
+	}
+	if len(c.DiagnosticsBySeverity) > 0 {
+		fmt.Fprintf(w, "  %10s  warnings and errors (besides SASL): %s\n", "", joinCounts(c.DiagnosticsBySeverity))
+	}
 	row(c.Foreign, "lines of other programs")
 	fmt.Fprintf(w, "  unparsed: %d of %d lines (%.3f%%)", c.Unparsed, c.Lines, 100*c.UnparsedShare)
 	if len(c.UnparsedBy) > 0 {
@@ -243,6 +277,14 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 	if len(c.Messages) > 0 {
 		fmt.Fprintf(w, "\nMessages by outcome\n  %s\n", joinCounts(c.Messages))
 	}
+	writeReplaySections(w, c)
+}
+
+func orOpen(s string) string {
+	if s == "" {
+		return "(open)"
+	}
+	return s
 }
 
 // joinCounts prints "a 3, b 1", largest first, then by name.
