@@ -21,6 +21,8 @@ PACKAGES=(
   unbound               # domain posture: validating resolver in front of NSD (DANE needs the AD bit)
   ldnsutils             # domain posture: ldns-keygen/ldns-signzone sign the DANE test zone
   dovecot-imapd dovecot-lmtpd dovecot-sieve  # seed mailboxes: IMAP, LMTP delivery, Sieve filing into Junk
+  pflogsumm             # the replay report's numbers are compared with pflogsumm's
+  chromium              # headless: renders the replay's html report and the status page
 )
 STATICCHECK_VERSION=v0.8.2
 

@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"hash/maphash"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
-	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // Bounds of what the report's detail consumer keeps, whatever the log's
@@ -42,8 +41,12 @@ type replayDetail struct {
 	opts        detailOptions
 	parser      postfix.Parser
 	ev          event.Event
-	classifier  *event.Classifier
-	providerMap *event.Providers
+	classifier  *mailclass.Classifier
+	providerMap *mailclass.Providers
+	// reasons caches classifier results by DSN and text (reply texts
+	// repeat); cleared when it holds detailMaxKeys texts.
+	reasons      map[mailclass.DSN]map[string]mailclass.Reason
+	reasonsCount int
 
 	first, last time.Time
 	traffic     trafficBuckets
@@ -82,7 +85,7 @@ type detailMessage struct {
 	// message is still deferred when the log ends with it set.
 	pending      bool
 	pendingSince time.Time
-	lastReason   event.Reason
+	lastReason   mailclass.Reason
 }
 
 // deliveryStats is one destination's deliveries (pflogsumm's "Host/Domain
@@ -98,12 +101,12 @@ type addressStats struct{ messages, bytes int64 }
 
 type failureKey struct {
 	status event.Status
-	reason event.Reason
+	reason mailclass.Reason
 	relay  string
 }
 
 type rejectKey struct {
-	reason      event.Reason
+	reason      mailclass.Reason
 	restriction string
 	stage       event.Stage
 }
@@ -119,13 +122,14 @@ type unparsedLine struct {
 }
 
 // newReplayDetail builds a consumer with the pipeline's classification.
-func newReplayDetail(o detailOptions, cl *event.Classifier, pr *event.Providers) *replayDetail {
+func newReplayDetail(o detailOptions, cl *mailclass.Classifier, pr *mailclass.Providers) *replayDetail {
 	if o.location == nil {
 		o.location = time.Local
 	}
 	return &replayDetail{
 		opts: o, classifier: cl, providerMap: pr,
 		traffic:          newTrafficBuckets(o.location),
+		reasons:          map[mailclass.DSN]map[string]mailclass.Reason{},
 		messages:         map[string]*detailMessage{},
 		senders:          newAddressSet(),
 		recipients:       newAddressSet(),
@@ -312,7 +316,7 @@ func (d *replayDetail) delivery(ev *event.Event, line []byte, t time.Time) {
 			m.pending = false
 		}
 	case event.StatusDeferred, event.StatusBounced:
-		reason := d.classifier.Classify(ev.DSN, ev.Text)
+		reason := d.classify(ev.DSN, ev.Text)
 		if ev.Status == event.StatusDeferred {
 			d.traffic.add(t, trafficDeferred)
 			each(func(s *deliveryStats) { s.deferred++ })
@@ -343,7 +347,7 @@ func (d *replayDetail) delivery(ev *event.Event, line []byte, t time.Time) {
 func (d *replayDetail) providerOf(ev *event.Event) string {
 	switch ev.Daemon {
 	case event.DaemonLocal, event.DaemonVirtual, event.DaemonPipe:
-		return event.ProviderLocal
+		return mailclass.ProviderLocal
 	}
 	relay := ev.Relay
 	if string(relay) == "none" {
@@ -354,7 +358,7 @@ func (d *replayDetail) providerOf(ev *event.Event) string {
 
 func (d *replayDetail) reject(ev *event.Event, restriction string, t time.Time) {
 	d.traffic.add(t, trafficRejected)
-	k := rejectKey{reason: d.classifier.Classify(ev.DSN, ev.Text), restriction: restriction, stage: ev.Stage}
+	k := rejectKey{reason: d.classify(ev.DSN, ev.Text), restriction: restriction, stage: ev.Stage}
 	if tc := countsOf(d.rejects, k, &d.keysDropped); tc != nil {
 		tc.add(rejectSample(ev.Text))
 	}
@@ -459,16 +463,33 @@ func domainOf(addr []byte) string {
 	return string(bytes.ToLower(addr[i+1:]))
 }
 
-// newReplayDetailFor builds a consumer classifying as a pipeline of cfg
-// does (the same reason rules and providers).
-func newReplayDetailFor(cfg pipeline.Config, o detailOptions) (*replayDetail, error) {
-	cl, err := event.NewClassifier(cfg.ReasonRules)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+// newReplayDetailFor builds a consumer classifying as a pipeline given
+// the taxonomy tax does (nil: mailclass.Default(), as the pipeline).
+func newReplayDetailFor(tax *mailclass.Taxonomy, o detailOptions) *replayDetail {
+	if tax == nil {
+		tax = mailclass.Default()
 	}
-	pr, err := event.NewProviders(cfg.Providers)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+	return newReplayDetail(o, tax.Classifier, tax.Providers)
+}
+
+// classify is the classifier behind a cache: the same replies come back
+// on every retry, and the classifier's rules scan the text.
+func (d *replayDetail) classify(dsn mailclass.DSN, text []byte) mailclass.Reason {
+	byText := d.reasons[dsn]
+	if r, ok := byText[string(text)]; ok {
+		return r
 	}
-	return newReplayDetail(o, cl, pr), nil
+	if d.reasonsCount >= detailMaxKeys {
+		clear(d.reasons)
+		d.reasonsCount = 0
+		byText = nil
+	}
+	if byText == nil {
+		byText = map[string]mailclass.Reason{}
+		d.reasons[dsn] = byText
+	}
+	r := d.classifier.Classify(dsn, text)
+	byText[string(text)] = r
+	d.reasonsCount++
+	return r
 }
