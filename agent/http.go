@@ -5,11 +5,9 @@ import (
 	"context"
 	"log/slog"
 
-	"embed"
 	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
-	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -17,16 +15,6 @@ import (
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/exporters/prom"
 )
-
-//go:embed web/status.html
-var webFS embed.FS
-
-var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
-	"ago":       ago,
-	"seconds":   func(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) },
-	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"firstLine": firstLine,
-}).ParseFS(webFS, "web/status.html"))
 
 // HandlerOptions shape the HTTP interface.
 type HandlerOptions struct {
@@ -85,60 +73,10 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 		}
 		a.serveStatus(w, o)
 	})
+	mux.HandleFunc("/collector/", func(w http.ResponseWriter, r *http.Request) {
+		a.serveCollector(w, r, o)
+	})
 	return mux
-}
-
-// statusRow is one collector on the status page.
-type statusRow struct {
-	snapshot
-	Help    string
-	Enabled bool
-	Outcome string // ok, error, none
-}
-
-type statusPage struct {
-	Version       string
-	Source        string
-	Now           time.Time
-	TelemetryPath string
-	Rows          []statusRow
-	Tracing       bool
-	AnyEnabled    bool
-}
-
-func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
-	cfg := a.Config()
-	running := map[string]snapshot{}
-	for _, in := range a.instances() {
-		running[in.name] = in.snapshot()
-	}
-	a.mu.Lock()
-	tracing := a.tp.Exporting()
-	a.mu.Unlock()
-	p := statusPage{Version: a.opts.Version, Source: cfg.Source, Now: a.opts.Clock.Now(), TelemetryPath: o.TelemetryPath, Tracing: tracing}
-	for _, s := range cfg.Sections {
-		f, _ := collectors.Lookup(s.Name)
-		row := statusRow{Help: f.Help, Enabled: s.Enabled, Outcome: "none"}
-		if snap, ok := running[s.Name]; ok {
-			row.snapshot = a.scrubSnapshot(snap)
-			switch {
-			case snap.State == stateFailed || snap.State == stateRestarting:
-				row.Outcome = "error"
-			case snap.Last != nil && snap.Last.Err != nil:
-				row.Outcome = "error"
-			case snap.Last != nil:
-				row.Outcome = "ok"
-			}
-		} else {
-			row.Name, row.State = s.Name, "disabled"
-		}
-		p.AnyEnabled = p.AnyEnabled || s.Enabled
-		p.Rows = append(p.Rows, row)
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := statusTmpl.Execute(w, p); err != nil {
-		a.logger.Error("Rendering the status page failed", "err", err)
-	}
 }
 
 // scrubSnapshot removes secret values from what a collector's peers said

@@ -143,10 +143,11 @@ func TestEchoedSecretsAreScrubbed(t *testing.T) {
 	})
 	waitFor(t, "a run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
 	_, status := get(t, r.a.Handler(HandlerOptions{}), "GET", "/")
-	if !strings.Contains(logs.String(), "invalid_client") || !strings.Contains(status, "invalid_client") || !strings.Contains(logs.String(), "<secret>") {
-		t.Fatalf("the peer's answer is not in the log or on the page:\n%s\n%s", logs.String(), status)
+	_, detail := get(t, r.a.Handler(HandlerOptions{}), "GET", "/collector/testtick")
+	if !strings.Contains(logs.String(), "invalid_client") || !strings.Contains(status, "invalid_client") || !strings.Contains(detail, "invalid_client") || !strings.Contains(logs.String(), "<secret>") {
+		t.Fatalf("the peer's answer is not in the log or on the pages:\n%s\n%s\n%s", logs.String(), status, detail)
 	}
-	for name, text := range map[string]string{"status page": status, "log": logs.String()} {
+	for name, text := range map[string]string{"status page": status, "collector page": detail, "log": logs.String()} {
 		for _, form := range []string{secret, url.QueryEscape(secret), "hunter2"} {
 			if strings.Contains(text, form) {
 				t.Errorf("the %s shows the secret as %q", name, form)
@@ -182,8 +183,12 @@ func TestStatusPage(t *testing.T) {
 	})
 	code, body := get(t, r.a.Handler(HandlerOptions{}), "GET", "/")
 	for _, want := range []string{
-		"<title>mailscope</title>", "testtick", "A scheduled test collector.", "run 1 over 1 targets",
-		`<span class="pill ok">ok</span>`, `<span class="pill error">error</span>`, "panic: collector bug", "restarting",
+		"<title>(1 critical) mailscope</title>", "testtick", "A scheduled test collector.", "run 1 over 1 targets",
+		`<span class="pill ok outcome">run ok</span>`, `<span class="pill error outcome">run error</span>`, "panic: collector bug", "restarting",
+		// Health apart from the run outcome: the crashing collector is a
+		// ranked finding with its runbook, and its row is red.
+		`<tr class="row ok" id="row-testtick">`, `<tr class="row critical" id="row-testcrash">`,
+		"collector testcrash is down (restarting)", runbookBase + "mailscopecollectordown",
 	} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("status page lacks %q", want)

@@ -43,6 +43,8 @@ type instance struct {
 	lastErrAt time.Time
 	restarts  int
 	started   time.Time
+	// recent and failures are the detail page's runs (see remember).
+	recent, failures []collectors.RunResult
 }
 
 // startLocked builds the collector of s and runs it under the agent's run
@@ -128,6 +130,7 @@ func runSafely(ctx context.Context, c collectors.Collector) (err error) {
 func (a *Agent) report(in *instance, r collectors.RunResult) {
 	in.mu.Lock()
 	in.last = &r
+	in.remember(r)
 	if r.Err != nil {
 		in.lastErr, in.lastErrAt = r.Err.Error(), r.Start
 	}

@@ -1,0 +1,220 @@
+package agent
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mailscope/mailscope/collectors"
+)
+
+//go:embed web/*.html
+var webFS embed.FS
+
+// statusRefresh is how often the status page reloads its content.
+const statusRefresh = 15 * time.Second
+
+var statusTmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"ago":       ago,
+	"seconds":   func(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) },
+	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"firstLine": firstLine,
+	"refreshMS": func() int64 { return statusRefresh.Milliseconds() },
+}).ParseFS(webFS, "web/*.html"))
+
+// statusRow is one collector on the status page.
+type statusRow struct {
+	snapshot
+	Help    string
+	Enabled bool
+	// Health is the row's colour by what the collector found (healthOK,
+	// healthWarning, healthCritical, healthNone); Outcome is whether its
+	// last run worked (ok, error, none), shown apart.
+	Health   string
+	Outcome  string
+	Findings []healthFinding
+	// MTA is set for the mta collector's row.
+	MTA *mtaView
+}
+
+// mtaView is what the mta row shows of the log pipeline.
+type mtaView struct {
+	Sources                                              []logSource
+	Received, Sent, Deferred, Bounced, Expired, Rejected int64
+	Unparsed                                             int64
+	// Failures are the top deferral and bounce reasons by provider,
+	// "yahoo deferred: rate_limited 30, other 2".
+	Failures []string
+}
+
+type statusPage struct {
+	Version       string
+	Source        string
+	Now           time.Time
+	TelemetryPath string
+	Rows          []statusRow
+	Findings      []healthFinding
+	Critical      int
+	Warnings      int
+	Tracing       bool
+	AnyEnabled    bool
+}
+
+// statusNow gathers what the page shows: each collector's snapshot, its
+// findings from its registry's metrics (no I/O: the metrics are the
+// collectors' last results), ranked.
+func (a *Agent) statusNow(o HandlerOptions) statusPage {
+	cfg := a.Config()
+	running := map[string]*instance{}
+	for _, in := range a.instances() {
+		running[in.name] = in
+	}
+	a.mu.Lock()
+	tracing := a.tp.Exporting()
+	a.mu.Unlock()
+	now := a.opts.Clock.Now()
+	p := statusPage{Version: a.opts.Version, Source: cfg.Source, Now: now, TelemetryPath: o.TelemetryPath, Tracing: tracing}
+	for _, s := range cfg.Sections {
+		f, _ := collectors.Lookup(s.Name)
+		row := statusRow{Help: f.Help, Enabled: s.Enabled, Outcome: "none"}
+		if in, ok := running[s.Name]; ok {
+			// What peers said (errors, summaries) may hold a configured
+			// secret: scrubbed before the unauthenticated page shows it.
+			snap := a.scrubSnapshot(in.snapshot())
+			row.snapshot = snap
+			switch {
+			case snap.State == stateFailed || snap.State == stateRestarting:
+				row.Outcome = "error"
+			case snap.Last != nil && snap.Last.Err != nil:
+				row.Outcome = "error"
+			case snap.Last != nil:
+				row.Outcome = "ok"
+			}
+			mfs, err := in.reg.Gather()
+			if err != nil {
+				a.logger.Warn("Gathering a collector's metrics for the status page failed", "collector", s.Name, "err", err)
+			}
+			row.Findings = healthOf(s.Name, snap, mfs, now)
+			if s.Name == "mta" {
+				row.MTA = newMTAView(mfs, now)
+			}
+		} else {
+			row.Name, row.State = s.Name, "disabled"
+		}
+		row.Health = rowHealth(s.Enabled, row.snapshot, row.Findings)
+		p.Findings = append(p.Findings, row.Findings...)
+		p.AnyEnabled = p.AnyEnabled || s.Enabled
+		p.Rows = append(p.Rows, row)
+	}
+	rankFindings(p.Findings)
+	for _, f := range p.Findings {
+		if f.Level == healthCritical {
+			p.Critical++
+		} else {
+			p.Warnings++
+		}
+	}
+	return p
+}
+
+func (a *Agent) serveStatus(w http.ResponseWriter, o HandlerOptions) {
+	p := a.statusNow(o)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := statusTmpl.ExecuteTemplate(w, "status.html", p); err != nil {
+		a.logger.Error("Rendering the status page failed", "err", err)
+	}
+}
+
+// collectorPage is a collector's detail page: its findings, its recent
+// runs and its latest failures, kept after they age out of the recent
+// ones (as blackbox_exporter's recent probes page does).
+type collectorPage struct {
+	statusPage
+	Row      statusRow
+	Recent   []collectors.RunResult
+	Failures []collectors.RunResult
+}
+
+func (a *Agent) serveCollector(w http.ResponseWriter, r *http.Request, o HandlerOptions) {
+	name := strings.TrimPrefix(r.URL.Path, "/collector/")
+	p := a.statusNow(o)
+	var page *collectorPage
+	for _, row := range p.Rows {
+		if row.Name == name {
+			page = &collectorPage{statusPage: p, Row: row}
+		}
+	}
+	if page == nil {
+		http.NotFound(w, r)
+		return
+	}
+	for _, in := range a.instances() {
+		if in.name == name {
+			recent, failures := in.recentRuns()
+			page.Recent, page.Failures = a.scrubRuns(recent), a.scrubRuns(failures)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := statusTmpl.ExecuteTemplate(w, "collector.html", page); err != nil {
+		a.logger.Error("Rendering a collector page failed", "collector", name, "err", err)
+	}
+}
+
+func newMTAView(mfs []*dto.MetricFamily, now time.Time) *mtaView {
+	fam := familyIndex(mfs)
+	v := &mtaView{Sources: logSources(fam, now)}
+	sum := func(name string, keep func(map[string]string) bool) int64 {
+		var n float64
+		for _, m := range fam[name] {
+			if keep == nil || keep(labelsOf(m)) {
+				n += valueOf(m)
+			}
+		}
+		return int64(n)
+	}
+	status := func(s string) func(map[string]string) bool {
+		return func(l map[string]string) bool { return l["status"] == s }
+	}
+	v.Received = sum("mailscope_mta_messages_received_total", nil)
+	v.Sent = sum("mailscope_mta_deliveries_total", status("sent"))
+	v.Deferred = sum("mailscope_mta_deliveries_total", status("deferred"))
+	v.Bounced = sum("mailscope_mta_deliveries_total", status("bounced"))
+	v.Expired = sum("mailscope_mta_deliveries_total", status("expired"))
+	v.Rejected = sum("mailscope_mta_smtpd_rejects_total", nil) +
+		sum("mailscope_mta_content_actions_total", func(l map[string]string) bool { return l["action"] == "reject" })
+	v.Unparsed = sum("mailscope_mta_log_lines_unparsed_total", nil)
+	byKey := map[[2]string]map[string]int64{}
+	var keys [][2]string
+	for _, m := range fam["mailscope_mta_delivery_failures_total"] {
+		l := labelsOf(m)
+		if l["status"] != "deferred" && l["status"] != "bounced" {
+			continue
+		}
+		k := [2]string{l["provider"], l["status"]}
+		if byKey[k] == nil {
+			byKey[k] = map[string]int64{}
+			keys = append(keys, k)
+		}
+		byKey[k][l["reason"]] += int64(valueOf(m))
+	}
+	for _, k := range keys {
+		v.Failures = append(v.Failures, fmt.Sprintf("%s %s: %s", k[0], k[1], topCounts(byKey[k], 3)))
+	}
+	return v
+}
+
+// scrubRuns removes secret values from runs' summaries and errors.
+func (a *Agent) scrubRuns(rs []collectors.RunResult) []collectors.RunResult {
+	for i, r := range rs {
+		s := a.scrubSnapshot(snapshot{Last: &r})
+		rs[i] = *s.Last
+	}
+	return rs
+}

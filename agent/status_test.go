@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/mailscope/mailscope/collectors"
+)
+
+// families parses a text exposition, as a collector's registry would
+// serve it.
+func families(t *testing.T, text string) []*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	m, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*dto.MetricFamily
+	for _, mf := range m {
+		out = append(out, mf)
+	}
+	return out
+}
+
+func TestHealthFindings(t *testing.T) {
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	running := snapshot{Name: "x", State: stateRunning}
+	for _, c := range []struct {
+		name, metrics string
+		want          []string // level: title, evidence... joined
+		wantHealth    string
+	}{
+		{"nothing", "", nil, healthOK},
+		{"listed", `
+mailscope_dnsbl_listed{target="192.0.2.10",zone="bl.test"} 1
+mailscope_dnsbl_listed{target="192.0.2.11",zone="bl.test"} 0
+mailscope_dnsbl_return_code_info{target="192.0.2.10",zone="bl.test",code="127.0.0.2",meaning="spam source"} 1
+mailscope_dnsbl_listed_since_timestamp_seconds{target="192.0.2.10",zone="bl.test"} 1.7649e+09
+`, []string{"critical: 192.0.2.10 is listed on bl.test | zone bl.test | reason: spam source | listed since 2025-12-05T02:00:00Z"}, healthCritical},
+		{"domain check", `
+mailscope_domain_check_ok{domain="d.test",check="spf"} 0
+mailscope_domain_check_ok{domain="d.test",check="dkim"} 1
+mailscope_domain_finding_info{domain="d.test",check="spf",code="spf_too_many_lookups",severity="error"} 1
+mailscope_domain_finding_info{domain="d.test",check="spf",code="spf_soft",severity="warning"} 1
+`, []string{"warning: d.test: spf check failing | check spf failed at the last run | codes: spf_too_many_lookups"}, healthWarning},
+		{"seeds", `
+mailscope_seed_last_placement{provider="gmail",mailbox="g1",folder="spam"} 1
+mailscope_seed_last_placement{provider="gmail",mailbox="g1",folder="inbox"} 0
+mailscope_seed_last_placement{provider="other",mailbox="o1",folder="missing"} 1
+mailscope_seed_last_placement{provider="other",mailbox="o2",folder="inbox"} 1
+`, []string{"critical: seed g1 (gmail): last message in spam | folder: spam at the last round",
+			"critical: seed o1 (other): last message not found | not in any folder at the last round"}, healthCritical},
+		{"missing log", `
+mailscope_mta_log_lines_total{mta="postfix",source="maillog"} 0
+mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 1
+mailscope_mta_log_read_errors_total{mta="postfix",reason="permission",source="maillog"} 0
+`, []string{"critical: log source maillog: the log file is missing | no file followed; 1 not-found errors since start"}, healthCritical},
+		{"followed, fresh", `
+mailscope_mta_log_lines_total{mta="postfix",source="maillog"} 5
+mailscope_mta_log_offset_bytes{mta="postfix",source="maillog",path="/var/log/mail.log"} 500
+mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 3
+mailscope_mta_log_last_line_timestamp_seconds{mta="postfix",source="maillog"} 1.7965437e+09
+`, nil, healthOK},
+		{"stale log", `
+mailscope_mta_log_offset_bytes{mta="postfix",source="maillog",path="/var/log/mail.log"} 500
+mailscope_mta_log_last_line_timestamp_seconds{mta="postfix",source="maillog"} 1.7965368e+09
+`, []string{"warning: log source maillog: no new line for 2h0m0s | last line logged 2026-12-06T06:00:00Z"}, healthWarning},
+		{"queue and failures", `
+mailscope_queue_oldest_message_age_seconds{mta="postfix",queue="deferred"} 7200
+mailscope_queue_oldest_message_age_seconds{mta="postfix",queue="active"} 10
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="sent",provider="yahoo"} 80
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="deferred",provider="yahoo"} 20
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="sent",provider="gmail"} 10
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="bounced",provider="gmail"} 5
+mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="rate_limited",provider="yahoo"} 15
+mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="other",provider="yahoo"} 5
+`, []string{"warning: deferred queue: oldest message 2h0m0s old | threshold 1h0m0s",
+			"warning: yahoo: 20% of delivery attempts deferred | 20 of 100 attempts since start | top reasons: rate_limited 15, other 5"}, healthWarning},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs := healthOf("x", running, families(t, c.metrics), now)
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.Level+": "+strings.Join(append([]string{f.Title}, f.Evidence...), " | "))
+				if !strings.HasPrefix(f.Runbook, runbookBase+"mailscope") {
+					t.Errorf("finding %q has runbook %q", f.Title, f.Runbook)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+			if h := rowHealth(true, running, fs); h != c.wantHealth {
+				t.Errorf("row health %s, want %s", h, c.wantHealth)
+			}
+		})
+	}
+}
+
+func TestRankFindings(t *testing.T) {
+	fs := []healthFinding{{Level: healthWarning, Collector: "a", Title: "w"}, {Level: healthCritical, Collector: "b", Title: "c2"}, {Level: healthCritical, Collector: "a", Title: "c1"}}
+	rankFindings(fs)
+	if fs[0].Title != "c1" || fs[1].Title != "c2" || fs[2].Title != "w" {
+		t.Errorf("ranked %+v", fs)
+	}
+}
+
+func TestCollectorPageKeepsFailures(t *testing.T) {
+	r := startAgent(t, "testtick:\n  interval: 1s\n  fail_runs: true\n")
+	waitFor(t, "a failed run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
+	h := r.a.Handler(HandlerOptions{})
+	code, body := get(t, h, "GET", "/collector/testtick")
+	for _, want := range []string{"Recent runs", "Latest failures", "target unreachable", `<span class="pill error">error</span>`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("collector page (%d) lacks %q", code, want)
+		}
+	}
+	if code, _ := get(t, h, "GET", "/collector/nope"); code != 404 {
+		t.Errorf("unknown collector: %d, want 404", code)
+	}
+	var in instance
+	for i := range 30 {
+		in.remember(runResult(i, i%10 == 0))
+	}
+	recent, failures := in.recentRuns()
+	if len(recent) != recentRuns || recent[0].Summary != "29" || len(failures) != 3 || failures[0].Summary != "20" || failures[2].Summary != "0" {
+		t.Errorf("kept %d recent (newest %q), %d failures (newest %q): want %d, 29, 3 failures newest 20 and the run 0 that aged out of the recent ones",
+			len(recent), recent[0].Summary, len(failures), failures[0].Summary, recentRuns)
+	}
+}
+
+func runResult(i int, failed bool) collectors.RunResult {
+	r := collectors.RunResult{Summary: strconv.Itoa(i)}
+	if failed {
+		r.Err = errors.New("failed")
+	}
+	return r
+}
