@@ -82,6 +82,13 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, now time.Time
 		}
 		add(healthCritical, fmt.Sprintf("%s is listed on %s", l["target"], l["zone"]), "mailscopeblocklisted", ev...)
 	}
+	for _, m := range fam["mailscope_dnsbl_zone_healthy"] {
+		if valueOf(m) == 0 {
+			z := labelsOf(m)["zone"]
+			add(healthWarning, fmt.Sprintf("blocklist zone %s is unusable", z), "mailscopeblocklistzoneunusable",
+				"failed its health test or refused the queries at the last sweep: its answers are not trusted")
+		}
+	}
 	// Domain posture: each failing check, with its error codes.
 	codes := map[[2]string][]string{}
 	for _, m := range fam["mailscope_domain_finding_info"] {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,6 +113,17 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 		p.Rows = append(p.Rows, row)
 	}
 	rankFindings(p.Findings)
+	// Enabled collectors first: the disabled ones are a list of what else
+	// mailscope can do.
+	slices.SortStableFunc(p.Rows, func(a, b statusRow) int {
+		if a.Enabled == b.Enabled {
+			return 0
+		}
+		if a.Enabled {
+			return -1
+		}
+		return 1
+	})
 	for _, f := range p.Findings {
 		if f.Level == healthCritical {
 			p.Critical++

@@ -44,7 +44,10 @@ mailscope_dnsbl_listed{target="192.0.2.10",zone="bl.test"} 1
 mailscope_dnsbl_listed{target="192.0.2.11",zone="bl.test"} 0
 mailscope_dnsbl_return_code_info{target="192.0.2.10",zone="bl.test",code="127.0.0.2",meaning="spam source"} 1
 mailscope_dnsbl_listed_since_timestamp_seconds{target="192.0.2.10",zone="bl.test"} 1.7649e+09
-`, []string{"critical: 192.0.2.10 is listed on bl.test | zone bl.test | reason: spam source | listed since 2025-12-05T02:00:00Z"}, healthCritical},
+mailscope_dnsbl_zone_healthy{zone="bl.test"} 1
+mailscope_dnsbl_zone_healthy{zone="dead.test"} 0
+`, []string{"critical: 192.0.2.10 is listed on bl.test | zone bl.test | reason: spam source | listed since 2025-12-05T02:00:00Z",
+			"warning: blocklist zone dead.test is unusable | failed its health test or refused the queries at the last sweep: its answers are not trusted"}, healthCritical},
 		{"domain check", `
 mailscope_domain_check_ok{domain="d.test",check="spf"} 0
 mailscope_domain_check_ok{domain="d.test",check="dkim"} 1

@@ -97,6 +97,14 @@ func TestSeedsPostfixDovecot(t *testing.T) {
 		}
 		return nil
 	})
+	// The status page, health first: the seed in spam and the missing one
+	// are the ranked findings, the seeds row is red, its runs worked.
+	checkStatusPage(t, base, "seed-in-spam", statusWant{
+		verdict: "2 critical", verdictColor: lightCrit,
+		findings:  []string{"seed missing-1 (other): last message not found", "seed spam-1 (other): last message in spam"},
+		rows:      map[string]string{"row-seeds": "critical"},
+		rowColors: map[string]string{"row-seeds": lightCrit},
+	})
 	for _, want := range []string{
 		`mailscope_seed_placement_total{folder="inbox",mailbox="inbox-1",provider="other"} 1`,
 		`mailscope_seed_delivery_seconds_count{provider="other"} 2`,
