@@ -65,6 +65,8 @@ type Agent struct {
 	running  map[string]*instance
 	runCtx   context.Context
 	ready    atomic.Bool
+	// mtaHistory is the mta row's recent window (see sampleMTA).
+	mtaHistory mtaHistory
 	// The links between collectors live as long as the agent, so a
 	// reload keeps what they carry.
 	bounces    *links.Bounces
@@ -237,7 +239,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	a.ready.Store(true)
+	sampled := make(chan struct{})
+	go func() { defer close(sampled); a.sampleMTA(ctx.Done()) }()
 	<-ctx.Done()
+	<-sampled
 	a.ready.Store(false)
 	a.mu.Lock()
 	insts := make([]*instance, 0, len(a.running))

@@ -45,9 +45,14 @@ type statusRow struct {
 
 // mtaView is what the mta row shows of the log pipeline.
 type mtaView struct {
-	Sources                                              []logSource
-	Received, Sent, Deferred, Bounced, Expired, Rejected int64
-	Unparsed                                             int64
+	Sources []logSource
+	// mtaCounts are since the collector started; Recent over the last
+	// RecentSpan (mtaWindow once the agent has run that long).
+	mtaCounts
+	Recent     mtaCounts
+	RecentSpan time.Duration
+	HasRecent  bool
+	Unparsed   int64
 	// Failures are the top deferral and bounce reasons by provider,
 	// "yahoo deferred: rate_limited 30, other 2".
 	Failures []string
@@ -102,7 +107,7 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 			}
 			row.Findings = healthOf(s.Name, snap, mfs, now)
 			if s.Name == "mta" {
-				row.MTA = newMTAView(mfs, now)
+				row.MTA = newMTAView(mfs, now, &a.mtaHistory)
 			}
 		} else {
 			row.Name, row.State = s.Name, "disabled"
@@ -179,29 +184,14 @@ func (a *Agent) serveCollector(w http.ResponseWriter, r *http.Request, o Handler
 	}
 }
 
-func newMTAView(mfs []*dto.MetricFamily, now time.Time) *mtaView {
+func newMTAView(mfs []*dto.MetricFamily, now time.Time, history *mtaHistory) *mtaView {
 	fam := familyIndex(mfs)
 	v := &mtaView{Sources: logSources(fam, now)}
-	sum := func(name string, keep func(map[string]string) bool) int64 {
-		var n float64
-		for _, m := range fam[name] {
-			if keep == nil || keep(labelsOf(m)) {
-				n += valueOf(m)
-			}
-		}
-		return int64(n)
+	v.mtaCounts = mtaCountsOf(fam)
+	v.Recent, v.RecentSpan, v.HasRecent = history.window(now, v.mtaCounts)
+	for _, m := range fam["mailscope_mta_log_lines_unparsed_total"] {
+		v.Unparsed += int64(valueOf(m))
 	}
-	status := func(s string) func(map[string]string) bool {
-		return func(l map[string]string) bool { return l["status"] == s }
-	}
-	v.Received = sum("mailscope_mta_messages_received_total", nil)
-	v.Sent = sum("mailscope_mta_deliveries_total", status("sent"))
-	v.Deferred = sum("mailscope_mta_deliveries_total", status("deferred"))
-	v.Bounced = sum("mailscope_mta_deliveries_total", status("bounced"))
-	v.Expired = sum("mailscope_mta_deliveries_total", status("expired"))
-	v.Rejected = sum("mailscope_mta_smtpd_rejects_total", nil) +
-		sum("mailscope_mta_content_actions_total", func(l map[string]string) bool { return l["action"] == "reject" })
-	v.Unparsed = sum("mailscope_mta_log_lines_unparsed_total", nil)
 	byKey := map[[2]string]map[string]int64{}
 	var keys [][2]string
 	for _, m := range fam["mailscope_mta_delivery_failures_total"] {

@@ -146,3 +146,31 @@ func runResult(i int, failed bool) collectors.RunResult {
 	}
 	return r
 }
+
+func TestMTAHistoryWindow(t *testing.T) {
+	var h mtaHistory
+	t0 := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	if _, _, ok := h.window(t0, mtaCounts{}); ok {
+		t.Fatal("a window with no sample")
+	}
+	// A sample every 30 s for 20 minutes, one message received each.
+	for i := 0; i <= 40; i++ {
+		h.add(t0.Add(time.Duration(i)*mtaSampleEvery), mtaCounts{Received: int64(i), Sent: int64(i)})
+	}
+	now := t0.Add(20 * time.Minute)
+	got, span, ok := h.window(now, mtaCounts{Received: 40, Sent: 40})
+	if !ok || span != mtaWindow || got.Received != 30 || got.Sent != 30 {
+		t.Errorf("window %+v over %s, want 30 received over %s", got, span, mtaWindow)
+	}
+	// Young agent: the window is since the first sample.
+	var young mtaHistory
+	young.add(t0, mtaCounts{})
+	young.add(t0.Add(mtaSampleEvery), mtaCounts{Received: 2})
+	if got, span, _ := young.window(t0.Add(time.Minute), mtaCounts{Received: 5}); got.Received != 5 || span != time.Minute {
+		t.Errorf("young window %+v over %s, want 5 over 1m", got, span)
+	}
+	// A collector restarted by a reload: its counters start again.
+	if got, _, _ := h.window(now, mtaCounts{Received: 3}); got.Received != 3 {
+		t.Errorf("after a counter reset: %d received, want 3", got.Received)
+	}
+}

@@ -177,7 +177,7 @@ mta:
 		verdict: "Nothing is wrong", verdictColor: lightOK,
 		rows:      map[string]string{"row-mta": "healthy"},
 		rowColors: map[string]string{"row-mta": lightOK},
-		rowText:   map[string][]string{"row-mta": {"maillog: following", log, "sent 110", "deferred 0", "bounced 0", "rejected 5"}},
+		rowText:   map[string][]string{"row-mta": {"maillog: following", log, "Last ", "sent 110", "deferred 0", "bounced 0", "rejected 5"}},
 	})
 }
 
