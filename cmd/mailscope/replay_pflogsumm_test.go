@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -151,14 +150,7 @@ func TestReplayAgreesWithPflogsumm(t *testing.T) {
 		t.Fatalf("could not read pflogsumm's report (totals %v, %d hours, %d domains):\n%s", pf.totals, len(pf.hours), len(pf.domains), out)
 	}
 
-	code, js, stderr := runReplay(t, "--format=json", "--interval=1h", "--top=100", "--top-addresses", corpus)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var c replayCounts
-	if err := json.Unmarshal([]byte(js), &c); err != nil {
-		t.Fatal(err)
-	}
+	c := replayJSON(t, "--interval=1h", "--top=100", "--top-addresses", corpus)
 	p := c.Pflogsumm
 	eq := func(what string, ours, theirs int64) {
 		t.Helper()
@@ -249,13 +241,6 @@ func TestReplayAgreesWithPflogsumm(t *testing.T) {
 
 	// The whole corpus: mailscope also counts the receiving instance's
 	// five messages, which pflogsumm skips.
-	code, js, stderr = runReplay(t, "--format=json", replayCorpus)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var whole replayCounts
-	if err := json.Unmarshal([]byte(js), &whole); err != nil {
-		t.Fatal(err)
-	}
+	whole := replayJSON(t, replayCorpus)
 	eq("received with postfix-in's lines, less pflogsumm's", whole.Pflogsumm.Received-pf.totals["received"], 5)
 }

@@ -14,6 +14,20 @@ import (
 
 const handwrittenCorpus = "../../collectors/mtalog/postfix/testdata/handwritten.log"
 
+// replayJSON runs replay with --format=json and decodes the report.
+func replayJSON(t *testing.T, args ...string) replayCounts {
+	t.Helper()
+	code, js, stderr := runReplay(t, append([]string{"--format=json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var c replayCounts
+	if err := json.Unmarshal([]byte(js), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestReplaySummaryEqualsJSON checks that the json format carries every
 // number the summary prints: the summary rendered from the decoded json
 // must equal the summary itself, for the real corpus with every optional
@@ -25,14 +39,7 @@ func TestReplaySummaryEqualsJSON(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		code, js, stderr := runReplay(t, append([]string{"--format=json"}, args...)...)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
-		var c replayCounts
-		if err := json.Unmarshal([]byte(js), &c); err != nil {
-			t.Fatal(err)
-		}
+		c := replayJSON(t, args...)
 		var again bytes.Buffer
 		writeReplaySummary(&again, c)
 		if again.String() != text {
@@ -44,14 +51,7 @@ func TestReplaySummaryEqualsJSON(t *testing.T) {
 // TestReplayContentRejectsCounted: a header_checks reject is in
 // "rejected" and in the reject detail with its check's name.
 func TestReplayContentRejectsCounted(t *testing.T) {
-	code, js, stderr := runReplay(t, "--format=json", handwrittenCorpus)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var c replayCounts
-	if err := json.Unmarshal([]byte(js), &c); err != nil {
-		t.Fatal(err)
-	}
+	c := replayJSON(t, handwrittenCorpus)
 	var smtpd int64
 	for _, n := range c.RejectsByReason {
 		smtpd += n
@@ -81,15 +81,7 @@ func TestReplayWindow(t *testing.T) {
 	writeWithMtime(t, corpus, raw, time.Date(2025, 11, 26, 7, 5, 0, 0, time.UTC))
 	counts := func(args ...string) replayCounts {
 		t.Helper()
-		code, js, stderr := runReplay(t, append([]string{"--format=json", "--interval=1m"}, append(args, corpus)...)...)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
-		var c replayCounts
-		if err := json.Unmarshal([]byte(js), &c); err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return replayJSON(t, append([]string{"--interval=1m"}, append(args, corpus)...)...)
 	}
 	all := counts()
 	before := counts("--until=2025-11-26 07:03")
@@ -123,10 +115,7 @@ func TestReplayAddresses(t *testing.T) {
 		t.Error("an address is in the report without --top-addresses")
 	}
 	_, masked, _ := runReplay(t, "--format=json", "--top-addresses", "--mask-addresses", replayCorpus)
-	var c replayCounts
-	if err := json.Unmarshal([]byte(masked), &c); err != nil {
-		t.Fatal(err)
-	}
+	c := replayJSON(t, "--top-addresses", "--mask-addresses", replayCorpus)
 	if strings.Contains(masked, "sender@mx.test") || len(c.TopSenders) != 2 || len(c.TopRecipients) != 7 {
 		t.Fatalf("masked report: %d senders, %d recipients, addresses shown: %v", len(c.TopSenders), len(c.TopRecipients), strings.Contains(masked, "sender@mx.test"))
 	}
@@ -188,14 +177,7 @@ Nov 26 07:30:06 mx postfix/qmgr[2]: BBBB22222: removed
 `
 	path := filepath.Join(t.TempDir(), "mail.log")
 	writeWithMtime(t, path, []byte(log), time.Date(2025, 11, 26, 8, 0, 0, 0, time.UTC))
-	code, js, stderr := runReplay(t, "--format=json", path)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var c replayCounts
-	if err := json.Unmarshal([]byte(js), &c); err != nil {
-		t.Fatal(err)
-	}
+	c := replayJSON(t, path)
 	sd := c.StillDeferred
 	if sd.Messages != 1 || sd.Oldest != "2025-11-26T07:00:00Z" || sd.OldestAge != "30m6s" || len(sd.ByReason) != 1 || sd.ByReason["rate_limited"] != 1 {
 		t.Errorf("still deferred %+v, want 1 message from 07:00:00, 30m6s old, rate_limited", sd)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -115,14 +114,7 @@ func TestReplaySplitGzip(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("newer mtime %s: split replay differs from the single file's:\n%s", newerMtime, lineDiffText(string(want), got))
 		}
-		code, js, stderr := runReplay(t, "--format=json", older, newer)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
-		var c replayCounts
-		if err := json.Unmarshal([]byte(js), &c); err != nil {
-			t.Fatal(err)
-		}
+		c := replayJSON(t, older, newer)
 		if c.Files != 2 || c.Lines != int64(len(lines)-1) || c.First != "2025-11-26T07:02:41Z" || c.Last != "2025-11-26T07:04:51Z" {
 			t.Errorf("newer mtime %s: files=%d lines=%d first=%s last=%s, want 2 %d 2025-11-26T07:02:41Z 2025-11-26T07:04:51Z",
 				newerMtime, c.Files, c.Lines, c.First, c.Last, len(lines)-1)
@@ -147,24 +139,12 @@ func TestReplayRestartPrintsLastPipeline(t *testing.T) {
 	writeWithMtime(t, plain, raw, mtime)
 	long := filepath.Join(dir, "mail.log")
 	writeWithMtime(t, long, append([]byte("Nov  1 00:00:00 mx CRON[1]: (root) CMD (true)\nDec  1 00:00:00 mx CRON[1]: (root) CMD (true)\n"), raw...), mtime)
-	counts := func(path string) replayCounts {
-		t.Helper()
-		code, js, stderr := runReplay(t, "--format=json", path)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
-		var c replayCounts
-		if err := json.Unmarshal([]byte(js), &c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	want := counts(plain)
+	want := replayJSON(t, plain)
 	want.Lines += 2
 	want.Foreign += 2
 	want.UnparsedShare = float64(want.Unparsed) / float64(want.Lines)
 	want.First = "2024-11-01T00:00:00Z"
-	if got := counts(long); !reflect.DeepEqual(got, want) {
+	if got := replayJSON(t, long); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }

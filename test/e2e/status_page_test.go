@@ -157,6 +157,19 @@ func healthyLog(t *testing.T) string {
 	return b.String()
 }
 
+// startMTAAgent runs the agent with one mta file source on path, read
+// from its beginning.
+func startMTAAgent(t *testing.T, path string) *harness.Agent {
+	return harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`
+state_dir: %s
+mta:
+  kind: postfix
+  sources:
+    - name: maillog
+      file: {paths: [%s], start_at: beginning}
+`, harness.Dir(t), path)})
+}
+
 // TestStatusPageHealthy: an agent following a real Postfix log (the
 // committed corpus without its failures) shows that nothing is wrong, a green mta row with its
 // source, path, age of the last line and counts, and the run outcome
@@ -165,14 +178,7 @@ func TestStatusPageHealthy(t *testing.T) {
 	dir := harness.Dir(t)
 	log := filepath.Join(dir, "mail.log")
 	harness.WriteFile(t, log, healthyLog(t))
-	a := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`
-state_dir: %s
-mta:
-  kind: postfix
-  sources:
-    - name: maillog
-      file: {paths: [%s], start_at: beginning}
-`, filepath.Join(dir, "state"), log)})
+	a := startMTAAgent(t, log)
 	checkStatusPage(t, "http://"+a.Addr, "healthy", statusWant{
 		verdict: "Nothing is wrong", verdictColor: lightOK,
 		rows:      map[string]string{"row-mta": "healthy"},
@@ -186,14 +192,7 @@ mta:
 // place without moving the reader's scroll position.
 func TestStatusPageMissingLog(t *testing.T) {
 	dir := harness.Dir(t)
-	a := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`
-state_dir: %s
-mta:
-  kind: postfix
-  sources:
-    - name: maillog
-      file: {paths: [%s]}
-`, filepath.Join(dir, "state"), filepath.Join(dir, "nonexistent", "mail.log"))})
+	a := startMTAAgent(t, filepath.Join(dir, "nonexistent", "mail.log"))
 	base := "http://" + a.Addr
 	checkStatusPage(t, base, "missing-log", statusWant{
 		verdict: "1 critical", verdictColor: lightCrit,
