@@ -9,6 +9,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mailscope/mailscope/collectors"
 )
 
 // Health levels of a finding and of a collector's row on the status page.
@@ -45,7 +47,7 @@ const (
 // and its supervision state, without any I/O: the status page shows what
 // is wrong (a listing, a failing check, a missing log), not whether the
 // last run worked.
-func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, now time.Time) []healthFinding {
+func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *collectors.Inputs, now time.Time) []healthFinding {
 	var out []healthFinding
 	add := func(level, title, runbook string, evidence ...string) {
 		out = append(out, healthFinding{Level: level, Collector: name, Title: title, Evidence: evidence, Runbook: runbookBase + runbook})
@@ -128,14 +130,18 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, now time.Time
 			add(healthWarning, fmt.Sprintf("%s queue: oldest message %s old", l["queue"], age.Round(time.Minute)), "mailscopequeueoldmessage", "threshold "+oldQueueAfter.String())
 		}
 	}
-	for _, s := range logSources(fam, now) {
+	for _, s := range logSources(fam, inputs) {
+		var configured []string
+		if len(s.Configured) > 0 {
+			configured = append(configured, "configured: "+strings.Join(s.Configured, ", "))
+		}
 		switch {
 		case s.State == sourceMissing:
 			add(healthCritical, fmt.Sprintf("log source %s: the log file is missing", s.Name), "mailscopemtalogstalled",
-				fmt.Sprintf("no file followed; %d not-found errors since start", s.NotFound))
+				append(configured, fmt.Sprintf("no file followed; %d not-found errors since start", s.NotFound))...)
 		case s.State == sourceUnreadable:
 			add(healthCritical, fmt.Sprintf("log source %s: the log cannot be read", s.Name), "mailscopemtalogstalled",
-				fmt.Sprintf("%d permission errors since start", s.Permission))
+				append(configured, fmt.Sprintf("%d permission errors since start", s.Permission))...)
 		case !s.LastLine.IsZero() && now.Sub(s.LastLine) >= staleLogAfter:
 			add(healthWarning, fmt.Sprintf("log source %s: no new line for %s", s.Name, now.Sub(s.LastLine).Round(time.Minute)), "mailscopemtalogstalled",
 				"last line logged "+s.LastLine.UTC().Format(time.RFC3339))
@@ -208,7 +214,12 @@ const (
 
 // logSource is one MTA log source as the mta row shows it.
 type logSource struct {
-	Name                 string
+	Name string
+	// Kind (file, journald, syslog) and Configured (a file source's
+	// paths or globs) come from the collector (collectors.InputStatus);
+	// Paths are the files followed now.
+	Kind                 string
+	Configured           []string
 	Paths                []string
 	State                string
 	Lines                int64
@@ -216,10 +227,10 @@ type logSource struct {
 	NotFound, Permission int64
 }
 
-// logSources reads the mta collector's source metrics. A file source
-// with no followed file (no offset series) and not-found errors is
-// waiting for its file.
-func logSources(fam map[string][]*dto.Metric, now time.Time) []logSource {
+// logSources reads the mta collector's source metrics, with the sources
+// it says it has (inputs, may be nil). A file source with no followed
+// file (no offset series) and not-found errors is waiting for its file.
+func logSources(fam map[string][]*dto.Metric, inputs *collectors.Inputs) []logSource {
 	by := map[string]*logSource{}
 	get := func(name string) *logSource {
 		s := by[name]
@@ -228,6 +239,12 @@ func logSources(fam map[string][]*dto.Metric, now time.Time) []logSource {
 			by[name] = s
 		}
 		return s
+	}
+	if inputs != nil {
+		for _, in := range inputs.Sources {
+			s := get(in.Name)
+			s.Kind, s.Configured = in.Kind, in.Paths
+		}
 	}
 	for _, m := range fam["mailscope_mta_log_lines_total"] {
 		get(labelsOf(m)["source"]).Lines = int64(valueOf(m))
@@ -259,7 +276,7 @@ func logSources(fam map[string][]*dto.Metric, now time.Time) []logSource {
 			s.State = sourceUnreadable
 		case s.NotFound > 0:
 			s.State = sourceMissing
-		case s.Lines > 0:
+		case s.Lines > 0 || (s.Kind != "" && s.Kind != "file"):
 			s.State = sourceFollowing // journald or syslog: no files
 		default:
 			s.State = sourceIdle

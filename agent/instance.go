@@ -43,6 +43,9 @@ type instance struct {
 	lastErrAt time.Time
 	restarts  int
 	started   time.Time
+	// collector is the built collector (nil when it could not be built),
+	// for the optional interfaces the status page reads.
+	collector collectors.Collector
 	// recent and failures are the detail page's runs (see remember).
 	recent, failures []collectors.RunResult
 }
@@ -79,6 +82,7 @@ func (a *Agent) startLocked(s Section) *instance {
 	}
 	in.state = stateRunning
 	a.logger.Info("Collector started", "collector", s.Name)
+	in.collector = c
 	go a.supervise(ctx, in, c)
 	return in
 }

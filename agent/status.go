@@ -53,6 +53,8 @@ type mtaView struct {
 	RecentSpan time.Duration
 	HasRecent  bool
 	Unparsed   int64
+	// Samples are the latest unparsed lines.
+	Samples []collectors.UnparsedLine
 	// Failures are the top deferral and bounce reasons by provider,
 	// "yahoo deferred: rate_limited 30, other 2".
 	Failures []string
@@ -105,9 +107,14 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 			if err != nil {
 				a.logger.Warn("Gathering a collector's metrics for the status page failed", "collector", s.Name, "err", err)
 			}
-			row.Findings = healthOf(s.Name, snap, mfs, now)
+			var inputs *collectors.Inputs
+			if is, ok := in.collector.(collectors.InputStatus); ok {
+				v := is.InputStatus()
+				inputs = &v
+			}
+			row.Findings = healthOf(s.Name, snap, mfs, inputs, now)
 			if s.Name == "mta" {
-				row.MTA = newMTAView(mfs, now, &a.mtaHistory)
+				row.MTA = newMTAView(mfs, inputs, now, &a.mtaHistory)
 			}
 		} else {
 			row.Name, row.State = s.Name, "disabled"
@@ -184,9 +191,12 @@ func (a *Agent) serveCollector(w http.ResponseWriter, r *http.Request, o Handler
 	}
 }
 
-func newMTAView(mfs []*dto.MetricFamily, now time.Time, history *mtaHistory) *mtaView {
+func newMTAView(mfs []*dto.MetricFamily, inputs *collectors.Inputs, now time.Time, history *mtaHistory) *mtaView {
 	fam := familyIndex(mfs)
-	v := &mtaView{Sources: logSources(fam, now)}
+	v := &mtaView{Sources: logSources(fam, inputs)}
+	if inputs != nil {
+		v.Samples = inputs.Unparsed
+	}
 	v.mtaCounts = mtaCountsOf(fam)
 	v.Recent, v.RecentSpan, v.HasRecent = history.window(now, v.mtaCounts)
 	for _, m := range fam["mailscope_mta_log_lines_unparsed_total"] {

@@ -37,8 +37,9 @@ func TestHealthFindings(t *testing.T) {
 		name, metrics string
 		want          []string // level: title, evidence... joined
 		wantHealth    string
+		inputs        *collectors.Inputs
 	}{
-		{"nothing", "", nil, healthOK},
+		{"nothing", "", nil, healthOK, nil},
 		{"listed", `
 mailscope_dnsbl_listed{target="192.0.2.10",zone="bl.test"} 1
 mailscope_dnsbl_listed{target="192.0.2.11",zone="bl.test"} 0
@@ -47,35 +48,36 @@ mailscope_dnsbl_listed_since_timestamp_seconds{target="192.0.2.10",zone="bl.test
 mailscope_dnsbl_zone_healthy{zone="bl.test"} 1
 mailscope_dnsbl_zone_healthy{zone="dead.test"} 0
 `, []string{"critical: 192.0.2.10 is listed on bl.test | zone bl.test | reason: spam source | listed since 2025-12-05T02:00:00Z",
-			"warning: blocklist zone dead.test is unusable | failed its health test or refused the queries at the last sweep: its answers are not trusted"}, healthCritical},
+			"warning: blocklist zone dead.test is unusable | failed its health test or refused the queries at the last sweep: its answers are not trusted"}, healthCritical, nil},
 		{"domain check", `
 mailscope_domain_check_ok{domain="d.test",check="spf"} 0
 mailscope_domain_check_ok{domain="d.test",check="dkim"} 1
 mailscope_domain_finding_info{domain="d.test",check="spf",code="spf_too_many_lookups",severity="error"} 1
 mailscope_domain_finding_info{domain="d.test",check="spf",code="spf_soft",severity="warning"} 1
-`, []string{"warning: d.test: spf check failing | check spf failed at the last run | codes: spf_too_many_lookups"}, healthWarning},
+`, []string{"warning: d.test: spf check failing | check spf failed at the last run | codes: spf_too_many_lookups"}, healthWarning, nil},
 		{"seeds", `
 mailscope_seed_last_placement{provider="gmail",mailbox="g1",folder="spam"} 1
 mailscope_seed_last_placement{provider="gmail",mailbox="g1",folder="inbox"} 0
 mailscope_seed_last_placement{provider="other",mailbox="o1",folder="missing"} 1
 mailscope_seed_last_placement{provider="other",mailbox="o2",folder="inbox"} 1
 `, []string{"critical: seed g1 (gmail): last message in spam | folder: spam at the last round",
-			"critical: seed o1 (other): last message not found | not in any folder at the last round"}, healthCritical},
+			"critical: seed o1 (other): last message not found | not in any folder at the last round"}, healthCritical, nil},
 		{"missing log", `
 mailscope_mta_log_lines_total{mta="postfix",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 1
 mailscope_mta_log_read_errors_total{mta="postfix",reason="permission",source="maillog"} 0
-`, []string{"critical: log source maillog: the log file is missing | no file followed; 1 not-found errors since start"}, healthCritical},
+`, []string{"critical: log source maillog: the log file is missing | configured: /var/log/mail.log | no file followed; 1 not-found errors since start"}, healthCritical,
+			&collectors.Inputs{Sources: []collectors.InputSource{{Name: "maillog", Kind: "file", Paths: []string{"/var/log/mail.log"}}, {Name: "journal", Kind: "journald"}}}},
 		{"followed, fresh", `
 mailscope_mta_log_lines_total{mta="postfix",source="maillog"} 5
 mailscope_mta_log_offset_bytes{mta="postfix",source="maillog",path="/var/log/mail.log"} 500
 mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 3
 mailscope_mta_log_last_line_timestamp_seconds{mta="postfix",source="maillog"} 1.7965437e+09
-`, nil, healthOK},
+`, nil, healthOK, nil},
 		{"stale log", `
 mailscope_mta_log_offset_bytes{mta="postfix",source="maillog",path="/var/log/mail.log"} 500
 mailscope_mta_log_last_line_timestamp_seconds{mta="postfix",source="maillog"} 1.7965368e+09
-`, []string{"warning: log source maillog: no new line for 2h0m0s | last line logged 2026-12-06T06:00:00Z"}, healthWarning},
+`, []string{"warning: log source maillog: no new line for 2h0m0s | last line logged 2026-12-06T06:00:00Z"}, healthWarning, nil},
 		{"queue and failures", `
 mailscope_queue_oldest_message_age_seconds{mta="postfix",queue="deferred"} 7200
 mailscope_queue_oldest_message_age_seconds{mta="postfix",queue="active"} 10
@@ -86,10 +88,10 @@ mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="bounced",p
 mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="rate_limited",provider="yahoo"} 15
 mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="other",provider="yahoo"} 5
 `, []string{"warning: deferred queue: oldest message 2h0m0s old | threshold 1h0m0s",
-			"warning: yahoo: 20% of delivery attempts deferred | 20 of 100 attempts since start | top reasons: rate_limited 15, other 5"}, healthWarning},
+			"warning: yahoo: 20% of delivery attempts deferred | 20 of 100 attempts since start | top reasons: rate_limited 15, other 5"}, healthWarning, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs := healthOf("x", running, families(t, c.metrics), now)
+			fs := healthOf("x", running, families(t, c.metrics), c.inputs, now)
 			var got []string
 			for _, f := range fs {
 				got = append(got, f.Level+": "+strings.Join(append([]string{f.Title}, f.Evidence...), " | "))

@@ -55,6 +55,7 @@ type statusWant struct {
 	verdict      string            // in the banner
 	verdictColor string            // light scheme
 	findings     []string          // each in a finding's text, in rank order
+	findingText  []string          // in the first finding's text (its evidence)
 	rows         map[string]string // row id -> health text
 	rowColors    map[string]string // row id -> health pill colour (light)
 	rowText      map[string][]string
@@ -89,6 +90,11 @@ func checkStatusPage(t *testing.T, base, name string, want statusWant) {
 	for i, w := range want.findings {
 		if i < len(got.Findings) && !strings.Contains(got.Findings[i].Text, w) {
 			t.Errorf("%s: finding %d is %q, want it to hold %q", name, i+1, got.Findings[i].Text, w)
+		}
+	}
+	for _, w := range want.findingText {
+		if len(got.Findings) == 0 || !strings.Contains(got.Findings[0].Text, w) {
+			t.Errorf("%s: the first finding lacks %q: %+v", name, w, got.Findings)
 		}
 	}
 	for id, health := range want.rows {
@@ -154,6 +160,8 @@ func healthyLog(t *testing.T) string {
 		}
 		b.WriteString(stamp + l[len(stamp):])
 	}
+	// One line no Postfix writes: the row shows it as an unparsed sample.
+	b.WriteString(stamp + " mx postfix/smtpd[4242]: a line no parser knows\n")
 	return b.String()
 }
 
@@ -171,8 +179,9 @@ mta:
 }
 
 // TestStatusPageHealthy: an agent following a real Postfix log (the
-// committed corpus without its failures) shows that nothing is wrong, a green mta row with its
-// source, path, age of the last line and counts, and the run outcome
+// committed corpus without its failures, and one line no parser knows)
+// shows that nothing is wrong, a green mta row with its source, path, age
+// of the last line, counts and the unparsed sample, and the run outcome
 // apart.
 func TestStatusPageHealthy(t *testing.T) {
 	dir := harness.Dir(t)
@@ -183,7 +192,7 @@ func TestStatusPageHealthy(t *testing.T) {
 		verdict: "Nothing is wrong", verdictColor: lightOK,
 		rows:      map[string]string{"row-mta": "healthy"},
 		rowColors: map[string]string{"row-mta": lightOK},
-		rowText:   map[string][]string{"row-mta": {"maillog: following", log, "Last ", "sent 110", "deferred 0", "bounced 0", "rejected 5"}},
+		rowText:   map[string][]string{"row-mta": {"maillog (file): following", log, "Last ", "unparsed lines 1", "Latest unparsed lines (1)", "sent 110", "deferred 0", "bounced 0", "rejected 5"}},
 	})
 }
 
@@ -196,10 +205,11 @@ func TestStatusPageMissingLog(t *testing.T) {
 	base := "http://" + a.Addr
 	checkStatusPage(t, base, "missing-log", statusWant{
 		verdict: "1 critical", verdictColor: lightCrit,
-		findings:  []string{"log source maillog: the log file is missing"},
-		rows:      map[string]string{"row-mta": "critical"},
-		rowColors: map[string]string{"row-mta": lightCrit},
-		rowText:   map[string][]string{"row-mta": {"maillog: waiting for the file"}},
+		findings:    []string{"log source maillog: the log file is missing"},
+		findingText: []string{"configured: " + filepath.Join(dir, "nonexistent", "mail.log")},
+		rows:        map[string]string{"row-mta": "critical"},
+		rowColors:   map[string]string{"row-mta": lightCrit},
+		rowText:     map[string][]string{"row-mta": {"maillog (file): waiting for the file", "nonexistent/mail.log"}},
 	})
 
 	// Auto-refresh: on a short window, scroll down, wait for the next
