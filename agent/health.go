@@ -47,7 +47,10 @@ const (
 // and its supervision state, without any I/O: the status page shows what
 // is wrong (a listing, a failing check, a missing log), not whether the
 // last run worked.
-func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *collectors.Inputs, now time.Time) []healthFinding {
+// recent, when set, is the mta counters' change over the last window:
+// deferral and bounce shares are judged on it (what is wrong now), else
+// on the totals since start.
+func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *collectors.Inputs, recent *windowTally, now time.Time) []healthFinding {
 	var out []healthFinding
 	add := func(level, title, runbook string, evidence ...string) {
 		out = append(out, healthFinding{Level: level, Collector: name, Title: title, Evidence: evidence, Runbook: runbookBase + runbook})
@@ -147,13 +150,17 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *colle
 				"last line logged "+s.LastLine.UTC().Format(time.RFC3339))
 		}
 	}
-	for _, f := range failureShares(fam) {
+	tally, over := tallyOf(fam), "since start"
+	if recent != nil {
+		tally, over = recent.tally, "in the last "+recent.span.Round(time.Second).String()
+	}
+	for _, f := range failureShares(tally) {
 		runbook := "mailscopemtadeferralratehigh"
 		if f.status == "bounced" {
 			runbook = "mailscopemtabounceratehigh"
 		}
 		add(healthWarning, fmt.Sprintf("%s: %.0f%% of delivery attempts %s", f.provider, 100*f.share, f.status), runbook,
-			fmt.Sprintf("%d of %d attempts since start", f.n, f.total), "top reasons: "+f.reasons)
+			fmt.Sprintf("%d of %d attempts %s", f.n, f.total, over), "top reasons: "+f.reasons)
 	}
 	return out
 }
@@ -293,25 +300,67 @@ type failureShare struct {
 	reasons          string
 }
 
-// failureShares finds providers whose deferred or bounced share of
-// delivery attempts since start is high, with their top reasons.
-func failureShares(fam map[string][]*dto.Metric) []failureShare {
-	total := map[string]int64{}
-	byStatus := map[[2]string]int64{}
+// deliveryTally is the mta collector's delivery attempts by provider and
+// status, and failures by provider, status and reason.
+type deliveryTally struct {
+	attempts map[[2]string]int64
+	failures map[[3]string]int64
+}
+
+// windowTally is a tally's change over span.
+type windowTally struct {
+	tally deliveryTally
+	span  time.Duration
+}
+
+func tallyOf(fam map[string][]*dto.Metric) deliveryTally {
+	t := deliveryTally{attempts: map[[2]string]int64{}, failures: map[[3]string]int64{}}
 	for _, m := range fam["mailscope_mta_deliveries_total"] {
 		l := labelsOf(m)
-		v := int64(valueOf(m))
-		total[l["provider"]] += v
-		byStatus[[2]string{l["provider"], l["status"]}] += v
+		t.attempts[[2]string{l["provider"], l["status"]}] += int64(valueOf(m))
 	}
-	reasons := map[[2]string]map[string]int64{}
 	for _, m := range fam["mailscope_mta_delivery_failures_total"] {
 		l := labelsOf(m)
-		k := [2]string{l["provider"], l["status"]}
-		if reasons[k] == nil {
-			reasons[k] = map[string]int64{}
+		t.failures[[3]string{l["provider"], l["status"], l["reason"]}] += int64(valueOf(m))
+	}
+	return t
+}
+
+// since returns t less base; a count that went down (the collector
+// restarted) counts from zero.
+func (t deliveryTally) since(base deliveryTally) deliveryTally {
+	out := deliveryTally{attempts: make(map[[2]string]int64, len(t.attempts)), failures: make(map[[3]string]int64, len(t.failures))}
+	for k, v := range t.attempts {
+		out.attempts[k] = countSince(v, base.attempts[k])
+	}
+	for k, v := range t.failures {
+		out.failures[k] = countSince(v, base.failures[k])
+	}
+	return out
+}
+
+func countSince(c, base int64) int64 {
+	if c < base {
+		return c
+	}
+	return c - base
+}
+
+// failureShares finds providers whose deferred or bounced share of
+// delivery attempts is high, with their top reasons.
+func failureShares(t deliveryTally) []failureShare {
+	total := map[string]int64{}
+	for k, v := range t.attempts {
+		total[k[0]] += v
+	}
+	reasons := map[[2]string]map[string]int64{}
+	for k, v := range t.failures {
+		r := reasons[[2]string{k[0], k[1]}]
+		if r == nil {
+			r = map[string]int64{}
+			reasons[[2]string{k[0], k[1]}] = r
 		}
-		reasons[k][l["reason"]] += int64(valueOf(m))
+		r[k[2]] += v
 	}
 	var out []failureShare
 	for _, p := range slices.Sorted(maps.Keys(total)) {
@@ -319,7 +368,7 @@ func failureShares(fam map[string][]*dto.Metric) []failureShare {
 			continue
 		}
 		for _, st := range []string{"bounced", "deferred"} {
-			n := byStatus[[2]string{p, st}]
+			n := t.attempts[[2]string{p, st}]
 			if share := float64(n) / float64(total[p]); share >= failureShareWarn {
 				out = append(out, failureShare{provider: p, status: st, n: n, total: total[p], share: share, reasons: topCounts(reasons[[2]string{p, st}], 3)})
 			}

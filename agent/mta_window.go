@@ -19,6 +19,9 @@ const (
 // mtaCounts are the mta row's counters at one moment.
 type mtaCounts struct {
 	Received, Sent, Deferred, Bounced, Expired, Rejected int64
+	// tally is by provider, status and reason, for the deferral and
+	// bounce findings of the window.
+	tally deliveryTally
 }
 
 // mtaHistory is a ring of timed samples; its zero value is empty.
@@ -56,13 +59,9 @@ func (h *mtaHistory) window(now time.Time, cur mtaCounts) (mtaCounts, time.Durat
 		}
 	}
 	b := h.counts[base]
-	d := func(c, b int64) int64 {
-		if c < b {
-			return c
-		}
-		return c - b
-	}
+	d := countSince
 	return mtaCounts{
+		tally:    cur.tally.since(b.tally),
 		Received: d(cur.Received, b.Received), Sent: d(cur.Sent, b.Sent), Deferred: d(cur.Deferred, b.Deferred),
 		Bounced: d(cur.Bounced, b.Bounced), Expired: d(cur.Expired, b.Expired), Rejected: d(cur.Rejected, b.Rejected),
 	}, now.Sub(h.at[base]), true
@@ -101,6 +100,7 @@ func mtaCountsOf(fam map[string][]*dto.Metric) mtaCounts {
 		return func(l map[string]string) bool { return l["status"] == s }
 	}
 	return mtaCounts{
+		tally:    tallyOf(fam),
 		Received: sum("mailscope_mta_messages_received_total", nil),
 		Sent:     sum("mailscope_mta_deliveries_total", status("sent")),
 		Deferred: sum("mailscope_mta_deliveries_total", status("deferred")),

@@ -112,10 +112,14 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 				v := is.InputStatus()
 				inputs = &v
 			}
-			row.Findings = healthOf(s.Name, snap, mfs, inputs, now)
+			var recent *windowTally
 			if s.Name == "mta" {
 				row.MTA = newMTAView(mfs, inputs, now, &a.mtaHistory)
+				if row.MTA.HasRecent {
+					recent = &windowTally{tally: row.MTA.Recent.tally, span: row.MTA.RecentSpan}
+				}
 			}
+			row.Findings = healthOf(s.Name, snap, mfs, inputs, recent, now)
 		} else {
 			row.Name, row.State = s.Name, "disabled"
 		}

@@ -91,7 +91,7 @@ mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="ot
 			"warning: yahoo: 20% of delivery attempts deferred | 20 of 100 attempts since start | top reasons: rate_limited 15, other 5"}, healthWarning, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs := healthOf("x", running, families(t, c.metrics), c.inputs, now)
+			fs := healthOf("x", running, families(t, c.metrics), c.inputs, nil, now)
 			var got []string
 			for _, f := range fs {
 				got = append(got, f.Level+": "+strings.Join(append([]string{f.Title}, f.Evidence...), " | "))
@@ -174,5 +174,40 @@ func TestMTAHistoryWindow(t *testing.T) {
 	// A collector restarted by a reload: its counters start again.
 	if got, _, _ := h.window(now, mtaCounts{Received: 3}); got.Received != 3 {
 		t.Errorf("after a counter reset: %d received, want 3", got.Received)
+	}
+}
+
+// TestFailureShareOverTheWindow: a provider that deferred much earlier
+// but delivers now is not a finding when the window is known; one whose
+// deferrals are recent is.
+func TestFailureShareOverTheWindow(t *testing.T) {
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	before := families(t, `
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="sent",provider="yahoo"} 0
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="deferred",provider="yahoo"} 50
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="sent",provider="gmail"} 100
+mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="rate_limited",provider="yahoo"} 50
+`)
+	after := families(t, `
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="sent",provider="yahoo"} 100
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="deferred",provider="yahoo"} 50
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="sent",provider="gmail"} 130
+mailscope_mta_deliveries_total{mta="postfix",transport="smtp",status="deferred",provider="gmail"} 10
+mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="rate_limited",provider="yahoo"} 50
+mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="reputation",provider="gmail"} 10
+`)
+	var h mtaHistory
+	h.add(now.Add(-mtaWindow), mtaCountsOf(familyIndex(before)))
+	w, span, ok := h.window(now, mtaCountsOf(familyIndex(after)))
+	if !ok {
+		t.Fatal("no window")
+	}
+	fs := healthOf("mta", snapshot{State: stateRunning}, after, nil, &windowTally{tally: w.tally, span: span}, now)
+	if len(fs) != 1 || fs[0].Title != "gmail: 25% of delivery attempts deferred" || fs[0].Evidence[0] != "10 of 40 attempts in the last 15m0s" || fs[0].Evidence[1] != "top reasons: reputation 10" {
+		t.Errorf("findings over the window: %+v, want gmail's recent deferrals only", fs)
+	}
+	// Since start, yahoo's old deferrals are the larger share.
+	if fs := healthOf("mta", snapshot{State: stateRunning}, after, nil, nil, now); len(fs) != 2 {
+		t.Errorf("findings since start: %+v, want yahoo's and gmail's", fs)
 	}
 }
