@@ -98,14 +98,3 @@ func expectedBytes(path string) int64 {
 	}
 	return int64(binary.LittleEndian.Uint32(tail[:]))
 }
-
-// isTerminal reports whether w is a character device (a terminal), where
-// a progress line that rewrites itself makes sense.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}

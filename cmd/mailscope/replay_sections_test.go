@@ -265,3 +265,27 @@ func TestExpectedBytesOfGzip(t *testing.T) {
 		t.Errorf("expectedBytes = %d, want the uncompressed %d", got, len(raw))
 	}
 }
+
+// TestIsTerminal: /dev/null and a pipe are not terminals (no progress
+// line there).
+func TestIsTerminal(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for name, f := range map[string]*os.File{"/dev/null": null, "a pipe": w} {
+		if isTerminal(f) {
+			t.Errorf("%s taken for a terminal", name)
+		}
+	}
+	if isTerminal(&bytes.Buffer{}) {
+		t.Error("a buffer taken for a terminal")
+	}
+}
