@@ -110,6 +110,10 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 			var inputs *collectors.Inputs
 			if is, ok := in.collector.(collectors.InputStatus); ok {
 				v := is.InputStatus()
+				sc := a.scrub.Load()
+				for i := range v.Unparsed {
+					v.Unparsed[i].Text = sc.Scrub(v.Unparsed[i].Text)
+				}
 				inputs = &v
 			}
 			var recent *windowTally
