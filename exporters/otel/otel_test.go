@@ -88,7 +88,7 @@ func noEnv(string) string { return "" }
 // emit makes one span and shuts the provider down, which must flush it.
 func emit(t *testing.T, cfg Config, getenv func(string) string) *Provider {
 	t.Helper()
-	p, err := New(context.Background(), cfg, Info{Name: "mailscope", Version: "1.2.3"}, getenv, quiet)
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope", Version: "1.2.3"}, nil, getenv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestPriorityAttributeOverridesTheRatio(t *testing.T) {
 	defer srv.Close()
 	cfg := DefaultConfig()
 	cfg.OTLP.Endpoint, cfg.OTLP.Protocol, cfg.SampleRatio = srv.URL, ProtocolHTTP, 0
-	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, noEnv, quiet)
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, nil, noEnv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,16 +35,28 @@ func (s Sampling) Validate() error {
 	return ps.Err()
 }
 
+// Span priorities, as exporters/otel reads its "sampling.priority"
+// attribute: the export queue sends rule-kept spans first and drops
+// ratio-sampled ones first.
+const (
+	PriorityNone    = 0 // not traced
+	PrioritySampled = 1 // kept by the ratio
+	PriorityKept    = 2 // kept by the rule: failed or slow
+)
+
 // Keep reports whether m is traced.
-func (s Sampling) Keep(m *Message) bool {
+func (s Sampling) Keep(m *Message) bool { return s.Priority(m) != PriorityNone }
+
+// Priority says whether and why m is traced.
+func (s Sampling) Priority(m *Message) int {
 	if m.Failed() || (s.Slow > 0 && m.LastSeen.Sub(m.FirstSeen) >= s.Slow) {
-		return true
+		return PriorityKept
 	}
 	if s.Ratio <= 0 {
-		return false
+		return PriorityNone
 	}
 	if s.Ratio >= 1 {
-		return true
+		return PrioritySampled
 	}
 	h := fnv.New64a()
 	h.Write(m.queueID())
@@ -56,23 +68,27 @@ func (s Sampling) Keep(m *Message) bool {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
-	return float64(x>>11)/float64(1<<53) < s.Ratio
+	if float64(x>>11)/float64(1<<53) < s.Ratio {
+		return PrioritySampled
+	}
+	return PriorityNone
 }
 
-// Trace emits one trace for m: a root span "mta.message" from first sight
-// to its end, a child span "mta.delivery" per attempt (from the attempt's
-// start, its log time minus the connection and transmission delays, to
-// its log time) and span events for rejects and deferrals. Span times are
-// the log's; no address is recorded (recipients are reduced to providers).
-func Trace(tracer trace.Tracer, mta string, m *Message) {
-	end := m.LastSeen
-	if end.Before(m.FirstSeen) {
-		end = m.FirstSeen
-	}
+// Trace emits one trace for m: a root span "mta.message" from the earliest
+// time known for the message to its end (see RootSpan), a child span
+// "mta.delivery" per attempt (from the attempt's start, its log time minus
+// the connection and transmission delays, to its log time) and span events
+// for rejects and deferrals. Span times are the log's, to the precision the
+// log has; no address is recorded (recipients are reduced to providers),
+// but the root carries the queue ID in clear. Every span carries priority
+// in "sampling.priority", which the export queue reads.
+func Trace(tracer trace.Tracer, mta string, m *Message, priority int) {
+	start, end := RootSpan(m)
+	prio := attribute.Int("sampling.priority", priority)
 	ctx, root := tracer.Start(context.Background(), "mta.message",
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithTimestamp(m.FirstSeen),
+		trace.WithTimestamp(start),
 		trace.WithAttributes(
 			attribute.String("mta", mta),
 			attribute.String("mta.queue_id", m.QueueID()),
@@ -82,9 +98,10 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 			attribute.Int("mta.attempts", m.AttemptCount),
 			attribute.String("mta.outcome", m.Outcome()),
 			attribute.String("mta.end", m.End.String()),
-			// Keep has already chosen this message: the tracer provider's
-			// own ratio must not drop it (exporters/otel.PriorityAttribute).
-			attribute.Int("sampling.priority", 1),
+			// Sampling has already chosen this message: the tracer
+			// provider's own ratio must not drop it
+			// (exporters/otel.PriorityAttribute).
+			prio,
 		))
 	for i := range m.Rejects {
 		r := &m.Rejects[i]
@@ -97,7 +114,6 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 	}
 	for i := range m.Attempts {
 		a := &m.Attempts[i]
-		start := a.Time.Add(-time.Duration((a.Delays[2] + a.Delays[3]) * float64(time.Second)))
 		attrs := []attribute.KeyValue{
 			attribute.String("mta.transport", a.Transport.String()),
 			attribute.String("mta.status", a.Status.String()),
@@ -109,11 +125,12 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 			attribute.Float64("mta.delay.in_queue_seconds", a.Delays[1]),
 			attribute.Float64("mta.delay.connection_seconds", a.Delays[2]),
 			attribute.Float64("mta.delay.transmission_seconds", a.Delays[3]),
+			prio,
 		}
 		if a.Reason != mailclass.ReasonNone {
 			attrs = append(attrs, attribute.String("mta.reason", a.Reason.String()))
 		}
-		_, span := tracer.Start(ctx, "mta.delivery", trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+		_, span := tracer.Start(ctx, "mta.delivery", trace.WithTimestamp(a.Start()), trace.WithAttributes(attrs...))
 		if a.Status != event.StatusSent {
 			span.SetStatus(codes.Error, a.Status.String())
 			root.AddEvent("mta."+a.Status.String(), trace.WithTimestamp(a.Time), trace.WithAttributes(

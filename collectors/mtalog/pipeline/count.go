@@ -133,7 +133,9 @@ func (p *Pipeline) messageDone(msg *correlate.Message) {
 			p.bounces.Report(msg.MessageIDHash)
 		}
 	}
-	if p.tracer != nil && p.traces.Keep(msg) {
-		correlate.Trace(p.tracer, p.mta, msg)
+	if p.tracer != nil {
+		if prio := p.traces.Priority(msg); prio != correlate.PriorityNone {
+			correlate.Trace(p.tracer, p.mta, msg, prio)
+		}
 	}
 }

@@ -1,0 +1,150 @@
+package correlate
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+)
+
+// traceAll correlates lines (parsed by the real parser), flushes at the
+// end and returns every span of every message's trace.
+func traceAll(t *testing.T, lines []string) (roots map[[8]byte]sdktrace.ReadOnlySpan, children []sdktrace.ReadOnlySpan, msgs map[[8]byte]*Message) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := tp.Tracer("test")
+	var done []*Message
+	c := New(DefaultConfig(), func(m *Message) {
+		cp := *m // m is reused once done returns
+		cp.Attempts = append([]Attempt(nil), m.Attempts...)
+		cp.Rejects = append([]Reject(nil), m.Rejects...)
+		done = append(done, &cp)
+		Trace(tr, "postfix", m, PriorityKept)
+	})
+	for _, l := range lines {
+		var e event.Event
+		if postfix.ParseLine([]byte(l), &e) {
+			// As the pipeline does when it traces.
+			e.Delays = postfix.ParseDelays(e.DelaysText)
+			c.Observe(&e, "other", 0)
+		}
+	}
+	c.Flush()
+	roots, msgs = map[[8]byte]sdktrace.ReadOnlySpan{}, map[[8]byte]*Message{}
+	i := 0
+	for _, s := range rec.Ended() {
+		if s.Name() == "mta.message" {
+			roots[s.SpanContext().SpanID()] = s
+			msgs[s.SpanContext().SpanID()] = done[i]
+			i++
+		} else {
+			children = append(children, s)
+		}
+	}
+	return roots, children, msgs
+}
+
+// checkCover reports a child that starts before or ends after its root,
+// and a zero-duration root whose lines span time.
+func checkCover(t *testing.T, roots map[[8]byte]sdktrace.ReadOnlySpan, children []sdktrace.ReadOnlySpan, msgs map[[8]byte]*Message) {
+	t.Helper()
+	bad := 0
+	for _, ch := range children {
+		root := roots[ch.Parent().SpanID()]
+		if root == nil {
+			t.Fatalf("child %s without a root", ch.Name())
+		}
+		if ch.StartTime().Before(root.StartTime()) || ch.EndTime().After(root.EndTime()) {
+			if bad++; bad <= 5 {
+				t.Errorf("child %v..%v outside its root %v..%v", ch.StartTime(), ch.EndTime(), root.StartTime(), root.EndTime())
+			}
+		}
+	}
+	zero := 0
+	for id, root := range roots {
+		m := msgs[id]
+		spans := m.LastSeen.After(m.FirstSeen)
+		for _, a := range m.Attempts {
+			spans = spans || a.Delay > 0 || a.Delays != [4]float64{}
+		}
+		if spans && !root.EndTime().After(root.StartTime()) {
+			if zero++; zero <= 5 {
+				t.Errorf("root of %s is zero-duration (%v) though its lines span time", m.QueueID(), root.StartTime())
+			}
+		}
+	}
+	if bad+zero > 0 {
+		t.Errorf("%d children outside their root, %d zero-duration roots, of %d roots", bad, zero, len(roots))
+	}
+}
+
+// TestRootCoversItsAttempts: a message whose first line here is a delivery
+// (its smtpd lines are in an older file), removed in the same second, at
+// whole-second syslog times.
+func TestRootCoversItsAttempts(t *testing.T) {
+	roots, children, msgs := traceAll(t, []string{
+		"Nov 26 07:02:41 mx postfix/smtp[1]: 601FE984B37: to=<u@ok.test>, relay=mx.ok.test[192.0.2.1]:25, delay=2.1, delays=0.2/0.1/0.5/1.3, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+		"Nov 26 07:02:41 mx postfix/qmgr[2]: 601FE984B37: removed",
+	})
+	if len(roots) != 1 || len(children) != 1 {
+		t.Fatalf("%d roots, %d children", len(roots), len(children))
+	}
+	checkCover(t, roots, children, msgs)
+	for _, r := range roots {
+		if d := r.EndTime().Sub(r.StartTime()); d != 2100*time.Millisecond {
+			t.Errorf("root lasts %v, want 2.1s (from arrival by delay=)", d)
+		}
+	}
+}
+
+// TestRealCorpusRootsCoverTheirChildren runs the real-Postfix corpus
+// (retries, bounces, rejects) through the correlator and checks every
+// trace.
+func TestRealCorpusRootsCoverTheirChildren(t *testing.T) {
+	f, err := os.Open("../postfix/testdata/real-postfix.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	roots, children, msgs := traceAll(t, lines)
+	if len(roots) < 100 || len(children) < 100 {
+		t.Fatalf("only %d roots and %d children from the corpus", len(roots), len(children))
+	}
+	checkCover(t, roots, children, msgs)
+}
+
+// TestSubSecondTimesReachTheSpans: RFC 3339 times (rsyslog's high
+// precision format, journald) keep their microseconds in the spans.
+func TestSubSecondTimesReachTheSpans(t *testing.T) {
+	roots, children, msgs := traceAll(t, []string{
+		"2026-11-26T07:02:41.250000+00:00 mx postfix/smtpd[1]: 601FE984B37: client=localhost[127.0.0.1]",
+		"2026-11-26T07:02:41.700000+00:00 mx postfix/smtp[1]: 601FE984B37: to=<u@ok.test>, relay=mx.ok.test[192.0.2.1]:25, delay=0.45, delays=0.05/0.1/0.1/0.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+		"2026-11-26T07:02:41.750000+00:00 mx postfix/qmgr[2]: 601FE984B37: removed",
+	})
+	checkCover(t, roots, children, msgs)
+	base := time.Date(2026, 11, 26, 7, 2, 41, 0, time.UTC)
+	for _, r := range roots {
+		if !r.StartTime().Equal(base.Add(250*time.Millisecond)) || !r.EndTime().Equal(base.Add(750*time.Millisecond)) {
+			t.Errorf("root %v..%v, want .25..0.75", r.StartTime(), r.EndTime())
+		}
+	}
+	for _, c := range children {
+		if !c.StartTime().Equal(base.Add(400*time.Millisecond)) || !c.EndTime().Equal(base.Add(700*time.Millisecond)) {
+			t.Errorf("delivery %v..%v, want .4..0.7", c.StartTime(), c.EndTime())
+		}
+	}
+}

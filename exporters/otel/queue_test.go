@@ -1,0 +1,197 @@
+package otel
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// gatedExporter holds every export until open is closed, then records the
+// spans (or fails them with err).
+type gatedExporter struct {
+	open chan struct{}
+	err  error
+	mu   sync.Mutex
+	got  []string
+}
+
+func (e *gatedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	select {
+	case <-e.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if e.err != nil {
+		return e.err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range spans {
+		e.got = append(e.got, s.Name())
+	}
+	return nil
+}
+
+func (e *gatedExporter) Shutdown(context.Context) error { return nil }
+
+func (e *gatedExporter) count(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, g := range e.got {
+		if g == name {
+			n++
+		}
+	}
+	return n
+}
+
+// spansOf makes n ended, sampled spans named name with the given priority
+// (0: no attribute).
+func spansOf(name string, prio, n int) []sdktrace.ReadOnlySpan {
+	stubs := make(tracetest.SpanStubs, n)
+	for i := range stubs {
+		stubs[i] = tracetest.SpanStub{
+			Name:        name,
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{byte(i + 1)}, TraceFlags: trace.FlagsSampled}),
+		}
+		if prio > 0 {
+			stubs[i].Attributes = []attribute.KeyValue{attribute.Int(PriorityAttribute, prio)}
+		}
+	}
+	return stubs.Snapshots()
+}
+
+func TestSpanQueueKeepsRuleKeptSpansAheadOfSampledOnes(t *testing.T) {
+	exp := &gatedExporter{open: make(chan struct{})}
+	m := NewMetrics()
+	q := NewSpanQueue(exp, QueueConfig{Size: 100, BatchSize: 10, Interval: 10 * time.Millisecond}, time.Minute, m)
+	// The exporter is stuck: one batch of 10 may be out, the queue fills
+	// with sampled spans, then the kept ones push them out, then kept
+	// ones are dropped too. OnEnd must never wait (a blocking call would
+	// hang this loop, the exporter being closed).
+	for _, s := range spansOf("sampled", PrioritySampled, 300) {
+		q.OnEnd(s)
+	}
+	for _, s := range spansOf("plain", 0, 50) {
+		q.OnEnd(s)
+	}
+	for _, s := range spansOf("kept", PriorityKept, 150) {
+		q.OnEnd(s)
+	}
+	close(exp.open)
+	if err := q.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	kept, sampled := exp.count("kept"), exp.count("sampled")+exp.count("plain")
+	// At most one batch of sampled spans was on its way before the kept
+	// ones came; the queue's 100 slots then all went to kept spans.
+	if kept != 100 || sampled > 10 {
+		t.Errorf("exported %d kept and %d sampled spans, want 100 kept and at most one batch (10) sampled", kept, sampled)
+	}
+	if got := m.Dropped(DropKeptQueueFull); got != 50 {
+		t.Errorf("kept spans dropped: %v, want 50", got)
+	}
+	if got, want := m.Dropped(DropSampledQueueFull), float64(350-sampled); got != want {
+		t.Errorf("sampled spans dropped: %v, want %v", got, want)
+	}
+	if got := m.Exported(); got != float64(kept+sampled) {
+		t.Errorf("exported counter %v, want %d", got, kept+sampled)
+	}
+}
+
+func TestSpanQueueCountsFailedExportsAndShutdownLeftovers(t *testing.T) {
+	exp := &gatedExporter{open: make(chan struct{}), err: errors.New("503 Service Unavailable")}
+	close(exp.open)
+	m := NewMetrics()
+	q := NewSpanQueue(exp, QueueConfig{Size: 100, BatchSize: 10, Interval: time.Hour}, time.Minute, m)
+	for _, s := range spansOf("kept", PriorityKept, 25) {
+		q.OnEnd(s)
+	}
+	if err := q.ForceFlush(context.Background()); err == nil {
+		t.Error("ForceFlush hid the export error")
+	}
+	if got := m.Dropped(DropExportFailed); got != 25 {
+		t.Errorf("export_failed: %v, want 25", got)
+	}
+
+	// A stop whose deadline has passed exports nothing and counts what
+	// was queued.
+	stuck := &gatedExporter{open: make(chan struct{})}
+	q = NewSpanQueue(stuck, QueueConfig{Size: 100, BatchSize: 50, Interval: time.Hour}, time.Minute, m)
+	for _, s := range spansOf("kept", PriorityKept, 7) {
+		q.OnEnd(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = q.Shutdown(ctx)
+	if got := m.Dropped(DropShutdown); got != 7 {
+		t.Errorf("shutdown: %v, want 7", got)
+	}
+	q.OnEnd(spansOf("late", PriorityKept, 1)[0])
+	if got := m.Dropped(DropShutdown); got != 8 {
+		t.Errorf("a span after shutdown: %v dropped, want 8", got)
+	}
+}
+
+// TestSlowEndpointKeepsEveryFailedMessageSpan drives the provider New
+// builds (not the queue alone) against a real OTLP/HTTP endpoint that
+// answers only once the spans are all made: the SDK's batch processor
+// this replaced dropped the newest spans when its queue was full, kept or
+// not.
+func TestSlowEndpointKeepsEveryFailedMessageSpan(t *testing.T) {
+	rcv := &receiver{}
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		rcv.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	}()
+	cfg := DefaultConfig()
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol, cfg.SampleRatio = srv.URL, ProtocolHTTP, 1
+	cfg.Queue = QueueConfig{Size: 1000, BatchSize: 100, Interval: 10 * time.Millisecond}
+	m := NewMetrics()
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, m, noEnv, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := p.Tracer("test")
+	for range 3000 {
+		_, s := tr.Start(context.Background(), "sampled", trace.WithAttributes(attribute.Int(PriorityAttribute, PrioritySampled)))
+		s.End()
+	}
+	for range 200 {
+		_, s := tr.Start(context.Background(), "kept", trace.WithAttributes(attribute.Int(PriorityAttribute, PriorityKept)))
+		s.End()
+	}
+	close(gate)
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, n := range rcv.names() {
+		got[n]++
+	}
+	if got["kept"] != 200 {
+		t.Errorf("%d of 200 kept spans arrived", got["kept"])
+	}
+	if lost := m.Dropped(DropSampledQueueFull); lost != float64(3000-got["sampled"]) || lost == 0 {
+		t.Errorf("%v sampled spans counted dropped, %d arrived of 3000", lost, got["sampled"])
+	}
+}
