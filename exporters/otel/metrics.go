@@ -15,8 +15,10 @@ type Metrics struct {
 	exported prometheus.Counter
 	length   prometheus.GaugeFunc
 	capacity prometheus.GaugeFunc
-	// queue is the latest provider's queue, read by the gauges.
-	queue atomic.Pointer[SpanQueue]
+	// queue and builds are the latest provider's queues, read by the
+	// gauges.
+	queue  atomic.Pointer[SpanQueue]
+	builds atomic.Pointer[buildQueue]
 }
 
 // NewMetrics makes the metrics, every drop reason at 0.
@@ -33,16 +35,20 @@ func NewMetrics() *Metrics {
 	}
 	m.length = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mailscope_trace_span_queue_length",
-		Help: "Spans waiting for export.",
+		Help: "Spans waiting to be built or exported.",
 	}, func() float64 {
+		var n int
 		if q := m.queue.Load(); q != nil {
-			return float64(q.Len())
+			n += q.Len()
 		}
-		return 0
+		if q := m.builds.Load(); q != nil {
+			n += q.len()
+		}
+		return float64(n)
 	})
 	m.capacity = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mailscope_trace_span_queue_capacity",
-		Help: "The most spans the export queue holds (tracing.queue_size; 0 when tracing is off).",
+		Help: "The most spans the export queue holds (tracing.queue_size; as many again may wait to be built; 0 when tracing is off).",
 	}, func() float64 {
 		if q := m.queue.Load(); q != nil {
 			return float64(q.cfg.Size)

@@ -137,14 +137,27 @@ func (c Config) Enabled(getenv func(string) string) bool {
 // Provider hands out tracers and flushes their spans on Shutdown.
 type Provider struct {
 	trace.TracerProvider
-	sdk *sdktrace.TracerProvider
+	sdk    *sdktrace.TracerProvider
+	builds *buildQueue
 }
 
-// Shutdown flushes every pending span and stops the exporter.
+// Tracer returns a named tracer; when spans are exported, a Tracer whose
+// Defer builds spans off the caller's goroutine.
+func (p *Provider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	t := p.TracerProvider.Tracer(name, opts...)
+	if p.builds == nil {
+		return t
+	}
+	return Tracer{Tracer: t, q: p.builds}
+}
+
+// Shutdown builds the deferred spans, flushes every pending span and
+// stops the exporter, or counts what is left when ctx ends.
 func (p *Provider) Shutdown(ctx context.Context) error {
 	if p.sdk == nil {
 		return nil
 	}
+	p.builds.shutdown(ctx)
 	return p.sdk.Shutdown(ctx)
 }
 
@@ -165,6 +178,7 @@ func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(str
 	}
 	if !cfg.Enabled(getenv) {
 		m.queue.Store(nil)
+		m.builds.Store(nil)
 		return &Provider{TracerProvider: noop.NewTracerProvider()}, nil
 	}
 	protocol := cfg.OTLP.Protocol
@@ -185,10 +199,11 @@ func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(str
 	if err != nil {
 		logger.Warn("Some tracing resource attributes could not be read", "err", err)
 	}
+	spans := NewSpanQueue(exp, cfg.Queue, cfg.OTLP.Timeout, m)
 	sdk := sdktrace.NewTracerProvider(
 		// Not the SDK's batcher: its queue drops the newest span when full,
 		// whatever it is (a bounced message's as readily as a sampled one).
-		sdktrace.WithSpanProcessor(NewSpanQueue(exp, cfg.Queue, cfg.OTLP.Timeout, m)),
+		sdktrace.WithSpanProcessor(spans),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(prioritySampler{ratio: sdktrace.TraceIDRatioBased(cfg.SampleRatio)})),
 	)
@@ -199,7 +214,9 @@ func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(str
 		logger.Warn("Exporting traces failed", "err", err)
 	}))
 	logger.Info("Tracing enabled", "protocol", protocol, "endpoint", firstNonEmpty(cfg.OTLP.Endpoint, "(from OTEL_* environment)"), "sample_ratio", cfg.SampleRatio, "queue_size", cfg.Queue.Size)
-	return &Provider{TracerProvider: sdk, sdk: sdk}, nil
+	builds := newBuildQueue(cfg.Queue.Size, m, spans)
+	m.builds.Store(builds)
+	return &Provider{TracerProvider: sdk, sdk: sdk, builds: builds}, nil
 }
 
 func newExporter(ctx context.Context, c OTLPConfig, protocol string) (sdktrace.SpanExporter, error) {

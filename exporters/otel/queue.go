@@ -66,7 +66,14 @@ type SpanQueue struct {
 	sampled fifo
 	stopped bool
 
-	wake    chan struct{}
+	// base is the context of every export; Shutdown cancels it when its
+	// own deadline ends with an export in flight.
+	base   context.Context
+	cancel context.CancelFunc
+
+	wake chan struct{}
+	// room is signalled when an export takes spans off the queue.
+	room    chan struct{}
 	flushes chan flushRequest
 	stop    chan flushRequest
 	done    chan struct{}
@@ -84,7 +91,8 @@ func NewSpanQueue(exp sdktrace.SpanExporter, cfg QueueConfig, timeout time.Durat
 		m = NewMetrics()
 	}
 	q := &SpanQueue{exp: exp, cfg: cfg, timeout: timeout, m: m,
-		wake: make(chan struct{}, 1), flushes: make(chan flushRequest), stop: make(chan flushRequest), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), flushes: make(chan flushRequest), stop: make(chan flushRequest), done: make(chan struct{})}
+	q.base, q.cancel = context.WithCancel(context.Background())
 	m.queue.Store(q)
 	go q.loop()
 	return q
@@ -143,6 +151,20 @@ func (q *SpanQueue) Len() int {
 	return q.kept.len() + q.sampled.len()
 }
 
+// hasRoom reports whether n spans of the given tier would be queued
+// without a drop: a kept span needs room among kept ones only (it pushes
+// a sampled one out). n is capped at the queue's size.
+func (q *SpanQueue) hasRoom(n int, kept bool) bool {
+	n = min(n, q.cfg.Size)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	used := q.kept.len()
+	if !kept {
+		used += q.sampled.len()
+	}
+	return used+n <= q.cfg.Size
+}
+
 // ForceFlush exports every queued span, or stops at ctx's end.
 func (q *SpanQueue) ForceFlush(ctx context.Context) error {
 	r := flushRequest{ctx: ctx, reply: make(chan error, 1)}
@@ -167,8 +189,16 @@ func (q *SpanQueue) Shutdown(ctx context.Context) error {
 	q.stopped = true
 	q.mu.Unlock()
 	r := flushRequest{ctx: ctx, reply: make(chan error, 1)}
-	q.stop <- r
-	return <-r.reply
+	select {
+	case q.stop <- r:
+	case <-ctx.Done():
+		// An export is in flight to a slow endpoint: abort it.
+		q.cancel()
+		q.stop <- r
+	}
+	err := <-r.reply
+	q.cancel()
+	return err
 }
 
 func (q *SpanQueue) loop() {
@@ -178,9 +208,9 @@ func (q *SpanQueue) loop() {
 	for {
 		select {
 		case <-q.wake:
-			q.exportWhile(context.Background(), func(n int) bool { return n >= q.cfg.BatchSize })
+			q.exportWhile(q.base, func(n int) bool { return n >= q.cfg.BatchSize })
 		case <-tick.C:
-			q.exportWhile(context.Background(), func(n int) bool { return n > 0 })
+			q.exportWhile(q.base, func(n int) bool { return n > 0 })
 		case r := <-q.flushes:
 			r.reply <- q.exportWhile(r.ctx, func(n int) bool { return n > 0 })
 		case r := <-q.stop:
@@ -216,6 +246,10 @@ func (q *SpanQueue) exportWhile(ctx context.Context, more func(int) bool) error 
 		batch = q.kept.take(batch[:0], q.cfg.BatchSize)
 		batch = q.sampled.take(batch, q.cfg.BatchSize-len(batch))
 		q.mu.Unlock()
+		select {
+		case q.room <- struct{}{}:
+		default:
+		}
 		ectx, cancel := context.WithTimeout(ctx, q.timeout)
 		err := q.exp.ExportSpans(ectx, batch)
 		cancel()

@@ -195,3 +195,68 @@ func TestSlowEndpointKeepsEveryFailedMessageSpan(t *testing.T) {
 		t.Errorf("%v sampled spans counted dropped, %d arrived of 3000", lost, got["sampled"])
 	}
 }
+
+// TestDeferredBuildsKeepKeptWorkWhenTheEndpointStalls: work handed over
+// with Tracer.Defer follows the same rules as spans: with the endpoint
+// stuck, the caller never waits, kept work goes ahead, and sampled work
+// dropped before it is built costs no copy (prepare is not called).
+func TestDeferredBuildsKeepKeptWorkWhenTheEndpointStalls(t *testing.T) {
+	rcv := &receiver{}
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		rcv.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = srv.URL, ProtocolHTTP
+	cfg.Queue = QueueConfig{Size: 300, BatchSize: 100, Interval: 10 * time.Millisecond}
+	m := NewMetrics()
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, m, noEnv, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := p.Tracer("test").(Tracer)
+	if !ok {
+		t.Fatalf("exporting provider's tracer is a %T, not a Tracer", p.Tracer("test"))
+	}
+	var prepared int
+	job := func(name string, prio int) func() func(trace.Tracer) {
+		return func() func(trace.Tracer) {
+			prepared++
+			return func(tr trace.Tracer) {
+				_, s := tr.Start(context.Background(), name, trace.WithAttributes(attribute.Int(PriorityAttribute, prio)))
+				s.End()
+			}
+		}
+	}
+	for range 3000 {
+		tr.Defer(PrioritySampled, 1, job("sampled", PrioritySampled))
+	}
+	for range 200 {
+		tr.Defer(PriorityKept, 1, job("kept", PriorityKept))
+	}
+	close(gate)
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, n := range rcv.names() {
+		got[n]++
+	}
+	if got["kept"] != 200 {
+		t.Errorf("%d of 200 kept spans arrived", got["kept"])
+	}
+	var lost float64
+	for _, r := range DropReasons {
+		lost += m.Dropped(r)
+	}
+	if lost != float64(3200-len(rcv.names())) || m.Dropped(DropKeptQueueFull) != 0 {
+		t.Errorf("%v spans counted dropped (%v kept), %d of 3200 arrived", lost, m.Dropped(DropKeptQueueFull), len(rcv.names()))
+	}
+	// The queues hold 300 spans each, plus a batch in flight: most
+	// sampled work was dropped unprepared.
+	if prepared > 1000 {
+		t.Errorf("%d jobs prepared, want those queued only", prepared)
+	}
+}

@@ -74,6 +74,36 @@ func (s Sampling) Priority(m *Message) int {
 	return PriorityNone
 }
 
+// Deferrer is a tracer that builds spans on a goroutine of its own
+// (exporters/otel.Tracer), so the log pipeline does not pay for them.
+type Deferrer interface {
+	Defer(priority, spans int, prepare func() func(trace.Tracer))
+}
+
+// Emit traces m with priority: later, from a copy of m, when tracer is a
+// Deferrer; now otherwise.
+func Emit(tracer trace.Tracer, mta string, m *Message, priority int) {
+	d, ok := tracer.(Deferrer)
+	if !ok {
+		Trace(tracer, mta, m, priority)
+		return
+	}
+	d.Defer(priority, 1+len(m.Attempts), func() func(trace.Tracer) {
+		cp := m.clone()
+		return func(tr trace.Tracer) { Trace(tr, mta, cp, priority) }
+	})
+}
+
+// clone copies m for a reader on another goroutine: the correlator
+// reuses m once its done callback returns.
+func (m *Message) clone() *Message {
+	cp := *m
+	cp.prev, cp.next = nil, nil
+	cp.Attempts = append([]Attempt(nil), m.Attempts...)
+	cp.Rejects = append([]Reject(nil), m.Rejects...)
+	return &cp
+}
+
 // Trace emits one trace for m: a root span "mta.message" from the earliest
 // time known for the message to its end (see RootSpan), a child span
 // "mta.delivery" per attempt (from the attempt's start, its log time minus

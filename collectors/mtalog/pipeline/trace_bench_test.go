@@ -1,0 +1,101 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/exporters/otel"
+	"github.com/mailscope/mailscope/internal/clock"
+)
+
+// BenchmarkPipelineTracing is BenchmarkPipeline with tracing off, and on
+// against a slow OTLP/HTTP endpoint on loopback (each export answered
+// after 2 s), at the pipeline's default sampling (every failed or slow
+// message, 1% of the rest) and with every message traced. The export
+// queue must never make the pipeline wait: the line rate with a slow
+// endpoint stays near the rate with tracing off; what the queue drops
+// is reported per op.
+func BenchmarkPipelineTracing(b *testing.B) {
+	all := readBatch(b, corpora[0]).Lines
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer slow.Close()
+	for _, bc := range []struct {
+		name  string
+		on    bool
+		ratio float64
+	}{{"off", false, 0}, {"slow-endpoint-default-sampling", true, -1}, {"slow-endpoint-every-message", true, 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Location = time.UTC
+			if bc.ratio >= 0 {
+				cfg.Traces.Ratio = bc.ratio
+			}
+			var p *Pipeline
+			var err error
+			m := otel.NewMetrics()
+			var tp *otel.Provider
+			if bc.on {
+				tc := otel.DefaultConfig()
+				tc.OTLP.Endpoint, tc.OTLP.Protocol = slow.URL, otel.ProtocolHTTP
+				tp, err = otel.New(context.Background(), tc, otel.Info{Name: "bench"}, m, func(string) string { return "" }, slog.New(slog.DiscardHandler))
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err = New(cfg, nil, tp.Tracer("bench"), nil, clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)))
+			} else {
+				p, err = New(cfg, nil, nil, nil, clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)))
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			batch := &source.Batch{Source: "maillog"}
+			if tp != nil {
+				// The steady state of a slow endpoint: the queues full
+				// and dropping, not the first seconds while they fill.
+				for i := 0; i < 100_000 && m.Dropped(otel.DropSampledQueueFull) == 0; i++ {
+					start := (n * 256) % len(all)
+					batch.Lines = all[start:min(start+256, len(all))]
+					p.HandleBatch(batch)
+					n++
+				}
+			}
+			linesBefore, _, _ := p.Counts()
+			droppedBefore := dropped(m)
+			b.ReportAllocs()
+			for b.Loop() {
+				start := (n * 256) % len(all)
+				end := min(start+256, len(all))
+				batch.Lines = all[start:end]
+				p.HandleBatch(batch)
+				n++
+			}
+			lines, _, _ := p.Counts()
+			b.ReportMetric(float64(lines-linesBefore)/b.Elapsed().Seconds(), "lines/s")
+			b.ReportMetric((dropped(m)-droppedBefore)/float64(b.N), "dropped-spans/op")
+			if tp != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				_ = tp.Shutdown(ctx)
+				cancel()
+			}
+		})
+	}
+}
+
+func dropped(m *otel.Metrics) (n float64) {
+	for _, r := range otel.DropReasons {
+		n += m.Dropped(r)
+	}
+	return n
+}
