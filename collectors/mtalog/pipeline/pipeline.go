@@ -90,11 +90,13 @@ type Pipeline struct {
 	ev event.Event
 	// src is the current batch's per-source counters: every line counts
 	// one of them, found by index rather than by a map lookup.
-	src       *sourceCounters
-	sources   map[string]*sourceCounters
-	reasons   reasonCache
-	samples   []Sample
-	nextSlot  int
+	src      *sourceCounters
+	sources  map[string]*sourceCounters
+	reasons  reasonCache
+	samples  []Sample
+	nextSlot int
+	// stateDir is where Close saves the correlator's open messages.
+	stateDir  string
 	unparsedN uint64
 	lines     uint64
 	events    uint64

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/exporters/otel"
-	"github.com/mailscope/mailscope/internal/clock"
 )
 
 // BenchmarkPipelineTracing is BenchmarkPipeline with tracing off, and on
@@ -37,7 +36,6 @@ func BenchmarkPipelineTracing(b *testing.B) {
 	}{{"off", false, 0}, {"slow-endpoint-default-sampling", true, -1}, {"slow-endpoint-every-message", true, 1}} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := DefaultConfig()
-			cfg.Location = time.UTC
 			if bc.ratio >= 0 {
 				cfg.Traces.Ratio = bc.ratio
 			}
@@ -52,9 +50,9 @@ func BenchmarkPipelineTracing(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				p, err = New(cfg, nil, tp.Tracer("bench"), nil, clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)))
+				p, err = New(cfg, Options{MTA: "postfix", Tracer: tp.Tracer("bench")})
 			} else {
-				p, err = New(cfg, nil, nil, nil, clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)))
+				p, err = New(cfg, Options{MTA: "postfix"})
 			}
 			if err != nil {
 				b.Fatal(err)
