@@ -157,7 +157,9 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	if p.sdk == nil {
 		return nil
 	}
-	p.builds.shutdown(ctx)
+	if p.builds != nil {
+		p.builds.shutdown(ctx)
+	}
 	return p.sdk.Shutdown(ctx)
 }
 
@@ -170,9 +172,24 @@ type Info struct {
 	Version string
 }
 
+// Option changes how New's provider behaves.
+type Option func(*options)
+
+type options struct{ wait bool }
+
+// WaitForRoom makes the provider build spans on the caller's goroutine and
+// wait for room in the export queue instead of dropping spans, as long as
+// exports succeed: for a batch job (mailscope replay), never for an agent
+// following live logs.
+func WaitForRoom() Option { return func(o *options) { o.wait = true } }
+
 // New builds the provider for cfg: a no-op one when tracing is off. m
 // counts the span queue's work (nil: a private set nobody reads).
-func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(string) string, logger *slog.Logger) (*Provider, error) {
+func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(string) string, logger *slog.Logger, opts ...Option) (*Provider, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if m == nil {
 		m = NewMetrics()
 	}
@@ -200,11 +217,13 @@ func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(str
 		logger.Warn("Some tracing resource attributes could not be read", "err", err)
 	}
 	spans := NewSpanQueue(exp, cfg.Queue, cfg.OTLP.Timeout, m)
+	spans.wait = o.wait
 	sdk := sdktrace.NewTracerProvider(
 		// Not the SDK's batcher: its queue drops the newest span when full,
 		// whatever it is (a bounced message's as readily as a sampled one).
 		sdktrace.WithSpanProcessor(spans),
 		sdktrace.WithResource(res),
+		sdktrace.WithIDGenerator(idGenerator{}),
 		sdktrace.WithSampler(sdktrace.ParentBased(prioritySampler{ratio: sdktrace.TraceIDRatioBased(cfg.SampleRatio)})),
 	)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
@@ -214,6 +233,9 @@ func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(str
 		logger.Warn("Exporting traces failed", "err", err)
 	}))
 	logger.Info("Tracing enabled", "protocol", protocol, "endpoint", firstNonEmpty(cfg.OTLP.Endpoint, "(from OTEL_* environment)"), "sample_ratio", cfg.SampleRatio, "queue_size", cfg.Queue.Size)
+	if o.wait {
+		return &Provider{TracerProvider: sdk, sdk: sdk}, nil
+	}
 	builds := newBuildQueue(cfg.Queue.Size, m, spans)
 	m.builds.Store(builds)
 	return &Provider{TracerProvider: sdk, sdk: sdk, builds: builds}, nil

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // receiver is an in-process OTLP trace receiver on loopback: the real wire
@@ -223,5 +224,42 @@ func TestValidate(t *testing.T) {
 	}
 	if !strings.Contains(ProtocolHTTP, "http") {
 		t.Fatal("protocol constant")
+	}
+}
+
+// TestRootTakesTheTraceIDItsContextNames: a root span started in a
+// context from traceid.With has that trace id (its children too); others
+// get random ones.
+func TestRootTakesTheTraceIDItsContextNames(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = srv.URL, ProtocolHTTP
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, nil, noEnv, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := traceid.FromMessageID([]byte("<abc@example.com>"))
+	tr := p.Tracer("test")
+	ctx, root := tr.Start(traceid.With(context.Background(), want), "named", trace.WithNewRoot())
+	_, child := tr.Start(ctx, "child")
+	child.End()
+	root.End()
+	_, other := tr.Start(context.Background(), "random")
+	other.End()
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.spans) != 3 {
+		t.Fatalf("%d spans", len(rcv.spans))
+	}
+	for _, s := range rcv.spans {
+		got := trace.TraceID(s.GetTraceId())
+		if (s.GetName() == "random") == (got == want) || !got.IsValid() {
+			t.Errorf("%s: trace id %s (named: %s)", s.GetName(), got, want)
+		}
 	}
 }

@@ -65,6 +65,9 @@ type SpanQueue struct {
 	kept    fifo
 	sampled fifo
 	stopped bool
+	// wait makes OnEnd wait for room rather than drop (WaitForRoom), while
+	// exports succeed (failing is the last export's outcome).
+	wait, failing bool
 
 	// base is the context of every export; Shutdown cancels it when its
 	// own deadline ends with an export in flight.
@@ -108,6 +111,18 @@ func (q *SpanQueue) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 	kept := spanPriority(s) >= PriorityKept
 	q.mu.Lock()
+	for q.wait && !q.stopped && !q.failing && q.kept.len()+q.sampled.len() >= q.cfg.Size {
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+		select {
+		case <-q.room:
+		case <-q.done:
+		}
+		q.mu.Lock()
+	}
 	var drop string
 	switch {
 	case q.stopped:
@@ -253,6 +268,9 @@ func (q *SpanQueue) exportWhile(ctx context.Context, more func(int) bool) error 
 		ectx, cancel := context.WithTimeout(ctx, q.timeout)
 		err := q.exp.ExportSpans(ectx, batch)
 		cancel()
+		q.mu.Lock()
+		q.failing = err != nil
+		q.mu.Unlock()
 		if err != nil {
 			last = err
 			q.m.dropped(DropExportFailed, len(batch))

@@ -260,3 +260,56 @@ func TestDeferredBuildsKeepKeptWorkWhenTheEndpointStalls(t *testing.T) {
 		t.Errorf("%d jobs prepared, want those queued only", prepared)
 	}
 }
+
+// TestWaitForRoomLosesNothing: a batch job's provider waits for the
+// endpoint instead of dropping.
+func TestWaitForRoomLosesNothing(t *testing.T) {
+	rcv := &receiver{}
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		rcv.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = srv.URL, ProtocolHTTP
+	cfg.Queue = QueueConfig{Size: 100, BatchSize: 50, Interval: 10 * time.Millisecond}
+	m := NewMetrics()
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, m, noEnv, quiet, WaitForRoom())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := p.Tracer("test")
+	if _, ok := tr.(Tracer); ok {
+		t.Error("a waiting provider defers span building")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			_, s := tr.Start(context.Background(), "sampled", trace.WithAttributes(attribute.Int(PriorityAttribute, PrioritySampled)))
+			s.End()
+		}
+	}()
+	// The endpoint answers only once the queue is full: the emitter
+	// must be waiting then, not dropping.
+	deadline := time.Now().Add(20 * time.Second)
+	for m.queue.Load().Len() < 100 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+	close(gate)
+	<-done
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.names()); n != 1000 || dropped(m) != 0 {
+		t.Errorf("%d of 1000 spans arrived, %v dropped", n, dropped(m))
+	}
+}
+
+func dropped(m *Metrics) (n float64) {
+	for _, r := range DropReasons {
+		n += m.Dropped(r)
+	}
+	return n
+}

@@ -12,9 +12,12 @@ package correlate
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // Config bounds the table.
@@ -124,6 +127,9 @@ type Message struct {
 	// MessageIDHash is mailclass.HashMessageID of cleanup's message-id (0 if none):
 	// enough to match a known message, without keeping the header.
 	MessageIDHash uint64
+	// TraceID names the message's trace, from its Message-ID
+	// (internal/traceid); zero when it has none.
+	TraceID trace.TraceID
 
 	prev, next *Message
 	// hash is the queue ID's hash in the correlator's table.
@@ -241,6 +247,8 @@ type Correlator struct {
 	evictions  [4]uint64
 	relays     map[string]string
 	lastRelay  string
+	// traceIDs is set by NameTraces.
+	traceIDs bool
 	// expired is the time expire last checked.
 	expired time.Time
 	// latest, when set, is the latest event time believed (LimitTime).
@@ -263,6 +271,11 @@ const maxFree = 1024
 func New(cfg Config, done func(*Message)) *Correlator {
 	return &Correlator{cfg: cfg, byID: newIDTable(), done: done, relays: make(map[string]string)}
 }
+
+// NameTraces makes Observe keep each message's trace id, from its
+// Message-ID (internal/traceid): a SHA-256 per message, which only a
+// pipeline that traces pays.
+func (c *Correlator) NameTraces() { c.traceIDs = true }
 
 // Len is the number of messages held.
 func (c *Correlator) Len() int { return c.byID.n }
@@ -327,6 +340,9 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 	switch ev.Kind {
 	case event.KindMessageID:
 		m.MessageIDHash = mailclass.HashMessageID(ev.MessageID)
+		if c.traceIDs {
+			m.TraceID, _ = traceid.FromMessageID(ev.MessageID)
+		}
 	case event.KindClient, event.KindPickup:
 		m.Origin = ev.Origin
 	case event.KindQueued:

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
@@ -58,6 +60,7 @@ type stateMessage struct {
 	Expired       bool           `json:"expired,omitempty"`
 	Queued        bool           `json:"queued,omitempty"`
 	MessageIDHash string         `json:"message_id_hash,omitempty"`
+	TraceID       string         `json:"trace_id,omitempty"`
 }
 
 type stateAttempt struct {
@@ -103,6 +106,9 @@ func toState(m *Message) stateMessage {
 		Size: m.Size, Nrcpt: m.Nrcpt, AttemptCount: m.AttemptCount, Expired: m.Expired, Queued: m.Queued}
 	if m.MessageIDHash != 0 {
 		s.MessageIDHash = strconv.FormatUint(m.MessageIDHash, 16)
+	}
+	if m.TraceID.IsValid() {
+		s.TraceID = m.TraceID.String()
 	}
 	for _, a := range m.Attempts {
 		s.Attempts = append(s.Attempts, stateAttempt{Time: a.Time, Transport: a.Transport.String(), Status: a.Status.String(),
@@ -245,6 +251,13 @@ func fromStateLine(line []byte, sm *stateMessage, cfg Config, validProvider func
 			return nil, fmt.Errorf("%s: message_id_hash: %w", sm.QueueID, err)
 		}
 		m.MessageIDHash = h
+	}
+	if sm.TraceID != "" {
+		tid, err := trace.TraceIDFromHex(sm.TraceID)
+		if err != nil {
+			return nil, fmt.Errorf("%s: trace_id: %w", sm.QueueID, err)
+		}
+		m.TraceID = tid
 	}
 	for _, a := range sm.Attempts {
 		at := Attempt{Time: a.Time, Relay: a.Relay, Provider: a.Provider, Delay: a.Delay, Delays: a.Delays}

@@ -9,9 +9,11 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // traceAll correlates lines (parsed by the real parser), flushes at the
@@ -148,3 +150,43 @@ func TestSubSecondTimesReachTheSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceIDFromMessageIDOrQueueID: the root asks for the trace id of the
+// message's Message-ID (internal/traceid), or of its queue ID without one.
+func TestTraceIDFromMessageIDOrQueueID(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithIDGenerator(contextIDs{}))
+	defer tp.Shutdown(context.Background())
+	c := New(DefaultConfig(), func(m *Message) { Trace(tp.Tracer("test"), "postfix", m, PriorityKept) })
+	c.NameTraces()
+	for _, l := range []string{
+		"2026-11-26T07:02:41.100000+00:00 mx postfix/cleanup[1]: 601FE984B37: message-id=<abc@example.com>",
+		"2026-11-26T07:02:41.200000+00:00 mx postfix/qmgr[2]: 601FE984B37: removed",
+		"2026-11-26T07:02:42.100000+00:00 mx postfix/qmgr[2]: 701FE984B37: from=<>, size=10, nrcpt=1 (queue active)",
+		"2026-11-26T07:02:42.200000+00:00 mx postfix/qmgr[2]: 701FE984B37: removed",
+	} {
+		var e event.Event
+		if postfix.ParseLine([]byte(l), &e) {
+			c.Observe(&e, "other", 0)
+		}
+	}
+	byMsgID, _ := traceid.FromMessageID([]byte("abc@example.com"))
+	byQueueID := traceid.FromQueueID([]byte("701FE984B37"), time.Date(2026, 11, 26, 7, 2, 42, 0, time.UTC).Unix())
+	spans := rec.Ended()
+	if len(spans) != 2 || spans[0].SpanContext().TraceID() != byMsgID || spans[1].SpanContext().TraceID() != byQueueID {
+		for _, s := range spans {
+			t.Errorf("%s", s.SpanContext().TraceID())
+		}
+		t.Errorf("want %s then %s", byMsgID, byQueueID)
+	}
+}
+
+// contextIDs is the ID generator rule exporters/otel follows.
+type contextIDs struct{}
+
+func (contextIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	tid, _ := traceid.From(ctx)
+	return tid, trace.SpanID{1}
+}
+
+func (contextIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return trace.SpanID{2} }

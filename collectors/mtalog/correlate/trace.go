@@ -12,6 +12,7 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // Sampling decides which messages become traces: every failed (deferred,
@@ -111,11 +112,17 @@ func (m *Message) clone() *Message {
 // for rejects and deferrals. Span times are the log's, to the precision the
 // log has; no address is recorded (recipients are reduced to providers),
 // but the root carries the queue ID in clear. Every span carries priority
-// in "sampling.priority", which the export queue reads.
+// in "sampling.priority", which the export queue reads. The trace id comes
+// from the Message-ID, or the queue ID without one (internal/traceid),
+// when the tracer provider honours it (exporters/otel does).
 func Trace(tracer trace.Tracer, mta string, m *Message, priority int) {
 	start, end := RootSpan(m)
 	prio := attribute.Int("sampling.priority", priority)
-	ctx, root := tracer.Start(context.Background(), "mta.message",
+	tid := m.TraceID
+	if !tid.IsValid() {
+		tid = traceid.FromQueueID(m.queueID(), m.FirstSeen.Unix())
+	}
+	ctx, root := tracer.Start(traceid.With(context.Background(), tid), "mta.message",
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithTimestamp(start),

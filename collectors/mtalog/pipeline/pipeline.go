@@ -118,6 +118,9 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, classifier: mail.Classifier, providers: mail.Providers,
 		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
+	if o.Tracer != nil {
+		p.corr.NameTraces()
+	}
 	p.m = newMetrics(&p.mu, o.MTA, func() float64 {
 		p.mu.Lock()
 		defer p.mu.Unlock()
