@@ -2,6 +2,7 @@ package mtalog_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	_ "github.com/mailscope/mailscope/collectors/mtalog/pipeline" // the real pipeline
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // A message deferred before a stop and delivered after it (lines of a real
@@ -63,13 +65,12 @@ func TestDeferredMessageSurvivesARestart(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
 		appendLines(t, logPath, lines)
-		deadline := time.Now().Add(20 * time.Second)
-		for counter(t, reg, "mailscope_mta_log_lines_total") < wantLines {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %v of %v lines read", counter(t, reg, "mailscope_mta_log_lines_total"), wantLines)
+		testwait.For(t, 20*time.Second, "the lines read", func() error {
+			if n := counter(t, reg, "mailscope_mta_log_lines_total"); n < wantLines {
+				return fmt.Errorf("%v of %v lines read", n, wantLines)
 			}
-			time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-		}
+			return nil
+		})
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package otel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mailscope/mailscope/internal/testwait"
 )
 
 // gatedExporter holds every export until open is closed, then records the
@@ -293,10 +296,12 @@ func TestWaitForRoomLosesNothing(t *testing.T) {
 	}()
 	// The endpoint answers only once the queue is full: the emitter
 	// must be waiting then, not dropping.
-	deadline := time.Now().Add(20 * time.Second)
-	for m.queue.Load().Len() < 100 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond) // polling a condition, with a deadline
-	}
+	testwait.For(t, 20*time.Second, "a full queue", func() error {
+		if n := m.queue.Load().Len(); n < 100 {
+			return fmt.Errorf("%d spans queued", n)
+		}
+		return nil
+	})
 	close(gate)
 	<-done
 	if err := p.Shutdown(context.Background()); err != nil {

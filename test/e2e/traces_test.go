@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/internal/traceid"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
@@ -103,7 +104,7 @@ func (s *traceMailSetup) send(t *testing.T, n int, to string) {
 func (s *traceMailSetup) settle(t *testing.T, want int) map[string]*maillogMessage {
 	t.Helper()
 	var msgs map[string]*maillogMessage
-	harness.Eventually(t, 90*time.Second, "messages removed in the Postfix log", func() error {
+	testwait.For(t, 90*time.Second, "messages removed in the Postfix log", func() error {
 		msgs = readMaillog(t, s.pf.Log)
 		n := 0
 		for _, m := range msgs {
@@ -191,7 +192,7 @@ func TestTracesOfEveryRemovedMessage(t *testing.T) {
 	rcv := harness.StartOTLPReceiver(t, 0)
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: traceAgentConfig(s.pf.Log, rcv.URL, "", "")})
 
-	harness.Eventually(t, 60*time.Second, "one trace per removed message", func() error {
+	testwait.For(t, 60*time.Second, "one trace per removed message", func() error {
 		roots, children := rootsByQueueID(rcv.Spans())
 		var errs []string
 		for qid, m := range msgs {
@@ -241,7 +242,7 @@ func TestTracesSlowReceiverKeepsFailedMessages(t *testing.T) {
 		}
 		return sum
 	}
-	harness.Eventually(t, 120*time.Second, "every failed message's trace, and every other span exported or counted dropped", func() error {
+	testwait.For(t, 120*time.Second, "every failed message's trace, and every other span exported or counted dropped", func() error {
 		roots, children := rootsByQueueID(rcv.Spans())
 		for qid, m := range msgs {
 			if m.removed && m.failed {
@@ -281,7 +282,7 @@ func TestTracesDeferredMessageAcrossARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var qid string
-	harness.Eventually(t, 60*time.Second, "the deferral in the log and in the first agent", func() error {
+	testwait.For(t, 60*time.Second, "the deferral in the log and in the first agent", func() error {
 		for id, m := range readMaillog(t, s.pf.Log) {
 			if m.messageID == msgID && m.attempts >= 1 {
 				qid = id
@@ -319,7 +320,7 @@ func TestTracesDeferredMessageAcrossARestart(t *testing.T) {
 	second := harness.StartAgent(t, harness.AgentOptions{Config: cfg})
 	harness.Run(t, harness.RequireBinary(t, "postqueue", "postfix"), "-c", s.pf.ConfigDir, "-f")
 
-	harness.Eventually(t, 90*time.Second, "one trace with both attempts", func() error {
+	testwait.For(t, 90*time.Second, "one trace with both attempts", func() error {
 		m := readMaillog(t, s.pf.Log)[qid]
 		if !m.removed {
 			harness.Run(t, harness.RequireBinary(t, "postqueue", "postfix"), "-c", s.pf.ConfigDir, "-f")
@@ -365,7 +366,7 @@ func TestTracesTwoAgentsJoinByMessageID(t *testing.T) {
 	harness.StartAgent(t, harness.AgentOptions{Config: traceAgentConfig(relay.Log, rcv.URL, "", "")})
 	harness.Run(t, smtpSource, "-m", "3", "-s", "1", "-f", "sender@edge.test", "-t", "user@final.test", edge.Addr("smtp"))
 
-	harness.Eventually(t, 90*time.Second, "each message one trace with the edge's and the relay's roots", func() error {
+	testwait.For(t, 90*time.Second, "each message one trace with the edge's and the relay's roots", func() error {
 		edgeMsgs, relayMsgs := readMaillog(t, edge.Log), readMaillog(t, relay.Log)
 		byMsgID := map[string][]string{} // Message-ID -> queue IDs on both hosts
 		for _, msgs := range []map[string]*maillogMessage{edgeMsgs, relayMsgs} {

@@ -127,13 +127,49 @@ type Message struct {
 	// MessageIDHash is mailclass.HashMessageID of cleanup's message-id (0 if none):
 	// enough to match a known message, without keeping the header.
 	MessageIDHash uint64
-	// TraceID names the message's trace, from its Message-ID
-	// (internal/traceid); zero when it has none.
-	TraceID trace.TraceID
+	// The Message-ID is kept (when the correlator names traces) for the
+	// trace id, which is hashed from it only if the message is traced,
+	// on the tracer's goroutine (see TraceID): inline up to
+	// inlineMessageID bytes, longer ones in msgIDLong. A message restored
+	// from a saved state has its trace id instead.
+	msgID     [inlineMessageID]byte
+	msgIDLen  uint8
+	msgIDLong string
+	traceID   trace.TraceID
 
 	prev, next *Message
 	// hash is the queue ID's hash in the correlator's table.
 	hash uint64
+}
+
+// inlineMessageID is the longest Message-ID a message holds without a
+// string: Postfix's own and most clients' fit.
+const inlineMessageID = 64
+
+// setMessageID keeps id for TraceID.
+func (m *Message) setMessageID(id []byte) {
+	m.msgIDLong, m.msgIDLen = "", 0
+	if len(id) > inlineMessageID {
+		m.msgIDLong = string(id)
+		return
+	}
+	m.msgIDLen = uint8(copy(m.msgID[:], id))
+}
+
+// TraceID is the id of the message's trace (internal/traceid): from its
+// Message-ID, or from its queue ID and first sight without one.
+func (m *Message) TraceID() trace.TraceID {
+	if m.traceID.IsValid() {
+		return m.traceID
+	}
+	id := m.msgID[:m.msgIDLen]
+	if m.msgIDLong != "" {
+		id = []byte(m.msgIDLong)
+	}
+	if tid, ok := traceid.FromMessageID(id); ok {
+		return tid
+	}
+	return traceid.FromQueueID(m.queueID(), m.FirstSeen.Unix())
 }
 
 // shortQueueID is the longest queue ID a message holds without a string:
@@ -272,9 +308,8 @@ func New(cfg Config, done func(*Message)) *Correlator {
 	return &Correlator{cfg: cfg, byID: newIDTable(), done: done, relays: make(map[string]string)}
 }
 
-// NameTraces makes Observe keep each message's trace id, from its
-// Message-ID (internal/traceid): a SHA-256 per message, which only a
-// pipeline that traces pays.
+// NameTraces makes Observe keep each message's Message-ID, so its trace
+// is named after it (Message.TraceID); a pipeline that traces calls it.
 func (c *Correlator) NameTraces() { c.traceIDs = true }
 
 // Len is the number of messages held.
@@ -341,7 +376,7 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 	case event.KindMessageID:
 		m.MessageIDHash = mailclass.HashMessageID(ev.MessageID)
 		if c.traceIDs {
-			m.TraceID, _ = traceid.FromMessageID(ev.MessageID)
+			m.setMessageID(ev.MessageID)
 		}
 	case event.KindClient, event.KindPickup:
 		m.Origin = ev.Origin

@@ -107,9 +107,8 @@ func toState(m *Message) stateMessage {
 	if m.MessageIDHash != 0 {
 		s.MessageIDHash = strconv.FormatUint(m.MessageIDHash, 16)
 	}
-	if m.TraceID.IsValid() {
-		s.TraceID = m.TraceID.String()
-	}
+	// The trace id, not the Message-ID: the file keeps no header.
+	s.TraceID = m.TraceID().String()
 	for _, a := range m.Attempts {
 		s.Attempts = append(s.Attempts, stateAttempt{Time: a.Time, Transport: a.Transport.String(), Status: a.Status.String(),
 			DSN: string(mailclass.AppendDSN(nil, a.DSN)), Reason: reasonName(a.Reason), Relay: a.Relay, Provider: a.Provider,
@@ -257,7 +256,7 @@ func fromStateLine(line []byte, sm *stateMessage, cfg Config, validProvider func
 		if err != nil {
 			return nil, fmt.Errorf("%s: trace_id: %w", sm.QueueID, err)
 		}
-		m.TraceID = tid
+		m.traceID = tid
 	}
 	for _, a := range sm.Attempts {
 		at := Attempt{Time: a.Time, Relay: a.Relay, Provider: a.Provider, Delay: a.Delay, Delays: a.Delays}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/mailclass"
-	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 )
 
 // TestSaveLoadKeepsADeferredMessageWhole: a message deferred before a
@@ -69,11 +68,10 @@ func TestSaveLoadMidCorpusIsTheStraightRun(t *testing.T) {
 	}
 	defer f.Close()
 	var evs []*event.Event
+	clk := newLineClock()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		e := &event.Event{}
-		if postfix.ParseLine(append([]byte(nil), sc.Bytes()...), e) {
-			e.Delays = postfix.ParseDelays(e.DelaysText)
+		if e := parseDated(clk, sc.Text()); e != nil {
 			evs = append(evs, e)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/traceid"
 )
 
@@ -32,12 +33,10 @@ func traceAll(t *testing.T, lines []string) (roots map[[8]byte]sdktrace.ReadOnly
 		done = append(done, &cp)
 		Trace(tr, "postfix", m, PriorityKept)
 	})
+	clk := newLineClock()
 	for _, l := range lines {
-		var e event.Event
-		if postfix.ParseLine([]byte(l), &e) {
-			// As the pipeline does when it traces.
-			e.Delays = postfix.ParseDelays(e.DelaysText)
-			c.Observe(&e, "other", 0)
+		if e := parseDated(clk, l); e != nil {
+			c.Observe(e, "other", 0)
 		}
 	}
 	c.Flush()
@@ -53,6 +52,29 @@ func traceAll(t *testing.T, lines []string) (roots map[[8]byte]sdktrace.ReadOnly
 		}
 	}
 	return roots, children, msgs
+}
+
+// newLineClock dates lines as a live source does, in UTC, in December
+// 2026 (the corpus's RFC 3164 lines are of late November).
+func newLineClock() *source.LiveClock {
+	clk := source.NewLiveClock(time.UTC)
+	clk.SetNow(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	return clk
+}
+
+// parseDated parses a line with the real parser and dates it as its
+// source would (the parser leaves the time to the source); nil when it
+// does not parse. The event owns a copy of the line.
+func parseDated(clk *source.LiveClock, line string) *event.Event {
+	b := []byte(line)
+	e := &event.Event{}
+	if !postfix.ParseLine(b, e) {
+		return nil
+	}
+	e.Time = clk.LineTime(b)
+	// As the pipeline does when it traces.
+	e.Delays = postfix.ParseDelays(e.DelaysText)
+	return e
 }
 
 // checkCover reports a child that starts before or ends after its root,
@@ -159,15 +181,15 @@ func TestTraceIDFromMessageIDOrQueueID(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 	c := New(DefaultConfig(), func(m *Message) { Trace(tp.Tracer("test"), "postfix", m, PriorityKept) })
 	c.NameTraces()
+	clk := newLineClock()
 	for _, l := range []string{
 		"2026-11-26T07:02:41.100000+00:00 mx postfix/cleanup[1]: 601FE984B37: message-id=<abc@example.com>",
 		"2026-11-26T07:02:41.200000+00:00 mx postfix/qmgr[2]: 601FE984B37: removed",
 		"2026-11-26T07:02:42.100000+00:00 mx postfix/qmgr[2]: 701FE984B37: from=<>, size=10, nrcpt=1 (queue active)",
 		"2026-11-26T07:02:42.200000+00:00 mx postfix/qmgr[2]: 701FE984B37: removed",
 	} {
-		var e event.Event
-		if postfix.ParseLine([]byte(l), &e) {
-			c.Observe(&e, "other", 0)
+		if e := parseDated(clk, l); e != nil {
+			c.Observe(e, "other", 0)
 		}
 	}
 	byMsgID, _ := traceid.FromMessageID([]byte("abc@example.com"))

@@ -118,11 +118,7 @@ func (m *Message) clone() *Message {
 func Trace(tracer trace.Tracer, mta string, m *Message, priority int) {
 	start, end := RootSpan(m)
 	prio := attribute.Int("sampling.priority", priority)
-	tid := m.TraceID
-	if !tid.IsValid() {
-		tid = traceid.FromQueueID(m.queueID(), m.FirstSeen.Unix())
-	}
-	ctx, root := tracer.Start(traceid.With(context.Background(), tid), "mta.message",
+	ctx, root := tracer.Start(traceid.With(context.Background(), m.TraceID()), "mta.message",
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithTimestamp(start),

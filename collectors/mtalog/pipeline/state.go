@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/mailscope/mailscope/internal/mailclass"
 	"github.com/mailscope/mailscope/internal/atomicfile"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // StateFile is where, in the collector's state directory, a graceful stop
