@@ -26,12 +26,12 @@ type Tracer struct {
 
 // Defer queues the work of making spans (about spans of them) for the
 // builder goroutine; priority is the spans' PriorityAttribute. It never
-// blocks. prepare is called, on the caller's goroutine, only if the work
-// is queued (a full queue drops it before it costs a copy); the build
-// function it returns runs later, on another goroutine, so it must own
-// what it reads.
-func (t Tracer) Defer(priority, spans int, prepare func() func(trace.Tracer)) {
-	t.q.add(t.Tracer, spans, prepare, priority >= PriorityKept)
+// blocks. job.Prepare is called, on the caller's goroutine, only if the
+// work is queued (a full queue drops it before it costs a copy, and a
+// caller that passes a pointer allocates nothing); the build function it
+// returns runs later, on another goroutine, so it must own what it reads.
+func (t Tracer) Defer(priority, spans int, job interface{ Prepare() func(trace.Tracer) }) {
+	t.q.add(t.Tracer, spans, job, priority >= PriorityKept)
 }
 
 type builderState uint8
@@ -74,7 +74,7 @@ func newBuildQueue(size int, m *Metrics, spans *SpanQueue) *buildQueue {
 	return q
 }
 
-func (q *buildQueue) add(tr trace.Tracer, spans int, prepare func() func(trace.Tracer), kept bool) {
+func (q *buildQueue) add(tr trace.Tracer, spans int, job interface{ Prepare() func(trace.Tracer) }, kept bool) {
 	j := buildJob{tr: tr, spans: spans}
 	q.mu.Lock()
 	var drop string
@@ -107,7 +107,7 @@ func (q *buildQueue) add(tr trace.Tracer, spans int, prepare func() func(trace.T
 	}
 	queued := drop == "" || (kept && drop == DropSampledQueueFull)
 	if queued {
-		j.build = prepare()
+		j.build = job.Prepare()
 		if kept {
 			q.kept = append(q.kept, j)
 			q.keptSpans += j.spans

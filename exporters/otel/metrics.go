@@ -12,6 +12,9 @@ import (
 // so the counters never go back.
 type Metrics struct {
 	drops    *prometheus.CounterVec
+	// byReason are drops' series, resolved once: a drop is counted on
+	// the caller's goroutine, the log pipeline's among them.
+	byReason map[string]prometheus.Counter
 	exported prometheus.Counter
 	length   prometheus.GaugeFunc
 	capacity prometheus.GaugeFunc
@@ -55,8 +58,9 @@ func NewMetrics() *Metrics {
 		}
 		return 0
 	})
+	m.byReason = make(map[string]prometheus.Counter, len(DropReasons))
 	for _, r := range DropReasons {
-		m.drops.WithLabelValues(r)
+		m.byReason[r] = m.drops.WithLabelValues(r)
 	}
 	return m
 }
@@ -79,7 +83,7 @@ func (m *Metrics) Dropped(reason string) float64 {
 func (m *Metrics) Exported() float64 { return counterValue(m.exported) }
 
 func (m *Metrics) dropped(reason string, n int) {
-	m.drops.WithLabelValues(reason).Add(float64(n))
+	m.byReason[reason].Add(float64(n))
 }
 
 func counterValue(c prometheus.Counter) float64 {

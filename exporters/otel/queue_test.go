@@ -224,14 +224,8 @@ func TestDeferredBuildsKeepKeptWorkWhenTheEndpointStalls(t *testing.T) {
 		t.Fatalf("exporting provider's tracer is a %T, not a Tracer", p.Tracer("test"))
 	}
 	var prepared int
-	job := func(name string, prio int) func() func(trace.Tracer) {
-		return func() func(trace.Tracer) {
-			prepared++
-			return func(tr trace.Tracer) {
-				_, s := tr.Start(context.Background(), name, trace.WithAttributes(attribute.Int(PriorityAttribute, prio)))
-				s.End()
-			}
-		}
+	job := func(name string, prio int) *testJob {
+		return &testJob{prepared: &prepared, name: name, prio: prio}
 	}
 	for range 3000 {
 		tr.Defer(PrioritySampled, 1, job("sampled", PrioritySampled))
@@ -317,4 +311,19 @@ func dropped(m *Metrics) (n float64) {
 		n += m.Dropped(r)
 	}
 	return n
+}
+
+// testJob makes one span named name, counting its preparations.
+type testJob struct {
+	prepared *int
+	name     string
+	prio     int
+}
+
+func (j *testJob) Prepare() func(trace.Tracer) {
+	*j.prepared++
+	return func(tr trace.Tracer) {
+		_, s := tr.Start(context.Background(), j.name, trace.WithAttributes(attribute.Int(PriorityAttribute, j.prio)))
+		s.End()
+	}
 }

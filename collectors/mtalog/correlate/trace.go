@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"context"
-	"hash/fnv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -59,11 +58,13 @@ func (s Sampling) Priority(m *Message) int {
 	if s.Ratio >= 1 {
 		return PrioritySampled
 	}
-	h := fnv.New64a()
-	h.Write(m.queueID())
-	// FNV's high bits barely change between similar short IDs; a
-	// splitmix64 finaliser spreads them.
-	x := h.Sum64()
+	// FNV-1a of the queue ID (inline: hash/fnv's hasher would be an
+	// allocation per message). FNV's high bits barely change between
+	// similar short IDs; a splitmix64 finaliser spreads them.
+	x := uint64(14695981039346656037)
+	for _, c := range m.queueID() {
+		x = (x ^ uint64(c)) * 1099511628211
+	}
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
@@ -76,23 +77,47 @@ func (s Sampling) Priority(m *Message) int {
 }
 
 // Deferrer is a tracer that builds spans on a goroutine of its own
-// (exporters/otel.Tracer), so the log pipeline does not pay for them.
+// (exporters/otel.Tracer), so the log pipeline does not pay for them. It
+// calls job.Prepare, on the caller's goroutine, only for work it queues.
 type Deferrer interface {
-	Defer(priority, spans int, prepare func() func(trace.Tracer))
+	Defer(priority, spans int, job interface{ Prepare() func(trace.Tracer) })
 }
 
-// Emit traces m with priority: later, from a copy of m, when tracer is a
-// Deferrer; now otherwise.
-func Emit(tracer trace.Tracer, mta string, m *Message, priority int) {
-	d, ok := tracer.(Deferrer)
-	if !ok {
-		Trace(tracer, mta, m, priority)
+// Emitter traces the messages a pipeline hands it. Not safe for
+// concurrent use: the pipeline serialises its calls.
+type Emitter struct {
+	tracer trace.Tracer
+	defers Deferrer
+	mta    string
+	// m and priority are the message Emit is handing over, for Prepare.
+	m        *Message
+	priority int
+}
+
+// NewEmitter traces with tracer, whose spans say they come from mta.
+func NewEmitter(tracer trace.Tracer, mta string) *Emitter {
+	d, _ := tracer.(Deferrer)
+	return &Emitter{tracer: tracer, defers: d, mta: mta}
+}
+
+// Emit traces m with priority: later, from a copy of m, when the tracer
+// is a Deferrer (a message its queue has no room for costs no copy and
+// no allocation); now otherwise.
+func (e *Emitter) Emit(m *Message, priority int) {
+	if e.defers == nil {
+		Trace(e.tracer, e.mta, m, priority)
 		return
 	}
-	d.Defer(priority, 1+len(m.Attempts), func() func(trace.Tracer) {
-		cp := m.clone()
-		return func(tr trace.Tracer) { Trace(tr, mta, cp, priority) }
-	})
+	e.m, e.priority = m, priority
+	e.defers.Defer(priority, 1+len(m.Attempts), e)
+	e.m = nil
+}
+
+// Prepare copies the message Emit is handing over and returns the work
+// of tracing it.
+func (e *Emitter) Prepare() func(trace.Tracer) {
+	cp, mta, priority := e.m.clone(), e.mta, e.priority
+	return func(tr trace.Tracer) { Trace(tr, mta, cp, priority) }
 }
 
 // clone copies m for a reader on another goroutine: the correlator

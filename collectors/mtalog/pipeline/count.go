@@ -135,7 +135,7 @@ func (p *Pipeline) messageDone(msg *correlate.Message) {
 	}
 	if p.tracer != nil {
 		if prio := p.traces.Priority(msg); prio != correlate.PriorityNone {
-			correlate.Emit(p.tracer, p.mta, msg, prio)
+			p.emitter.Emit(msg, prio)
 		}
 	}
 }

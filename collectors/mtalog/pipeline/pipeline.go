@@ -81,8 +81,10 @@ type Pipeline struct {
 	providerCache providerCache
 	corr          *correlate.Correlator
 	tracer        trace.Tracer
-	logger        *slog.Logger
-	m             *metrics
+	// emitter hands kept messages to tracer (nil without one).
+	emitter *correlate.Emitter
+	logger  *slog.Logger
+	m       *metrics
 	// clock bounds line times for the correlator (Options.Clock).
 	clock clock.Clock
 
@@ -120,6 +122,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	if o.Tracer != nil {
 		p.corr.NameTraces()
+		p.emitter = correlate.NewEmitter(o.Tracer, o.MTA)
 	}
 	p.m = newMetrics(&p.mu, o.MTA, func() float64 {
 		p.mu.Lock()
