@@ -152,22 +152,9 @@ func TestSpanQueueCountsFailedExportsAndShutdownLeftovers(t *testing.T) {
 // this replaced dropped the newest spans when its queue was full, kept or
 // not.
 func TestSlowEndpointKeepsEveryFailedMessageSpan(t *testing.T) {
-	rcv := &receiver{}
-	gate := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-gate
-		rcv.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	defer func() {
-		select {
-		case <-gate:
-		default:
-			close(gate)
-		}
-	}()
+	rcv, gate, url := gatedEndpoint(t)
 	cfg := DefaultConfig()
-	cfg.OTLP.Endpoint, cfg.OTLP.Protocol, cfg.SampleRatio = srv.URL, ProtocolHTTP, 1
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol, cfg.SampleRatio = url, ProtocolHTTP, 1
 	cfg.Queue = QueueConfig{Size: 1000, BatchSize: 100, Interval: 10 * time.Millisecond}
 	m := NewMetrics()
 	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, m, noEnv, quiet)
@@ -204,15 +191,9 @@ func TestSlowEndpointKeepsEveryFailedMessageSpan(t *testing.T) {
 // stuck, the caller never waits, kept work goes ahead, and sampled work
 // dropped before it is built costs no copy (prepare is not called).
 func TestDeferredBuildsKeepKeptWorkWhenTheEndpointStalls(t *testing.T) {
-	rcv := &receiver{}
-	gate := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-gate
-		rcv.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
+	rcv, gate, url := gatedEndpoint(t)
 	cfg := DefaultConfig()
-	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = srv.URL, ProtocolHTTP
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = url, ProtocolHTTP
 	cfg.Queue = QueueConfig{Size: 300, BatchSize: 100, Interval: 10 * time.Millisecond}
 	m := NewMetrics()
 	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, m, noEnv, quiet)
@@ -261,15 +242,9 @@ func TestDeferredBuildsKeepKeptWorkWhenTheEndpointStalls(t *testing.T) {
 // TestWaitForRoomLosesNothing: a batch job's provider waits for the
 // endpoint instead of dropping.
 func TestWaitForRoomLosesNothing(t *testing.T) {
-	rcv := &receiver{}
-	gate := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-gate
-		rcv.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
+	rcv, gate, url := gatedEndpoint(t)
 	cfg := DefaultConfig()
-	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = srv.URL, ProtocolHTTP
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = url, ProtocolHTTP
 	cfg.Queue = QueueConfig{Size: 100, BatchSize: 50, Interval: 10 * time.Millisecond}
 	m := NewMetrics()
 	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, m, noEnv, quiet, WaitForRoom())
@@ -326,4 +301,23 @@ func (j *testJob) Prepare() func(trace.Tracer) {
 		_, s := tr.Start(context.Background(), j.name, trace.WithAttributes(attribute.Int(PriorityAttribute, j.prio)))
 		s.End()
 	}
+}
+
+// gatedEndpoint is an OTLP/HTTP endpoint that answers no request before
+// the test closes gate (or ends).
+func gatedEndpoint(t *testing.T) (rcv *receiver, gate chan struct{}, url string) {
+	rcv, gate = &receiver{}, make(chan struct{})
+	released := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-gate:
+		case <-released:
+		}
+		rcv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		close(released)
+		srv.Close()
+	})
+	return rcv, gate, srv.URL
 }

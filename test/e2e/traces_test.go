@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/otlptest"
 	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/internal/traceid"
 	"github.com/mailscope/mailscope/test/e2e/harness"
@@ -139,8 +140,8 @@ func traceAgentConfig(maillog, endpoint, extraTracing, stateDir string) string {
 
 // rootsByQueueID groups the received spans: each message root by its
 // queue ID, with its children.
-func rootsByQueueID(spans []harness.Span) (roots map[string][]harness.Span, children map[string][]harness.Span) {
-	roots, children = map[string][]harness.Span{}, map[string][]harness.Span{}
+func rootsByQueueID(spans []otlptest.Span) (roots map[string][]otlptest.Span, children map[string][]otlptest.Span) {
+	roots, children = map[string][]otlptest.Span{}, map[string][]otlptest.Span{}
 	for _, s := range spans {
 		switch s.Name {
 		case "mta.message":
@@ -153,7 +154,7 @@ func rootsByQueueID(spans []harness.Span) (roots map[string][]harness.Span, chil
 }
 
 // checkTrace says what is wrong with the trace of one removed message.
-func checkTrace(qid string, m *maillogMessage, roots map[string][]harness.Span, children map[string][]harness.Span) error {
+func checkTrace(qid string, m *maillogMessage, roots map[string][]otlptest.Span, children map[string][]otlptest.Span) error {
 	rs := roots[qid]
 	if len(rs) != 1 {
 		return fmt.Errorf("%s: %d roots, want 1", qid, len(rs))
@@ -189,7 +190,7 @@ func TestTracesOfEveryRemovedMessage(t *testing.T) {
 	s.send(t, 2, "user@defer.test")
 	// 30 sent, 3 bounced and their 3 notices (discarded locally).
 	msgs := s.settle(t, 36)
-	rcv := harness.StartOTLPReceiver(t, 0)
+	rcv := otlptest.Start(t, 0)
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: traceAgentConfig(s.pf.Log, rcv.URL, "", "")})
 
 	testwait.For(t, 60*time.Second, "one trace per removed message", func() error {
@@ -226,7 +227,7 @@ func TestTracesSlowReceiverKeepsFailedMessages(t *testing.T) {
 	s.send(t, 40, "user@ok.test")
 	s.send(t, 3, "user@bounce.test")
 	msgs := s.settle(t, 46)
-	rcv := harness.StartOTLPReceiver(t, 2*time.Second)
+	rcv := otlptest.Start(t, 2*time.Second)
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: traceAgentConfig(s.pf.Log, rcv.URL, "  queue_size: 16\n  batch_size: 8\n", "")})
 	var spans float64
 	for _, m := range msgs {
@@ -272,7 +273,7 @@ func TestTracesSlowReceiverKeepsFailedMessages(t *testing.T) {
 // received again.
 func TestTracesDeferredMessageAcrossARestart(t *testing.T) {
 	s := startTraceMail(t)
-	rcv := harness.StartOTLPReceiver(t, 0)
+	rcv := otlptest.Start(t, 0)
 	stateDir := harness.Dir(t)
 	cfg := traceAgentConfig(s.pf.Log, rcv.URL, "", stateDir)
 	first := harness.StartAgent(t, harness.AgentOptions{Config: cfg})
@@ -361,7 +362,7 @@ func TestTracesTwoAgentsJoinByMessageID(t *testing.T) {
 		MainCF:    fmt.Sprintf("relay_domains = final.test\ntransport_maps = inline:{final.test=smtp:[127.0.0.1]:%d}\n", pRelay),
 	})
 	harness.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", pSink), 30*time.Second)
-	rcv := harness.StartOTLPReceiver(t, 0)
+	rcv := otlptest.Start(t, 0)
 	harness.StartAgent(t, harness.AgentOptions{Config: traceAgentConfig(edge.Log, rcv.URL, "", "")})
 	harness.StartAgent(t, harness.AgentOptions{Config: traceAgentConfig(relay.Log, rcv.URL, "", "")})
 	harness.Run(t, smtpSource, "-m", "3", "-s", "1", "-f", "sender@edge.test", "-t", "user@final.test", edge.Addr("smtp"))

@@ -454,6 +454,12 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 	}
 	m.setQueueID(ev.QueueID)
 	m.FirstSeen, m.LastSeen = ev.Time, ev.Time
+	c.append(m)
+	return m
+}
+
+// append adds m to the table as its newest message.
+func (c *Correlator) append(m *Message) {
 	c.byID.put(m)
 	m.prev = c.tail
 	if c.tail != nil {
@@ -462,7 +468,6 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 		c.head = m
 	}
 	c.tail = m
-	return m
 }
 
 // expire drops messages first seen more than TTL before now (log time).

@@ -196,14 +196,7 @@ func (c *Correlator) Load(r io.Reader, validProvider func(string) bool) (LoadSta
 		for i := range m.Attempts {
 			m.Attempts[i].Relay = c.intern([]byte(m.Attempts[i].Relay))
 		}
-		c.byID.put(m)
-		m.prev = c.tail
-		if c.tail != nil {
-			c.tail.next = m
-		} else {
-			c.head = m
-		}
-		c.tail = m
+		c.append(m)
 		st.Restored++
 	}
 	return st, nil

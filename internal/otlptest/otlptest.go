@@ -1,4 +1,7 @@
-package harness
+// Package otlptest is an OTLP/HTTP trace receiver for tests (tests only): it
+// decodes every export request in the wire format a collector reads and
+// keeps the spans.
+package otlptest
 
 import (
 	"encoding/hex"
@@ -15,10 +18,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// OTLPReceiver is an OTLP/HTTP trace receiver on loopback: it decodes
+// Receiver is an OTLP/HTTP trace receiver on loopback: it decodes
 // every export request (protobuf ExportTraceServiceRequest, the wire
 // format a collector reads) and keeps the spans.
-type OTLPReceiver struct {
+type Receiver struct {
 	// URL is the endpoint's base URL (spans go to URL/v1/traces).
 	URL string
 	// Delay is how long each request waits before it is answered: a
@@ -31,11 +34,11 @@ type OTLPReceiver struct {
 	requests int
 }
 
-// StartOTLPReceiver starts a receiver that answers each request after
+// Start starts a receiver that answers each request after
 // delay; it stops when the test ends.
-func StartOTLPReceiver(t testing.TB, delay time.Duration) *OTLPReceiver {
+func Start(t testing.TB, delay time.Duration) *Receiver {
 	t.Helper()
-	r := &OTLPReceiver{delay: delay, stop: make(chan struct{})}
+	r := &Receiver{delay: delay, stop: make(chan struct{})}
 	srv := httptest.NewServer(r)
 	r.URL = srv.URL
 	t.Cleanup(func() {
@@ -46,7 +49,7 @@ func StartOTLPReceiver(t testing.TB, delay time.Duration) *OTLPReceiver {
 }
 
 // ServeHTTP implements http.Handler.
-func (r *OTLPReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path != "/v1/traces" {
 		http.NotFound(w, req)
 		return
@@ -94,7 +97,7 @@ type Span struct {
 }
 
 // Spans returns what was received so far.
-func (r *OTLPReceiver) Spans() []Span {
+func (r *Receiver) Spans() []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Span, 0, len(r.spans))
