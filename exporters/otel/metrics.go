@@ -29,7 +29,7 @@ func NewMetrics() *Metrics {
 	m := &Metrics{
 		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailscope_trace_spans_dropped_total",
-			Help: "Spans that never left the agent, by reason: queue_full_sampled (a ratio-sampled span, dropped first), queue_full_kept (a failed or slow message's span: the queue was full of them), export_failed, shutdown.",
+			Help: "Spans that never left the agent, by reason: queue_full_sampled (a ratio-sampled span, dropped first), queue_full_kept (a failed or slow message's span: the queue was full of them), export_failed (refused, or no answer within the timeout), shutdown (still queued at a stop's deadline).",
 		}, []string{"reason"}),
 		exported: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mailscope_trace_spans_exported_total",
