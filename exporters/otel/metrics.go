@@ -11,7 +11,7 @@ import (
 // agent makes them once and hands them to every provider a reload builds,
 // so the counters never go back.
 type Metrics struct {
-	drops    *prometheus.CounterVec
+	drops *prometheus.CounterVec
 	// byReason are drops' series, resolved once: a drop is counted on
 	// the caller's goroutine, the log pipeline's among them.
 	byReason map[string]prometheus.Counter
