@@ -88,7 +88,24 @@ type Attempt struct {
 	Relay    string
 	Provider string
 	Delay    float64
-	Delays   [4]float64
+	// Delays are the four stages of delays=. A correlator that names
+	// traces keeps the text instead (delaysText), parsed only for a
+	// message that is traced or saved (resolveDelays).
+	Delays     [4]float64
+	delaysText [maxDelaysText]byte
+	delaysLen  uint8
+}
+
+// maxDelaysText is the longest delays= text kept unparsed; Postfix's are
+// under 30 bytes ("1234.5/0.01/12/3456.7").
+const maxDelaysText = 32
+
+// resolveDelays parses the kept delays= text into Delays.
+func (a *Attempt) resolveDelays(parse func([]byte) [4]float64) {
+	if a.delaysLen > 0 && parse != nil {
+		a.Delays = parse(a.delaysText[:a.delaysLen])
+		a.delaysLen = 0
+	}
 }
 
 // Reject is a reject, hold or discard of a message that already had a
@@ -283,8 +300,9 @@ type Correlator struct {
 	evictions  [4]uint64
 	relays     map[string]string
 	lastRelay  string
-	// traceIDs is set by NameTraces.
-	traceIDs bool
+	// traceIDs is set by NameTraces, with the delays= parser.
+	traceIDs    bool
+	parseDelays func([]byte) [4]float64
 	// expired is the time expire last checked.
 	expired time.Time
 	// latest, when set, is the latest event time believed (LimitTime).
@@ -308,9 +326,13 @@ func New(cfg Config, done func(*Message)) *Correlator {
 	return &Correlator{cfg: cfg, byID: newIDTable(), done: done, relays: make(map[string]string)}
 }
 
-// NameTraces makes Observe keep each message's Message-ID, so its trace
-// is named after it (Message.TraceID); a pipeline that traces calls it.
-func (c *Correlator) NameTraces() { c.traceIDs = true }
+// NameTraces makes Observe keep what a message's trace needs: its
+// Message-ID, so the trace is named after it (Message.TraceID), and each
+// attempt's delays= text, which parseDelays reads only for a message that
+// is traced (Emitter) or saved. A pipeline that traces calls it.
+func (c *Correlator) NameTraces(parseDelays func([]byte) [4]float64) {
+	c.traceIDs, c.parseDelays = true, parseDelays
+}
 
 // Len is the number of messages held.
 func (c *Correlator) Len() int { return c.byID.n }
@@ -399,6 +421,14 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 				Time: ev.Time, Transport: ev.Daemon, Status: ev.Status, DSN: ev.DSN, Reason: reason,
 				Relay: c.intern(ev.Relay), Provider: provider, Delay: ev.Delay, Delays: ev.Delays,
 			})
+			if c.parseDelays != nil {
+				a := &m.Attempts[len(m.Attempts)-1]
+				if len(ev.DelaysText) <= maxDelaysText {
+					a.delaysLen = uint8(copy(a.delaysText[:], ev.DelaysText))
+				} else {
+					a.Delays = c.parseDelays(ev.DelaysText)
+				}
+			}
 		}
 	case event.KindReject, event.KindContentAction:
 		if len(m.Rejects) < c.cfg.MaxAttempts {

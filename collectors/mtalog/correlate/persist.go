@@ -91,7 +91,7 @@ func (c *Correlator) Save(w io.Writer) error {
 		return fmt.Errorf("correlator state: %w", err)
 	}
 	for m := c.head; m != nil; m = m.next {
-		if err := enc.Encode(toState(m)); err != nil {
+		if err := enc.Encode(toState(m, c.parseDelays)); err != nil {
 			return fmt.Errorf("correlator state: %s: %w", m.QueueID(), err)
 		}
 	}
@@ -101,7 +101,7 @@ func (c *Correlator) Save(w io.Writer) error {
 	return nil
 }
 
-func toState(m *Message) stateMessage {
+func toState(m *Message, parseDelays func([]byte) [4]float64) stateMessage {
 	s := stateMessage{QueueID: m.QueueID(), FirstSeen: m.FirstSeen, LastSeen: m.LastSeen, Origin: m.Origin.String(),
 		Size: m.Size, Nrcpt: m.Nrcpt, AttemptCount: m.AttemptCount, Expired: m.Expired, Queued: m.Queued}
 	if m.MessageIDHash != 0 {
@@ -110,6 +110,7 @@ func toState(m *Message) stateMessage {
 	// The trace id, not the Message-ID: the file keeps no header.
 	s.TraceID = m.TraceID().String()
 	for _, a := range m.Attempts {
+		a.resolveDelays(parseDelays)
 		s.Attempts = append(s.Attempts, stateAttempt{Time: a.Time, Transport: a.Transport.String(), Status: a.Status.String(),
 			DSN: string(mailclass.AppendDSN(nil, a.DSN)), Reason: reasonName(a.Reason), Relay: a.Relay, Provider: a.Provider,
 			Delay: a.Delay, Delays: a.Delays})

@@ -77,7 +77,7 @@ func TestSaveLoadMidCorpusIsTheStraightRun(t *testing.T) {
 	}
 	record := func(out *[]string) func(*Message) {
 		return func(m *Message) {
-			b, _ := json.Marshal(toState(m))
+			b, _ := json.Marshal(toState(m, nil))
 			*out = append(*out, m.End.String()+" "+string(b))
 		}
 	}

@@ -2,8 +2,10 @@ package correlate
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,7 +182,7 @@ func TestTraceIDFromMessageIDOrQueueID(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithIDGenerator(contextIDs{}))
 	defer tp.Shutdown(context.Background())
 	c := New(DefaultConfig(), func(m *Message) { Trace(tp.Tracer("test"), "postfix", m, PriorityKept) })
-	c.NameTraces()
+	c.NameTraces(postfix.ParseDelays)
 	clk := newLineClock()
 	for _, l := range []string{
 		"2026-11-26T07:02:41.100000+00:00 mx postfix/cleanup[1]: 601FE984B37: message-id=<abc@example.com>",
@@ -212,3 +214,62 @@ func (contextIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
 }
 
 func (contextIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return trace.SpanID{2} }
+
+// TestDelaysParsedOnlyForTracedWork: a correlator that names traces keeps
+// delays= as text; the stages reach the attempt span through the
+// Emitter's hand-over (Prepare), and a state save.
+func TestDelaysParsedOnlyForTracedWork(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	d := &runNow{}
+	em := NewEmitter(deferringTracer{tp.Tracer("test"), d}, "postfix", postfix.ParseDelays)
+	c := New(DefaultConfig(), func(m *Message) { em.Emit(m, PriorityKept) })
+	c.NameTraces(postfix.ParseDelays)
+	clk := newLineClock()
+	for _, l := range []string{
+		"Nov 26 07:02:41 mx postfix/smtp[1]: 601FE984B37: to=<u@ok.test>, relay=mx.ok.test[192.0.2.1]:25, delay=2.1, delays=0.2/0.1/0.5/1.3, dsn=4.0.0, status=deferred (450 try later)",
+	} {
+		b := []byte(l)
+		e := &event.Event{}
+		if !postfix.ParseLine(b, e) {
+			t.Fatal("unparsed")
+		}
+		e.Time = clk.LineTime(b) // delays= left as text, as the pipeline now does
+		c.Observe(e, "other", 0)
+	}
+	if a := c.head.Attempts[0]; a.Delays != [4]float64{} || a.delaysLen == 0 {
+		t.Fatalf("delays parsed on the pipeline's side: %+v", a)
+	}
+	var state bytes.Buffer
+	if err := c.Save(&state); err != nil || !strings.Contains(state.String(), `"delays":[0.2,0.1,0.5,1.3]`) {
+		t.Errorf("saved state lacks the stages (%v): %s", err, state.String())
+	}
+	c.Flush()
+	if d.calls != 1 {
+		t.Fatalf("%d hand-overs", d.calls)
+	}
+	for _, s := range rec.Ended() {
+		if s.Name() != "mta.delivery" {
+			continue
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == "mta.delay.transmission_seconds" && kv.Value.AsFloat64() != 1.3 {
+				t.Errorf("transmission stage %v, want 1.3", kv.Value.AsFloat64())
+			}
+		}
+	}
+}
+
+// deferringTracer is a tracer with Defer, as exporters/otel's.
+type deferringTracer struct {
+	trace.Tracer
+	d *runNow
+}
+
+func (t deferringTracer) Defer(_, _ int, job interface{ Prepare() func(trace.Tracer) }) {
+	t.d.calls++
+	job.Prepare()(t.Tracer)
+}
+
+type runNow struct{ calls int }

@@ -89,15 +89,19 @@ type Emitter struct {
 	tracer trace.Tracer
 	defers Deferrer
 	mta    string
+	// parseDelays reads the delays= text a correlator that names traces
+	// keeps (Correlator.NameTraces).
+	parseDelays func([]byte) [4]float64
 	// m and priority are the message Emit is handing over, for Prepare.
 	m        *Message
 	priority int
 }
 
-// NewEmitter traces with tracer, whose spans say they come from mta.
-func NewEmitter(tracer trace.Tracer, mta string) *Emitter {
+// NewEmitter traces with tracer, whose spans say they come from mta;
+// parseDelays is the one given to Correlator.NameTraces.
+func NewEmitter(tracer trace.Tracer, mta string, parseDelays func([]byte) [4]float64) *Emitter {
 	d, _ := tracer.(Deferrer)
-	return &Emitter{tracer: tracer, defers: d, mta: mta}
+	return &Emitter{tracer: tracer, defers: d, mta: mta, parseDelays: parseDelays}
 }
 
 // Emit traces m with priority: later, from a copy of m, when the tracer
@@ -105,6 +109,9 @@ func NewEmitter(tracer trace.Tracer, mta string) *Emitter {
 // no allocation); now otherwise.
 func (e *Emitter) Emit(m *Message, priority int) {
 	if e.defers == nil {
+		for i := range m.Attempts {
+			m.Attempts[i].resolveDelays(e.parseDelays)
+		}
 		Trace(e.tracer, e.mta, m, priority)
 		return
 	}
@@ -117,6 +124,9 @@ func (e *Emitter) Emit(m *Message, priority int) {
 // of tracing it.
 func (e *Emitter) Prepare() func(trace.Tracer) {
 	cp, mta, priority := e.m.clone(), e.mta, e.priority
+	for i := range cp.Attempts {
+		cp.Attempts[i].resolveDelays(e.parseDelays)
+	}
 	return func(tr trace.Tracer) { Trace(tr, mta, cp, priority) }
 }
 

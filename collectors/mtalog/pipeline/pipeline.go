@@ -121,8 +121,8 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	if o.Tracer != nil {
-		p.corr.NameTraces()
-		p.emitter = correlate.NewEmitter(o.Tracer, o.MTA)
+		p.corr.NameTraces(postfix.ParseDelays)
+		p.emitter = correlate.NewEmitter(o.Tracer, o.MTA, postfix.ParseDelays)
 	}
 	p.m = newMetrics(&p.mu, o.MTA, func() float64 {
 		p.mu.Lock()
