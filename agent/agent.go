@@ -62,9 +62,12 @@ type Agent struct {
 	mu       sync.Mutex // guards the fields below
 	cfg      *Config
 	tp       *otel.Provider
-	running  map[string]*instance
-	runCtx   context.Context
-	ready    atomic.Bool
+	// traces counts the span queue's work across the providers reloads
+	// build.
+	traces  *otel.Metrics
+	running map[string]*instance
+	runCtx  context.Context
+	ready   atomic.Bool
 	// mtaHistory is the mta row's recent window (see sampleMTA).
 	mtaHistory mtaHistory
 	// The links between collectors live as long as the agent, so a
@@ -111,13 +114,15 @@ func New(opts Options) (*Agent, error) {
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)
 	a.m.register(a.self)
+	a.traces = otel.NewMetrics()
+	a.self.MustRegister(a.traces.Collectors()...)
 	cfg, err := a.load()
 	if err != nil {
 		return nil, err
 	}
 	a.scrub.Store(config.NewScrubber(secretsOf(cfg)))
 	a.logWarnings(cfg)
-	tp, err := otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: opts.Version}, a.getenv, a.logger)
+	tp, err := otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: opts.Version}, a.traces, a.getenv, a.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +307,7 @@ func (a *Agent) Reload() error {
 	// Every collector is built with the tracer and the mail taxonomy.
 	restartAll := tracingChanged || mailChanged(old, cfg)
 	if tracingChanged {
-		tp, err = otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: a.opts.Version}, a.getenv, a.logger)
+		tp, err = otel.New(context.Background(), cfg.Tracing, otel.Info{Name: "mailscope", Version: a.opts.Version}, a.traces, a.getenv, a.logger)
 		if err != nil {
 			a.m.reloadOK.Set(0)
 			a.logger.Error("Config reload failed; the previous config keeps running", "err", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"time"
@@ -14,9 +15,12 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/version"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
+	"github.com/mailscope/mailscope/exporters/otel"
 )
 
 // mailscope replay: read old log files through the live pipeline and print
@@ -26,7 +30,7 @@ import (
 func init() {
 	commandAdders = append(commandAdders, func(app *kingpin.Application, _ *kingpin.CmdClause) subcommand {
 		cmd := app.Command("replay", "Read MTA log files (plain or gzipped, oldest first) through the parser pipeline and print the metrics, a summary or the counts. Exit codes: 0 done, 2 a file could not be read.")
-		o := replayOptions{}
+		o := defaultReplayOptions()
 		cmd.Flag("mta", "MTA that wrote the logs.").Default("postfix").EnumVar(&o.mta, "postfix")
 		cmd.Flag("format", "Output: prom (Prometheus text exposition), summary (a report for people), json (every section of the summary), html (the summary as one self-contained page).").Default("summary").EnumVar(&o.format, "prom", "summary", "json", "html")
 		cmd.Flag("timezone", "Zone of timestamps without one (RFC 3164 'Nov 26 05:31:21'): an IANA name; default the local zone.").StringVar(&o.timezone)
@@ -38,6 +42,10 @@ func init() {
 		cmd.Flag("show-unparsed", "List the lines the parser did not recognise, with their daemon (at most 1000).").BoolVar(&o.showUnparsed)
 		cmd.Flag("top-addresses", "List the top senders and recipients. Off by default: addresses are personal data.").BoolVar(&o.topAddresses)
 		cmd.Flag("mask-addresses", "With --top-addresses, replace each address's local part with a pseudonym (the same within one report), for sharing.").BoolVar(&o.maskAddresses)
+		cmd.Flag("otlp.endpoint", "Also send each message's trace to this OTLP endpoint (host:port, or an http(s):// URL); the replay then waits for it rather than dropping spans. OTEL_EXPORTER_OTLP_HEADERS and friends apply.").StringVar(&o.otlp.OTLP.Endpoint)
+		cmd.Flag("otlp.protocol", "OTLP protocol: grpc or http/protobuf.").Default(otel.ProtocolGRPC).EnumVar(&o.otlp.OTLP.Protocol, otel.ProtocolGRPC, otel.ProtocolHTTP)
+		cmd.Flag("otlp.insecure", "Send spans without TLS.").BoolVar(&o.otlp.OTLP.Insecure)
+		cmd.Flag("trace.sample-ratio", "Share of the good messages traced (every failed or slow one is).").Default("1").Float64Var(&o.traceRatio)
 		cmd.Arg("file", "Log files, oldest first (mail.log.2.gz mail.log.1 mail.log).").Required().ExistingFilesVar(&o.files)
 		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int { return replayCommand(o, stdout, stderr) }}
 	})
@@ -54,6 +62,14 @@ type replayOptions struct {
 	// progress, when set, receives the progress line; replayCommand sets
 	// it to standard error when that is a terminal.
 	progress io.Writer
+	// otlp is the tracing section the flags fill; traces are sent only
+	// with an endpoint.
+	otlp       otel.Config
+	traceRatio float64
+}
+
+func defaultReplayOptions() replayOptions {
+	return replayOptions{otlp: otel.DefaultConfig(), traceRatio: 1}
 }
 
 // replayCommand runs the files through a fresh pipeline on its own
@@ -95,7 +111,7 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	newSink := func() (source.Sink, error) {
 		reg = prometheus.NewRegistry()
 		var err error
-		// No tracer: a replay counts, it does not export old traces.
+		// No tracer: this pass counts; replayTraces sends the traces.
 		p, err = pipeline.New(pipeline.DefaultConfig(), pipeline.Options{MTA: o.mta, Registerer: reg})
 		if err != nil {
 			return nil, err
@@ -133,6 +149,11 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	// Messages still in the table end here, so their per-message series
 	// and the summary's outcomes count them (as end="flush").
 	p.Flush()
+	if o.otlp.OTLP.Endpoint != "" {
+		if code := replayTraces(ctx, o, loc, st.Restarts, stderr); code != 0 {
+			return code
+		}
+	}
 	mfs, err := reg.Gather()
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: gather metrics: %v\n", err)
@@ -176,6 +197,59 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// replayTraces reads the files again with a tracer: a second pass, so that
+// the sinks a year correction throws away (the first restarts of the
+// counting pass, which this pass repeats) send no spans; only the last one
+// does. The provider waits for the endpoint instead of dropping.
+func replayTraces(ctx context.Context, o replayOptions, loc *time.Location, restarts int, stderr io.Writer) int {
+	if err := o.otlp.Validate(); err != nil {
+		fmt.Fprintf(stderr, "mailscope replay: %v\n", err)
+		return 2
+	}
+	m := otel.NewMetrics()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tp, err := otel.New(ctx, o.otlp, otel.Info{Name: "mailscope", Version: version.Version}, m, os.Getenv, logger, otel.WaitForRoom())
+	if err != nil {
+		fmt.Fprintf(stderr, "mailscope replay: %v\n", err)
+		return 2
+	}
+	cfg := pipeline.DefaultConfig()
+	cfg.Traces.Ratio = o.traceRatio
+	var p *pipeline.Pipeline
+	sinks := 0
+	newSink := func() (source.Sink, error) {
+		var tracer trace.Tracer
+		if sinks == restarts {
+			tracer = tp.Tracer("github.com/mailscope/mailscope/collectors/mta")
+		}
+		sinks++
+		var err error
+		p, err = pipeline.New(cfg, pipeline.Options{MTA: o.mta, Tracer: tracer})
+		return p, err
+	}
+	_, err = source.ReplayWith(ctx, o.files, newSink, source.ReplayOptions{Name: o.source, Location: loc})
+	if err == nil {
+		p.Flush()
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if serr := tp.Shutdown(shutCtx); err == nil {
+		err = serr
+	}
+	var lost float64
+	for _, r := range otel.DropReasons {
+		lost += m.Dropped(r)
+	}
+	fmt.Fprintf(stderr, "mailscope replay: %.0f spans sent to %s, %.0f lost\n", m.Exported(), o.otlp.OTLP.Endpoint, lost)
+	if err != nil || lost > 0 {
+		if err != nil {
+			fmt.Fprintf(stderr, "mailscope replay: traces: %v\n", err)
+		}
 		return 2
 	}
 	return 0

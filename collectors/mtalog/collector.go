@@ -67,9 +67,18 @@ type Collector struct {
 	s       collectors.Settings
 	sources []source.Source
 	serial  *serialSink
+	// saver keeps the pipeline's state across a stop (the correlator's
+	// open messages); nil for a sink without state.
+	saver stateSaver
 
 	mu      sync.Mutex
 	lastErr error
+}
+
+// stateSaver is a sink with state to keep across a stop: Close saves it
+// (see pipeline.Pipeline.RestoreState).
+type stateSaver interface {
+	Close() error
 }
 
 // New builds the sources and the pipeline of a valid config (see
@@ -79,6 +88,10 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces})
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
+	}
+	// A bad state file loses the held messages, not the collector.
+	if err := p.RestoreState(s.StateDir); err != nil {
+		s.Logger.Error("Could not restore the messages held at the last stop", "err", err)
 	}
 	return newCollector(cfg, s, p)
 }
@@ -91,6 +104,9 @@ func newCollector(cfg *Config, s collectors.Settings, sink source.Sink) (*Collec
 	}
 	opts := source.Options{Logger: s.Logger, StateDir: s.StateDir, Clock: s.Clock, Location: loc}
 	c := &Collector{cfg: cfg, s: s, serial: &serialSink{sink: sink}}
+	if sv, ok := sink.(stateSaver); ok {
+		c.saver = sv
+	}
 	for _, sc := range cfg.Sources {
 		switch {
 		case sc.File != nil:
@@ -111,8 +127,10 @@ func newCollector(cfg *Config, s collectors.Settings, sink source.Sink) (*Collec
 func (c *Collector) Sources() []source.Source { return c.sources }
 
 // Run runs every source until ctx ends. Each source stops gracefully:
-// files save their checkpoints, journald its cursor. Source failures are
-// logged, reported and retried; Run returns nil when ctx ends.
+// files save their checkpoints, journald its cursor; then the pipeline
+// saves the messages it still holds. Source failures are logged, reported
+// and retried; Run returns when ctx ends, with an error only if the
+// pipeline's state could not be saved.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, src := range c.sources {
@@ -120,6 +138,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	c.reportLoop(ctx)
 	wg.Wait()
+	if c.saver != nil {
+		// After the sources: their positions and the held messages agree.
+		if err := c.saver.Close(); err != nil {
+			c.s.Logger.Error("Could not save the messages held for the next start", "err", err)
+			return fmt.Errorf("mta: pipeline: %w", err)
+		}
+	}
 	return nil
 }
 

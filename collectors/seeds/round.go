@@ -262,6 +262,7 @@ func (r *Runner) Round(ctx context.Context) *Round {
 	wg.Wait()
 	round.Duration = r.clk.Now().Sub(start)
 	markBounced(round, r.bounces)
+	r.traceMessages(round, span.SpanContext())
 	for i := range round.Seeds {
 		if r.observe != nil {
 			r.observe(&round.Seeds[i])

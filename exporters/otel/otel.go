@@ -41,6 +41,9 @@ type Config struct {
 	// SampleRatio is the share of root traces kept, 0 to 1. Children follow
 	// their parent's decision.
 	SampleRatio float64 `yaml:"sample_ratio"`
+	// Queue sizes the span queue between the collectors and the endpoint
+	// (see SpanQueue).
+	Queue QueueConfig `yaml:",inline"`
 }
 
 // OTLPConfig says where spans go. An empty endpoint falls back to the
@@ -60,13 +63,23 @@ type OTLPConfig struct {
 }
 
 // DefaultConfig returns the defaults: off, gRPC when turned on, every
-// trace sampled, a 10 s export timeout.
+// trace sampled, a 10 s export timeout, and a queue of 32,768 spans sent
+// in batches of up to 1,024 at least every second.
 func DefaultConfig() Config {
 	return Config{
 		OTLP:        OTLPConfig{Protocol: ProtocolGRPC, Timeout: 10 * time.Second},
 		SampleRatio: 1,
+		Queue:       QueueConfig{Size: 32_768, BatchSize: 1024, Interval: time.Second},
 	}
 }
+
+// Bounds of the queue settings: past maxQueueSize a queue of spans is
+// gigabytes, and an export request of more than maxBatchSize spans risks
+// the 4 MiB message limit of gRPC receivers.
+const (
+	maxQueueSize = 1 << 20
+	maxBatchSize = 8192
+)
 
 // Validate returns every problem of the section.
 func (c Config) Validate() error {
@@ -94,6 +107,17 @@ func (c Config) Validate() error {
 	if c.OTLP.Timeout <= 0 {
 		ps.Addf("otlp.timeout", "must be positive, got %s", c.OTLP.Timeout)
 	}
+	if c.Queue.Size < 1 || c.Queue.Size > maxQueueSize {
+		ps.Addf("queue_size", "must be between 1 and %d spans, got %d", maxQueueSize, c.Queue.Size)
+	}
+	if c.Queue.BatchSize < 1 || c.Queue.BatchSize > maxBatchSize {
+		ps.Addf("batch_size", "must be between 1 and %d spans, got %d", maxBatchSize, c.Queue.BatchSize)
+	} else if c.Queue.Size >= 1 && c.Queue.BatchSize > c.Queue.Size {
+		ps.Addf("batch_size", "must not exceed queue_size (%d), got %d", c.Queue.Size, c.Queue.BatchSize)
+	}
+	if c.Queue.Interval < 10*time.Millisecond || c.Queue.Interval > time.Minute {
+		ps.Addf("export_interval", "must be between 10ms and 1m, got %s", c.Queue.Interval)
+	}
 	if c.SampleRatio < 0 || c.SampleRatio > 1 {
 		ps.Addf("sample_ratio", "must be between 0 and 1, got %g", c.SampleRatio)
 	}
@@ -113,13 +137,28 @@ func (c Config) Enabled(getenv func(string) string) bool {
 // Provider hands out tracers and flushes their spans on Shutdown.
 type Provider struct {
 	trace.TracerProvider
-	sdk *sdktrace.TracerProvider
+	sdk    *sdktrace.TracerProvider
+	builds *buildQueue
 }
 
-// Shutdown flushes every pending span and stops the exporter.
+// Tracer returns a named tracer; when spans are exported, a Tracer whose
+// Defer builds spans off the caller's goroutine.
+func (p *Provider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	t := p.TracerProvider.Tracer(name, opts...)
+	if p.builds == nil {
+		return t
+	}
+	return Tracer{Tracer: t, q: p.builds}
+}
+
+// Shutdown builds the deferred spans, flushes every pending span and
+// stops the exporter, or counts what is left when ctx ends.
 func (p *Provider) Shutdown(ctx context.Context) error {
 	if p.sdk == nil {
 		return nil
+	}
+	if p.builds != nil {
+		p.builds.shutdown(ctx)
 	}
 	return p.sdk.Shutdown(ctx)
 }
@@ -133,9 +172,30 @@ type Info struct {
 	Version string
 }
 
-// New builds the provider for cfg: a no-op one when tracing is off.
-func New(ctx context.Context, cfg Config, info Info, getenv func(string) string, logger *slog.Logger) (*Provider, error) {
+// Option changes how New's provider behaves.
+type Option func(*options)
+
+type options struct{ wait bool }
+
+// WaitForRoom makes the provider build spans on the caller's goroutine and
+// wait for room in the export queue instead of dropping spans, as long as
+// exports succeed: for a batch job (mailscope replay), never for an agent
+// following live logs.
+func WaitForRoom() Option { return func(o *options) { o.wait = true } }
+
+// New builds the provider for cfg: a no-op one when tracing is off. m
+// counts the span queue's work (nil: a private set nobody reads).
+func New(ctx context.Context, cfg Config, info Info, m *Metrics, getenv func(string) string, logger *slog.Logger, opts ...Option) (*Provider, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if m == nil {
+		m = NewMetrics()
+	}
 	if !cfg.Enabled(getenv) {
+		m.queue.Store(nil)
+		m.builds.Store(nil)
 		return &Provider{TracerProvider: noop.NewTracerProvider()}, nil
 	}
 	protocol := cfg.OTLP.Protocol
@@ -156,9 +216,14 @@ func New(ctx context.Context, cfg Config, info Info, getenv func(string) string,
 	if err != nil {
 		logger.Warn("Some tracing resource attributes could not be read", "err", err)
 	}
+	spans := NewSpanQueue(exp, cfg.Queue, cfg.OTLP.Timeout, m)
+	spans.wait = o.wait
 	sdk := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		// Not the SDK's batcher: its queue drops the newest span when full,
+		// whatever it is (a bounced message's as readily as a sampled one).
+		sdktrace.WithSpanProcessor(spans),
 		sdktrace.WithResource(res),
+		sdktrace.WithIDGenerator(idGenerator{}),
 		sdktrace.WithSampler(sdktrace.ParentBased(prioritySampler{ratio: sdktrace.TraceIDRatioBased(cfg.SampleRatio)})),
 	)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
@@ -167,8 +232,13 @@ func New(ctx context.Context, cfg Config, info Info, getenv func(string) string,
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		logger.Warn("Exporting traces failed", "err", err)
 	}))
-	logger.Info("Tracing enabled", "protocol", protocol, "endpoint", firstNonEmpty(cfg.OTLP.Endpoint, "(from OTEL_* environment)"), "sample_ratio", cfg.SampleRatio)
-	return &Provider{TracerProvider: sdk, sdk: sdk}, nil
+	logger.Info("Tracing enabled", "protocol", protocol, "endpoint", firstNonEmpty(cfg.OTLP.Endpoint, "(from OTEL_* environment)"), "sample_ratio", cfg.SampleRatio, "queue_size", cfg.Queue.Size)
+	if o.wait {
+		return &Provider{TracerProvider: sdk, sdk: sdk}, nil
+	}
+	builds := newBuildQueue(cfg.Queue.Size, m, spans)
+	m.builds.Store(builds)
+	return &Provider{TracerProvider: sdk, sdk: sdk, builds: builds}, nil
 }
 
 func newExporter(ctx context.Context, c OTLPConfig, protocol string) (sdktrace.SpanExporter, error) {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // receiver is an in-process OTLP trace receiver on loopback: the real wire
@@ -88,7 +89,7 @@ func noEnv(string) string { return "" }
 // emit makes one span and shuts the provider down, which must flush it.
 func emit(t *testing.T, cfg Config, getenv func(string) string) *Provider {
 	t.Helper()
-	p, err := New(context.Background(), cfg, Info{Name: "mailscope", Version: "1.2.3"}, getenv, quiet)
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope", Version: "1.2.3"}, nil, getenv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestPriorityAttributeOverridesTheRatio(t *testing.T) {
 	defer srv.Close()
 	cfg := DefaultConfig()
 	cfg.OTLP.Endpoint, cfg.OTLP.Protocol, cfg.SampleRatio = srv.URL, ProtocolHTTP, 0
-	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, noEnv, quiet)
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, nil, noEnv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,5 +224,42 @@ func TestValidate(t *testing.T) {
 	}
 	if !strings.Contains(ProtocolHTTP, "http") {
 		t.Fatal("protocol constant")
+	}
+}
+
+// TestRootTakesTheTraceIDItsContextNames: a root span started in a
+// context from traceid.With has that trace id (its children too); others
+// get random ones.
+func TestRootTakesTheTraceIDItsContextNames(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.OTLP.Endpoint, cfg.OTLP.Protocol = srv.URL, ProtocolHTTP
+	p, err := New(context.Background(), cfg, Info{Name: "mailscope"}, nil, noEnv, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := traceid.FromMessageID([]byte("<abc@example.com>"))
+	tr := p.Tracer("test")
+	ctx, root := tr.Start(traceid.With(context.Background(), want), "named", trace.WithNewRoot())
+	_, child := tr.Start(ctx, "child")
+	child.End()
+	root.End()
+	_, other := tr.Start(context.Background(), "random")
+	other.End()
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.spans) != 3 {
+		t.Fatalf("%d spans", len(rcv.spans))
+	}
+	for _, s := range rcv.spans {
+		got := trace.TraceID(s.GetTraceId())
+		if (s.GetName() == "random") == (got == want) || !got.IsValid() {
+			t.Errorf("%s: trace id %s (named: %s)", s.GetName(), got, want)
+		}
 	}
 }

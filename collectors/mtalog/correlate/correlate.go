@@ -12,9 +12,12 @@ package correlate
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // Config bounds the table.
@@ -85,7 +88,24 @@ type Attempt struct {
 	Relay    string
 	Provider string
 	Delay    float64
-	Delays   [4]float64
+	// Delays are the four stages of delays=. A correlator that names
+	// traces keeps the text instead (delaysText), parsed only for a
+	// message that is traced or saved (resolveDelays).
+	Delays     [4]float64
+	delaysText [maxDelaysText]byte
+	delaysLen  uint8
+}
+
+// maxDelaysText is the longest delays= text kept unparsed; Postfix's are
+// under 30 bytes ("1234.5/0.01/12/3456.7").
+const maxDelaysText = 32
+
+// resolveDelays parses the kept delays= text into Delays.
+func (a *Attempt) resolveDelays(parse func([]byte) [4]float64) {
+	if a.delaysLen > 0 && parse != nil {
+		a.Delays = parse(a.delaysText[:a.delaysLen])
+		a.delaysLen = 0
+	}
 }
 
 // Reject is a reject, hold or discard of a message that already had a
@@ -124,10 +144,49 @@ type Message struct {
 	// MessageIDHash is mailclass.HashMessageID of cleanup's message-id (0 if none):
 	// enough to match a known message, without keeping the header.
 	MessageIDHash uint64
+	// The Message-ID is kept (when the correlator names traces) for the
+	// trace id, which is hashed from it only if the message is traced,
+	// on the tracer's goroutine (see TraceID): inline up to
+	// inlineMessageID bytes, longer ones in msgIDLong. A message restored
+	// from a saved state has its trace id instead.
+	msgID     [inlineMessageID]byte
+	msgIDLen  uint8
+	msgIDLong string
+	traceID   trace.TraceID
 
 	prev, next *Message
 	// hash is the queue ID's hash in the correlator's table.
 	hash uint64
+}
+
+// inlineMessageID is the longest Message-ID a message holds without a
+// string: Postfix's own and most clients' fit.
+const inlineMessageID = 64
+
+// setMessageID keeps id for TraceID.
+func (m *Message) setMessageID(id []byte) {
+	m.msgIDLong, m.msgIDLen = "", 0
+	if len(id) > inlineMessageID {
+		m.msgIDLong = string(id)
+		return
+	}
+	m.msgIDLen = uint8(copy(m.msgID[:], id))
+}
+
+// TraceID is the id of the message's trace (internal/traceid): from its
+// Message-ID, or from its queue ID and first sight without one.
+func (m *Message) TraceID() trace.TraceID {
+	if m.traceID.IsValid() {
+		return m.traceID
+	}
+	id := m.msgID[:m.msgIDLen]
+	if m.msgIDLong != "" {
+		id = []byte(m.msgIDLong)
+	}
+	if tid, ok := traceid.FromMessageID(id); ok {
+		return tid
+	}
+	return traceid.FromQueueID(m.queueID(), m.FirstSeen.Unix())
 }
 
 // shortQueueID is the longest queue ID a message holds without a string:
@@ -241,6 +300,9 @@ type Correlator struct {
 	evictions  [4]uint64
 	relays     map[string]string
 	lastRelay  string
+	// traceIDs is set by NameTraces, with the delays= parser.
+	traceIDs    bool
+	parseDelays func([]byte) [4]float64
 	// expired is the time expire last checked.
 	expired time.Time
 	// latest, when set, is the latest event time believed (LimitTime).
@@ -262,6 +324,14 @@ const maxFree = 1024
 // is reused for a later queue ID once done returns.
 func New(cfg Config, done func(*Message)) *Correlator {
 	return &Correlator{cfg: cfg, byID: newIDTable(), done: done, relays: make(map[string]string)}
+}
+
+// NameTraces makes Observe keep what a message's trace needs: its
+// Message-ID, so the trace is named after it (Message.TraceID), and each
+// attempt's delays= text, which parseDelays reads only for a message that
+// is traced (Emitter) or saved. A pipeline that traces calls it.
+func (c *Correlator) NameTraces(parseDelays func([]byte) [4]float64) {
+	c.traceIDs, c.parseDelays = true, parseDelays
 }
 
 // Len is the number of messages held.
@@ -327,6 +397,9 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 	switch ev.Kind {
 	case event.KindMessageID:
 		m.MessageIDHash = mailclass.HashMessageID(ev.MessageID)
+		if c.traceIDs {
+			m.setMessageID(ev.MessageID)
+		}
 	case event.KindClient, event.KindPickup:
 		m.Origin = ev.Origin
 	case event.KindQueued:
@@ -348,6 +421,14 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 				Time: ev.Time, Transport: ev.Daemon, Status: ev.Status, DSN: ev.DSN, Reason: reason,
 				Relay: c.intern(ev.Relay), Provider: provider, Delay: ev.Delay, Delays: ev.Delays,
 			})
+			if c.parseDelays != nil {
+				a := &m.Attempts[len(m.Attempts)-1]
+				if len(ev.DelaysText) <= maxDelaysText {
+					a.delaysLen = uint8(copy(a.delaysText[:], ev.DelaysText))
+				} else {
+					a.Delays = c.parseDelays(ev.DelaysText)
+				}
+			}
 		}
 	case event.KindReject, event.KindContentAction:
 		if len(m.Rejects) < c.cfg.MaxAttempts {
@@ -403,6 +484,12 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 	}
 	m.setQueueID(ev.QueueID)
 	m.FirstSeen, m.LastSeen = ev.Time, ev.Time
+	c.append(m)
+	return m
+}
+
+// append adds m to the table as its newest message.
+func (c *Correlator) append(m *Message) {
 	c.byID.put(m)
 	m.prev = c.tail
 	if c.tail != nil {
@@ -411,7 +498,6 @@ func (c *Correlator) insert(ev *event.Event) *Message {
 		c.head = m
 	}
 	c.tail = m
-	return m
 }
 
 // expire drops messages first seen more than TTL before now (log time).

@@ -57,7 +57,7 @@ func TestMessageLife(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	Trace(tp.Tracer("test"), "postfix", m)
+	Trace(tp.Tracer("test"), "postfix", m, PriorityKept)
 	spans := rec.Ended()
 	if len(spans) != 3 {
 		t.Fatalf("%d spans, want root + 2 attempts", len(spans))

@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"context"
-	"hash/fnv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -12,6 +11,7 @@ import (
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/mailclass"
+	"github.com/mailscope/mailscope/internal/traceid"
 )
 
 // Sampling decides which messages become traces: every failed (deferred,
@@ -35,44 +35,128 @@ func (s Sampling) Validate() error {
 	return ps.Err()
 }
 
+// Span priorities, as exporters/otel reads its "sampling.priority"
+// attribute: the export queue sends rule-kept spans first and drops
+// ratio-sampled ones first.
+const (
+	PriorityNone    = 0 // not traced
+	PrioritySampled = 1 // kept by the ratio
+	PriorityKept    = 2 // kept by the rule: failed or slow
+)
+
 // Keep reports whether m is traced.
-func (s Sampling) Keep(m *Message) bool {
+func (s Sampling) Keep(m *Message) bool { return s.Priority(m) != PriorityNone }
+
+// Priority says whether and why m is traced.
+func (s Sampling) Priority(m *Message) int {
 	if m.Failed() || (s.Slow > 0 && m.LastSeen.Sub(m.FirstSeen) >= s.Slow) {
-		return true
+		return PriorityKept
 	}
 	if s.Ratio <= 0 {
-		return false
+		return PriorityNone
 	}
 	if s.Ratio >= 1 {
-		return true
+		return PrioritySampled
 	}
-	h := fnv.New64a()
-	h.Write(m.queueID())
-	// FNV's high bits barely change between similar short IDs; a
-	// splitmix64 finaliser spreads them.
-	x := h.Sum64()
+	// FNV-1a of the queue ID (inline: hash/fnv's hasher would be an
+	// allocation per message). FNV's high bits barely change between
+	// similar short IDs; a splitmix64 finaliser spreads them.
+	x := uint64(14695981039346656037)
+	for _, c := range m.queueID() {
+		x = (x ^ uint64(c)) * 1099511628211
+	}
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
-	return float64(x>>11)/float64(1<<53) < s.Ratio
+	if float64(x>>11)/float64(1<<53) < s.Ratio {
+		return PrioritySampled
+	}
+	return PriorityNone
 }
 
-// Trace emits one trace for m: a root span "mta.message" from first sight
-// to its end, a child span "mta.delivery" per attempt (from the attempt's
-// start, its log time minus the connection and transmission delays, to
-// its log time) and span events for rejects and deferrals. Span times are
-// the log's; no address is recorded (recipients are reduced to providers).
-func Trace(tracer trace.Tracer, mta string, m *Message) {
-	end := m.LastSeen
-	if end.Before(m.FirstSeen) {
-		end = m.FirstSeen
+// Deferrer is a tracer that builds spans on a goroutine of its own
+// (exporters/otel.Tracer), so the log pipeline does not pay for them. It
+// calls job.Prepare, on the caller's goroutine, only for work it queues.
+type Deferrer interface {
+	Defer(priority, spans int, job interface{ Prepare() func(trace.Tracer) })
+}
+
+// Emitter traces the messages a pipeline hands it. Not safe for
+// concurrent use: the pipeline serialises its calls.
+type Emitter struct {
+	tracer trace.Tracer
+	defers Deferrer
+	mta    string
+	// parseDelays reads the delays= text a correlator that names traces
+	// keeps (Correlator.NameTraces).
+	parseDelays func([]byte) [4]float64
+	// m and priority are the message Emit is handing over, for Prepare.
+	m        *Message
+	priority int
+}
+
+// NewEmitter traces with tracer, whose spans say they come from mta;
+// parseDelays is the one given to Correlator.NameTraces.
+func NewEmitter(tracer trace.Tracer, mta string, parseDelays func([]byte) [4]float64) *Emitter {
+	d, _ := tracer.(Deferrer)
+	return &Emitter{tracer: tracer, defers: d, mta: mta, parseDelays: parseDelays}
+}
+
+// Emit traces m with priority: later, from a copy of m, when the tracer
+// is a Deferrer (a message its queue has no room for costs no copy and
+// no allocation); now otherwise.
+func (e *Emitter) Emit(m *Message, priority int) {
+	if e.defers == nil {
+		for i := range m.Attempts {
+			m.Attempts[i].resolveDelays(e.parseDelays)
+		}
+		Trace(e.tracer, e.mta, m, priority)
+		return
 	}
-	ctx, root := tracer.Start(context.Background(), "mta.message",
+	e.m, e.priority = m, priority
+	e.defers.Defer(priority, 1+len(m.Attempts), e)
+	e.m = nil
+}
+
+// Prepare copies the message Emit is handing over and returns the work
+// of tracing it.
+func (e *Emitter) Prepare() func(trace.Tracer) {
+	cp, mta, priority := e.m.clone(), e.mta, e.priority
+	for i := range cp.Attempts {
+		cp.Attempts[i].resolveDelays(e.parseDelays)
+	}
+	return func(tr trace.Tracer) { Trace(tr, mta, cp, priority) }
+}
+
+// clone copies m for a reader on another goroutine: the correlator
+// reuses m once its done callback returns.
+func (m *Message) clone() *Message {
+	cp := *m
+	cp.prev, cp.next = nil, nil
+	cp.Attempts = append([]Attempt(nil), m.Attempts...)
+	cp.Rejects = append([]Reject(nil), m.Rejects...)
+	return &cp
+}
+
+// Trace emits one trace for m: a root span "mta.message" from the earliest
+// time known for the message to its end (see RootSpan), a child span
+// "mta.delivery" per attempt (from the attempt's start, its log time minus
+// the connection and transmission delays, to its log time) and span events
+// for rejects and deferrals. Span times are the log's, to the precision the
+// log has; no address is recorded (recipients are reduced to providers),
+// but the root carries the queue ID in clear. Every span carries priority
+// in "sampling.priority", which the export queue reads. The trace id comes
+// from the Message-ID, or the queue ID without one (internal/traceid),
+// when the tracer provider honours it (exporters/otel does).
+func Trace(tracer trace.Tracer, mta string, m *Message, priority int) {
+	start, end := RootSpan(m)
+	prio := attribute.Int("sampling.priority", priority)
+	ctx, root := tracer.Start(traceid.With(context.Background(), m.TraceID()), "mta.message",
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithTimestamp(m.FirstSeen),
+		trace.WithTimestamp(start),
 		trace.WithAttributes(
 			attribute.String("mta", mta),
 			attribute.String("mta.queue_id", m.QueueID()),
@@ -82,9 +166,10 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 			attribute.Int("mta.attempts", m.AttemptCount),
 			attribute.String("mta.outcome", m.Outcome()),
 			attribute.String("mta.end", m.End.String()),
-			// Keep has already chosen this message: the tracer provider's
-			// own ratio must not drop it (exporters/otel.PriorityAttribute).
-			attribute.Int("sampling.priority", 1),
+			// Sampling has already chosen this message: the tracer
+			// provider's own ratio must not drop it
+			// (exporters/otel.PriorityAttribute).
+			prio,
 		))
 	for i := range m.Rejects {
 		r := &m.Rejects[i]
@@ -97,7 +182,6 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 	}
 	for i := range m.Attempts {
 		a := &m.Attempts[i]
-		start := a.Time.Add(-time.Duration((a.Delays[2] + a.Delays[3]) * float64(time.Second)))
 		attrs := []attribute.KeyValue{
 			attribute.String("mta.transport", a.Transport.String()),
 			attribute.String("mta.status", a.Status.String()),
@@ -109,11 +193,12 @@ func Trace(tracer trace.Tracer, mta string, m *Message) {
 			attribute.Float64("mta.delay.in_queue_seconds", a.Delays[1]),
 			attribute.Float64("mta.delay.connection_seconds", a.Delays[2]),
 			attribute.Float64("mta.delay.transmission_seconds", a.Delays[3]),
+			prio,
 		}
 		if a.Reason != mailclass.ReasonNone {
 			attrs = append(attrs, attribute.String("mta.reason", a.Reason.String()))
 		}
-		_, span := tracer.Start(ctx, "mta.delivery", trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+		_, span := tracer.Start(ctx, "mta.delivery", trace.WithTimestamp(a.Start()), trace.WithAttributes(attrs...))
 		if a.Status != event.StatusSent {
 			span.SetStatus(codes.Error, a.Status.String())
 			root.AddEvent("mta."+a.Status.String(), trace.WithTimestamp(a.Time), trace.WithAttributes(

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
-	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -53,10 +52,6 @@ func (p *Pipeline) count(ev *event.Event) {
 		}
 		if ev.Status != event.StatusSent {
 			reason = p.classify(ev.DSN, ev.Text)
-		}
-		if p.tracer != nil {
-			// The attempt's span shows the four delay stages.
-			ev.Delays = postfix.ParseDelays(ev.DelaysText)
 		}
 		p.delivery(ev.Daemon, ev.Status, provider, pid, reason, ev.DSN, ev.Delay, true)
 	}
@@ -133,7 +128,9 @@ func (p *Pipeline) messageDone(msg *correlate.Message) {
 			p.bounces.Report(msg.MessageIDHash)
 		}
 	}
-	if p.tracer != nil && p.traces.Keep(msg) {
-		correlate.Trace(p.tracer, p.mta, msg)
+	if p.tracer != nil {
+		if prio := p.traces.Priority(msg); prio != correlate.PriorityNone {
+			p.emitter.Emit(msg, prio)
+		}
 	}
 }

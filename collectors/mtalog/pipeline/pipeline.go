@@ -81,8 +81,10 @@ type Pipeline struct {
 	providerCache providerCache
 	corr          *correlate.Correlator
 	tracer        trace.Tracer
-	logger        *slog.Logger
-	m             *metrics
+	// emitter hands kept messages to tracer (nil without one).
+	emitter *correlate.Emitter
+	logger  *slog.Logger
+	m       *metrics
 	// clock bounds line times for the correlator (Options.Clock).
 	clock clock.Clock
 
@@ -90,11 +92,13 @@ type Pipeline struct {
 	ev event.Event
 	// src is the current batch's per-source counters: every line counts
 	// one of them, found by index rather than by a map lookup.
-	src       *sourceCounters
-	sources   map[string]*sourceCounters
-	reasons   reasonCache
-	samples   []Sample
-	nextSlot  int
+	src      *sourceCounters
+	sources  map[string]*sourceCounters
+	reasons  reasonCache
+	samples  []Sample
+	nextSlot int
+	// stateDir is where Close saves the correlator's open messages.
+	stateDir  string
 	unparsedN uint64
 	lines     uint64
 	events    uint64
@@ -116,6 +120,10 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, classifier: mail.Classifier, providers: mail.Providers,
 		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
+	if o.Tracer != nil {
+		p.corr.NameTraces(postfix.ParseDelays)
+		p.emitter = correlate.NewEmitter(o.Tracer, o.MTA, postfix.ParseDelays)
+	}
 	p.m = newMetrics(&p.mu, o.MTA, func() float64 {
 		p.mu.Lock()
 		defer p.mu.Unlock()
