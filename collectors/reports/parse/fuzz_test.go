@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mailscope/mailscope/collectors/reports/parse/parsetest"
 )
 
 // recorder writes down what the scanner reports.
@@ -75,7 +77,7 @@ func xmlFixtures(t testing.TB) [][]byte {
 		}
 		out = append(out, b)
 	}
-	return append(out, aggregateXML(3, 5), []byte(`<a x='1>' y="<">t&amp;<![CDATA[<c>]]><!-- c --><?pi x?><b/>u&#233;&#x41;</a>`))
+	return append(out, parsetest.AggregateXML(3, 5), []byte(`<a x='1>' y="<">t&amp;<![CDATA[<c>]]><!-- c --><?pi x?><b/>u&#233;&#x41;</a>`))
 }
 
 // TestScannerMatchesEncodingXML pins the scanner to encoding/xml on every
