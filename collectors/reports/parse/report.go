@@ -155,11 +155,12 @@ type AuthResult struct {
 
 // TLSReport is an SMTP TLS report (RFC 8460).
 type TLSReport struct {
-	OrgName  string
-	ReportID string
-	Begin    time.Time
-	End      time.Time
-	Policies []TLSPolicy
+	OrgName     string
+	ContactInfo string
+	ReportID    string
+	Begin       time.Time
+	End         time.Time
+	Policies    []TLSPolicy
 }
 
 // Sessions returns the successful and failed session counts of all policies.

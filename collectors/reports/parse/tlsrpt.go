@@ -17,8 +17,9 @@ type tlsrptJSON struct {
 		Start time.Time `json:"start-datetime"`
 		End   time.Time `json:"end-datetime"`
 	} `json:"date-range"`
-	ReportID string `json:"report-id"`
-	Policies []struct {
+	ReportID    string `json:"report-id"`
+	ContactInfo string `json:"contact-info"`
+	Policies    []struct {
 		Policy struct {
 			Type   string `json:"policy-type"`
 			Domain string `json:"policy-domain"`
@@ -56,7 +57,7 @@ func (p *parser) tlsrpt(br *bufio.Reader) (*Report, error) {
 	if err := json.Unmarshal(bytes.TrimPrefix(data, utf8BOM), &doc); err != nil {
 		return nil, asRefusal(err, "TLS report JSON")
 	}
-	t := &TLSReport{OrgName: strings.TrimSpace(doc.OrgName), ReportID: strings.TrimSpace(doc.ReportID),
+	t := &TLSReport{OrgName: strings.TrimSpace(doc.OrgName), ContactInfo: strings.TrimSpace(doc.ContactInfo), ReportID: strings.TrimSpace(doc.ReportID),
 		Begin: doc.DateRange.Start.UTC(), End: doc.DateRange.End.UTC()}
 	var missing []string
 	if t.OrgName == "" {
