@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -43,6 +44,9 @@ type instance struct {
 	lastErrAt time.Time
 	restarts  int
 	started   time.Time
+	// handlers are the paths the collector serves on the web listener
+	// (collectors.HTTPHandlers), set once when it is built.
+	handlers map[string]http.Handler
 }
 
 // startLocked builds the collector of s and runs it under the agent's run
@@ -76,6 +80,9 @@ func (a *Agent) startLocked(s Section) *instance {
 		return in
 	}
 	in.state = stateRunning
+	if h, ok := c.(collectors.HTTPHandlers); ok {
+		in.handlers = h.HTTPHandlers()
+	}
 	a.logger.Info("Collector started", "collector", s.Name)
 	go a.supervise(ctx, in, c)
 	return in

@@ -421,5 +421,3 @@ func TestValidate(t *testing.T) {
 		t.Errorf("http only: %v", err)
 	}
 }
-
-
