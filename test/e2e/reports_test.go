@@ -118,6 +118,11 @@ scrape_configs:
 		}
 		return nil
 	})
+	// A scrape of the agent itself, so the suite's metric-use check knows
+	// the report metrics the dashboards and alert rules use.
+	if _, err := harness.Fetch("http://" + agent.Addr + "/metrics"); err != nil {
+		t.Fatal(err)
+	}
 	// Nothing of the complaint's addresses or subject reaches the log.
 	for _, secret := range []string{"somespammer", "Earn money", "user@mail.provider.example"} {
 		if strings.Contains(agent.Proc.Output(), secret) {
