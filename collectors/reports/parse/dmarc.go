@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bufio"
+	"bytes"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -150,6 +151,7 @@ type dmarcHandler struct {
 	rfc9990Fields bool
 	reason        string
 	err           error
+	interned      map[string]string
 }
 
 // up returns the k-th ancestor of the current element (0 is the element
@@ -215,17 +217,17 @@ func (h *dmarcHandler) end(stack []string, text []byte) error {
 	case "report_metadata":
 		switch name {
 		case "org_name":
-			a.OrgName = textString(text)
+			a.OrgName = h.str(text)
 		case "email":
-			a.Email = textString(text)
+			a.Email = h.str(text)
 		case "report_id":
-			a.ReportID = textString(text)
+			a.ReportID = h.str(text)
 		case "error":
-			if v := textString(text); v != "" {
+			if v := h.str(text); v != "" {
 				a.Errors = append(a.Errors, v)
 			}
 		case "generator":
-			a.Generator = textString(text)
+			a.Generator = h.str(text)
 			h.rfc9990Fields = true
 		}
 	case "date_range":
@@ -257,11 +259,11 @@ func (h *dmarcHandler) end(stack []string, text []byte) error {
 		if r := h.record(); r != nil {
 			switch name {
 			case "disposition":
-				r.Disposition = word(text)
+				r.Disposition = h.word(text)
 			case "dkim":
-				r.DKIM = word(text)
+				r.DKIM = h.word(text)
 			case "spf":
-				r.SPF = word(text)
+				r.SPF = h.word(text)
 			case "reason":
 				if h.reason != "" {
 					r.Reasons = append(r.Reasons, h.reason)
@@ -270,17 +272,17 @@ func (h *dmarcHandler) end(stack []string, text []byte) error {
 		}
 	case "reason":
 		if name == "type" {
-			h.reason = word(text)
+			h.reason = h.word(text)
 		}
 	case "identifiers":
 		if r := h.record(); r != nil {
 			switch name {
 			case "header_from":
-				r.HeaderFrom = word(text)
+				r.HeaderFrom = h.word(text)
 			case "envelope_from":
-				r.EnvFrom = word(text)
+				r.EnvFrom = h.word(text)
 			case "envelope_to":
-				r.EnvTo = word(text)
+				r.EnvTo = h.word(text)
 			}
 		}
 	case "dkim", "spf":
@@ -293,27 +295,27 @@ func (h *dmarcHandler) policy(name string, text []byte) {
 	p := &h.agg.Policy
 	switch name {
 	case "domain":
-		p.Domain = word(text)
+		p.Domain = h.word(text)
 	case "adkim":
-		p.ADKIM = word(text)
+		p.ADKIM = h.word(text)
 	case "aspf":
-		p.ASPF = word(text)
+		p.ASPF = h.word(text)
 	case "p":
-		p.P = word(text)
+		p.P = h.word(text)
 	case "sp":
-		p.SP = word(text)
+		p.SP = h.word(text)
 	case "np":
-		p.NP = word(text)
+		p.NP = h.word(text)
 		h.rfc9990Fields = true
 	case "pct":
-		p.Pct = word(text)
+		p.Pct = h.word(text)
 	case "fo":
-		p.FO = word(text)
+		p.FO = h.word(text)
 	case "testing":
-		p.Testing = word(text)
+		p.Testing = h.word(text)
 		h.rfc9990Fields = true
 	case "discovery_method":
-		p.DiscoveryMethod = word(text)
+		p.DiscoveryMethod = h.word(text)
 		h.rfc9990Fields = true
 	}
 }
@@ -333,18 +335,18 @@ func (h *dmarcHandler) authResult(stack []string, kind, name string, text []byte
 	res := &(*list)[len(*list)-1]
 	switch name {
 	case "domain":
-		res.Domain = word(text)
+		res.Domain = h.word(text)
 	case "selector":
-		res.Selector = textString(text)
+		res.Selector = h.str(text)
 	case "scope":
-		res.Scope = word(text)
+		res.Scope = h.word(text)
 	case "result":
-		res.Result = word(text)
+		res.Result = h.word(text)
 	}
 }
 
 func (h *dmarcHandler) epoch(text []byte, what string) time.Time {
-	n, err := strconv.ParseInt(textString(text), 10, 64)
+	n, err := strconv.ParseInt(h.str(text), 10, 64)
 	if err != nil || n <= 0 {
 		h.err = refuse(ReasonMalformed, "date_range/%s %q is not a Unix time", what, printable(text))
 		return time.Time{}
@@ -352,6 +354,30 @@ func (h *dmarcHandler) epoch(text []byte, what string) time.Time {
 	return time.Unix(n, 0).UTC()
 }
 
+// maxInterned bounds the values one report interns.
+const maxInterned = 1024
+
+// str is an element's text as a string. The same short values (result
+// words, domains, selectors) repeat in every record, so they are interned
+// per report: one string each instead of one per record.
+func (h *dmarcHandler) str(text []byte) string {
+	text = bytes.TrimSpace(text)
+	if len(text) > 64 {
+		return textString(text)
+	}
+	if v, ok := h.interned[string(text)]; ok {
+		return v
+	}
+	v := textString(text)
+	if len(h.interned) < maxInterned {
+		if h.interned == nil {
+			h.interned = map[string]string{}
+		}
+		h.interned[v] = v
+	}
+	return v
+}
+
 // word is a result word or a domain: trimmed, lower case (reporters write
 // Pass, PASS, pass).
-func word(text []byte) string { return strings.ToLower(textString(text)) }
+func (h *dmarcHandler) word(text []byte) string { return strings.ToLower(h.str(text)) }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"sync"
 )
 
 // parser is the state of one Parse call.
@@ -21,7 +22,12 @@ type parser struct {
 func Parse(r io.Reader, lim Limits) (*Report, error) {
 	p := &parser{lim: lim}
 	p.input = capReader{r: r, max: lim.MaxInputBytes, what: "input"}
-	br := bufio.NewReaderSize(&p.input, 32<<10)
+	br := inputReaders.Get().(*bufio.Reader)
+	br.Reset(&p.input)
+	defer func() {
+		br.Reset(nil)
+		inputReaders.Put(br)
+	}()
 	var rep *Report
 	var err error
 	switch sniff(br) {
@@ -39,6 +45,14 @@ func Parse(r io.Reader, lim Limits) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// Readers and decompressors are reused across Parse calls: a directory of
+// thousands of reports would otherwise allocate (and collect) a 32 KiB
+// buffer and a 40 KiB inflater per report.
+var (
+	inputReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+	gzipReaders  sync.Pool
+)
 
 // container reads a compressed or bare report.
 func (p *parser) container(br *bufio.Reader) (*Report, error) {
@@ -67,10 +81,17 @@ func (p *parser) payload(br *bufio.Reader) (*Report, error) {
 }
 
 func (p *parser) gzip(br *bufio.Reader) (*Report, error) {
-	zr, err := gzip.NewReader(br)
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(br)
+	} else {
+		err = zr.Reset(br)
+	}
 	if err != nil {
 		return nil, asRefusal(err, "gzip")
 	}
+	defer gzipReaders.Put(zr)
 	zr.Multistream(false)
 	members := &gzipMembers{z: zr, src: br}
 	return p.payload(bufio.NewReader(p.inflated(members, "gzip")))

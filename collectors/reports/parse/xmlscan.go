@@ -202,6 +202,14 @@ func (s *xmlScanner) startTag() error {
 // attributes reads to the end of a start tag, noting the RFC 9990
 // namespace; it reports whether the tag closed itself.
 func (s *xmlScanner) attributes() (selfClosing bool, err error) {
+	// Fast path: a tag without attributes.
+	if head, _ := s.r.Peek(2); len(head) > 0 && head[0] == '>' {
+		s.r.Discard(1)
+		return false, nil
+	} else if len(head) == 2 && head[0] == '/' && head[1] == '>' {
+		s.r.Discard(2)
+		return true, nil
+	}
 	var quote byte
 	var last byte
 	for {
