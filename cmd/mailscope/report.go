@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -52,7 +51,7 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 		out.WriteString("[")
 	}
 	err := reports.WalkInputs(o.paths, func(path string) error {
-		rep, err := parseFile(path, lim)
+		rep, err := reports.ParseFile(path, lim)
 		inputs++
 		if err == nil {
 			read++
@@ -90,15 +89,4 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// parseFile reads one report file; a file that cannot be opened is a
-// refused input like any other.
-func parseFile(path string, lim parse.Limits) (*parse.Report, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &parse.Refusal{Reason: parse.ReasonMalformed, Err: err}
-	}
-	defer f.Close()
-	return parse.Parse(f, lim)
 }

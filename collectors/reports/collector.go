@@ -182,7 +182,7 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 				clear(c.files)
 			}
 			c.files[path] = stamp
-			rep, err := parseFile(path, c.lim)
+			rep, err := ParseFile(path, c.lim)
 			c.ingestLocked(rep, err, "file", path)
 			return nil
 		})
@@ -193,7 +193,9 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 	return c.finishLocked(), walkErr
 }
 
-func parseFile(path string, lim parse.Limits) (*parse.Report, error) {
+// ParseFile reads one report file; a file that cannot be opened is a
+// refused input like any other.
+func ParseFile(path string, lim parse.Limits) (*parse.Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &parse.Refusal{Reason: parse.ReasonMalformed, Err: err}

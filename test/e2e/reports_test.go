@@ -156,6 +156,13 @@ func wrap76(s string) string {
 // SASL PLAIN.
 func submit(t *testing.T, addr string, pki *testPKI, user, pass, to, msg string) {
 	t.Helper()
+	deliver(t, addr, pki, smtp.PlainAuth("", user, pass, "127.0.0.1"), user, to, msg)
+}
+
+// deliver sends one message over STARTTLS, verifying the test
+// certificate, authenticating first when auth is set.
+func deliver(t *testing.T, addr string, pki *testPKI, auth smtp.Auth, from, to, msg string) {
+	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -167,10 +174,12 @@ func submit(t *testing.T, addr string, pki *testPKI, user, pass, to, msg string)
 	if err := c.StartTLS(&tls.Config{ServerName: "127.0.0.1", RootCAs: pki.Pool}); err != nil {
 		t.Fatalf("STARTTLS: %v", err)
 	}
-	if err := c.Auth(smtp.PlainAuth("", user, pass, "127.0.0.1")); err != nil {
-		t.Fatalf("AUTH: %v", err)
+	if auth != nil {
+		if err := c.Auth(auth); err != nil {
+			t.Fatalf("AUTH: %v", err)
+		}
 	}
-	if err := c.Mail(user); err != nil {
+	if err := c.Mail(from); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Rcpt(to); err != nil {
