@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/mailscope/mailscope/agent"
+
 	"github.com/mailscope/mailscope/collectors/reports"
 	"github.com/mailscope/mailscope/collectors/reports/parse"
+	"github.com/mailscope/mailscope/internal/config"
 )
 
 // mailscope report: read DMARC aggregate, TLS-RPT and complaint reports
@@ -24,26 +28,45 @@ func init() {
 		cmd.Flag("own-ip", "An address or CIDR prefix you send from (repeatable): its records are the `own` source class.").StringsVar(&o.ownIPs)
 		cmd.Flag("top", "Sources listed per class in the summary.").Default("10").IntVar(&o.top)
 		cmd.Arg("path", "Report files, directories or Maildirs.").Required().StringsVar(&o.paths)
-		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int { return reportCommand(o, stdout, stderr) }}
+		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int {
+			if f := app.GetFlag("config.file"); f != nil {
+				o.configFile = f.Model().Value.String()
+			}
+			return reportCommand(o, stdout, stderr)
+		}}
 	})
 }
 
 type reportOptions struct {
-	format string
-	ownIPs []string
-	top    int
-	paths  []string
+	// configFile, when set, gives the limits and own_ips of its reports
+	// section (enabled or not).
+	configFile string
+	format     string
+	ownIPs     []string
+	top        int
+	paths      []string
 }
 
 func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
-	own, errs := reports.ParsePrefixes(o.ownIPs)
+	lim := parse.DefaultLimits()
+	ownIPs := o.ownIPs
+	if o.configFile != "" {
+		cfg, err := loadReports(o.configFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailscope report:\n")
+			printProblems(stderr, err)
+			return 2
+		}
+		lim = cfg.Limits.ParseLimits()
+		ownIPs = append(ownIPs, cfg.OwnIPs...)
+	}
+	own, errs := reports.ParsePrefixes(ownIPs)
 	for _, err := range errs {
 		fmt.Fprintf(stderr, "mailscope report: --own-ip: %v\n", err)
 	}
 	if len(errs) > 0 {
 		return 2
 	}
-	lim := parse.DefaultLimits()
 	summary := reports.NewSummary(reports.NewClassifier(own))
 	out := bufio.NewWriter(stdout)
 	read, inputs := 0, 0
@@ -89,4 +112,34 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loadReports reads the file as the agent would and validates its reports
+// section even when it is disabled.
+func loadReports(file string) (*reports.Config, error) {
+	cfg, err := agent.LoadFile(file, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range cfg.Sections {
+		if s.Name != "reports" {
+			continue
+		}
+		if !s.InFile {
+			return nil, fmt.Errorf("%s has no reports section", file)
+		}
+		rc := s.Config.(*reports.Config)
+		if !s.Enabled {
+			if err := rc.Validate(); err != nil {
+				var ps config.Problems
+				ps.Merge("reports", err)
+				for _, p := range ps {
+					p.File = file
+				}
+				return nil, ps
+			}
+		}
+		return rc, nil
+	}
+	return nil, fmt.Errorf("the reports collector is not built in")
 }

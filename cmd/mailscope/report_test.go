@@ -147,3 +147,43 @@ func TestReportSummary(t *testing.T) {
 		t.Errorf("unknown sources not first:\n%s", out)
 	}
 }
+
+func TestReportTakesLimitsAndOwnIPsFromTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mailscope.yml")
+	os.WriteFile(cfg, []byte("state_dir: "+filepath.Join(dir, "state")+`
+reports:
+  enabled: false
+  directories: [/var/lib/mailscope/reports]
+  domains: [example.com]
+  own_ips: [192.0.2.0/24]
+  limits: {max_xml_depth: 3}
+`), 0o600)
+	var out, errb bytes.Buffer
+	code := run([]string{"--config.file=" + cfg, "report", "--format=json", filepath.Join(reportFixtures, "rfc7489-google.xml")}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), `"reason":"xml_limits"`) {
+		t.Errorf("max_xml_depth 3: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	code = run([]string{"--config.file=" + cfg, "report", filepath.Join(reportFixtures, "quirk-xs-schema.xml")}, &out, &errb)
+	if code != 1 { // the stray schema element nests the records 4 deep
+		t.Errorf("exit %d: %s", code, out.String())
+	}
+	os.WriteFile(cfg, []byte("state_dir: "+filepath.Join(dir, "state")+`
+reports:
+  enabled: false
+  directories: [/var/lib/mailscope/reports]
+  domains: [example.com]
+  own_ips: [192.0.2.0/24]
+`), 0o600)
+	out.Reset()
+	code = run([]string{"--config.file=" + cfg, "report", filepath.Join(reportFixtures, "quirk-xs-schema.xml")}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "own sources: 1, 9 messages") {
+		t.Errorf("own_ips from the config: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	os.WriteFile(cfg, []byte("reports:\n  enabled: false\n  limits: {max_xml_depth: 0}\n"), 0o600)
+	errb.Reset()
+	if code := run([]string{"--config.file=" + cfg, "report", reportFixtures}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "reports.limits.max_xml_depth") {
+		t.Errorf("bad section: exit %d: %s", code, errb.String())
+	}
+}
