@@ -55,6 +55,7 @@ type Collector struct {
 	domains    map[string]bool
 	mxHosts    map[string]bool
 	m          *metrics
+	imap       *imapSource // nil: no mailbox
 
 	mu      sync.Mutex
 	dedup   *Dedup // opened on first use
@@ -62,6 +63,9 @@ type Collector struct {
 	files   map[string]fileStamp
 	unknown map[unknownKey]*unknownSource
 	counts  map[string]int // outcome -> inputs since the last run report
+	// warnedProcessing: messages left in the processing folder were
+	// logged once.
+	warnedProcessing bool
 }
 
 type fileStamp struct {
@@ -94,6 +98,16 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		cfg: cfg, s: s, lim: cfg.Limits.ParseLimits(), classifier: NewClassifier(own),
 		providers: s.Mail.OrDefault().Providers, domains: lowerSet(cfg.Domains), mxHosts: lowerSet(cfg.MXHosts), m: m,
 		files: map[string]fileStamp{}, unknown: map[unknownKey]*unknownSource{}, counts: map[string]int{},
+	}
+	if cfg.IMAP != nil {
+		src, err := buildIMAP(*cfg.IMAP)
+		if err != nil {
+			return nil, fmt.Errorf("reports: %w", err)
+		}
+		c.imap = src
+		for _, stage := range []string{"connect", "login", "select", "search", "claim", "fetch", "file"} {
+			m.mailboxErrors.WithLabelValues(stage)
+		}
 	}
 	c.period = newPeriodCounters(cfg.SettleDelay, filepath.Join(s.StateDir, pendingStateFile), m.releasedDay,
 		map[string]*prometheus.CounterVec{metricDMARC: m.dmarcMessages, metricTLS: m.tlsSessions, metricTLSFailure: m.tlsFailures, metricComplaints: m.complaints})
@@ -153,9 +167,9 @@ func (c *Collector) close() {
 	}
 }
 
-// ScanOnce reads the new and changed files of the directories, then
-// releases the settled days and saves the pending counts. One refused
-// file never stops the others.
+// ScanOnce reads the new and changed files of the directories and the
+// reports in the mailbox, then releases the settled days and saves the
+// pending counts. One refused report never stops the others.
 func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -187,6 +201,11 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 			return nil
 		})
 		if err != nil && walkErr == nil {
+			walkErr = err
+		}
+	}
+	if c.imap != nil && ctx.Err() == nil {
+		if err := c.scanMailbox(ctx); err != nil && walkErr == nil {
 			walkErr = err
 		}
 	}

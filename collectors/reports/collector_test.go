@@ -414,6 +414,27 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%v\nlacks %q", err, want)
 		}
 	}
+	im := NewConfig()
+	im.Domains = []string{"example.com"}
+	im.IMAP = &IMAPConfig{Address: "imap.example.com", Security: "plain", PasswordFile: "rel.pass", ProcessingFolder: "INBOX", CAFile: "ca.pem"}
+	err = im.Validate()
+	for _, want := range []string{"imap.address: want host:port", "imap.security: must be tls or starttls", "imap.username: missing",
+		"imap.password_file: required, an absolute path", "imap.processing_folder: the same folder as mailbox", "imap.ca_file: must be an absolute path"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v\nlacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "no source") {
+		t.Errorf("imap is a source: %v", err)
+	}
+	// The build step reads the password file.
+	im.IMAP = &IMAPConfig{Address: "127.0.0.1:993", Username: "u", PasswordFile: filepath.Join(t.TempDir(), "missing.pass")}
+	if err := im.Validate(); err != nil {
+		t.Fatalf("valid imap section: %v", err)
+	}
+	if _, err := New(im, collectors.Settings{Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(), StateDir: t.TempDir(), Clock: clock.NewFake(reportDay)}); err == nil || !strings.Contains(err.Error(), "imap.password_file") {
+		t.Errorf("missing password file: %v", err)
+	}
 	ok := NewConfig()
 	ok.HTTP.Enabled = true
 	ok.Domains = []string{"example.com"}

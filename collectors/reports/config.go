@@ -40,6 +40,8 @@ type Config struct {
 	// HTTP is the TLS-RPT HTTPS endpoint (RFC 8460 section 3) on the
 	// agent's web listener.
 	HTTP HTTPConfig `yaml:"http"`
+	// IMAP, when set, is a report mailbox read every interval.
+	IMAP *IMAPConfig `yaml:"imap"`
 }
 
 // DedupConfig bounds the durable dedup state.
@@ -110,8 +112,11 @@ func (l LimitsConfig) ParseLimits() parse.Limits {
 func (c *Config) Validate() error {
 	var ps config.Problems
 	ps.CheckSchedule(c.Interval, 0, time.Second)
-	if len(c.Directories) == 0 && !c.HTTP.Enabled {
-		ps.Add("directories", "no source: set directories or enable http")
+	if len(c.Directories) == 0 && !c.HTTP.Enabled && c.IMAP == nil {
+		ps.Add("directories", "no source: set directories or imap, or enable http")
+	}
+	if c.IMAP != nil {
+		c.IMAP.validate(&ps, "imap")
 	}
 	for i, d := range c.Directories {
 		if !filepath.IsAbs(d) {

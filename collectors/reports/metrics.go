@@ -35,6 +35,7 @@ type metrics struct {
 	tlsFailures    *prometheus.CounterVec
 	complaints     *prometheus.CounterVec
 	unknownSources prometheus.Gauge
+	mailboxErrors  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -88,8 +89,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "mailscope_dmarc_unknown_sources",
 			Help: "Distinct source addresses of the unknown class seen since the start (at most 1000 are remembered).",
 		}),
+		mailboxErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailscope_reports_mailbox_errors_total",
+			Help: "Report mailbox (IMAP) failures by stage: connect, login, select, search, claim, fetch, file.",
+		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.reports, m.refused, m.lastReport, m.lag, m.dedupEntries, m.releasedDay, m.policy,
+	for _, c := range []prometheus.Collector{m.mailboxErrors, m.reports, m.refused, m.lastReport, m.lag, m.dedupEntries, m.releasedDay, m.policy,
 		m.dmarcMessages, m.tlsSessions, m.tlsFailures, m.complaints, m.unknownSources} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -197,3 +197,122 @@ func deliver(t *testing.T, addr string, pki *testPKI, auth smtp.Auth, from, to, 
 	}
 	_ = c.Quit()
 }
+
+// TestReportsTwoAgentsOneMailbox: two agents read one real Dovecot
+// mailbox over IMAP (STARTTLS, password from a file); each report,
+// delivered by a real Postfix, is ingested exactly once across them (the
+// agents keep separate dedup state, so a report read by both would count
+// twice), the refused one lands in the invalid folder, and the mailbox
+// ends empty with every report filed.
+func TestReportsTwoAgentsOneMailbox(t *testing.T) {
+	stack := startSubmissionStack(t, "imap.test", []harness.DovecotUser{
+		{Name: "probe@mta.test", Password: "submit-pw-e2e"},
+		{Name: "rua@seed.test", Password: "rua-pw-e2e"},
+	}, "")
+	b, err := os.ReadFile(filepath.Join("..", "..", "collectors", "reports", "parse", "testdata", "rfc7489-google.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	base := strings.NewReplacer("1764806400", strconv.FormatInt(day.Unix(), 10),
+		"1764892799", strconv.FormatInt(day.Unix()+86399, 10)).Replace(string(b))
+	const reports = 12
+	for i := range reports {
+		doc := strings.Replace(base, "16612488226426405390", fmt.Sprintf("report-%d", i), 1)
+		msg := fmt.Sprintf("From: noreply-dmarc-support@google.com\r\nTo: rua@seed.test\r\nSubject: Report %d\r\nMessage-ID: <report-%[1]d@google.com>\r\nMIME-Version: 1.0\r\n"+
+			"Content-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n", i, wrap76(base64.StdEncoding.EncodeToString(gzipBytes(t, doc))))
+		submit(t, stack.pf.Addr("submission"), stack.pki, "probe@mta.test", "submit-pw-e2e", "rua@seed.test", msg)
+	}
+	submit(t, stack.pf.Addr("submission"), stack.pki, "probe@mta.test", "submit-pw-e2e", "rua@seed.test",
+		"From: x@bad.test\r\nTo: rua@seed.test\r\nSubject: bomb\r\nMessage-ID: <bomb@bad.test>\r\nContent-Type: text/xml\r\n\r\n<!DOCTYPE x [<!ENTITY a \"a\">]><feedback/>\r\n")
+	pass := harness.WriteFile(t, filepath.Join(harness.Dir(t), "rua.pass"), "rua-pw-e2e\n")
+	section := fmt.Sprintf(`reports:
+  interval: 1s
+  domains: [example.com]
+  imap:
+    address: %s
+    security: starttls
+    ca_file: %s
+    server_name: 127.0.0.1
+    username: rua@seed.test
+    password_file: %s
+`, stack.dove.IMAPAddr, stack.pki.CAFile, pass)
+	agents := []*harness.Agent{harness.StartAgent(t, harness.AgentOptions{Config: section}), harness.StartAgent(t, harness.AgentOptions{Config: section})}
+	count := func(body, outcome string) float64 {
+		var n float64
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "mailscope_reports_total{") && strings.Contains(l, `outcome="`+outcome+`"`) {
+				v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+				n += v
+			}
+		}
+		return n
+	}
+	var per [2]float64
+	testwait.For(t, 90*time.Second, "every report ingested by one of the agents", func() error {
+		var ok, invalid float64
+		for i, a := range agents {
+			body, err := harness.Fetch("http://" + a.Addr + "/metrics")
+			if err != nil {
+				return err
+			}
+			per[i] = count(body, "ok")
+			ok += per[i]
+			invalid += count(body, "invalid")
+		}
+		if ok < reports || invalid < 1 {
+			return fmt.Errorf("%v ok, %v invalid so far", ok, invalid)
+		}
+		return nil
+	})
+	// Nothing may count again: wait until each agent finished a scan that
+	// started after every report was in.
+	done := float64(time.Now().Unix()) + 1
+	testwait.For(t, 30*time.Second, "a later scan by each agent", func() error {
+		for _, a := range agents {
+			body, err := harness.Fetch("http://" + a.Addr + "/metrics")
+			if err != nil {
+				return err
+			}
+			last := 0.0
+			for _, l := range strings.Split(body, "\n") {
+				if strings.HasPrefix(l, `mailscope_collector_last_run_timestamp_seconds{collector="reports"}`) {
+					last, _ = strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+				}
+			}
+			if last < done {
+				return fmt.Errorf("agent %s last ran at %v", a.Addr, last)
+			}
+		}
+		return nil
+	})
+	var ok, invalid, dup float64
+	for _, a := range agents {
+		body, err := harness.Fetch("http://" + a.Addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, invalid, dup = ok+count(body, "ok"), invalid+count(body, "invalid"), dup+count(body, "duplicate")
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "mailscope_reports_mailbox_errors_total{") && !strings.HasSuffix(l, " 0") {
+				t.Errorf("mailbox errors: %s", l)
+			}
+		}
+	}
+	if ok != reports || invalid != 1 || dup != 0 {
+		t.Errorf("across both agents: %v ok, %v invalid, %v duplicate; want %d, 1, 0 (per agent ok: %v)", ok, invalid, dup, reports, per)
+	}
+	t.Logf("ok per agent: %v", per)
+	maildir := filepath.Join(stack.dove.Dir, "home", "rua@seed.test", "Maildir")
+	countDir := func(folder string) int {
+		n := 0
+		for _, sub := range []string{"cur", "new"} {
+			es, _ := os.ReadDir(filepath.Join(maildir, folder, sub))
+			n += len(es)
+		}
+		return n
+	}
+	if in, done, bad, proc := countDir(""), countDir(".mailscope-done"), countDir(".mailscope-invalid"), countDir(".mailscope-processing"); in != 0 || done != reports || bad != 1 || proc != 0 {
+		t.Errorf("mailbox %d, done %d, invalid %d, processing %d; want 0, %d, 1, 0", in, done, bad, proc, reports)
+	}
+}
