@@ -24,7 +24,9 @@ const (
 	// SourceESP: an SPF or DKIM pass for a domain of a known email service
 	// provider (ESPDomains), so the provider sent it.
 	SourceESP SourceClass = "esp"
-	// SourceOwn: the source IP is one of the owner's sending addresses.
+	// SourceOwn: the source IP is one of the owner's sending addresses:
+	// configured (own_ips), or seen sending your mail (the addresses the
+	// seeds collector's messages left from, over the SendingIPs link).
 	SourceOwn SourceClass = "own"
 )
 
@@ -64,6 +66,17 @@ var ESPDomains = []string{
 type Classifier struct {
 	own []netip.Prefix
 	esp []string
+	// seen are addresses your mail was seen leaving from (the agent's
+	// SendingIPs link); they are own too.
+	seen map[netip.Addr]bool
+}
+
+// SetSeen replaces the addresses your mail was seen leaving from.
+func (c *Classifier) SetSeen(addrs []netip.Addr) {
+	c.seen = make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		c.seen[a.Unmap()] = true
+	}
 }
 
 // NewClassifier returns a classifier for the owner's sending addresses (a
@@ -74,6 +87,9 @@ func NewClassifier(own []netip.Prefix) *Classifier {
 
 // Own says whether ip is one of the owner's sending addresses.
 func (c *Classifier) Own(ip netip.Addr) bool {
+	if c.seen[ip] {
+		return true
+	}
 	for _, p := range c.own {
 		if p.Contains(ip) {
 			return true

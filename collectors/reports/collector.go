@@ -176,6 +176,7 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 	if err := c.openLocked(); err != nil {
 		return "", err
 	}
+	c.classifier.SetSeen(c.s.SendingIPs.List())
 	var walkErr error
 	budget := c.cfg.Limits.MaxFilesPerScan
 	for _, dir := range c.cfg.Directories {
@@ -231,6 +232,7 @@ func (c *Collector) IngestParsed(rep *parse.Report, err error, source string) (s
 	if oerr := c.openLocked(); oerr != nil {
 		return "", oerr
 	}
+	c.classifier.SetSeen(c.s.SendingIPs.List())
 	outcome := c.ingestLocked(rep, err, source, "")
 	c.settleLocked()
 	return outcome, nil

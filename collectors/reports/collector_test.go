@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
 )
 
 const fixtures = "parse/testdata"
@@ -27,6 +29,7 @@ var reportDay = time.Date(2025, 12, 4, 0, 0, 0, 0, time.UTC)
 
 type harness struct {
 	c     *Collector
+	links *links.SendingIPs
 	reg   *prometheus.Registry
 	clock *clock.Fake
 	dir   string // the report directory
@@ -37,6 +40,7 @@ type harness struct {
 func newHarness(t *testing.T, now time.Time, edit func(*Config)) *harness {
 	t.Helper()
 	h := &harness{clock: clock.NewFake(now), dir: t.TempDir(), state: t.TempDir(), logs: &bytes.Buffer{}}
+	h.links = links.NewSendingIPs(h.clock)
 	h.start(t, edit)
 	return h
 }
@@ -57,7 +61,7 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 		t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock})
+	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,5 +444,19 @@ func TestValidate(t *testing.T) {
 	ok.Domains = []string{"example.com"}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("http only: %v", err)
+	}
+}
+
+// An address the seeds collector saw your mail leave from is your own.
+func TestSendingIPsAreOwn(t *testing.T) {
+	h := newHarness(t, reportDay.Add(3*24*time.Hour), nil)
+	h.links.Add(netip.MustParseAddr("203.0.113.9"))
+	h.put(t, "rfc9990-namespace.xml", "r.xml", false)
+	h.scan(t)
+	if got := h.value(t, "mailscope_dmarc_messages_total", map[string]string{"source_class": "own"}); got != 7 {
+		t.Errorf("own: %v messages, want 7", got)
+	}
+	if got := h.value(t, "mailscope_dmarc_messages_total", map[string]string{"source_class": "unknown"}); got != 0 {
+		t.Errorf("unknown: %v messages, want 0", got)
 	}
 }
