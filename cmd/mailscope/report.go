@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -27,7 +29,8 @@ func init() {
 		cmd.Flag("format", "Output: summary (per domain, for people) or json (one array, one object per report).").Default("summary").EnumVar(&o.format, "summary", "json")
 		cmd.Flag("own-ip", "An address or CIDR prefix you send from (repeatable): its records are the `own` source class.").StringsVar(&o.ownIPs)
 		cmd.Flag("top", "Sources listed per class in the summary.").Default("10").IntVar(&o.top)
-		cmd.Arg("path", "Report files, directories or Maildirs.").Required().StringsVar(&o.paths)
+		cmd.Flag("imap", "Also read the mailbox of the reports section of --config.file, read-only (nothing is claimed, moved or marked seen).").BoolVar(&o.imap)
+		cmd.Arg("path", "Report files, directories or Maildirs.").StringsVar(&o.paths)
 		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int {
 			if f := app.GetFlag("config.file"); f != nil {
 				o.configFile = f.Model().Value.String()
@@ -42,14 +45,24 @@ type reportOptions struct {
 	// section (enabled or not).
 	configFile string
 	format     string
+	imap       bool
 	ownIPs     []string
 	top        int
 	paths      []string
 }
 
 func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
+	if len(o.paths) == 0 && !o.imap {
+		fmt.Fprintf(stderr, "mailscope report: name a file or directory, or --imap\n")
+		return 2
+	}
+	if o.imap && o.configFile == "" {
+		fmt.Fprintf(stderr, "mailscope report: --imap reads the mailbox of --config.file's reports section\n")
+		return 2
+	}
 	lim := parse.DefaultLimits()
 	ownIPs := o.ownIPs
+	var section *reports.Config
 	if o.configFile != "" {
 		cfg, err := loadReports(o.configFile)
 		if err != nil {
@@ -59,6 +72,7 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 		}
 		lim = cfg.Limits.ParseLimits()
 		ownIPs = append(ownIPs, cfg.OwnIPs...)
+		section = cfg
 	}
 	own, errs := reports.ParsePrefixes(ownIPs)
 	for _, err := range errs {
@@ -73,8 +87,7 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 	if o.format == "json" {
 		out.WriteString("[")
 	}
-	err := reports.WalkInputs(o.paths, func(path string) error {
-		rep, err := reports.ParseFile(path, lim)
+	add := func(name string, rep *parse.Report, err error) error {
 		inputs++
 		if err == nil {
 			read++
@@ -83,9 +96,9 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 			if inputs > 1 {
 				out.WriteString(",")
 			}
-			b, err := json.Marshal(reports.NewEntry(path, rep, err))
+			b, err := json.Marshal(reports.NewEntry(name, rep, err))
 			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			out.WriteString("\n")
 			_, err = out.Write(b)
@@ -93,7 +106,16 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 		}
 		summary.Add(rep, err)
 		return nil
+	}
+	err := reports.WalkInputs(o.paths, func(path string) error {
+		rep, err := reports.ParseFile(path, lim)
+		return add(path, rep, err)
 	})
+	if err == nil && o.imap {
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+		err = reports.ReadMailbox(ctx, section, add)
+		cancel()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope report: %v\n", err)
 		return 2

@@ -187,3 +187,12 @@ reports:
 		t.Errorf("bad section: exit %d: %s", code, errb.String())
 	}
 }
+
+func TestReportNeedsAnInput(t *testing.T) {
+	if code, _, stderr := runReport(t); code != 2 || !strings.Contains(stderr, "--imap") {
+		t.Errorf("no input: exit %d %q", code, stderr)
+	}
+	if code, _, stderr := runReport(t, "--imap"); code != 2 || !strings.Contains(stderr, "--config.file") {
+		t.Errorf("--imap without a config: exit %d %q", code, stderr)
+	}
+}

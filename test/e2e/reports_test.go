@@ -5,10 +5,12 @@ import (
 	"compress/gzip"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -237,6 +239,27 @@ func TestReportsTwoAgentsOneMailbox(t *testing.T) {
     username: rua@seed.test
     password_file: %s
 `, stack.dove.IMAPAddr, stack.pki.CAFile, pass)
+	// The CLI looks at the mailbox first, read-only.
+	cfgFile := harness.WriteFile(t, filepath.Join(harness.Dir(t), "cli.yml"), "state_dir: "+filepath.Join(harness.Dir(t), "state")+"\n"+section)
+	out, err := exec.Command(harness.Mailscope(t), "--config.file="+cfgFile, "report", "--imap", "--format=json").Output()
+	if err != nil {
+		t.Fatalf("mailscope report --imap: %v\n%s", err, out)
+	}
+	var entries []struct {
+		File, Kind, Error string
+	}
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	refused := 0
+	for _, e := range entries {
+		if e.Error != "" {
+			refused++
+		}
+	}
+	if len(entries) != reports+1 || refused != 1 || !strings.HasPrefix(entries[0].File, "imap:INBOX/") {
+		t.Errorf("mailscope report --imap: %d entries, %d refused: %s", len(entries), refused, out)
+	}
 	agents := []*harness.Agent{harness.StartAgent(t, harness.AgentOptions{Config: section}), harness.StartAgent(t, harness.AgentOptions{Config: section})}
 	count := func(body, outcome string) float64 {
 		var n float64
