@@ -8,6 +8,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/reports/parse"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/dnsx"
 )
 
 // Config is the reports section of the config file.
@@ -127,12 +128,12 @@ func (c *Config) Validate() error {
 		ps.Add("domains", "required: your policy domains (the values of the domain label)")
 	}
 	for i, d := range c.Domains {
-		if !hostName(d) {
+		if !dnsx.IsHostName(d) {
 			ps.Addf(fmt.Sprintf("domains[%d]", i), "not a domain name: %q", d)
 		}
 	}
 	for i, h := range c.MXHosts {
-		if !hostName(h) {
+		if !dnsx.IsHostName(h) {
 			ps.Addf(fmt.Sprintf("mx_hosts[%d]", i), "not a host name: %q", h)
 		}
 	}
@@ -187,16 +188,4 @@ func reservedPath(p string) bool {
 		}
 	}
 	return false
-}
-
-func hostName(s string) bool {
-	if s == "" || len(s) > 253 || strings.HasPrefix(s, ".") {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
