@@ -60,7 +60,7 @@ type Collector struct {
 	mu      sync.Mutex
 	dedup   *Dedup // opened on first use
 	period  *periodCounters
-	files   map[string]fileStamp
+	files   map[string]fileStamp // used by ScanOnce only
 	unknown map[unknownKey]*unknownSource
 	counts  map[string]int // outcome -> inputs since the last run report
 	// warnedProcessing: messages left in the processing folder were
@@ -170,13 +170,17 @@ func (c *Collector) close() {
 // ScanOnce reads the new and changed files of the directories and the
 // reports in the mailbox, then releases the settled days and saves the
 // pending counts. One refused report never stops the others.
+//
+// Reading and parsing happen without the collector's lock, so a slow
+// directory or mailbox never holds up the HTTP endpoint; only counting
+// takes it. ScanOnce itself is called by one goroutine (the Run loop).
 func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.openLocked(); err != nil {
+	if err := c.open(); err != nil {
 		return "", err
 	}
+	c.mu.Lock()
 	c.classifier.SetSeen(c.s.SendingIPs.List())
+	c.mu.Unlock()
 	var walkErr error
 	budget := c.cfg.Limits.MaxFilesPerScan
 	for _, dir := range c.cfg.Directories {
@@ -198,7 +202,7 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 			}
 			c.files[path] = stamp
 			rep, err := ParseFile(path, c.lim)
-			c.ingestLocked(rep, err, "file", path)
+			c.ingest(rep, err, "file", path)
 			return nil
 		})
 		if err != nil && walkErr == nil {
@@ -210,7 +214,16 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 			walkErr = err
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.finishLocked(), walkErr
+}
+
+// ingest counts one input under the collector's lock.
+func (c *Collector) ingest(rep *parse.Report, err error, source, path string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ingestLocked(rep, err, source, path)
 }
 
 // ParseFile reads one report file; a file that cannot be opened is a

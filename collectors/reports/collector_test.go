@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,8 +339,8 @@ func TestHTTPEndpoint(t *testing.T) {
 	if code := post("application/tlsrpt+json", body); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 GB body: %d", code)
 	}
-	if body.n > 8<<20 {
-		t.Errorf("the client got to send %d bytes", body.n)
+	if n := body.n.Load(); n > 8<<20 {
+		t.Errorf("the client got to send %d bytes", n)
 	}
 	// One with a length is refused before it is read.
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, io.LimitReader(&countingBody{limit: 2 << 30}, 2<<30))
@@ -370,23 +371,27 @@ func TestHTTPEndpoint(t *testing.T) {
 }
 
 // countingBody is an endless JSON-looking body that counts what was read.
+// The client's transport may still be writing it after the response came
+// back, so the count is atomic.
 type countingBody struct {
-	n, limit int64
+	n     atomic.Int64
+	limit int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
-	if b.n >= b.limit {
+	n := b.n.Load()
+	if n >= b.limit {
 		return 0, io.EOF
 	}
-	if b.n == 0 && len(p) > 0 {
+	if n == 0 && len(p) > 0 {
 		p[0] = '{'
-		b.n++
+		b.n.Add(1)
 		return 1, nil
 	}
 	for i := range p {
 		p[i] = ' '
 	}
-	b.n += int64(len(p))
+	b.n.Add(int64(len(p)))
 	return len(p), nil
 }
 

@@ -23,7 +23,8 @@ import (
 // and moved to the done folder, or to the invalid folder when refused. A
 // crash between the claim and the filing leaves the message in the
 // processing folder; it is not read again automatically (that could count
-// it twice) and is logged on the next scans. c.mu is held.
+// it twice) and is logged on the next scans. It runs without c.mu: only
+// counting a report takes it.
 func (c *Collector) scanMailbox(ctx context.Context) error {
 	src := c.imap
 	conn, err := imapx.Dial(ctx, src.opts)
@@ -116,7 +117,7 @@ func (c *Collector) scanMailbox(ctx context.Context) error {
 		} else {
 			rep, err = parse.Parse(bytes.NewReader(body), c.lim)
 		}
-		c.ingestLocked(rep, err, "imap", "")
+		c.ingest(rep, err, "imap", "")
 		dest := cfg.DoneFolder
 		if err != nil {
 			dest = cfg.InvalidFolder
