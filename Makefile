@@ -36,6 +36,14 @@ bench: ## benchmarks; record results in docs/benchmarks.md
 bench-dnsbl: ## the blocklist sweep against a real rbldnsd on loopback (docs/benchmarks.md)
 	GO=$(GO) ./bench/dnsbl-rbldnsd.sh
 
+.PHONY: bench-reports fuzz-reports
+bench-reports: ## mailscope report on 10,000 gzip aggregate reports, one core (docs/benchmarks.md)
+	GO=$(GO) ./bench/reports.sh
+
+fuzz-reports: ## one minute each for the report parser's fuzz targets (CI runs their seeds only)
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./collectors/reports/parse/
+	$(GO) test -run '^$$' -fuzz FuzzXMLScanner -fuzztime 60s ./collectors/reports/parse/
+
 fuzz: ## one minute per fuzz target (CI runs their seeds as normal tests)
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 60s ./internal/tail/
 	$(GO) test -run '^$$' -fuzz FuzzCheckpointLoad -fuzztime 60s ./internal/tail/

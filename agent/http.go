@@ -68,6 +68,10 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
+			if h := a.collectorHandler(r.URL.Path); h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
 			http.NotFound(w, r)
 			return
 		}
@@ -77,6 +81,22 @@ func (a *Agent) Handler(o HandlerOptions) http.Handler {
 		a.serveCollector(w, r, o)
 	})
 	return mux
+}
+
+// collectorHandler returns the running collector's handler for path
+// (collectors.HTTPHandlers), or nil. Only paths the mux does not serve
+// itself get here.
+func (a *Agent) collectorHandler(path string) http.Handler {
+	for _, in := range a.instances() {
+		in.mu.Lock()
+		h := in.handlers[path]
+		state := in.state
+		in.mu.Unlock()
+		if h != nil && state != stateFailed {
+			return h
+		}
+	}
+	return nil
 }
 
 // scrubSnapshot removes secret values from what a collector's peers said

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -48,6 +49,9 @@ type instance struct {
 	collector collectors.Collector
 	// recent and failures are the detail page's runs (see remember).
 	recent, failures []collectors.RunResult
+	// handlers are the paths the collector serves on the web listener
+	// (collectors.HTTPHandlers), set once when it is built.
+	handlers map[string]http.Handler
 }
 
 // startLocked builds the collector of s and runs it under the agent's run
@@ -81,6 +85,9 @@ func (a *Agent) startLocked(s Section) *instance {
 		return in
 	}
 	in.state = stateRunning
+	if h, ok := c.(collectors.HTTPHandlers); ok {
+		in.handlers = h.HTTPHandlers()
+	}
 	a.logger.Info("Collector started", "collector", s.Name)
 	in.collector = c
 	go a.supervise(ctx, in, c)

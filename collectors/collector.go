@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -125,6 +126,15 @@ type ProviderLabels interface {
 	// ProviderLabels returns each provider name by its key path relative
 	// to the section.
 	ProviderLabels() map[string]string
+}
+
+// HTTPHandlers is implemented by collectors that take requests on the
+// agent's web listener (the reports collector's TLS-RPT endpoint). The
+// agent serves each path while the collector runs, behind the web
+// config's TLS and authentication like its own pages; a path the agent
+// serves itself is never handed to a collector.
+type HTTPHandlers interface {
+	HTTPHandlers() map[string]http.Handler
 }
 
 // RunResult is the outcome of one run of a collector.

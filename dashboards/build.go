@@ -45,6 +45,7 @@ func All() ([]Dashboard, error) {
 		{"delivery.json", delivery()},
 		{"reputation.json", reputation()},
 		{"placement.json", placement()},
+		{"receivers.json", receivers()},
 	}
 	out := make([]Dashboard, 0, len(builders))
 	for _, x := range builders {
@@ -88,6 +89,8 @@ func base(uid, title, description string, vars ...string) *dashboard.DashboardBu
 			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_mta_deliveries_total{"+inst+"}, provider)"))
 		case "seedprovider":
 			b = b.WithVariable(queryVar("provider", "Provider", "label_values(mailscope_seed_placement_total{"+inst+"}, provider)"))
+		case "reportdomain":
+			b = b.WithVariable(queryVar("domain", "Domain", "label_values(mailscope_dmarc_messages_total{"+inst+"}, domain)"))
 		case "domain":
 			b = b.WithVariable(queryVar("domain", "Domain", "label_values(mailscope_domain_check_ok{"+inst+"}, domain)"))
 		}

@@ -69,6 +69,9 @@ func stateConfig(t *testing.T, dir, dnsAddr string) string {
 	if err := os.WriteFile(secret, []byte("pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "reports"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	sections := map[string]string{
 		"mta": fmt.Sprintf(`mta:
   kind: postfix
@@ -92,6 +95,11 @@ func stateConfig(t *testing.T, dir, dnsAddr string) string {
   resolver: %s
   domains: [{name: example.test}]
 `, dnsAddr),
+		"reports": fmt.Sprintf(`reports:
+  directories: [%s]
+  domains: [example.test]
+  http: {enabled: true}
+`, filepath.Join(dir, "reports")),
 		"seeds": fmt.Sprintf(`seeds:
   interval: 1h
   jitter: 0s

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"fmt"
-	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,32 +169,7 @@ scrape_configs:
 // sendTLS submits one message over STARTTLS, verifying the test certificate.
 func sendTLS(t *testing.T, addr string, pki *testPKI, to string) {
 	t.Helper()
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("client.test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartTLS(&tls.Config{ServerName: "127.0.0.1", RootCAs: pki.Pool}); err != nil {
-		t.Fatalf("STARTTLS: %v", err)
-	}
-	if err := c.Mail("sender@mx.test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(to); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(w, "From: sender@mx.test\r\nTo: %s\r\nSubject: over TLS\r\n\r\nhello\r\n", to)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Quit()
+	deliver(t, addr, pki, nil, "sender@mx.test", to, fmt.Sprintf("From: sender@mx.test\r\nTo: %s\r\nSubject: over TLS\r\n\r\nhello\r\n", to))
 }
 
 func appendLine(t *testing.T, path, line string) {

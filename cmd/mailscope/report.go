@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/mailscope/mailscope/agent"
+
+	"github.com/mailscope/mailscope/collectors/reports"
+	"github.com/mailscope/mailscope/collectors/reports/parse"
+	"github.com/mailscope/mailscope/internal/config"
+)
+
+// mailscope report: read DMARC aggregate, TLS-RPT and complaint reports
+// from files and directories and print a summary or one JSON object per
+// report. Exit codes: 0 at least one report read, 1 every input refused
+// (or none found), 2 a path could not be read or the arguments are wrong.
+func init() {
+	commandAdders = append(commandAdders, func(app *kingpin.Application, _ *kingpin.CmdClause) subcommand {
+		cmd := app.Command("report", "Read DMARC aggregate, TLS-RPT, ARF complaint and DMARC failure reports (XML, JSON, gzip, zip or email; a directory or Maildir is read recursively) and print a summary per domain or one JSON object per report. Exit codes: 0 a report was read, 1 every input was refused, 2 a path could not be read.")
+		o := reportOptions{}
+		cmd.Flag("format", "Output: summary (per domain, for people) or json (one array, one object per report).").Default("summary").EnumVar(&o.format, "summary", "json")
+		cmd.Flag("own-ip", "An address or CIDR prefix you send from (repeatable): its records are the `own` source class.").StringsVar(&o.ownIPs)
+		cmd.Flag("top", "Sources listed per class in the summary.").Default("10").IntVar(&o.top)
+		cmd.Flag("imap", "Also read the mailbox of the reports section of --config.file, read-only (nothing is claimed, moved or marked seen).").BoolVar(&o.imap)
+		cmd.Arg("path", "Report files, directories or Maildirs.").StringsVar(&o.paths)
+		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int {
+			if f := app.GetFlag("config.file"); f != nil {
+				o.configFile = f.Model().Value.String()
+			}
+			return reportCommand(o, stdout, stderr)
+		}}
+	})
+}
+
+type reportOptions struct {
+	// configFile, when set, gives the limits and own_ips of its reports
+	// section (enabled or not).
+	configFile string
+	format     string
+	imap       bool
+	ownIPs     []string
+	top        int
+	paths      []string
+}
+
+func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
+	if len(o.paths) == 0 && !o.imap {
+		fmt.Fprintf(stderr, "mailscope report: name a file or directory, or --imap\n")
+		return 2
+	}
+	if o.imap && o.configFile == "" {
+		fmt.Fprintf(stderr, "mailscope report: --imap reads the mailbox of --config.file's reports section\n")
+		return 2
+	}
+	lim := parse.DefaultLimits()
+	ownIPs := o.ownIPs
+	var section *reports.Config
+	if o.configFile != "" {
+		cfg, err := loadReports(o.configFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailscope report:\n")
+			printProblems(stderr, err)
+			return 2
+		}
+		lim = cfg.Limits.ParseLimits()
+		ownIPs = append(ownIPs, cfg.OwnIPs...)
+		section = cfg
+	}
+	own, errs := reports.ParsePrefixes(ownIPs)
+	for _, err := range errs {
+		fmt.Fprintf(stderr, "mailscope report: --own-ip: %v\n", err)
+	}
+	if len(errs) > 0 {
+		return 2
+	}
+	summary := reports.NewSummary(reports.NewClassifier(own))
+	out := bufio.NewWriter(stdout)
+	read, inputs := 0, 0
+	if o.format == "json" {
+		out.WriteString("[")
+	}
+	add := func(name string, rep *parse.Report, err error) error {
+		inputs++
+		if err == nil {
+			read++
+		}
+		if o.format == "json" {
+			if inputs > 1 {
+				out.WriteString(",")
+			}
+			b, err := json.Marshal(reports.NewEntry(name, rep, err))
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			out.WriteString("\n")
+			_, err = out.Write(b)
+			return err
+		}
+		summary.Add(rep, err)
+		return nil
+	}
+	err := reports.WalkInputs(o.paths, func(path string) error {
+		rep, err := reports.ParseFile(path, lim)
+		return add(path, rep, err)
+	})
+	if err == nil && o.imap {
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+		err = reports.ReadMailbox(ctx, section, add)
+		cancel()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mailscope report: %v\n", err)
+		return 2
+	}
+	if o.format == "json" {
+		out.WriteString("\n]\n")
+	} else {
+		summary.Write(out, o.top)
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(stderr, "mailscope report: %v\n", err)
+		return 2
+	}
+	if read == 0 {
+		fmt.Fprintf(stderr, "mailscope report: no report read from %d inputs\n", inputs)
+		return 1
+	}
+	return 0
+}
+
+// loadReports reads the file as the agent would and validates its reports
+// section even when it is disabled.
+func loadReports(file string) (*reports.Config, error) {
+	cfg, err := agent.LoadFile(file, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range cfg.Sections {
+		if s.Name != "reports" {
+			continue
+		}
+		if !s.InFile {
+			return nil, fmt.Errorf("%s has no reports section", file)
+		}
+		rc := s.Config.(*reports.Config)
+		if !s.Enabled {
+			if err := rc.Validate(); err != nil {
+				var ps config.Problems
+				ps.Merge("reports", err)
+				for _, p := range ps {
+					p.File = file
+				}
+				return nil, ps
+			}
+		}
+		return rc, nil
+	}
+	return nil, fmt.Errorf("the reports collector is not built in")
+}

@@ -1,0 +1,149 @@
+package reports
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/mailscope/mailscope/collectors/reports/parse"
+)
+
+// SourceClass is who sent a record's mail, as far as the report tells: a
+// closed set, safe as a label value.
+type SourceClass string
+
+// The source classes, in the order a reader wants them: the unknown first.
+const (
+	// SourceUnknown: none of the rules below matched; someone sends as the
+	// domain from an address the owner does not know.
+	SourceUnknown SourceClass = "unknown"
+	// SourceForwarder: the mail passed DKIM but not SPF (a forwarder keeps
+	// the signature and changes the path), or the reporter names a
+	// forwarding override (forwarded, trusted_forwarder, mailing_list).
+	SourceForwarder SourceClass = "forwarder"
+	// SourceESP: an SPF or DKIM pass for a domain of a known email service
+	// provider (ESPDomains), so the provider sent it.
+	SourceESP SourceClass = "esp"
+	// SourceOwn: the source IP is one of the owner's sending addresses:
+	// configured (own_ips), or seen sending your mail (the addresses the
+	// seeds collector's messages left from, over the SendingIPs link).
+	SourceOwn SourceClass = "own"
+)
+
+// SourceClasses lists every class, the unknown first.
+func SourceClasses() []SourceClass {
+	return []SourceClass{SourceUnknown, SourceForwarder, SourceESP, SourceOwn}
+}
+
+// ESPDomains are the domains whose SPF or DKIM pass marks a record as sent
+// by an email service provider: their bounce (envelope) domains and their
+// own DKIM signing domains. A subdomain matches too. No PTR or ASN lookup
+// is involved: the rule uses only what the report says.
+var ESPDomains = []string{
+	"amazonses.com",       // Amazon SES
+	"sendgrid.net",        // Twilio SendGrid
+	"mailgun.org",         // Mailgun
+	"mailgun.net",         //
+	"mcsv.net",            // Mailchimp
+	"mandrillapp.com",     // Mailchimp Transactional
+	"rsgsv.net",           // Mailchimp
+	"sparkpostmail.com",   // SparkPost
+	"mtasv.net",           // Postmark
+	"mailjet.com",         // Mailjet
+	"sendinblue.com",      // Brevo
+	"brevo.com",           //
+	"hubspotemail.net",    // HubSpot
+	"salesforce.com",      // Salesforce
+	"exacttarget.com",     // Salesforce Marketing Cloud
+	"zendesk.com",         // Zendesk
+	"mailersend.net",      // MailerSend
+	"smtp2go.com",         // SMTP2GO
+	"constantcontact.com", // Constant Contact
+	"freshdesk.com",       // Freshdesk
+}
+
+// Classifier puts records in a SourceClass.
+type Classifier struct {
+	own []netip.Prefix
+	esp []string
+	// seen are addresses your mail was seen leaving from (the agent's
+	// SendingIPs link); they are own too.
+	seen map[netip.Addr]bool
+}
+
+// SetSeen replaces the addresses your mail was seen leaving from.
+func (c *Classifier) SetSeen(addrs []netip.Addr) {
+	c.seen = make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		c.seen[a.Unmap()] = true
+	}
+}
+
+// NewClassifier returns a classifier for the owner's sending addresses (a
+// single address is a /32 or /128 prefix).
+func NewClassifier(own []netip.Prefix) *Classifier {
+	return &Classifier{own: own, esp: ESPDomains}
+}
+
+// Own says whether ip is one of the owner's sending addresses.
+func (c *Classifier) Own(ip netip.Addr) bool {
+	if c.seen[ip] {
+		return true
+	}
+	for _, p := range c.own {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Classify applies the rules in order: own, esp, forwarder, unknown.
+func (c *Classifier) Classify(r *parse.Record) SourceClass {
+	if r.SourceIP.IsValid() && c.Own(r.SourceIP) {
+		return SourceOwn
+	}
+	for _, list := range [][]parse.AuthResult{r.AuthSPF, r.AuthDKIM} {
+		for _, a := range list {
+			if a.Result == "pass" && c.isESP(a.Domain) {
+				return SourceESP
+			}
+		}
+	}
+	if r.DKIM == "pass" && r.SPF != "pass" {
+		return SourceForwarder
+	}
+	for _, reason := range r.Reasons {
+		if reason == "forwarded" || reason == "trusted_forwarder" || reason == "mailing_list" {
+			return SourceForwarder
+		}
+	}
+	return SourceUnknown
+}
+
+func (c *Classifier) isESP(domain string) bool {
+	domain = strings.TrimSuffix(domain, ".")
+	return slices.ContainsFunc(c.esp, func(e string) bool {
+		return domain == e || strings.HasSuffix(domain, "."+e)
+	})
+}
+
+// ParsePrefixes reads addresses and CIDR prefixes; a bare address is a
+// host prefix.
+func ParsePrefixes(list []string) ([]netip.Prefix, []error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, errs
+}

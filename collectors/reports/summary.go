@@ -1,0 +1,276 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors/reports/parse"
+)
+
+// maxSourcesPerDomain bounds the sources a Summary remembers per domain;
+// past it, records count in the domain's totals only.
+const maxSourcesPerDomain = 10_000
+
+// Summary gathers reports per policy domain for people to read.
+type Summary struct {
+	classifier *Classifier
+	domains    map[string]*domainSummary
+	refused    map[parse.Reason]int
+	files      int
+}
+
+type domainSummary struct {
+	reports   int
+	reporters map[string]bool
+	begin     time.Time
+	end       time.Time
+	// DMARC
+	messages, dmarcPass, spfAligned, dkimAligned uint64
+	dispositions                                 map[string]uint64
+	sources                                      map[sourceKey]*source
+	droppedSources                               uint64
+	policies                                     map[string][]string // published policy -> reporters that saw it
+	// TLS-RPT
+	tlsOK, tlsFailed uint64
+	tlsFailures      map[[2]string]uint64 // {mx, result type}
+	// complaints by feedback type
+	complaints map[string]uint64
+}
+
+type sourceKey struct {
+	class SourceClass
+	ip    netip.Addr
+}
+
+type source struct {
+	messages uint64
+	spf      map[string]uint64
+	dkim     map[string]uint64
+}
+
+// NewSummary returns an empty summary using c for the source classes.
+func NewSummary(c *Classifier) *Summary {
+	return &Summary{classifier: c, domains: map[string]*domainSummary{}, refused: map[parse.Reason]int{}}
+}
+
+func (s *Summary) domain(name string) *domainSummary {
+	d := s.domains[name]
+	if d == nil {
+		d = &domainSummary{reporters: map[string]bool{}, dispositions: map[string]uint64{}, sources: map[sourceKey]*source{},
+			policies: map[string][]string{}, tlsFailures: map[[2]string]uint64{}, complaints: map[string]uint64{}}
+		s.domains[name] = d
+	}
+	return d
+}
+
+// Add counts one input: a report, or the refusal err.
+func (s *Summary) Add(rep *parse.Report, err error) {
+	s.files++
+	if err != nil {
+		s.refused[parse.ReasonOf(err)]++
+		return
+	}
+	d := s.domain(rep.Domain())
+	d.reports++
+	d.reporters[rep.Reporter()] = true
+	if b, e := rep.Period(); !b.IsZero() {
+		if d.begin.IsZero() || b.Before(d.begin) {
+			d.begin = b
+		}
+		if e.After(d.end) {
+			d.end = e
+		}
+	}
+	switch {
+	case rep.Aggregate != nil:
+		s.addAggregate(d, rep.Aggregate)
+	case rep.TLS != nil:
+		for _, p := range rep.TLS.Policies {
+			d := s.domain(p.Domain)
+			d.tlsOK += p.Successful
+			d.tlsFailed += p.Failed
+			for _, f := range p.Failures {
+				mx := cmp.Or(f.ReceivingMX, "(none)")
+				d.tlsFailures[[2]string{mx, f.ResultType}] += f.Count
+			}
+		}
+	case rep.Feedback != nil:
+		d.complaints[rep.Feedback.Type]++
+	}
+}
+
+func (s *Summary) addAggregate(d *domainSummary, a *parse.Aggregate) {
+	pol := fmt.Sprintf("p=%s sp=%s", cmp.Or(a.Policy.P, "?"), cmp.Or(a.Policy.SP, a.Policy.P, "?"))
+	if a.Policy.NP != "" {
+		pol += " np=" + a.Policy.NP
+	}
+	if a.Policy.Testing != "" {
+		pol += " testing=" + a.Policy.Testing
+	}
+	if !slices.Contains(d.policies[pol], a.OrgName) {
+		d.policies[pol] = append(d.policies[pol], a.OrgName)
+	}
+	for i := range a.Records {
+		r := &a.Records[i]
+		d.messages += r.Count
+		if r.DKIM == "pass" || r.SPF == "pass" {
+			d.dmarcPass += r.Count
+		}
+		if r.SPF == "pass" {
+			d.spfAligned += r.Count
+		}
+		if r.DKIM == "pass" {
+			d.dkimAligned += r.Count
+		}
+		d.dispositions[cmp.Or(r.Disposition, "(none)")] += r.Count
+		k := sourceKey{class: s.classifier.Classify(r), ip: r.SourceIP}
+		src := d.sources[k]
+		if src == nil {
+			if len(d.sources) >= maxSourcesPerDomain {
+				d.droppedSources += r.Count
+				continue
+			}
+			src = &source{spf: map[string]uint64{}, dkim: map[string]uint64{}}
+			d.sources[k] = src
+		}
+		src.messages += r.Count
+		src.spf[cmp.Or(r.SPF, "none")] += r.Count
+		src.dkim[cmp.Or(r.DKIM, "none")] += r.Count
+	}
+}
+
+// Write prints the summary: per domain its volume, pass rates, sources
+// by class (unknown first, the largest first, at most top per class),
+// the published policies the reporters saw, TLS failures and complaints;
+// then the refused inputs by reason.
+func (s *Summary) Write(w io.Writer, top int) {
+	names := make([]string, 0, len(s.domains))
+	for n := range s.domains {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		d := s.domains[n]
+		reporters := make([]string, 0, len(d.reporters))
+		for r := range d.reporters {
+			reporters = append(reporters, r)
+		}
+		slices.Sort(reporters)
+		fmt.Fprintf(w, "%s: %d reports from %s", n, d.reports, strings.Join(reporters, ", "))
+		if !d.begin.IsZero() {
+			fmt.Fprintf(w, ", %s to %s", d.begin.Format(time.DateTime), d.end.Format(time.DateTime))
+		}
+		fmt.Fprintln(w)
+		if d.messages > 0 {
+			fmt.Fprintf(w, "  DMARC: %d messages, pass %s (SPF aligned %s, DKIM aligned %s)\n",
+				d.messages, percent(d.dmarcPass, d.messages), percent(d.spfAligned, d.messages), percent(d.dkimAligned, d.messages))
+			fmt.Fprintf(w, "  dispositions: %s\n", countList(d.dispositions))
+			s.writeSources(w, d, top)
+			writePolicies(w, d)
+		}
+		if d.tlsOK+d.tlsFailed > 0 {
+			fmt.Fprintf(w, "  TLS: %d sessions, %d failed (%s)\n", d.tlsOK+d.tlsFailed, d.tlsFailed, percent(d.tlsFailed, d.tlsOK+d.tlsFailed))
+			keys := make([][2]string, 0, len(d.tlsFailures))
+			for k := range d.tlsFailures {
+				keys = append(keys, k)
+			}
+			slices.SortFunc(keys, func(a, b [2]string) int {
+				return cmp.Or(cmp.Compare(d.tlsFailures[b], d.tlsFailures[a]), cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+			})
+			for _, k := range keys {
+				fmt.Fprintf(w, "    %-40s %-28s %d\n", k[0], k[1], d.tlsFailures[k])
+			}
+		}
+		if len(d.complaints) > 0 {
+			fmt.Fprintf(w, "  complaints: %s\n", countList(d.complaints))
+		}
+	}
+	ok := s.files
+	for _, n := range s.refused {
+		ok -= n
+	}
+	fmt.Fprintf(w, "%d inputs: %d reports read, %d refused", s.files, ok, s.files-ok)
+	if len(s.refused) > 0 {
+		counts := map[string]uint64{}
+		for r, n := range s.refused {
+			counts[string(r)] = uint64(n)
+		}
+		fmt.Fprintf(w, " (%s)", countList(counts))
+	}
+	fmt.Fprintln(w)
+}
+
+func (s *Summary) writeSources(w io.Writer, d *domainSummary, top int) {
+	for _, class := range SourceClasses() {
+		var keys []sourceKey
+		var total uint64
+		for k, src := range d.sources {
+			if k.class == class {
+				keys = append(keys, k)
+				total += src.messages
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		slices.SortFunc(keys, func(a, b sourceKey) int {
+			return cmp.Or(cmp.Compare(d.sources[b].messages, d.sources[a].messages), a.ip.Compare(b.ip))
+		})
+		fmt.Fprintf(w, "  %s sources: %d, %d messages\n", class, len(keys), total)
+		for i, k := range keys {
+			if i == top {
+				fmt.Fprintf(w, "    ... %d more\n", len(keys)-top)
+				break
+			}
+			src := d.sources[k]
+			fmt.Fprintf(w, "    %-39s %8d  spf %s  dkim %s\n", k.ip, src.messages, countList(src.spf), countList(src.dkim))
+		}
+	}
+	if d.droppedSources > 0 {
+		fmt.Fprintf(w, "  (%d messages from sources past the first %d not listed)\n", d.droppedSources, maxSourcesPerDomain)
+	}
+}
+
+func writePolicies(w io.Writer, d *domainSummary) {
+	pols := make([]string, 0, len(d.policies))
+	for p := range d.policies {
+		pols = append(pols, p)
+	}
+	slices.Sort(pols)
+	if len(pols) == 1 {
+		fmt.Fprintf(w, "  published policy: %s\n", pols[0])
+		return
+	}
+	fmt.Fprintf(w, "  published policy DRIFT: the reporters saw %d policies\n", len(pols))
+	for _, p := range pols {
+		rs := slices.Clone(d.policies[p])
+		slices.Sort(rs)
+		fmt.Fprintf(w, "    %s (seen by %s)\n", p, strings.Join(rs, ", "))
+	}
+}
+
+func percent(n, of uint64) string {
+	if of == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+}
+
+// countList prints counts as "a 3, b 1", largest first.
+func countList(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
