@@ -34,6 +34,9 @@ type Event struct {
 	QueueID []byte
 	// MessageID is cleanup's message-id= value without its angle brackets.
 	MessageID []byte
+	// ParentID is the queue ID of the message a notification is about:
+	// Exim's R= on a bounce's arrival. Empty otherwise.
+	ParentID []byte
 
 	// Stage is the SMTP protocol stage of a reject, lost connection, timeout
 	// or too-many-errors line.

@@ -1,0 +1,288 @@
+package exim
+
+import (
+	"bytes"
+
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/internal/mailclass"
+)
+
+// The lines of one message, after its ID: arrivals (receive.c), delivery
+// outcomes (deliver.c: delivery_log and the ** and == lines of
+// post_process_one), and the notes deliver.c and exim.c log about a
+// message (Completed, frozen, unfrozen, cancelled, removed).
+
+// parseArrival reads "<= sender fields [for rcpt ...]" (and "(=", the same
+// for a message accepted with control = fakereject). A bounce arrives
+// from "<>" with R= naming the message it reports on.
+func parseArrival(s []byte, ev *event.Event) bool {
+	ev.Kind = event.KindQueued
+	ev.Daemon = event.DaemonSmtpd
+	sender, rest := word(s)
+	ev.Domain = domainOf(sender)
+	bounce := string(sender) == "<>"
+	var proto []byte
+	auth := false
+	for {
+		f, r, ok := nextField(rest)
+		if !ok {
+			break
+		}
+		rest = r
+		if f.Key == nil {
+			if string(f.Val) == "for" {
+				// +received_recipients: the rest is the recipients.
+				ev.Nrcpt = countWords(rest)
+				break
+			}
+			continue
+		}
+		switch string(f.Key) {
+		case "H":
+			ev.Client = f.Val
+		case "P":
+			proto = f.Val
+		case "S":
+			if n := atoi(f.Val); n >= 0 {
+				ev.Size = n
+			}
+		case "id":
+			ev.MessageID = f.Val
+		case "A":
+			auth = true
+		case "X":
+			ev.TLSDirection = event.DirectionInbound
+			tlsCipher(f.Val, ev)
+		case "R":
+			if bounce {
+				ev.ParentID = f.Val
+			}
+		}
+	}
+	switch {
+	case bounce && len(ev.ParentID) > 0:
+		ev.Origin = event.OriginLocal
+	case len(proto) >= 5 && string(proto[:5]) == "local":
+		ev.Origin = event.OriginPickup
+	case auth || len(proto) > 0 && proto[len(proto)-1] == 'a':
+		ev.Origin = event.OriginSASL
+	case len(ev.Client) > 0 || len(proto) > 0:
+		ev.Origin = event.OriginSMTP
+	}
+	return true
+}
+
+func countWords(s []byte) int32 {
+	var n int32
+	for {
+		w, r := word(s)
+		if len(w) > 0 {
+			n++
+		}
+		if r == nil {
+			return n
+		}
+		s = r
+	}
+}
+
+// parseDelivery reads a delivery line after its flag:
+//
+//	=> addr [<orig>] fields              (also -> and >>)
+//	== addr [<orig>] fields defer (errno) [fields]: text
+//	** addr [<orig>] [fields]: text
+//
+// The transport decides Daemon: an smtp or lmtp transport (by name, or by
+// a remote host H=) is DaemonSmtp or DaemonLmtp, another transport
+// DaemonLocal; a routing failure has no transport and is DaemonError
+// (bounced) or DaemonRetry (deferred), as Postfix's error and retry
+// transports are.
+func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
+	ev.Kind = event.KindDelivery
+	ev.Status = st
+	addr, rest := word(s)
+	if endsColon(addr) {
+		addr = addr[:len(addr)-1]
+		ev.Text = rest
+		rest = nil
+	}
+	ev.Domain = domainOf(addr)
+	var transport []byte
+	host := false
+	for len(rest) > 0 {
+		f, r, ok := nextField(rest)
+		if !ok {
+			break
+		}
+		rest = r
+		if f.Key == nil {
+			if len(f.Val) > 2 && f.Val[0] == '<' && len(ev.Domain) == 0 {
+				// The original address of a local delivery ("alice
+				// <team@example.test>").
+				ev.Domain = domainOf(f.Val)
+			}
+		} else {
+			switch string(f.Key) {
+			case "T":
+				transport = f.Val
+			case "H":
+				host = true
+				ev.Relay = hostName(f.Val)
+			case "S":
+				if n := atoi(f.Val); n >= 0 {
+					ev.Size = n
+				}
+			case "QT":
+				if d := seconds(f.Val); d >= 0 {
+					ev.Delay = d
+				}
+			case "X":
+				ev.TLSDirection = event.DirectionOutbound
+				tlsCipher(f.Val, ev)
+			case "C":
+				// +smtp_confirmation: the receiver's "250 ..." reply.
+				ev.Code, ev.DSN, _ = reply(f.Val)
+			}
+		}
+		if f.End {
+			ev.Text = rest
+			break
+		}
+	}
+	switch {
+	case bytes.Contains(transport, []byte("lmtp")):
+		ev.Daemon = event.DaemonLmtp
+	case bytes.Contains(transport, []byte("smtp")) || host:
+		ev.Daemon = event.DaemonSmtp
+	case len(transport) > 0:
+		ev.Daemon = event.DaemonLocal
+	case st == event.StatusDeferred:
+		ev.Daemon = event.DaemonRetry
+	case st == event.StatusBounced:
+		ev.Daemon = event.DaemonError
+	default:
+		ev.Daemon = event.DaemonLocal
+	}
+	if st == event.StatusSent {
+		ev.Text = nil
+		return true
+	}
+	remoteReply(ev.Text, ev)
+	if st == event.StatusBounced && (index(ev.Text, "retry timeout exceeded") >= 0 ||
+		index(ev.Text, "have been failing for a long time") >= 0) {
+		// Exim gave up after its retry rules' timeout: Postfix's
+		// maximal_queue_lifetime expiry.
+		ev.Status = event.StatusExpired
+	}
+	return true
+}
+
+// remoteReply finds the remote server's reply in a deferral's or
+// failure's text: "SMTP error from remote mail server after RCPT
+// TO:<a@b>: 550-5.1.1 ...", or older Exims' "host h [ip]: 550 ...". The
+// code is the first "NNN " or "NNN-" after ": "; the DSN follows it, or
+// is found anywhere in the text.
+func remoteReply(text []byte, ev *event.Event) {
+	for off := 0; off < len(text); {
+		i := index(text[off:], ": ")
+		if i < 0 {
+			break
+		}
+		s := text[off+i+2:]
+		if len(s) >= 4 && s[0] >= '2' && s[0] <= '5' && isDigit(s[1]) && isDigit(s[2]) && (s[3] == ' ' || s[3] == '-') {
+			ev.Code, ev.DSN, _ = reply(s)
+			if !ev.DSN.IsZero() {
+				return
+			}
+			break
+		}
+		off += i + 2
+	}
+	ev.DSN = mailclass.FindDSN(text)
+}
+
+// reply reads "NNN[ -]X.Y.Z text" or "NNN text".
+func reply(s []byte) (code uint16, dsn mailclass.DSN, text []byte) {
+	if len(s) >= 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && (len(s) == 3 || s[3] == ' ' || s[3] == '-') {
+		code = uint16(s[0]-'0')*100 + uint16(s[1]-'0')*10 + uint16(s[2]-'0')
+		if len(s) == 3 {
+			return code, dsn, nil
+		}
+		s = s[4:]
+	}
+	if d, rest, ok := mailclass.ParseDSN(s); ok && (len(rest) == 0 || rest[0] == ' ') {
+		dsn = d
+		if len(rest) > 0 {
+			rest = rest[1:]
+		}
+		s = rest
+	}
+	return code, dsn, s
+}
+
+// parseMessageNote reads the other lines with a message ID.
+func parseMessageNote(s []byte, ev *event.Event) bool {
+	switch {
+	case hasPrefix(s, "Completed"):
+		ev.Kind = event.KindRemoved
+		return true
+	case hasPrefix(s, "Frozen"), hasPrefix(s, "frozen by "):
+		// deliver.c "Frozen (delivery error message)", "Frozen" after a
+		// failed bounce or a filter's freeze; exim -Mf "frozen by USER".
+		ev.Kind = event.KindContentAction
+		ev.Action = event.ActionHold
+		ev.Text = s
+		return true
+	case hasPrefix(s, "Message is frozen"), hasPrefix(s, "unfrozen by "), hasPrefix(s, "Unfrozen by "),
+		hasPrefix(s, "cancelled by timeout_frozen_after"), hasPrefix(s, "removed by "),
+		hasPrefix(s, "Spool file "), hasPrefix(s, "Message is locked"), hasPrefix(s, "SMTP data timeout"),
+		hasPrefix(s, "Error "), hasPrefix(s, "Warning:"), hasPrefix(s, "Delivery suppressed"):
+		ev.Kind = event.KindInfo
+		return true
+	case hasPrefix(s, "H="):
+		return parseMessageHostLine(s, ev)
+	}
+	if addr, rest := word(s); endsColon(addr) && string(rest) == "error ignored" {
+		// deliver.c: a bounce that failed after ignore_bounce_errors_after
+		// is dropped.
+		ev.Kind = event.KindInfo
+		return true
+	}
+	if hasPrefix(s, "SMTP error from remote mail server") || hasPrefix(s, "SMTP error from remote mailer") {
+		// A message-level reply before any recipient (to MAIL or at
+		// connect), with no address of its own: the deferral or
+		// failure lines follow.
+		ev.Kind = event.KindSMTPClientError
+		ev.Daemon = event.DaemonSmtp
+		ev.Text = s
+		remoteReply(s, ev)
+		return true
+	}
+	return false
+}
+
+// parseMessageHostLine reads an ID's line that starts with a host: the
+// receiving side's "rejected after DATA" and TLS errors, and the sending
+// side's errors ("H=mx [ip] TLS error on connection ...").
+func parseMessageHostLine(s []byte, ev *event.Event) bool {
+	if i := index(s, "rejected after DATA"); i >= 0 {
+		return parseReject(s, ev)
+	}
+	if i := index(s, " temporarily rejected "); i >= 0 {
+		return parseReject(s, ev)
+	}
+	if i := index(s, " rejected "); i >= 0 {
+		return parseReject(s, ev)
+	}
+	if index(s, "TLS error on connection") >= 0 || index(s, "TLS session: ") >= 0 {
+		f, _, _ := nextField(s)
+		ev.Kind = event.KindDiagnostic
+		ev.Severity = event.SeverityWarning
+		ev.Daemon = event.DaemonSmtp
+		ev.Relay = hostName(f.Val)
+		ev.Text = s
+		return true
+	}
+	ev.Kind = event.KindInfo
+	return true
+}
