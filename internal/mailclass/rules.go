@@ -37,6 +37,9 @@ var DefaultReasonRules = []ReasonRule{
 	{Contains: "graylist", Reason: "greylisted"},       //
 	{Contains: "relay access denied", Reason: "relay_denied"},
 	{Contains: "relaying denied", Reason: "relay_denied"},
+	{Contains: "relay not permitted", Reason: "relay_denied"}, // Exim's default configuration
+	{Contains: "retry timeout exceeded", Reason: "expired"},   // Exim: past its retry rules' timeout
+	{Contains: "failing for a long time", Reason: "expired"},  // Exim: all hosts failing past the timeout
 	{Contains: "dmarc", Reason: "authentication"},
 	{Contains: "dkim", Reason: "authentication"},
 	{Contains: "spf", Reason: "authentication"},
