@@ -136,8 +136,15 @@ type Message struct {
 	Attempts     []Attempt
 	AttemptCount int
 	Rejects      []Reject
-	// Expired is set when qmgr gave up (status=expired).
+	// Expired is set when the MTA gave up: Postfix's qmgr status=expired,
+	// Exim's "retry timeout exceeded" for a recipient.
 	Expired bool
+	// Held is set when the message was put aside for an administrator:
+	// Postfix's hold queue, Exim's frozen messages.
+	Held bool
+	// Parent is the queue ID of the message this one is a bounce of, when
+	// the MTA logs it (Exim's R= on a bounce's arrival); "" otherwise.
+	Parent string
 	// Queued is set once qmgr has logged the message's size.
 	Queued bool
 	End    End
@@ -408,14 +415,28 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 			obs.FirstQueued = true
 			m.Size = ev.Size
 			m.Nrcpt = int(ev.Nrcpt)
-			if m.Origin == event.OriginNone {
+			if len(ev.ParentID) > 0 {
+				m.Parent = string(ev.ParentID)
+			}
+			switch {
+			case m.Origin != event.OriginNone:
+			case ev.Origin != event.OriginNone:
+				// Exim's arrival line says how the message came.
+				m.Origin = ev.Origin
+			default:
 				// No smtpd or pickup line: Postfix made it (bounce,
 				// delay notice, forward).
 				m.Origin = event.OriginLocal
 			}
+			if len(ev.MessageID) > 0 {
+				m.MessageIDHash = mailclass.HashMessageID(ev.MessageID)
+			}
 		}
 	case event.KindDelivery:
 		m.AttemptCount++
+		if ev.Status == event.StatusExpired {
+			m.Expired = true
+		}
 		if len(m.Attempts) < c.cfg.MaxAttempts {
 			m.Attempts = append(m.Attempts, Attempt{
 				Time: ev.Time, Transport: ev.Daemon, Status: ev.Status, DSN: ev.DSN, Reason: reason,
@@ -431,6 +452,9 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 			}
 		}
 	case event.KindReject, event.KindContentAction:
+		if ev.Action == event.ActionHold {
+			m.Held = true
+		}
 		if len(m.Rejects) < c.cfg.MaxAttempts {
 			m.Rejects = append(m.Rejects, Reject{Time: ev.Time, Daemon: ev.Daemon, Action: ev.Action, DSN: ev.DSN, Reason: reason})
 		}
