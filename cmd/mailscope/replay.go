@@ -31,7 +31,7 @@ func init() {
 	commandAdders = append(commandAdders, func(app *kingpin.Application, _ *kingpin.CmdClause) subcommand {
 		cmd := app.Command("replay", "Read MTA log files (plain or gzipped, oldest first) through the parser pipeline and print the metrics, a summary or the counts. Exit codes: 0 done, 2 a file could not be read.")
 		o := defaultReplayOptions()
-		cmd.Flag("mta", "MTA that wrote the logs.").Default("postfix").EnumVar(&o.mta, "postfix")
+		cmd.Flag("mta", "MTA that wrote the logs: postfix, exim, or auto (told from the first lines).").Default("auto").EnumVar(&o.mta, "auto", "postfix", "exim")
 		cmd.Flag("format", "Output: prom (Prometheus text exposition), summary (a report for people), json (every section of the summary), html (the summary as one self-contained page).").Default("summary").EnumVar(&o.format, "prom", "summary", "json", "html")
 		cmd.Flag("timezone", "Zone of timestamps without one (RFC 3164 'Nov 26 05:31:21'): an IANA name; default the local zone.").StringVar(&o.timezone)
 		cmd.Flag("source", "The `source` label of the metrics.").Default("replay").StringVar(&o.source)
@@ -50,6 +50,9 @@ func init() {
 		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int { return replayCommand(o, stdout, stderr) }}
 	})
 }
+
+// detectLines is how many lines --mta=auto looks at.
+const detectLines = 2000
 
 type replayOptions struct {
 	mta, format, timezone, source string
@@ -100,6 +103,14 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	var progress *replayProgress
 	if o.progress != nil {
 		progress = newReplayProgress(o.progress, o.files, time.Now)
+	}
+	if o.mta == "auto" {
+		head, err := source.Head(o.files, detectLines)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailscope replay: %v (nothing printed)\n", err)
+			return 2
+		}
+		o.mta = pipeline.DetectMTA(head)
 	}
 	// A replay that finds a file's year guessed wrong starts over with a
 	// new sink (see source.Replay): each gets a fresh pipeline on its own

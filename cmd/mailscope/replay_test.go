@@ -177,7 +177,7 @@ func TestReplayExitCodes(t *testing.T) {
 		{"directory", []string{dir}, "is a directory"},
 		{"corrupt gzip", []string{replayCorpus, corrupt}, "corrupt.gz"},
 		{"truncated gzip", []string{truncated}, "unexpected EOF"},
-		{"unknown mta", []string{"--mta=exim", replayCorpus}, "exim"},
+		{"unknown mta", []string{"--mta=sendmail", replayCorpus}, "sendmail"},
 		{"unknown zone", []string{"--timezone=Mars/Olympus", replayCorpus}, "Mars/Olympus"},
 		{"no file", nil, "required"},
 	} {

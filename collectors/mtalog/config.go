@@ -14,19 +14,13 @@ import (
 )
 
 // Kinds are the MTAs whose logs mailscope parses; the `mta` label.
-var Kinds = []string{"postfix"}
-
-// plannedKinds are MTAs the config names (and the metrics schema has room
-// for) whose parser does not exist yet: check-config refuses them with a
-// message saying so, rather than the agent failing at start.
-var plannedKinds = map[string]bool{"exim": true}
+var Kinds = pipeline.MTAs
 
 // Config is the `mta` section of the config file. It is data only:
 // Validate checks it without changing it, and New builds the sources and
 // the pipeline from a valid one.
 type Config struct {
-	// Kind is the MTA writing the logs: postfix (the default, and the
-	// only parser so far).
+	// Kind is the MTA writing the logs: postfix (the default) or exim.
 	Kind string `yaml:"kind"`
 	// Timezone is the zone of RFC 3164 timestamps ("Nov 26 05:31:21"),
 	// which carry none: an IANA name such as Europe/Berlin; empty is the
@@ -77,8 +71,6 @@ func (c *Config) Validate() error {
 	var ps config.Problems
 	switch {
 	case slices.Contains(Kinds, c.Kind):
-	case plannedKinds[c.Kind]:
-		ps.Addf("kind", "%q is not supported yet: this version has no %s log parser (use postfix)", c.Kind, c.Kind)
 	default:
 		ps.Addf("kind", "must be one of %v, got %q", Kinds, c.Kind)
 	}

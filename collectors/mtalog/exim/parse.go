@@ -46,6 +46,12 @@ func ParseLine(line []byte, ev *event.Event) bool {
 		ev.Kind = event.KindNone
 		return false
 	}
+	if ev.Bad = event.CheckBounds(ev); ev.Bad != event.BadNone {
+		// A number past what Exim can write (S=, QT=): refused, counted
+		// by the pipeline as out of bounds.
+		ev.Kind = event.KindNone
+		return false
+	}
 	return true
 }
 
@@ -202,9 +208,17 @@ func parseMessage(msg []byte, ev *event.Event) bool {
 			if len(ev.QueueID) > 0 {
 				return parseArrival(msg[3:], ev)
 			}
-		case "=>", "->", ">>":
+		case "=>", ">>":
 			if len(ev.QueueID) > 0 {
 				return parseDelivery(msg[3:], event.StatusSent, ev)
+			}
+		case "->":
+			// Another recipient of the same delivery: its TLS session
+			// is the "=>" line's, counted there.
+			if len(ev.QueueID) > 0 {
+				ok := parseDelivery(msg[3:], event.StatusSent, ev)
+				ev.TLSDirection, ev.TLSProtocol, ev.TLSCipherBits = event.DirectionNone, event.TLSOther, 0
+				return ok
 			}
 		case "==":
 			if len(ev.QueueID) > 0 {

@@ -50,10 +50,20 @@ func (p *Pipeline) count(ev *event.Event) {
 			// Probes are not mail: the correlator does not see them.
 			return
 		}
-		if ev.Status != event.StatusSent {
+		switch ev.Status {
+		case event.StatusSent:
+		case event.StatusExpired:
+			// Exim's "retry timeout exceeded" for one recipient.
+			reason = mailclass.ReasonExpired
+		default:
 			reason = p.classify(ev.DSN, ev.Text)
 		}
 		p.delivery(ev.Daemon, ev.Status, provider, pid, reason, ev.DSN, ev.Delay, true)
+	}
+	if ev.TLSDirection != event.DirectionNone && ev.Kind != event.KindTLS {
+		// Exim has no TLS line: an arrival or a delivery says which
+		// session it came or went over (X=).
+		m.store.cell(m.tlsKey(ev.TLSDirection, ev.TLSProtocol)).n++
 	}
 	obs := p.corr.Observe(ev, provider, reason)
 	switch ev.Kind {

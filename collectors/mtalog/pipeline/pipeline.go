@@ -1,5 +1,5 @@
 // Package pipeline is the MTA log sink: it parses each line with the
-// Postfix parser, classifies failures by reason and destinations by
+// MTA's parser (Postfix's or Exim's), classifies failures by reason and destinations by
 // provider, counts the mailscope_mta_* metrics, and feeds the correlator,
 // which turns each message into one trace. It implements source.Sink; the
 // mta collector builds it from its `pipeline:` sub-section (Config).
@@ -23,6 +23,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/exim"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
@@ -30,9 +31,13 @@ import (
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
+// MTAs are the MTAs the pipeline has a parser for: Options.MTA and the
+// `mta` label.
+var MTAs = []string{"postfix", "exim"}
+
 // Options are a pipeline's collaborators and the MTA it parses.
 type Options struct {
-	// MTA is the `mta` label and chooses the parser.
+	// MTA is the `mta` label and chooses the parser (one of MTAs).
 	MTA string
 	// Registerer receives the pipeline's metrics, registered once by
 	// New; nil registers nothing.
@@ -73,8 +78,11 @@ type Pipeline struct {
 	mta     string
 	traces  correlate.Sampling
 	bounces *links.Bounces
-	// parser is Postfix's, which remembers the line before.
+	// parser is Postfix's, which remembers the line before; exim is set
+	// instead for Exim, whose split syslog lines joiner puts together.
 	parser     postfix.Parser
+	exim       bool
+	joiner     exim.Joiner
 	classifier *mailclass.Classifier
 	providers  *mailclass.Providers
 	// providerCache is in front of providers (see providerCache).
@@ -109,7 +117,7 @@ type Pipeline struct {
 // taxonomy's (Options.Mail): the deprecated keys of Config are the agent's
 // to fold into it.
 func New(cfg Config, o Options) (*Pipeline, error) {
-	if o.MTA != "postfix" {
+	if o.MTA != "postfix" && o.MTA != "exim" {
 		return nil, fmt.Errorf("pipeline: no parser for mta %q", o.MTA)
 	}
 	mail := o.Mail.OrDefault()
@@ -118,7 +126,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, classifier: mail.Classifier, providers: mail.Providers,
-		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock}
+		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock, exim: o.MTA == "exim"}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	if o.Tracer != nil {
 		p.corr.NameTraces(postfix.ParseDelays)
@@ -230,8 +238,24 @@ func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 func (p *Pipeline) handleLine(src string, l *source.Line) {
 	ev := &p.ev
 	p.lines++
-	if !p.parser.Parse(l.Text, ev) {
-		p.unparsed(src, ev.Daemon, l.Text)
+	var ok bool
+	text := l.Text
+	if p.exim {
+		var whole bool
+		text, whole = p.joiner.Join(text)
+		if !whole {
+			// A piece of a long syslog line, held until its last piece
+			// (or given up): counted as part of the line, kind info.
+			p.events++
+			p.src.n[event.KindInfo]++
+			return
+		}
+		ok = exim.ParseLine(text, ev)
+	} else {
+		ok = p.parser.Parse(text, ev)
+	}
+	if !ok {
+		p.unparsed(src, ev.Daemon, text)
 		if ev.Bad != event.BadNone {
 			p.m.outOfBounds.WithLabelValues(src, ev.Bad.String()).Inc()
 		}

@@ -18,7 +18,9 @@ import "time"
 // where TIMESTAMP is RFC 3164 ("Nov 26 05:31:21") or RFC 3339
 // ("2026-11-26T05:31:21.123456+00:00"). Sources that receive structured
 // entries (journald, RFC 5424 syslog) render them in this form, so parsers
-// see one format.
+// see one format. Exim's own log files have their own form, "2026-11-26
+// 05:31:21[.mmm][ +0100] [[PID]] MESSAGE", dated the same way (local time
+// unless it has a zone).
 type Line struct {
 	// Time is when the line was logged: parsed from its timestamp (an RFC
 	// 3164 one gets its year from the file's modification time and the

@@ -22,6 +22,9 @@ type stamp struct {
 	offset                                 int // seconds east of UTC
 	hasYear                                bool
 	utc                                    bool
+	// local is set for a stamp with a year but no zone (Exim's own log
+	// without log_timezone): the sender's local time, like RFC 3164's.
+	local bool
 }
 
 // parseStamp reads the timestamp at the start of text.
@@ -36,7 +39,69 @@ func parseStampLen(text []byte) (stamp, int, bool) {
 		s, ok := parse3164(text)
 		return s, rfc3164Len, ok
 	}
+	if len(text) >= eximStampLen && text[10] == ' ' {
+		return parseExim(text)
+	}
 	return parse3339(text)
+}
+
+// eximStampLen is the length of "2026-12-06 07:54:26".
+const eximStampLen = 19
+
+// parseExim reads Exim's own timestamp, the start of every line of its
+// log files: "2026-12-06 07:54:26", then ".mmm" with log_selector
+// +millisec and " +0100" with log_timezone. Without a zone it is the
+// host's local time.
+func parseExim(b []byte) (stamp, int, bool) {
+	var s stamp
+	if b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' {
+		return s, 0, false
+	}
+	y1, ok1 := num2(b[0], b[1])
+	y2, ok2 := num2(b[2], b[3])
+	mo, ok3 := num2(b[5], b[6])
+	d, ok4 := num2(b[8], b[9])
+	h, ok5 := num2(b[11], b[12])
+	mi, ok6 := num2(b[14], b[15])
+	sec, ok7 := num2(b[17], b[18])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 ||
+		mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
+		return s, 0, false
+	}
+	s.year, s.month, s.day, s.hour, s.min, s.sec = y1*100+y2, mo, d, h, mi, sec
+	s.hasYear, s.local = true, true
+	i := eximStampLen
+	if i < len(b) && b[i] == '.' {
+		i++
+		scale := 100000000
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if scale > 0 {
+				s.nsec += int(b[i]-'0') * scale
+				scale /= 10
+			}
+			i++
+		}
+		if i == start {
+			return s, 0, false
+		}
+	}
+	if len(b) >= i+6 && b[i] == ' ' && (b[i+1] == '+' || b[i+1] == '-') {
+		oh, okh := num2(b[i+2], b[i+3])
+		om, okm := num2(b[i+4], b[i+5])
+		if okh && okm && oh <= 23 && om <= 59 && (len(b) == i+6 || b[i+6] == ' ') {
+			s.offset = oh*3600 + om*60
+			if b[i+1] == '-' {
+				s.offset = -s.offset
+			}
+			s.local = false
+			i += 6
+		}
+	}
+	if i < len(b) && b[i] != ' ' {
+		return s, 0, false
+	}
+	return s, i, true
 }
 
 // StampLen is the length of the timestamp a line starts with, by the rules
@@ -206,7 +271,7 @@ func (s stamp) time(local *time.Location, z *zoneCache) time.Time {
 	switch {
 	case s.utc:
 		loc = time.UTC
-	case s.hasYear:
+	case s.hasYear && !s.local:
 		loc = z.get(s.offset)
 	}
 	return time.Date(s.year, time.Month(s.month), s.day, s.hour, s.min, s.sec, s.nsec, loc)

@@ -31,6 +31,16 @@ func TestLiveClockLineTime(t *testing.T) {
 		{"2026-11-26T05:31:21", time.Time{}},        // no zone
 		{"2026-11-26T05:31:21+0100 x", time.Time{}}, // zone without colon
 		{"2026-11-26T05:31:21.Z x", time.Time{}},
+		// Exim's own log files: local time, +millisec, log_timezone.
+		{"2026-11-26 05:31:21 1xa74k-0001vg-1y <= a@b", time.Date(2026, 11, 26, 5, 31, 21, 0, berlin)},
+		{"2026-11-26 05:31:21.723 [7422] 1xa74k-0001vg-1y Completed", time.Date(2026, 11, 26, 5, 31, 21, 723e6, berlin)},
+		{"2026-11-26 05:31:21 +0530 Start queue run: pid=1", time.Date(2026, 11, 26, 5, 31, 21, 0, time.FixedZone("", 5*3600+30*60))},
+		{"2026-11-26 05:31:21.5 -0100 x", time.Date(2026, 11, 26, 5, 31, 21, 5e8, time.FixedZone("", -3600))},
+		{"2026-11-26 05:31:21", time.Date(2026, 11, 26, 5, 31, 21, 0, berlin)},
+		{"2026-11-26 05:31:21x", time.Time{}},
+		{"2026-11-26 05:31:21. x", time.Time{}},
+		{"2026-11-26 25:31:21 x", time.Time{}},
+		{"2026-11-26 05-31-21 x", time.Time{}},
 	} {
 		lc := NewLiveClock(berlin)
 		lc.SetNow(now)
