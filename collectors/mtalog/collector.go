@@ -30,7 +30,7 @@ import (
 func init() {
 	collectors.Register(collectors.Factory{
 		Name:      "mta",
-		Help:      "MTA log pipeline: files (rotation-safe, checkpointed), journald and syslog sources feeding the Postfix log parser",
+		Help:      "MTA log pipeline: files (rotation-safe, checkpointed), journald and syslog sources feeding the Postfix or Exim log parser",
 		NewConfig: func() collectors.Config { return NewConfig() },
 		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
 			return New(cfg.(*Config), s)
