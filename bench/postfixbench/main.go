@@ -1,5 +1,6 @@
-// Command postfixbench measures one stage of the Postfix log pipeline on a
-// file, for bench/postfix-compare.sh: "read" is a plain bufio.Scanner line
+// Command postfixbench measures one stage of the Postfix (or, with
+// -mta=exim, the Exim) log pipeline on a file, for bench/postfix-compare.sh
+// and bench/exim-compare.sh: "read" is a plain bufio.Scanner line
 // count (the floor any log reader pays), "parse" adds the Postfix parser
 // on each line (postfix.Parser, as the pipeline runs it), "source" is the
 // replay source with the batches dropped, "pipeline" runs the file through
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/exim"
 	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/collectors/mtalog/postfix"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
@@ -29,6 +31,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "read", "read, parse, source or pipeline")
+	flag.StringVar(&mta, "mta", "postfix", "postfix or exim: the parser of parse and pipeline")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured stage to this file")
 	repeat := flag.Int("repeat", 1, "run the stage this many times (more samples for -cpuprofile); the figures are per run")
 	flag.Parse()
@@ -73,6 +76,9 @@ func main() {
 		float64(after.Mallocs-before.Mallocs)/n, float64(after.TotalAlloc-before.TotalAlloc)/n, extra)
 }
 
+// mta is the -mta flag.
+var mta string
+
 // stage runs one mode over the file once.
 func stage(mode, path string) (lines int64, extra string, err error) {
 	switch mode {
@@ -81,9 +87,18 @@ func stage(mode, path string) (lines int64, extra string, err error) {
 	case "parse":
 		var ev event.Event
 		var p postfix.Parser
+		var j exim.Joiner
+		parse := p.Parse
+		if mta == "exim" {
+			// As the pipeline runs it: the Joiner, then the parser.
+			parse = func(l []byte, ev *event.Event) bool {
+				whole, ok := j.Join(l)
+				return !ok || exim.ParseLine(whole, ev)
+			}
+		}
 		var unparsed, deliveries int64
 		lines, err = scan(path, func(l []byte) {
-			if !p.Parse(l, &ev) {
+			if !parse(l, &ev) {
 				unparsed++
 			} else if ev.Kind == event.KindDelivery {
 				deliveries++
@@ -137,7 +152,7 @@ func replay(path string) (int64, error) {
 	var p *pipeline.Pipeline
 	newSink := func() (source.Sink, error) {
 		var err error
-		p, err = pipeline.New(pipeline.DefaultConfig(), pipeline.Options{MTA: "postfix", Registerer: prometheus.NewRegistry()})
+		p, err = pipeline.New(pipeline.DefaultConfig(), pipeline.Options{MTA: mta, Registerer: prometheus.NewRegistry()})
 		return p, err
 	}
 	st, err := source.ReplayWith(context.Background(), []string{path}, newSink, source.ReplayOptions{Name: "bench", Location: time.UTC})

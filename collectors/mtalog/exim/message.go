@@ -198,7 +198,26 @@ func remoteReply(text []byte, ev *event.Event) {
 		}
 		off += i + 2
 	}
-	ev.DSN = mailclass.FindDSN(text)
+	if hasDottedDigits(text) {
+		ev.DSN = mailclass.FindDSN(text)
+	}
+}
+
+// hasDottedDigits reports whether text has a digit, '.', digit anywhere:
+// without one it holds no enhanced status code, and the search for one
+// ("retry time not reached", on most deferral lines) is skipped.
+func hasDottedDigits(text []byte) bool {
+	for off := 0; ; {
+		i := bytes.IndexByte(text[off:], '.')
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i > 0 && i+1 < len(text) && isDigit(text[i-1]) && isDigit(text[i+1]) {
+			return true
+		}
+		off = i + 1
+	}
 }
 
 // reply reads "NNN[ -]X.Y.Z text" or "NNN text".

@@ -190,12 +190,23 @@ func IsMessageID(id []byte) bool {
 
 func alnum(s []byte) bool {
 	for _, c := range s {
-		if !(isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		if !alnumByte[c] {
 			return false
 		}
 	}
 	return true
 }
+
+// alnumByte marks ASCII letters and digits: one load per byte of an ID.
+var alnumByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	return t
+}()
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 

@@ -345,3 +345,18 @@ func timeParse(s string) (float64, error) {
 	d, err := time.ParseDuration(s)
 	return d.Seconds(), err
 }
+
+// TestHasDottedDigitsAgainstRegexp pins the shortcut that skips the
+// search for an enhanced status code against a plain regexp.
+func TestHasDottedDigitsAgainstRegexp(t *testing.T) {
+	re := regexp.MustCompile(`[0-9]\.[0-9]`)
+	texts := []string{"", ".", "1.", ".1", "1.1", "a.b 4.7.28", "retry time not reached", "example.net", "x 5.", "550 5.1.1 no"}
+	for _, l := range corpusLines(t) {
+		texts = append(texts, string(l))
+	}
+	for _, s := range texts {
+		if got := hasDottedDigits([]byte(s)); got != re.MatchString(s) {
+			t.Errorf("hasDottedDigits(%q) = %v", s, got)
+		}
+	}
+}

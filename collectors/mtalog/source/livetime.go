@@ -21,7 +21,9 @@ type LiveClock struct {
 	year  int
 	loc   *time.Location
 	zones zoneCache
-	hour  hourCache
+	// seconds dates the lines with a year (RFC 3339, Exim's own).
+	seconds secondCache
+	hour    hourCache
 }
 
 // hourCache is the start of one hour of an RFC 3164 timestamp in this
@@ -62,7 +64,7 @@ func (c *LiveClock) LineTime(text []byte) time.Time {
 		return time.Time{}
 	}
 	if s.hasYear {
-		return s.time(c.loc, &c.zones)
+		return c.seconds.time(text, s, c.loc, &c.zones)
 	}
 	h := &c.hour
 	if !h.valid || h.month != s.month || h.day != s.day || h.hour != s.hour || h.year != c.year {

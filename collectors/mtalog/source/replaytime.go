@@ -36,6 +36,8 @@ type yearWalker struct {
 	// took the year past mtime's, which the rule never gives a line.
 	wrong bool
 	zones zoneCache
+	// seconds dates the lines with a year (RFC 3339, Exim's own).
+	seconds secondCache
 	// last is the previous RFC 3164 line's timestamp bytes and lastTime
 	// its time. A busy log writes many lines per second, and a line with
 	// the same 15 bytes has the same month (so no rollover) and the same
@@ -74,7 +76,7 @@ func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
 		return time.Time{}, true
 	}
 	if s.hasYear {
-		return s.time(w.loc, &w.zones), true
+		return w.seconds.time(text, s, w.loc, &w.zones), true
 	}
 	switch {
 	case w.lastMonth == 0:

@@ -137,3 +137,34 @@ func TestLineTimeAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations per call", allocs)
 	}
 }
+
+// TestSecondCacheMatchesFreshParse: lines dated by one clock (the cached
+// second reused) get the times a fresh clock gives each line alone, also
+// when the zone, the fraction or the format changes within a second.
+func TestSecondCacheMatchesFreshParse(t *testing.T) {
+	berlin := time.FixedZone("CET", 3600)
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, berlin)
+	lines := []string{
+		"2026-11-26 05:31:21 a", "2026-11-26 05:31:21.250 a", "2026-11-26 05:31:21.250 +0200 a",
+		"2026-11-26 05:31:21 +0200 a", "2026-11-26 05:31:21 -0200 a", "2026-11-26 05:31:21 a",
+		"2026-11-26T05:31:21Z a", "2026-11-26T05:31:21.5Z a", "2026-11-26T05:31:21+01:00 a",
+		"2026-11-26 05:31:22.001 a", "2026-11-26 05:31:22.999 a", "Nov 26 05:31:22 mx a: b",
+		"2026-11-26 05:31:22 a", "2026-11-26 05:31", "2026-11-26 05:31:22",
+	}
+	lc := NewLiveClock(berlin)
+	lc.SetNow(now)
+	w := newYearWalker(now, berlin, 0, false)
+	for _, l := range lines {
+		fresh := NewLiveClock(berlin)
+		fresh.SetNow(now)
+		want := fresh.LineTime([]byte(l))
+		if got := lc.LineTime([]byte(l)); !got.Equal(want) {
+			t.Errorf("LiveClock %q: %v, want %v", l, got, want)
+		}
+		if s, ok := parseStamp([]byte(l)); ok && s.hasYear {
+			if got := w.lineTime([]byte(l)); !got.Equal(want) {
+				t.Errorf("yearWalker %q: %v, want %v", l, got, want)
+			}
+		}
+	}
+}
