@@ -28,6 +28,7 @@ import (
 	"bytes"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 )
 
 // ParseLine parses one Exim main-log line into ev, which it resets
@@ -120,28 +121,17 @@ func isEximProgram(p []byte) bool {
 }
 
 // eximStampLen is the length of Exim's own timestamp at the start of s
-// with the space after it: "2026-12-06 07:54:26", then ".mmm" with
-// +millisec and " +0100" with log_timezone; 0 when s has none.
+// with the space after it ("2026-12-06 07:54:26", then ".mmm" with
+// +millisec and " +0100" with log_timezone), by the rules the sources
+// date it by (source.StampLen); 0 when s has none.
 func eximStampLen(s []byte) int {
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
-		!isDigit(s[0]) || !isDigit(s[3]) || !isDigit(s[9]) || !isDigit(s[18]) {
+	if len(s) < 20 || s[10] != ' ' {
 		return 0
 	}
-	i := 19
-	if s[i] == '.' {
-		i++
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
+	if n := source.StampLen(s); n > 0 && n < len(s) && s[n] == ' ' {
+		return n + 1
 	}
-	if i+6 < len(s) && s[i] == ' ' && (s[i+1] == '+' || s[i+1] == '-') &&
-		isDigit(s[i+2]) && isDigit(s[i+3]) && isDigit(s[i+4]) && isDigit(s[i+5]) && s[i+6] == ' ' {
-		i += 6
-	}
-	if i >= len(s) || s[i] != ' ' {
-		return 0
-	}
-	return i + 1
+	return 0
 }
 
 // syslogStampLen is the length of an RFC 3164 ("Dec  6 07:54:26") or RFC
@@ -149,13 +139,11 @@ func eximStampLen(s []byte) int {
 // of s with the space after it, 0 when s has none. The source dates the
 // line; here the stamp is only skipped.
 func syslogStampLen(s []byte) int {
-	if len(s) >= 16 && s[3] == ' ' && s[6] == ' ' && s[9] == ':' && s[12] == ':' && s[15] == ' ' {
-		return 16
+	if len(s) < 16 || s[10] == ' ' {
+		return 0
 	}
-	if len(s) >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') && s[13] == ':' {
-		if i := bytes.IndexByte(s, ' '); i > 0 {
-			return i + 1
-		}
+	if n := source.StampLen(s); n > 0 && n < len(s) && s[n] == ' ' {
+		return n + 1
 	}
 	return 0
 }
