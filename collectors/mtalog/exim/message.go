@@ -178,7 +178,7 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 }
 
 // remoteReply finds the remote server's reply in a deferral's or
-// failure's text: "SMTP error from remote mail server after RCPT
+// failure's text, and makes it ev.Text: "SMTP error from remote mail server after RCPT
 // TO:<a@b>: 550-5.1.1 ...", or older Exims' "host h [ip]: 550 ...". The
 // code is the first "NNN " or "NNN-" after ": "; the DSN follows it, or
 // is found anywhere in the text.
@@ -190,6 +190,10 @@ func remoteReply(text []byte, ev *event.Event) {
 		}
 		s := text[off+i+2:]
 		if len(s) >= 4 && s[0] >= '2' && s[0] <= '5' && isDigit(s[1]) && isDigit(s[2]) && (s[3] == ' ' || s[3] == '-') {
+			// The reply alone is the text that is classified: what
+			// comes before names the recipient, which would make every
+			// line's text different.
+			ev.Text = s
 			ev.Code, ev.DSN, _ = reply(s)
 			if !ev.DSN.IsZero() {
 				return

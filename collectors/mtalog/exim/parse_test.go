@@ -218,6 +218,8 @@ func TestHandwrittenLines(t *testing.T) {
 			eq(t, ev.Status, event.StatusDeferred)
 			eq(t, ev.Code, uint16(451))
 			eq(t, ev.DSN, mailclass.DSN{Class: 4, Subject: 7, Detail: 500})
+			// The reply alone, without the recipient before it.
+			eq(t, string(ev.Text), "451 4.7.500 Server busy. Please try again later. (S77719)")
 			eq(t, string(ev.Relay), "example-com.mail.protection.outlook.com")
 			eq(t, string(ev.Domain), "outlook.com")
 		}},
