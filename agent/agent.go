@@ -49,6 +49,9 @@ type Options struct {
 	// policy allowed it, and may refuse it: tests prove with it that no
 	// connection to a private address is attempted.
 	ProbeDialAudit func(netip.AddrPort) error
+	// DetectExim finds the host's Exim when there is no Postfix;
+	// postconf.DetectExim when nil.
+	DetectExim func(ctx context.Context) (*postconf.Facts, error)
 }
 
 // Agent is one running mailscope.
@@ -104,6 +107,9 @@ func New(opts Options) (*Agent, error) {
 	if opts.ReloadTimeout <= 0 {
 		opts.ReloadTimeout = DefaultReloadTimeout
 	}
+	if opts.DetectExim == nil {
+		opts.DetectExim = postconf.DetectExim
+	}
 	if opts.DetectPostfix == nil {
 		opts.DetectPostfix = func(ctx context.Context) (*postconf.Facts, error) { return postconf.Detect(ctx, "") }
 	}
@@ -158,8 +164,9 @@ func (a *Agent) load() (*Config, error) {
 	return a.zeroConfig()
 }
 
-// zeroConfig builds the embedded default and, on a Postfix host, lets each
-// collector propose its section from what postconf says.
+// zeroConfig builds the embedded default and, on a Postfix host (else an
+// Exim host), lets each collector propose its section from what postconf
+// (exim -bP) says.
 func (a *Agent) zeroConfig() (*Config, error) {
 	cfg, err := Parse("embedded default config", nil, a.opts.LookupEnv)
 	if err != nil {
@@ -169,13 +176,23 @@ func (a *Agent) zeroConfig() (*Config, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	facts, err := a.opts.DetectPostfix(ctx)
+	if errors.Is(err, postconf.ErrNoPostfix) {
+		// Debian's default MTA is Exim: ask it instead.
+		if efacts, eerr := a.opts.DetectExim(ctx); !errors.Is(eerr, postconf.ErrNoExim) {
+			facts, err = efacts, eerr
+		}
+	}
 	switch {
 	case errors.Is(err, postconf.ErrNoPostfix):
-		a.logger.Info("No Postfix found on this host; serving self-metrics only")
+		a.logger.Info("No Postfix or Exim found on this host; serving self-metrics only")
 	case err != nil:
-		a.logger.Warn("Could not ask Postfix for its settings", "err", err)
+		a.logger.Warn("Could not ask the MTA for its settings", "err", err)
 	default:
-		a.logger.Info("Postfix found", "version", facts.Version, "config_dir", facts.ConfigDir, "log_file", facts.LogFile, "log_via", facts.LogVia, "queue_directory", facts.QueueDirectory, "domains", strings.Join(facts.Domains, ","))
+		if facts.MTA == "exim" {
+			a.logger.Info("Exim found", "log_file", facts.LogFile, "log_via", facts.LogVia, "spool_directory", facts.QueueDirectory)
+		} else {
+			a.logger.Info("Postfix found", "version", facts.Version, "config_dir", facts.ConfigDir, "log_file", facts.LogFile, "log_via", facts.LogVia, "queue_directory", facts.QueueDirectory, "domains", strings.Join(facts.Domains, ","))
+		}
 		for i, s := range cfg.Sections {
 			f, _ := collectors.Lookup(s.Name)
 			if f.Auto == nil {
@@ -183,7 +200,7 @@ func (a *Agent) zeroConfig() (*Config, error) {
 			}
 			if c := f.Auto(facts); c != nil {
 				if err := c.Validate(); err != nil {
-					a.logger.Warn("Skipping a collector the host's Postfix settings do not fit", "collector", s.Name, "err", err)
+					a.logger.Warn("Skipping a collector the host's MTA settings do not fit", "collector", s.Name, "err", err)
 					continue
 				}
 				cfg.Sections[i].Config, cfg.Sections[i].Enabled, cfg.Sections[i].files = c, true, fileDigests(c)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/mailscope/mailscope/collectors/mtalog"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/postconf"
@@ -36,6 +38,8 @@ type running struct {
 }
 
 func noPostfix(context.Context) (*postconf.Facts, error) { return nil, postconf.ErrNoPostfix }
+
+func noExim(context.Context) (*postconf.Facts, error) { return nil, postconf.ErrNoExim }
 
 func startAgent(t testing.TB, cfgText string) *running {
 	t.Helper()
@@ -299,7 +303,7 @@ func TestZeroConfigWithPostfix(t *testing.T) {
 	}
 	start := func(facts *postconf.Facts, err error) *Config {
 		t.Helper()
-		a, nerr := New(Options{DetectPostfix: func(context.Context) (*postconf.Facts, error) { return facts, err }})
+		a, nerr := New(Options{DetectPostfix: func(context.Context) (*postconf.Facts, error) { return facts, err }, DetectExim: noExim})
 		if nerr != nil {
 			t.Fatal(nerr)
 		}
@@ -320,6 +324,48 @@ func TestZeroConfigWithPostfix(t *testing.T) {
 	}
 	if en := start(&postconf.Facts{Version: "3.7.11"}, nil).Enabled(); len(en) != 0 {
 		t.Errorf("Postfix without a log file: enabled %+v", en)
+	}
+}
+
+// TestZeroConfigWithExim: on a host without Postfix, the agent asks Exim;
+// the mta collector is proposed on its main log with kind exim, and the
+// queue collector (postqueue, Postfix's) is not.
+func TestZeroConfigWithExim(t *testing.T) {
+	if _, err := os.Stat(DefaultConfigFile); err == nil {
+		t.Skip(DefaultConfigFile + " exists on this machine")
+	}
+	exim := func(context.Context) (*postconf.Facts, error) {
+		return &postconf.Facts{MTA: "exim", LogFile: "/var/log/exim4/mainlog", LogVia: "log_file_path", QueueDirectory: "/var/spool/exim4"}, nil
+	}
+	a, err := New(Options{DetectPostfix: noPostfix, DetectExim: exim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range a.Config().Enabled() {
+		names = append(names, s.Name)
+		if s.Name == "mta" {
+			c := s.Config.(*mtalog.Config)
+			if c.Kind != "exim" || len(c.Sources) != 1 || c.Sources[0].File.Paths[0] != "/var/log/exim4/mainlog" {
+				t.Errorf("mta: %+v", c)
+			}
+		}
+	}
+	if !slices.Contains(names, "mta") || slices.Contains(names, "queue") {
+		t.Errorf("enabled %v, want mta and not queue", names)
+	}
+	// Postfix, when there is one, is asked first: Exim is not.
+	a, err = New(Options{DetectPostfix: func(context.Context) (*postconf.Facts, error) {
+		return &postconf.Facts{Version: "3.7.11", LogFile: "/var/log/mail.log", LogVia: "syslog"}, nil
+	}, DetectExim: func(context.Context) (*postconf.Facts, error) {
+		t.Error("Exim asked on a Postfix host")
+		return nil, postconf.ErrNoExim
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en := a.Config().Enabled(); len(en) == 0 || en[0].Config.(*mtalog.Config).Kind != "postfix" {
+		t.Errorf("Postfix host: enabled %+v", en)
 	}
 }
 

@@ -49,15 +49,19 @@ const (
 	reportPeriod = time.Minute
 )
 
-// Auto proposes a file source on the log file Postfix's settings point to,
-// for a zero-config start; nil when there is no Postfix or no file to
-// follow.
+// Auto proposes a file source on the log file the MTA's settings point
+// to (Postfix's, or Exim's main log with kind exim), for a zero-config
+// start; nil when there is no MTA or no file to follow.
 func Auto(facts *postconf.Facts) *Config {
 	if facts == nil || facts.LogFile == "" {
 		return nil
 	}
 	c := NewConfig()
-	c.Sources = []SourceConfig{{Name: "maillog", File: &source.FileConfig{Paths: []string{facts.LogFile}, StartAt: "end"}}}
+	name := "maillog"
+	if facts.MTA == "exim" {
+		c.Kind, name = "exim", "mainlog"
+	}
+	c.Sources = []SourceConfig{{Name: name, File: &source.FileConfig{Paths: []string{facts.LogFile}, StartAt: "end"}}}
 	return c
 }
 

@@ -56,7 +56,8 @@ func (c *Config) ReadTimeout() time.Duration {
 // Auto proposes the queue section for the Postfix instance postconf
 // described; nil when there is none.
 func Auto(facts *postconf.Facts) *Config {
-	if facts == nil {
+	if facts == nil || facts.MTA == "exim" {
+		// The queue is listed with postqueue: Postfix's only.
 		return nil
 	}
 	c := NewConfig()

@@ -14,8 +14,11 @@ import (
 	"strings"
 )
 
-// Facts is what one Postfix instance tells about itself.
+// Facts is what one Postfix instance tells about itself, or (MTA
+// "exim", DetectExim) what the host's Exim does.
 type Facts struct {
+	// MTA is "exim" for facts from DetectExim, "" (Postfix) otherwise.
+	MTA string
 	// ConfigDir is the instance's configuration directory (postconf -c).
 	ConfigDir string
 	// LogFile is where the instance's log lines land: maillog_file when it
@@ -35,6 +38,8 @@ type Facts struct {
 	// (multi_instance_directories).
 	Instances []string
 	Version   string
+	// eximLogPath is Exim's log_file_path, for findEximLog.
+	eximLogPath string
 }
 
 // params are asked for in one postconf run.
