@@ -1,5 +1,5 @@
 // Package queue watches the MTA's mail queue: on an interval it lists the
-// queue with `postqueue -j` and reports, per queue (active, deferred, hold,
+// queue with `postqueue -j` (Postfix) or reads Exim's spool files, and reports, per queue (active, deferred, hold,
 // ...), how many messages it holds, their bytes and the oldest one's age,
 // and the deferred recipients by classified delay reason and provider.
 // A scrape reports the last listing; it never runs postqueue itself.
@@ -26,7 +26,7 @@ import (
 func init() {
 	collectors.Register(collectors.Factory{
 		Name:      "queue",
-		Help:      "Mail queue depth, bytes, oldest message age and deferred recipients by reason (postqueue -j)",
+		Help:      "Mail queue depth, bytes, oldest message age and deferred recipients by reason (postqueue -j, or Exim's spool)",
 		NewConfig: func() collectors.Config { return NewConfig() },
 		New: func(cfg collectors.Config, s collectors.Settings) (collectors.Collector, error) {
 			return New(cfg.(*Config), s)
@@ -34,9 +34,6 @@ func init() {
 		Auto: collectors.AutoOf(Auto),
 	})
 }
-
-// mta is the `mta` label; Exim's queue (exim -bp) is not read yet.
-const mta = "postfix"
 
 var (
 	messagesDesc = prometheus.NewDesc("mailscope_queue_messages", "Messages in the queue at the last read.", []string{"mta", "queue"}, nil)
@@ -80,7 +77,13 @@ func (c *Collector) Run(ctx context.Context) error {
 func (c *Collector) ReadOnce(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout())
 	defer cancel()
-	snap, err := Read(ctx, c.cfg, c.s.Mail)
+	var snap *Snapshot
+	var err error
+	if c.cfg.MTA == "exim" {
+		snap, err = ReadEximSpool(ctx, c.cfg.SpoolDirectory, c.s.Mail)
+	} else {
+		snap, err = Read(ctx, c.cfg, c.s.Mail)
+	}
 	now := c.s.Clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -111,6 +114,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	mta := c.cfg.MTA
+	if mta == "" {
+		mta = "postfix"
+	}
 	up := 0.0
 	if c.up {
 		up = 1

@@ -12,6 +12,11 @@ import (
 
 // Config is the queue section of the config file.
 type Config struct {
+	// MTA is whose queue is read: postfix (postqueue -j, the default) or
+	// exim (its spool files, SpoolDirectory); the `mta` label.
+	MTA string `yaml:"mta"`
+	// SpoolDirectory is Exim's spool_directory (exim -bP spool_directory).
+	SpoolDirectory string `yaml:"spool_directory"`
 	// Interval is the time between queue reads. Each read lists the whole
 	// queue, so a huge queue wants a longer interval.
 	Interval time.Duration `yaml:"interval"`
@@ -41,7 +46,7 @@ const DefaultTimeout = 30 * time.Second
 // NewConfig returns the defaults: the default instance, read every minute,
 // the timeout fitted to the interval.
 func NewConfig() *Config {
-	return &Config{Interval: time.Minute, Postqueue: "postqueue"}
+	return &Config{MTA: "postfix", Interval: time.Minute, Postqueue: "postqueue", SpoolDirectory: "/var/spool/exim4"}
 }
 
 // ReadTimeout is the bound of one postqueue run: Timeout when set, else
@@ -56,11 +61,17 @@ func (c *Config) ReadTimeout() time.Duration {
 // Auto proposes the queue section for the Postfix instance postconf
 // described; nil when there is none.
 func Auto(facts *postconf.Facts) *Config {
-	if facts == nil || facts.MTA == "exim" {
-		// The queue is listed with postqueue: Postfix's only.
+	if facts == nil {
 		return nil
 	}
 	c := NewConfig()
+	if facts.MTA == "exim" {
+		c.MTA = "exim"
+		if facts.QueueDirectory != "" {
+			c.SpoolDirectory = facts.QueueDirectory
+		}
+		return c
+	}
 	if facts.ConfigDir != "" && facts.ConfigDir != "/etc/postfix" {
 		c.ConfigDir = facts.ConfigDir
 	}
@@ -78,8 +89,17 @@ func (c *Config) Validate() error {
 	} else if c.Interval >= time.Second && c.Timeout > c.Interval {
 		ps.Addf("timeout", "must be at most the interval (%s), got %s", c.Interval, c.Timeout)
 	}
-	if c.Postqueue == "" {
-		ps.Add("postqueue", "required (a path or a name on PATH)")
+	switch c.MTA {
+	case "postfix", "":
+		if c.Postqueue == "" {
+			ps.Add("postqueue", "required (a path or a name on PATH)")
+		}
+	case "exim":
+		if !filepath.IsAbs(c.SpoolDirectory) {
+			ps.Addf("spool_directory", "must be an absolute path, got %q", c.SpoolDirectory)
+		}
+	default:
+		ps.Addf("mta", "must be postfix or exim, got %q", c.MTA)
 	}
 	if c.ConfigDir != "" && !filepath.IsAbs(c.ConfigDir) {
 		ps.Addf("config_dir", "must be an absolute path, got %q", c.ConfigDir)

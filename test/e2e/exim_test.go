@@ -38,14 +38,18 @@ func TestEximDeliveries(t *testing.T) {
 		{Domain: "ok.test : gmail.com", Host: "127.0.0.2", Port: pOK},
 		{Domain: "defer.test", Host: "127.0.0.2", Port: pDefer},
 		{Domain: "bounce.test", Host: "127.0.0.2", Port: pBounce},
-	}})
+	}, Retry: "F,3m,5s"})
 
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`mta:
   kind: exim
   sources:
     - name: mainlog
       file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
-`, ex.MainLog)})
+queue:
+  mta: exim
+  spool_directory: %s
+  interval: 1s
+`, ex.MainLog, ex.Spool)})
 	prom := harness.StartPrometheus(t, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
   - job_name: mailscope
@@ -104,6 +108,20 @@ scrape_configs:
 		}
 		if n := metric(body, `mailscope_mta_log_lines_unparsed_total\{daemon="[a-z]+",mta="exim",source="mainlog"\}`); n != 0 {
 			return fmt.Errorf("%v lines unparsed", n)
+		}
+		// The queue, read from the spool: the two deferred messages wait
+		// for their retry (F,3m,5s), their recipients deferred by the
+		// sink's 4xx; the bounces of the two refused messages, to an
+		// address no router takes, are frozen.
+		for re, want := range map[string]float64{
+			`mailscope_queue_messages\{mta="exim",queue="deferred"\}`:                             2,
+			`mailscope_queue_deferred_recipients\{mta="exim",provider="other",reason="[a-z_]+"\}`: 2,
+			`mailscope_queue_messages\{mta="exim",queue="hold"\}`:                                 2,
+			`mailscope_queue_up\{mta="exim"\}`:                                                    1,
+		} {
+			if got := metric(body, re); got != want {
+				return fmt.Errorf("%s = %v, want %v", re, got, want)
+			}
 		}
 		return nil
 	})

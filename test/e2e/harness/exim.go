@@ -33,8 +33,8 @@ type Exim struct {
 	Dir string
 	// Port is the SMTP listener on 127.0.0.1.
 	Port int
-	// MainLog is Exim's main log file.
-	MainLog string
+	// MainLog is Exim's main log file; Spool its spool directory.
+	MainLog, Spool string
 }
 
 var (
@@ -120,7 +120,7 @@ func StartExim(t testing.TB, o EximOptions) *Exim {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := &Exim{Dir: dir, Port: FreePort(t), MainLog: filepath.Join(dir, "log", "mainlog")}
+	e := &Exim{Dir: dir, Port: FreePort(t), MainLog: filepath.Join(dir, "log", "mainlog"), Spool: filepath.Join(dir, "spool")}
 	etc := filepath.Join(dir, "etc")
 	Run(t, "cp", "-a", "/etc/.", etc+"/")
 	appendTo(t, filepath.Join(etc, "passwd"), "Debian-exim:x:1901:1901:Exim:/nonexistent:/usr/sbin/nologin\n")
