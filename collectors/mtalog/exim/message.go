@@ -86,15 +86,27 @@ func countWords(s []byte) int32 {
 	}
 }
 
+// remoteTrouble reports whether a deferral's or failure's text is about a
+// remote host: a transport whose name does not say smtp ("t0") logs a
+// refused connection without H=, and must not be taken for a local one.
+func remoteTrouble(text []byte) bool {
+	for _, w := range []string{"Connection ", "host", "SMTP ", "connect"} {
+		if index(text, w) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // parseDelivery reads a delivery line after its flag:
 //
 //	=> addr [<orig>] fields              (also -> and >>)
 //	== addr [<orig>] fields defer (errno) [fields]: text
 //	** addr [<orig>] [fields]: text
 //
-// The transport decides Daemon: an smtp or lmtp transport (by name, or by
-// a remote host H=) is DaemonSmtp or DaemonLmtp, another transport
-// DaemonLocal; a routing failure has no transport and is DaemonError
+// The transport decides Daemon: an smtp or lmtp transport (by name, by a
+// remote host H=, or by a text about a remote host) is DaemonSmtp or
+// DaemonLmtp, another transport DaemonLocal; a routing failure has no transport and is DaemonError
 // (bounced) or DaemonRetry (deferred), as Postfix's error and retry
 // transports are.
 func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
@@ -152,7 +164,7 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 	switch {
 	case bytes.Contains(transport, []byte("lmtp")):
 		ev.Daemon = event.DaemonLmtp
-	case bytes.Contains(transport, []byte("smtp")) || host:
+	case bytes.Contains(transport, []byte("smtp")) || host || remoteTrouble(ev.Text):
 		ev.Daemon = event.DaemonSmtp
 	case len(transport) > 0:
 		ev.Daemon = event.DaemonLocal

@@ -273,6 +273,11 @@ func TestHandwrittenLines(t *testing.T) {
 		{event.KindNone, "", nil},
 		{event.KindNone, "", nil},
 		{event.KindForeign, "", nil},
+		// A transport whose name does not say smtp, refused: remote.
+		{event.KindDelivery, "1jmFYj-00039V-QX", func(t *testing.T, ev *event.Event) {
+			eq(t, ev.Daemon, event.DaemonSmtp)
+			eq(t, string(ev.Domain), "gmail.com")
+		}},
 	}
 	if len(lines) != len(cases) {
 		t.Fatalf("%d lines, %d cases", len(lines), len(cases))
