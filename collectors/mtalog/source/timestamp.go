@@ -53,36 +53,14 @@ const eximStampLen = 19
 // +millisec and " +0100" with log_timezone. Without a zone it is the
 // host's local time.
 func parseExim(b []byte) (stamp, int, bool) {
-	var s stamp
-	if b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' {
+	s, ok := dateTime(b)
+	if !ok {
 		return s, 0, false
 	}
-	y1, ok1 := num2(b[0], b[1])
-	y2, ok2 := num2(b[2], b[3])
-	mo, ok3 := num2(b[5], b[6])
-	d, ok4 := num2(b[8], b[9])
-	h, ok5 := num2(b[11], b[12])
-	mi, ok6 := num2(b[14], b[15])
-	sec, ok7 := num2(b[17], b[18])
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 ||
-		mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
-		return s, 0, false
-	}
-	s.year, s.month, s.day, s.hour, s.min, s.sec = y1*100+y2, mo, d, h, mi, sec
-	s.hasYear, s.local = true, true
+	s.local = true
 	i := eximStampLen
 	if i < len(b) && b[i] == '.' {
-		i++
-		scale := 100000000
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			if scale > 0 {
-				s.nsec += int(b[i]-'0') * scale
-				scale /= 10
-			}
-			i++
-		}
-		if i == start {
+		if i, ok = fraction(b, i+1, &s); !ok {
 			return s, 0, false
 		}
 	}
@@ -144,37 +122,17 @@ func parse3164(b []byte) (stamp, bool) {
 }
 
 func parse3339(b []byte) (stamp, int, bool) {
-	var s stamp
 	// 2006-01-02T15:04:05 is 19 bytes, then an optional fraction and a zone.
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	if len(b) < 20 || (b[10] != 'T' && b[10] != 't') {
+		return stamp{}, 0, false
+	}
+	s, ok := dateTime(b)
+	if !ok {
 		return s, 0, false
 	}
-	y1, ok1 := num2(b[0], b[1])
-	y2, ok2 := num2(b[2], b[3])
-	mo, ok3 := num2(b[5], b[6])
-	d, ok4 := num2(b[8], b[9])
-	h, ok5 := num2(b[11], b[12])
-	mi, ok6 := num2(b[14], b[15])
-	sec, ok7 := num2(b[17], b[18])
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 ||
-		mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
-		return s, 0, false
-	}
-	s.year, s.month, s.day, s.hour, s.min, s.sec = y1*100+y2, mo, d, h, mi, sec
-	s.hasYear = true
 	i := 19
 	if b[i] == '.' || b[i] == ',' {
-		i++
-		scale := 100000000
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			if scale > 0 {
-				s.nsec += int(b[i]-'0') * scale
-				scale /= 10
-			}
-			i++
-		}
-		if i == start {
+		if i, ok = fraction(b, i+1, &s); !ok {
 			return s, 0, false
 		}
 	}
@@ -207,6 +165,44 @@ func parse3339(b []byte) (stamp, int, bool) {
 		return s, 0, false
 	}
 	return s, i, true
+}
+
+// dateTime reads "2006-01-02?15:04:05" at the start of b (at least 19
+// bytes; the byte between date and time is the caller's to check).
+func dateTime(b []byte) (stamp, bool) {
+	var s stamp
+	if b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' {
+		return s, false
+	}
+	y1, ok1 := num2(b[0], b[1])
+	y2, ok2 := num2(b[2], b[3])
+	mo, ok3 := num2(b[5], b[6])
+	d, ok4 := num2(b[8], b[9])
+	h, ok5 := num2(b[11], b[12])
+	mi, ok6 := num2(b[14], b[15])
+	sec, ok7 := num2(b[17], b[18])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 ||
+		mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
+		return s, false
+	}
+	s.year, s.month, s.day, s.hour, s.min, s.sec = y1*100+y2, mo, d, h, mi, sec
+	s.hasYear = true
+	return s, true
+}
+
+// fraction reads the digits of a second's fraction starting at b[i] into
+// s.nsec and returns the index after them; false when there are none.
+func fraction(b []byte, i int, s *stamp) (int, bool) {
+	scale := 100000000
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		if scale > 0 {
+			s.nsec += int(b[i]-'0') * scale
+			scale /= 10
+		}
+		i++
+	}
+	return i, i > start
 }
 
 func num2(a, b byte) (int, bool) {
