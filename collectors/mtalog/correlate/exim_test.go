@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +48,41 @@ func TestEximMessages(t *testing.T) {
 	}
 	if parent.Parent != "" || parent.Held {
 		t.Errorf("parent has a parent or is held: %+v", parent)
+	}
+}
+
+// TestEximHeldParentSurviveARestart: a frozen bounce's held mark and its
+// parent are saved at a stop and restored at start; a hostile parent is
+// refused.
+func TestEximHeldParentSurviveARestart(t *testing.T) {
+	before := New(DefaultConfig(), func(*Message) { t.Error("a message ended before the stop") })
+	at := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	for i, l := range []string{
+		"2026-12-06 08:00:40 1xa7ak-0008qG-2x <= <> R=1xa79f-00079q-0g U=Debian-exim P=local S=1500",
+		"2026-12-06 08:00:41 1xa7ak-0008qG-2x Frozen (delivery error message)",
+	} {
+		var e event.Event
+		if !exim.ParseLine([]byte(l), &e) {
+			t.Fatalf("unparsed: %s", l)
+		}
+		e.Time = at.Add(time.Duration(i) * time.Second)
+		before.Observe(&e, "", 0)
+	}
+	var state bytes.Buffer
+	if err := before.Save(&state); err != nil {
+		t.Fatal(err)
+	}
+	var got []Message
+	after := New(DefaultConfig(), func(m *Message) { got = append(got, *m) })
+	if st, err := after.Load(bytes.NewReader(state.Bytes()), func(string) bool { return true }); err != nil || st.Restored != 1 {
+		t.Fatalf("load: %+v, %v", st, err)
+	}
+	after.Flush()
+	if len(got) != 1 || !got[0].Held || got[0].Parent != "1xa79f-00079q-0g" {
+		t.Fatalf("after restore: %+v", got)
+	}
+	hostile := strings.Replace(state.String(), "1xa79f-00079q-0g", strings.Repeat("x", 65), 1)
+	if st, _ := New(DefaultConfig(), func(*Message) {}).Load(strings.NewReader(hostile), func(string) bool { return true }); st.Restored != 0 {
+		t.Errorf("a 65-character parent was restored: %+v", st)
 	}
 }

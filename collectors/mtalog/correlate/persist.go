@@ -59,6 +59,8 @@ type stateMessage struct {
 	Rejects       []stateReject  `json:"rejects,omitempty"`
 	Expired       bool           `json:"expired,omitempty"`
 	Queued        bool           `json:"queued,omitempty"`
+	Held          bool           `json:"held,omitempty"`
+	Parent        string         `json:"parent,omitempty"`
 	MessageIDHash string         `json:"message_id_hash,omitempty"`
 	TraceID       string         `json:"trace_id,omitempty"`
 }
@@ -103,7 +105,8 @@ func (c *Correlator) Save(w io.Writer) error {
 
 func toState(m *Message, parseDelays func([]byte) [4]float64) stateMessage {
 	s := stateMessage{QueueID: m.QueueID(), FirstSeen: m.FirstSeen, LastSeen: m.LastSeen, Origin: m.Origin.String(),
-		Size: m.Size, Nrcpt: m.Nrcpt, AttemptCount: m.AttemptCount, Expired: m.Expired, Queued: m.Queued}
+		Size: m.Size, Nrcpt: m.Nrcpt, AttemptCount: m.AttemptCount, Expired: m.Expired, Queued: m.Queued,
+		Held: m.Held, Parent: m.Parent}
 	if m.MessageIDHash != 0 {
 		s.MessageIDHash = strconv.FormatUint(m.MessageIDHash, 16)
 	}
@@ -222,6 +225,9 @@ func fromStateLine(line []byte, sm *stateMessage, cfg Config, validProvider func
 	if len(sm.QueueID) == 0 || len(sm.QueueID) > 64 || !printableWord(sm.QueueID) {
 		return nil, fmt.Errorf("queue_id %q: want 1 to 64 printable characters", clip(sm.QueueID))
 	}
+	if len(sm.Parent) > 64 || sm.Parent != "" && !printableWord(sm.Parent) {
+		return nil, fmt.Errorf("%s: parent %q: want at most 64 printable characters", sm.QueueID, clip(sm.Parent))
+	}
 	if sm.FirstSeen.IsZero() || sm.LastSeen.Before(sm.FirstSeen) {
 		return nil, fmt.Errorf("%s: first_seen %v, last_seen %v: want first_seen set and not after last_seen", sm.QueueID, sm.FirstSeen, sm.LastSeen)
 	}
@@ -232,7 +238,8 @@ func fromStateLine(line []byte, sm *stateMessage, cfg Config, validProvider func
 		return nil, fmt.Errorf("%s: %d attempts and %d rejects, more than max_attempts (%d)", sm.QueueID, len(sm.Attempts), len(sm.Rejects), cfg.MaxAttempts)
 	}
 	m := &Message{FirstSeen: sm.FirstSeen, LastSeen: sm.LastSeen, Size: sm.Size, Nrcpt: sm.Nrcpt,
-		AttemptCount: sm.AttemptCount, Expired: sm.Expired, Queued: sm.Queued}
+		AttemptCount: sm.AttemptCount, Expired: sm.Expired, Queued: sm.Queued,
+		Held: sm.Held, Parent: sm.Parent}
 	m.setQueueID([]byte(sm.QueueID))
 	var ok bool
 	if m.Origin, ok = lookupName(sm.Origin, event.Origin.String); !ok {
