@@ -382,7 +382,9 @@ func (s *SyslogSource) releaseAddrSlot(peer netip.Addr) {
 // refusals at most once a minute, so a flood of connections cannot flood
 // the log too.
 func (s *SyslogSource) refuse(conn net.Conn, reason int, peer netip.Addr) {
-	conn.Close()
+	// Counted and logged before the close, so whoever sees the close
+	// (a sender, a test) also sees the refusal in the metrics and log.
+	defer conn.Close()
 	s.c.addError(reason)
 	if n, ok := s.refusals.note(s.opts.Clock.Now()); ok {
 		s.opts.Logger.Warn("Refused syslog connections over max_connections or max_connections_per_address",
