@@ -77,6 +77,7 @@ type Agent struct {
 	// reload keeps what they carry.
 	bounces    *links.Bounces
 	sendingIPs *links.SendingIPs
+	dmarcPols  *links.DMARCPolicies
 	// lock is held on cfg.StateDir from LockStateDir (or Run) until Run
 	// returns; nil when the directory is not writable.
 	lock     *stateLock
@@ -115,7 +116,8 @@ func New(opts Options) (*Agent, error) {
 	}
 	a := &Agent{opts: opts, running: map[string]*instance{},
 		bounces: links.NewBounces(opts.Clock), sendingIPs: links.NewSendingIPs(opts.Clock),
-		dns: dnsx.NewShared(dnsx.SharedConfig{Clock: opts.Clock})}
+		dmarcPols: links.NewDMARCPolicies(opts.Clock),
+		dns:       dnsx.NewShared(dnsx.SharedConfig{Clock: opts.Clock})}
 	a.logger = slog.New(&scrubHandler{inner: opts.Logger.Handler(), sc: &a.scrub})
 	a.self = prometheus.NewRegistry()
 	a.m = newSelfMetrics(a)

@@ -70,10 +70,11 @@ func (a *Agent) startLocked(s Section) *instance {
 		Clock:      a.opts.Clock,
 		Report:     func(r collectors.RunResult) { a.report(in, r) },
 
-		Mail:       a.cfg.Taxonomy,
-		Bounces:    a.bounces,
-		SendingIPs: a.sendingIPs,
-		DNS:        a.dns,
+		Mail:          a.cfg.Taxonomy,
+		Bounces:       a.bounces,
+		SendingIPs:    a.sendingIPs,
+		DMARCPolicies: a.dmarcPols,
+		DNS:           a.dns,
 	}
 	c, err := f.New(s.Config, settings)
 	if err != nil {

@@ -83,6 +83,10 @@ type Settings struct {
 	// reloads. Nil outside an agent; a nil link is a no-op.
 	Bounces    *links.Bounces
 	SendingIPs *links.SendingIPs
+	// DMARCPolicies carries each domain's DMARC policy as the domain
+	// collector last found it in DNS to the reports collector, which
+	// compares it with the policy the reporters saw.
+	DMARCPolicies *links.DMARCPolicies
 	// DNS is the agent's one DNS client (one concurrency limit, one answer
 	// cache), shared by every collector and /probe; a collector asks it for
 	// a dnsx.Client with its own resolver settings. Nil outside an agent:

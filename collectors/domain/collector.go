@@ -88,6 +88,9 @@ func (c *Collector) Run(ctx context.Context) error {
 func (c *Collector) check(ctx context.Context, t Target) (string, error) {
 	rep := Check(ctx, c.built.env, t)
 	c.results.set(rep)
+	if pol, ok := PublishedDMARC(rep); ok {
+		c.s.DMARCPolicies.Publish(t.Domain, pol)
+	}
 	for _, res := range rep.Results {
 		for _, f := range res.Findings {
 			switch f.Severity {

@@ -21,6 +21,7 @@ import (
 	"github.com/mailscope/mailscope/collectors/domain/domaintest"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/postconf"
 	"github.com/mailscope/mailscope/internal/testca"
 )
@@ -121,7 +122,9 @@ func TestCollector(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	reg := prometheus.NewRegistry()
 	runs := make(chan collectors.RunResult, 4)
-	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: reg, Clock: clk, Report: func(r collectors.RunResult) { runs <- r }})
+	pols := links.NewDMARCPolicies(clk)
+	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: reg, Clock: clk,
+		Report: func(r collectors.RunResult) { runs <- r }, DMARCPolicies: pols})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +152,9 @@ func TestCollector(t *testing.T) {
 		`mailscope_domain_tls_cert_expiry_timestamp_seconds{domain="d.test",host="mx1.d.test"} `+promFloat(float64(mxCert.Leaf.NotAfter.Unix())),
 	)
 	before := recordLine(t, reg, "spf")
+	if got, ok := pols.Current("d.test"); !ok || got.P != "none" || got.SP != "none" {
+		t.Errorf("after the first check the link holds %+v, %v; want p=none", got, ok)
+	}
 
 	z.mu.Lock()
 	z.rrs = nil
@@ -176,6 +182,9 @@ func TestCollector(t *testing.T) {
 		`mailscope_domain_mta_sts_mode{domain="d.test",mode="missing"} 1`,
 		`mailscope_domain_check_ok{check="tls_rpt",domain="d.test"} 1`,
 	)
+	if got, ok := pols.Current("d.test"); !ok || got.P != "reject" || got.Changed.IsZero() {
+		t.Errorf("after the second check the link holds %+v, %v; want p=reject, changed", got, ok)
+	}
 	if out := testutil.CollectAndCount(c.results, "mailscope_domain_dkim_key_size"); out != 0 {
 		t.Errorf("dkim_key_size still reported for a revoked key (%d series)", out)
 	}
