@@ -114,6 +114,22 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *colle
 		}
 		add(healthWarning, fmt.Sprintf("%s: %s check failing", l["domain"], l["check"]), domainRunbook(l["check"]), ev...)
 	}
+	// DMARC policy drift: receivers saw a policy DNS does not have now.
+	drifts := map[[4]string][]string{}
+	for _, m := range fam["mailscope_dmarc_policy_drift"] {
+		if valueOf(m) != 1 {
+			continue
+		}
+		l := labelsOf(m)
+		k := [4]string{l["domain"], l["tag"], l["seen"], l["current"]}
+		drifts[k] = append(drifts[k], l["reporter"])
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(drifts), func(a, b [4]string) int { return slices.Compare(a[:], b[:]) }) {
+		reporters := drifts[k]
+		slices.Sort(reporters)
+		add(healthWarning, fmt.Sprintf("%s: receivers saw DMARC %s=%s, DNS has %s=%s now", k[0], k[1], k[2], k[1], k[3]), "mailscopedmarcpolicydrift",
+			"reporters: "+strings.Join(reporters, ", "), "in the newest aggregate report of each, for a period after the policy last changed")
+	}
 	// Seeds: the last round's message in spam or not found.
 	for _, m := range fam["mailscope_seed_last_placement"] {
 		l := labelsOf(m)

@@ -62,6 +62,12 @@ mailscope_seed_last_placement{provider="other",mailbox="o1",folder="missing"} 1
 mailscope_seed_last_placement{provider="other",mailbox="o2",folder="inbox"} 1
 `, []string{"critical: seed g1 (gmail): last message in spam | folder: spam at the last round",
 			"critical: seed o1 (other): last message not found | not in any folder at the last round"}, healthCritical, nil},
+		{"dmarc policy drift", `
+mailscope_dmarc_policy_drift{domain="d.test",reporter="yahoo",tag="p",seen="none",current="reject"} 1
+mailscope_dmarc_policy_drift{domain="d.test",reporter="gmail",tag="p",seen="none",current="reject"} 1
+mailscope_dmarc_policy_drift{domain="d.test",reporter="microsoft",tag="p",seen="reject",current="reject"} 0
+mailscope_dmarc_policy_drift{domain="d.test",reporter="gmail",tag="testing",seen="y",current="n"} 0
+`, []string{"warning: d.test: receivers saw DMARC p=none, DNS has p=reject now | reporters: gmail, yahoo | in the newest aggregate report of each, for a period after the policy last changed"}, healthWarning, nil},
 		{"missing log", `
 mailscope_mta_log_lines_total{mta="postfix",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 1

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -30,6 +31,9 @@ func init() {
 		cmd.Flag("own-ip", "An address or CIDR prefix you send from (repeatable): its records are the `own` source class.").StringsVar(&o.ownIPs)
 		cmd.Flag("top", "Sources listed per class in the summary.").Default("10").IntVar(&o.top)
 		cmd.Flag("imap", "Also read the mailbox of the reports section of --config.file, read-only (nothing is claimed, moved or marked seen).").BoolVar(&o.imap)
+		cmd.Flag("dns", "Look up each domain's DMARC record in DNS now and show where the policy a reporter saw differs from it (summary only).").BoolVar(&o.dns)
+		cmd.Flag("dns.resolver", "DNS resolver HOST:PORT for --dns (default: the system's).").StringVar(&o.resolver)
+		cmd.Flag("dns.timeout", "Timeout of one DNS query for --dns (each is tried twice).").Default("2s").DurationVar(&o.dnsTimeout)
 		cmd.Arg("path", "Report files, directories or Maildirs.").StringsVar(&o.paths)
 		return subcommand{clause: cmd, run: func(stdout, stderr io.Writer) int {
 			if f := app.GetFlag("config.file"); f != nil {
@@ -46,6 +50,9 @@ type reportOptions struct {
 	configFile string
 	format     string
 	imap       bool
+	dns        bool
+	resolver   string
+	dnsTimeout time.Duration
 	ownIPs     []string
 	top        int
 	paths      []string
@@ -119,6 +126,15 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope report: %v\n", err)
 		return 2
+	}
+	if o.dns && o.format == "summary" {
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+		err := lookupCurrentPolicies(ctx, summary, o.resolver, o.dnsTimeout)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "mailscope report: --dns: %v\n", err)
+			return 2
+		}
 	}
 	if o.format == "json" {
 		out.WriteString("\n]\n")

@@ -62,7 +62,10 @@ type Collector struct {
 	period  *periodCounters
 	files   map[string]fileStamp // used by ScanOnce only
 	unknown map[unknownKey]*unknownSource
-	counts  map[string]int // outcome -> inputs since the last run report
+	// seenPolicies: the newest policy each reporter saw, for the drift
+	// against DNS.
+	seenPolicies map[policyKey]seenPolicy
+	counts       map[string]int // outcome -> inputs since the last run report
 	// warnedProcessing: messages left in the processing folder were
 	// logged once.
 	warnedProcessing bool
@@ -98,6 +101,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		cfg: cfg, s: s, lim: cfg.Limits.ParseLimits(), classifier: NewClassifier(own),
 		providers: s.Mail.OrDefault().Providers, domains: lowerSet(cfg.Domains), mxHosts: lowerSet(cfg.MXHosts), m: m,
 		files: map[string]fileStamp{}, unknown: map[unknownKey]*unknownSource{}, counts: map[string]int{},
+		seenPolicies: map[policyKey]seenPolicy{},
 	}
 	if cfg.IMAP != nil {
 		src, err := buildIMAP(*cfg.IMAP)
@@ -258,6 +262,7 @@ func (c *Collector) settleLocked() {
 		c.s.Logger.Warn("reports: saving pending counts", "err", err)
 	}
 	c.m.dedupEntries.Set(float64(c.dedup.Len()))
+	c.refreshDriftLocked()
 }
 
 // finishLocked settles and returns the run summary: the inputs since the
@@ -330,6 +335,7 @@ func (c *Collector) ingestLocked(rep *parse.Report, err error, source, path stri
 	switch {
 	case rep.Aggregate != nil:
 		c.countAggregate(rep.Aggregate, reporter, begin, now)
+		c.notePolicyLocked(domain, reporter, rep.Aggregate.Policy, begin, end)
 	case rep.TLS != nil:
 		c.countTLS(rep.TLS, begin, now)
 	case rep.Feedback != nil:

@@ -31,6 +31,7 @@ var reportDay = time.Date(2025, 12, 4, 0, 0, 0, 0, time.UTC)
 type harness struct {
 	c     *Collector
 	links *links.SendingIPs
+	pols  *links.DMARCPolicies
 	reg   *prometheus.Registry
 	clock *clock.Fake
 	dir   string // the report directory
@@ -42,6 +43,7 @@ func newHarness(t *testing.T, now time.Time, edit func(*Config)) *harness {
 	t.Helper()
 	h := &harness{clock: clock.NewFake(now), dir: t.TempDir(), state: t.TempDir(), logs: &bytes.Buffer{}}
 	h.links = links.NewSendingIPs(h.clock)
+	h.pols = links.NewDMARCPolicies(h.clock)
 	h.start(t, edit)
 	return h
 }
@@ -62,7 +64,7 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 		t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links})
+	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links, DMARCPolicies: h.pols})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ type metrics struct {
 	dedupEntries   prometheus.Gauge
 	releasedDay    prometheus.Gauge
 	policy         *prometheus.GaugeVec
+	drift          *prometheus.GaugeVec
 	dmarcMessages  *prometheus.CounterVec
 	tlsSessions    *prometheus.CounterVec
 	tlsFailures    *prometheus.CounterVec
@@ -69,6 +70,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "mailscope_dmarc_policy_published",
 			Help: "The DMARC policy the newest aggregate report of each reporter saw: 1 for the value of each tag (p, sp, np, testing).",
 		}, []string{"domain", "reporter", "tag", "value"}),
+		drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailscope_dmarc_policy_drift",
+			Help: "1 when the DMARC policy tag (p, sp, np, testing) the newest aggregate report of a reporter saw differs from what the domain collector finds in DNS now, 0 when it matches or the report's period began before the policy last changed; seen and current are none, quarantine, reject, y, n, absent (no record) or other.",
+		}, []string{"domain", "reporter", "tag", "seen", "current"}),
 		dmarcMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailscope_dmarc_messages_total",
 			Help: "Messages in DMARC aggregate reports, counted by the report's period (UTC day, released settle_delay after it ends), by policy domain, reporter, disposition, DMARC result, aligned SPF and DKIM results and source class.",
@@ -94,7 +99,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Report mailbox (IMAP) failures by stage: connect, login, select, search, claim, fetch, file.",
 		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.mailboxErrors, m.reports, m.refused, m.lastReport, m.lag, m.dedupEntries, m.releasedDay, m.policy,
+	for _, c := range []prometheus.Collector{m.mailboxErrors, m.reports, m.refused, m.lastReport, m.lag, m.dedupEntries, m.releasedDay, m.policy, m.drift,
 		m.dmarcMessages, m.tlsSessions, m.tlsFailures, m.complaints, m.unknownSources} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -4,12 +4,14 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/reports/parse"
+	"github.com/mailscope/mailscope/internal/links"
 )
 
 // maxSourcesPerDomain bounds the sources a Summary remembers per domain;
@@ -34,7 +36,9 @@ type domainSummary struct {
 	dispositions                                 map[string]uint64
 	sources                                      map[sourceKey]*source
 	droppedSources                               uint64
-	policies                                     map[string][]string // published policy -> reporters that saw it
+	policies                                     map[string][]string   // published policy -> reporters that saw it
+	newest                                       map[string]seenPolicy // reporter -> policy of its newest report
+	current                                      *currentPolicy        // DMARC in DNS now, when looked up
 	// TLS-RPT
 	tlsOK, tlsFailed uint64
 	tlsFailures      map[[2]string]uint64 // {mx, result type}
@@ -53,6 +57,17 @@ type source struct {
 	dkim     map[string]uint64
 }
 
+// maxReportersPerDomain bounds the reporters whose newest policy a
+// Summary remembers per domain for the comparison with DNS.
+const maxReportersPerDomain = 1000
+
+// currentPolicy is a domain's DMARC policy in DNS now, or why it is not
+// known.
+type currentPolicy struct {
+	policy  links.DMARCPolicy
+	problem string
+}
+
 // NewSummary returns an empty summary using c for the source classes.
 func NewSummary(c *Classifier) *Summary {
 	return &Summary{classifier: c, domains: map[string]*domainSummary{}, refused: map[parse.Reason]int{}}
@@ -62,7 +77,7 @@ func (s *Summary) domain(name string) *domainSummary {
 	d := s.domains[name]
 	if d == nil {
 		d = &domainSummary{reporters: map[string]bool{}, dispositions: map[string]uint64{}, sources: map[sourceKey]*source{},
-			policies: map[string][]string{}, tlsFailures: map[[2]string]uint64{}, complaints: map[string]uint64{}}
+			policies: map[string][]string{}, newest: map[string]seenPolicy{}, tlsFailures: map[[2]string]uint64{}, complaints: map[string]uint64{}}
 		s.domains[name] = d
 	}
 	return d
@@ -89,6 +104,10 @@ func (s *Summary) Add(rep *parse.Report, err error) {
 	switch {
 	case rep.Aggregate != nil:
 		s.addAggregate(d, rep.Aggregate)
+		b, e := rep.Period()
+		if old, ok := d.newest[rep.Reporter()]; (ok && !e.Before(old.end)) || (!ok && len(d.newest) < maxReportersPerDomain) {
+			d.newest[rep.Reporter()] = seenPolicy{begin: b, end: e, tags: SeenTags(rep.Aggregate.Policy)}
+		}
 	case rep.TLS != nil:
 		for _, p := range rep.TLS.Policies {
 			d := s.domain(p.Domain)
@@ -144,6 +163,28 @@ func (s *Summary) addAggregate(d *domainSummary, a *parse.Aggregate) {
 	}
 }
 
+// AggregateDomains returns the policy domains with DMARC aggregate
+// reports, sorted: those whose policy a caller may look up in DNS.
+func (s *Summary) AggregateDomains() []string {
+	var out []string
+	for n, d := range s.domains {
+		if len(d.newest) > 0 {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SetCurrent gives the domain's DMARC policy in DNS now, for Write to
+// compare with what each reporter saw; problem, when not empty, says why
+// it could not be looked up (and pol is ignored).
+func (s *Summary) SetCurrent(domain string, pol links.DMARCPolicy, problem string) {
+	if d, ok := s.domains[domain]; ok {
+		d.current = &currentPolicy{policy: pol, problem: problem}
+	}
+}
+
 // Write prints the summary: per domain its volume, pass rates, sources
 // by class (unknown first, the largest first, at most top per class),
 // the published policies the reporters saw, TLS failures and complaints;
@@ -172,6 +213,7 @@ func (s *Summary) Write(w io.Writer, top int) {
 			fmt.Fprintf(w, "  dispositions: %s\n", countList(d.dispositions))
 			s.writeSources(w, d, top)
 			writePolicies(w, d)
+			writeDrift(w, d)
 		}
 		if d.tlsOK+d.tlsFailed > 0 {
 			fmt.Fprintf(w, "  TLS: %d sessions, %d failed (%s)\n", d.tlsOK+d.tlsFailed, d.tlsFailed, percent(d.tlsFailed, d.tlsOK+d.tlsFailed))
@@ -251,6 +293,42 @@ func writePolicies(w io.Writer, d *domainSummary) {
 		rs := slices.Clone(d.policies[p])
 		slices.Sort(rs)
 		fmt.Fprintf(w, "    %s (seen by %s)\n", p, strings.Join(rs, ", "))
+	}
+}
+
+// writeDrift compares the newest policy each reporter saw with the DMARC
+// record in DNS now, when it was looked up.
+func writeDrift(w io.Writer, d *domainSummary) {
+	if d.current == nil {
+		return
+	}
+	if d.current.problem != "" {
+		fmt.Fprintf(w, "  DMARC in DNS now: could not check (%s)\n", d.current.problem)
+		return
+	}
+	cur := CurrentTags(d.current.policy)
+	if !d.current.policy.Found {
+		fmt.Fprintln(w, "  DMARC in DNS now: no record")
+	} else {
+		fmt.Fprintf(w, "  DMARC in DNS now: p=%s sp=%s np=%s testing=%s\n", cur["p"], cur["sp"], cur["np"], cur["testing"])
+	}
+	reporters := slices.Sorted(maps.Keys(d.newest))
+	drifted := 0
+	for _, r := range reporters {
+		seen := d.newest[r]
+		diffs := CompareTags(seen.tags, cur)
+		if len(diffs) == 0 {
+			continue
+		}
+		drifted++
+		parts := make([]string, len(diffs))
+		for i, df := range diffs {
+			parts[i] = fmt.Sprintf("%s=%s (DNS now %s)", df.Tag, df.Seen, df.Current)
+		}
+		fmt.Fprintf(w, "  DRIFT from DNS: %s saw %s in its newest report, ending %s\n", r, strings.Join(parts, ", "), seen.end.Format(time.DateTime))
+	}
+	if drifted == 0 {
+		fmt.Fprintf(w, "  every reporter's newest report matches DNS (%d reporters)\n", len(reporters))
 	}
 }
 

@@ -10,6 +10,9 @@
 //   - SendingIPs: the seeds collector adds the addresses receivers saw its
 //     messages come from; the blocklist collector checks them. Bounded in
 //     number and age, since each becomes a `target` label.
+//   - DMARCPolicies: the domain collector publishes each domain's DMARC
+//     record tags after each check; the reports collector compares them
+//     with the policy each reporter saw. Bounded in domains and age.
 //
 // A nil link ignores writes and returns nothing, so collectors built
 // outside an agent (the CLI, tests) need no wiring.

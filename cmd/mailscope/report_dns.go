@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mailscope/mailscope/collectors/domain"
+	"github.com/mailscope/mailscope/collectors/reports"
+	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/links"
+)
+
+// maxReportDNSDomains bounds the domains `mailscope report --dns` looks
+// up: reports of more domains than that are not compared with DNS.
+const maxReportDNSDomains = 50
+
+// lookupCurrentPolicies looks up the DMARC record of each domain with
+// aggregate reports in the summary, as the domain collector does (the
+// RFC 9989 tree walk included), and gives it to the summary to compare.
+// A lookup that fails or a record that cannot be read is said as such,
+// never taken for "no record".
+func lookupCurrentPolicies(ctx context.Context, s *reports.Summary, resolver string, dnsTimeout time.Duration) error {
+	cfg, err := domain.OnDemandConfig(resolver, "", 0, 0, 0, dnsTimeout)
+	if err != nil {
+		return err
+	}
+	for i, name := range s.AggregateDomains() {
+		if i == maxReportDNSDomains {
+			break
+		}
+		t, err := domain.ParseTarget(name, nil, nil)
+		if err != nil {
+			s.SetCurrent(name, links.DMARCPolicy{}, "not a domain name")
+			continue
+		}
+		for _, c := range domain.Checks {
+			if c != domain.CheckDMARC {
+				t.Skip[c] = true
+			}
+		}
+		rep, err := domain.Run(ctx, cfg, nil, t, clock.Real{})
+		if err != nil {
+			return err
+		}
+		pol, ok := domain.PublishedDMARC(rep)
+		switch {
+		case ok:
+			s.SetCurrent(name, pol, "")
+		case rep.Missing():
+			s.SetCurrent(name, pol, "the domain does not exist in DNS")
+		default:
+			s.SetCurrent(name, pol, dmarcProblem(rep))
+		}
+	}
+	return nil
+}
+
+// dmarcProblem is the first finding of the DMARC check that is not ok.
+func dmarcProblem(rep *domain.Report) string {
+	if res := rep.Result(domain.CheckDMARC); res != nil {
+		for _, f := range res.Findings {
+			if f.Severity == domain.SeverityUnknown || f.Severity == domain.SeverityError {
+				return f.Message
+			}
+		}
+	}
+	return fmt.Sprintf("the DMARC check of %s did not run", rep.Domain)
+}
