@@ -35,6 +35,8 @@ func receivers() *dashboard.DashboardBuilder {
 			q(`sum by (domain, disposition) (increase(mailscope_dmarc_messages_total{`+dom+`, source_class="own"}`+day+`))`, "{{domain}} {{disposition}}"))).
 		WithPanel(list("Policy the reporters saw", "The DMARC policy (p, sp, np, testing) each reporter's newest report saw published; compare with the domain collector's DMARC policy (Reputation dashboard).", 24, nil,
 			instant(`mailscope_dmarc_policy_published{`+dom+`} == 1`, ""))).
+		WithPanel(list("Policy drift against DNS", "Each policy tag a reporter's newest report saw (seen) that differs from the DMARC record the domain collector finds in DNS now (current): receivers apply a policy you do not publish (MailscopeDMARCPolicyDrift). Empty when all agree or the domain collector does not check the domain.", 24, nil,
+			instant(`mailscope_dmarc_policy_drift{`+dom+`} == 1`, ""))).
 		WithRow(dashboard.NewRowBuilder("TLS-RPT")).
 		WithPanel(graph("TLS failures per MX", "Failed SMTP TLS sessions to your MX hosts per reported day, by MX (reports.mx_hosts, else other) and result type. Under an enforced MTA-STS policy these senders did not deliver (MailscopeTLSRPTFailuresEnforced).", "short", 12,
 			q(`sum by (domain, mx, result_type) (increase(mailscope_tlsrpt_failures_total{`+dom+`}`+day+`))`, "{{mx}} {{result_type}}"))).
