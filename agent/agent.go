@@ -394,8 +394,10 @@ func (a *Agent) loadWithin(d time.Duration) (*Config, error) {
 	}
 	done := make(chan loaded, 1)
 	go func() {
-		defer a.loading.Store(false)
 		cfg, err := a.load()
+		// Cleared before the result is handed over: a reload that follows
+		// this one at once must not find the flag still set.
+		a.loading.Store(false)
 		done <- loaded{cfg, err}
 	}()
 	select {
