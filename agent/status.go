@@ -28,7 +28,16 @@ var statusTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"firstLine": firstLine,
 	"refreshMS": func() int64 { return statusRefresh.Milliseconds() },
+	"runDebug":  func(table string, r collectors.RunResult) runDebug { return runDebug{Table: table, Run: r} },
 }).ParseFS(webFS, "web/*.html"))
+
+// runDebug is one run's debug log on a collector's page: Table ("recent",
+// "failure") and the run's start make the <details> id, so an open log
+// stays open across the page's refresh.
+type runDebug struct {
+	Table string
+	Run   collectors.RunResult
+}
 
 // statusRow is one collector on the status page.
 type statusRow struct {
