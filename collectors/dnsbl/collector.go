@@ -122,7 +122,7 @@ func (c *Collector) sweep(ctx context.Context, debug *collectors.RunLog) (string
 			c.s.Logger.Warn("Discovered targets left out: max_targets reached", "folded", folded, "max_targets", c.cfg.MaxTargets)
 		}
 	}
-	debug.Printf("sweeping %d targets (%d discovered) on %d zones", len(targets), len(found), len(c.built.zones))
+	debug.Printf("sweep: targets %d (%d discovered), zones %d", len(targets), len(found), len(c.built.zones))
 	rep := Sweep(ctx, c.sweepOptions(), c.built.zones, targets)
 	WriteTable(debug, rep)
 	c.live.observeHealth(rep.Health)

@@ -126,7 +126,7 @@ func TestSweepMetrics(t *testing.T) {
 	// The run's debug log is /probe?debug=true's table: each pair checked,
 	// with its state, and the unhealthy zones.
 	for _, re := range []string{
-		`sweeping \d+ targets \(0 discovered\) on 4 zones`,
+		`(?m)^sweep: targets 3 \(0 discovered\), zones 4$`,
 		`(?m)^192\.0\.2\.10 +bl\.test +listed +127\.0\.0\.2`,
 		`(?m)^192\.0\.2\.11 +bl\.test +not_listed`,
 		`(?m)^192\.0\.2\.10 +err\.test +zone_error`,
