@@ -39,6 +39,8 @@ type tickConfig struct {
 	// OAuth token request); the peer's answer is logged, and reported as
 	// the run's error.
 	EchoURL string `yaml:"echo_url"`
+	// Debug is written to each run's debug log.
+	Debug string `yaml:"debug"`
 }
 
 func (c *tickConfig) MovedMailKeys() []collectors.MovedMailKey {
@@ -79,14 +81,19 @@ type tick struct {
 }
 
 func (t *tick) Run(ctx context.Context) error {
-	return collectors.Every(ctx, t.s, t.cfg.Interval, func(ctx context.Context) (string, error) {
+	return collectors.Every(ctx, t.s, t.cfg.Interval, func(ctx context.Context, debug *collectors.RunLog) (string, error) {
 		n := t.count.Add(1)
+		debug.Printf("run %d: targets %s", n, strings.Join(t.cfg.Targets, ", "))
+		if t.cfg.Debug != "" {
+			debug.Printf("%s", t.cfg.Debug)
+		}
 		t.runs.Inc()
 		if t.cfg.FailRuns {
 			return "", errors.New("target unreachable")
 		}
 		if t.cfg.EchoURL != "" {
 			reply, err := postSecret(ctx, t.cfg.EchoURL, t.password.Reveal())
+			debug.Printf("POST %s: %s, %v", t.cfg.EchoURL, reply, err)
 			if err != nil {
 				return "", err
 			}

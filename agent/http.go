@@ -107,6 +107,7 @@ func (a *Agent) scrubSnapshot(s snapshot) snapshot {
 	if s.Last != nil {
 		l := *s.Last
 		l.Summary = sc.Scrub(l.Summary)
+		l.Debug = sc.Scrub(l.Debug)
 		if l.Err != nil {
 			if msg := sc.Scrub(l.Err.Error()); msg != l.Err.Error() {
 				l.Err = errors.New(msg)

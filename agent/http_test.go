@@ -144,6 +144,10 @@ func TestEchoedSecretsAreScrubbed(t *testing.T) {
 	waitFor(t, "a run", func() bool { s, _ := r.snap("testtick"); return s.Last != nil })
 	_, status := get(t, r.a.Handler(HandlerOptions{}), "GET", "/")
 	_, detail := get(t, r.a.Handler(HandlerOptions{}), "GET", "/collector/testtick")
+	// The run's debug log holds the peer's whole answer, scrubbed too.
+	if !strings.Contains(detail, `<pre class="debug">`) || !strings.Contains(detail, "POST http://127.0.0.1") || !strings.Contains(detail, "&lt;secret&gt;") {
+		t.Errorf("the collector page lacks the run's scrubbed debug log:\n%s", detail)
+	}
 	if !strings.Contains(logs.String(), "invalid_client") || !strings.Contains(status, "invalid_client") || !strings.Contains(detail, "invalid_client") || !strings.Contains(logs.String(), "<secret>") {
 		t.Fatalf("the peer's answer is not in the log or on the pages:\n%s\n%s\n%s", logs.String(), status, detail)
 	}

@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"cmp"
 	"embed"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -26,7 +28,16 @@ var statusTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"firstLine": firstLine,
 	"refreshMS": func() int64 { return statusRefresh.Milliseconds() },
+	"runDebug":  func(table string, r collectors.RunResult) runDebug { return runDebug{Table: table, Run: r} },
 }).ParseFS(webFS, "web/*.html"))
+
+// runDebug is one run's debug log on a collector's page: Table ("recent",
+// "failure") and the run's start make the <details> id, so an open log
+// stays open across the page's refresh.
+type runDebug struct {
+	Table string
+	Run   collectors.RunResult
+}
 
 // statusRow is one collector on the status page.
 type statusRow struct {
@@ -55,9 +66,10 @@ type mtaView struct {
 	Unparsed   int64
 	// Samples are the latest unparsed lines.
 	Samples []collectors.UnparsedLine
-	// Failures are the top deferral and bounce reasons by provider,
-	// "yahoo deferred: rate_limited 30, other 2".
-	Failures []string
+	// Failures are the top deferral and bounce reasons by provider since
+	// start, "yahoo deferred: rate_limited 30, other 2"; RecentFailures
+	// the same over the recent window (RecentSpan).
+	Failures, RecentFailures []string
 }
 
 type statusPage struct {
@@ -210,24 +222,40 @@ func newMTAView(mfs []*dto.MetricFamily, inputs *collectors.Inputs, now time.Tim
 	for _, m := range fam["mailscope_mta_log_lines_unparsed_total"] {
 		v.Unparsed += int64(valueOf(m))
 	}
-	byKey := map[[2]string]map[string]int64{}
-	var keys [][2]string
-	for _, m := range fam["mailscope_mta_delivery_failures_total"] {
-		l := labelsOf(m)
-		if l["status"] != "deferred" && l["status"] != "bounced" {
-			continue
-		}
-		k := [2]string{l["provider"], l["status"]}
-		if byKey[k] == nil {
-			byKey[k] = map[string]int64{}
-			keys = append(keys, k)
-		}
-		byKey[k][l["reason"]] += int64(valueOf(m))
-	}
-	for _, k := range keys {
-		v.Failures = append(v.Failures, fmt.Sprintf("%s %s: %s", k[0], k[1], topCounts(byKey[k], 3)))
+	v.Failures = failureLines(v.mtaCounts.tally)
+	if v.HasRecent {
+		v.RecentFailures = failureLines(v.Recent.tally)
 	}
 	return v
+}
+
+// failureLines are a tally's top deferral and bounce reasons by provider
+// and status, one line each, the provider with the most failures first.
+func failureLines(t deliveryTally) []string {
+	byKey := map[[2]string]map[string]int64{}
+	total := map[[2]string]int64{}
+	for k, n := range t.failures {
+		if (k[1] != "deferred" && k[1] != "bounced") || n <= 0 {
+			continue
+		}
+		pk := [2]string{k[0], k[1]}
+		if byKey[pk] == nil {
+			byKey[pk] = map[string]int64{}
+		}
+		byKey[pk][k[2]] += n
+		total[pk] += n
+	}
+	keys := slices.SortedFunc(maps.Keys(byKey), func(a, b [2]string) int {
+		if c := cmp.Compare(total[b], total[a]); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	})
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s %s: %s", k[0], k[1], topCounts(byKey[k], 3)))
+	}
+	return out
 }
 
 // scrubRuns removes secret values from runs' summaries and errors.

@@ -150,6 +150,11 @@ type RunResult struct {
 	Err error
 	// Summary is one line for the status page: "3 targets x 5 zones, 0 listed".
 	Summary string
+	// Debug is the run's own debug log (see RunLog): what it checked and
+	// what it got, at most MaxRunLog bytes, ending with RunLogTruncated
+	// when cut. The agent scrubs configured secrets from it before the
+	// collector's page shows it. Empty when the collector writes none.
+	Debug string
 }
 
 // Factory registers a collector.

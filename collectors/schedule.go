@@ -22,21 +22,23 @@ func WaitJitter(ctx context.Context, s Settings, jitter time.Duration) bool {
 }
 
 // Every runs check at once and then every interval until ctx ends, timing
-// each run and handing its outcome to s.Report. A run is bounded by the
+// each run and handing its outcome, with the debug log check wrote to
+// its RunLog, to s.Report. A run is bounded by the
 // interval: it gets a context that ends when the next run is due. Scheduled
 // collectors (blocklists, domain posture, seeds, the queue) use it as their
 // Run loop.
-func Every(ctx context.Context, s Settings, interval time.Duration, check func(ctx context.Context) (summary string, err error)) error {
+func Every(ctx context.Context, s Settings, interval time.Duration, check func(ctx context.Context, debug *RunLog) (summary string, err error)) error {
 	for {
 		start := s.Clock.Now()
 		runCtx, cancel := context.WithTimeout(ctx, interval)
-		summary, err := check(runCtx)
+		debug := &RunLog{}
+		summary, err := check(runCtx, debug)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if s.Report != nil {
-			s.Report(RunResult{Start: start, Duration: s.Clock.Now().Sub(start), Err: err, Summary: summary})
+			s.Report(RunResult{Start: start, Duration: s.Clock.Now().Sub(start), Err: err, Summary: summary, Debug: debug.String()})
 		}
 		wait := interval - s.Clock.Now().Sub(start)
 		select {

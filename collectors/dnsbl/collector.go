@@ -98,8 +98,9 @@ func (c *Collector) Run(ctx context.Context) error {
 }
 
 // sweep runs one sweep and keeps it for scrapes; its summary goes to the
-// status page.
-func (c *Collector) sweep(ctx context.Context) (string, error) {
+// status page, and the table /probe?debug=true shows to debug (nil for
+// none).
+func (c *Collector) sweep(ctx context.Context, debug *collectors.RunLog) (string, error) {
 	targets := c.built.targets
 	var found []Target
 	if c.discover != nil {
@@ -107,6 +108,7 @@ func (c *Collector) sweep(ctx context.Context) (string, error) {
 		found, err = c.discover(ctx)
 		if err != nil {
 			c.s.Logger.Warn("Could not discover the sending addresses", "err", err)
+			debug.Printf("discovering the sending addresses failed: %v", err)
 		}
 	}
 	if c.cfg.Targets.Discover.Seeds {
@@ -120,7 +122,9 @@ func (c *Collector) sweep(ctx context.Context) (string, error) {
 			c.s.Logger.Warn("Discovered targets left out: max_targets reached", "folded", folded, "max_targets", c.cfg.MaxTargets)
 		}
 	}
+	debug.Printf("sweep: targets %d (%d discovered), zones %d", len(targets), len(found), len(c.built.zones))
 	rep := Sweep(ctx, c.sweepOptions(), c.built.zones, targets)
+	WriteTable(debug, rep)
 	c.live.observeHealth(rep.Health)
 	c.mu.Lock()
 	c.since = updateSince(c.since, rep, c.s.Clock.Now())

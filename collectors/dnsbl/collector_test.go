@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,9 +118,23 @@ mailscope_dnsbl_lookup_errors_total{error="health",zone="wild.test"} 1
 func TestSweepMetrics(t *testing.T) {
 	srv := dnstest.Start(t, testZones())
 	h := newHarness(t, testConfig(t, srv), t.TempDir())
-	summary, err := h.c.sweep(context.Background())
+	var debug collectors.RunLog
+	summary, err := h.c.sweep(context.Background(), &debug)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The run's debug log is /probe?debug=true's table: each pair checked,
+	// with its state, and the unhealthy zones.
+	for _, re := range []string{
+		`(?m)^sweep: targets 3 \(0 discovered\), zones 4$`,
+		`(?m)^192\.0\.2\.10 +bl\.test +listed +127\.0\.0\.2`,
+		`(?m)^192\.0\.2\.11 +bl\.test +not_listed`,
+		`(?m)^192\.0\.2\.10 +err\.test +zone_error`,
+		`(?m)^zone wild\.test: zone_broken`,
+	} {
+		if !regexp.MustCompile(re).MatchString(debug.String()) {
+			t.Errorf("the run's debug log does not match %s:\n%s", re, debug.String())
+		}
 	}
 	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(wantSweep),
 		"mailscope_dnsbl_listed", "mailscope_dnsbl_return_code_info", "mailscope_dnsbl_zone_healthy", "mailscope_dnsbl_lookup_errors_total"); err != nil {
@@ -203,7 +218,7 @@ func TestRunReportsAndFollowsChanges(t *testing.T) {
 		t.Errorf("state file = %s (%v)", b, err)
 	}
 	h2 := newHarness(t, cfg, state)
-	if _, err := h2.c.sweep(context.Background()); err != nil {
+	if _, err := h2.c.sweep(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := gaugeValue(t, h2.reg, "mailscope_dnsbl_listed_since_timestamp_seconds", map[string]string{"target": "spammy.example", "zone": "dom.test"}); got != float64(epoch.Unix()) {
@@ -214,7 +229,7 @@ func TestRunReportsAndFollowsChanges(t *testing.T) {
 func TestScrapeDoesNoLookup(t *testing.T) {
 	srv := dnstest.Start(t, testZones())
 	h := newHarness(t, testConfig(t, srv), "")
-	if _, err := h.c.sweep(context.Background()); err != nil {
+	if _, err := h.c.sweep(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	before := srv.Queries()
@@ -275,7 +290,7 @@ func TestSweepWithNoAnswerIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, cfg, t.TempDir())
-	summary, err := h.c.sweep(context.Background())
+	summary, err := h.c.sweep(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "none of 7 lookups got an answer") {
 		t.Fatalf("err = %v (summary %q)", err, summary)
 	}
@@ -296,7 +311,7 @@ func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
 	for _, ip := range []string{"192.0.2.10", "192.0.2.99", "127.0.0.1", "10.1.2.3"} {
 		found.Add(netip.MustParseAddr(ip))
 	}
-	if _, err := h.c.sweep(context.Background()); err != nil {
+	if _, err := h.c.sweep(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := gaugeValue(t, h.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "192.0.2.99", "source": "seeds"}); got != 1 {
@@ -314,7 +329,7 @@ func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
 	cfg.Targets.Discover.Seeds = false
 	h2 := newHarness(t, cfg, t.TempDir())
 	h2.c.s.SendingIPs = found
-	if _, err := h2.c.sweep(context.Background()); err != nil {
+	if _, err := h2.c.sweep(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if hasSeries(t, h2.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "192.0.2.99"}) {

@@ -75,8 +75,8 @@ func (c *Collector) Run(ctx context.Context) error {
 			if !collectors.WaitJitter(ctx, c.s, c.cfg.Jitter) {
 				return
 			}
-			_ = collectors.Every(ctx, c.s, c.cfg.Interval, func(ctx context.Context) (string, error) {
-				return c.check(ctx, t)
+			_ = collectors.Every(ctx, c.s, c.cfg.Interval, func(ctx context.Context, debug *collectors.RunLog) (string, error) {
+				return c.check(ctx, t, debug)
 			})
 		}()
 	}
@@ -84,9 +84,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
-// check runs one domain's checks and keeps the report for scrapes.
-func (c *Collector) check(ctx context.Context, t Target) (string, error) {
+// check runs one domain's checks and keeps the report for scrapes; it
+// writes the table /probe?debug=true shows to debug (nil for none).
+func (c *Collector) check(ctx context.Context, t Target, debug *collectors.RunLog) (string, error) {
 	rep := Check(ctx, c.built.env, t)
+	WriteTable(debug, rep)
 	c.results.set(rep)
 	if pol, ok := PublishedDMARC(rep); ok {
 		c.s.DMARCPolicies.Publish(t.Domain, pol)

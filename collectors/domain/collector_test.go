@@ -136,6 +136,13 @@ func TestCollector(t *testing.T) {
 	if first.Err != nil || !strings.Contains(first.Summary, "d.test:") {
 		t.Fatalf("first run: %+v", first)
 	}
+	// The run's own debug log is /probe?debug=true's table: each check,
+	// its records and the TLS handshake.
+	for _, want := range []string{"Domain d.test, checked ", "\nSPF ", "\nDKIM ", "\nDMARC ", "\nSTARTTLS ", "cert_expiring", "d.test TXT: v=spf1 ip4:192.0.2.10 -all", "TLS mx1.d.test (127.0.0.1:"} {
+		if !strings.Contains(first.Debug, want) {
+			t.Errorf("the run's debug log lacks %q:\n%s", want, first.Debug)
+		}
+	}
 	wantMetrics(t, reg,
 		`mailscope_domain_check_ok{check="spf",domain="d.test"} 1`,
 		`mailscope_domain_check_ok{check="starttls",domain="d.test"} 0`,

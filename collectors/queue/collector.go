@@ -13,8 +13,11 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,24 +76,33 @@ func (c *Collector) Run(ctx context.Context) error {
 	return collectors.Every(ctx, c.s, c.cfg.Interval, c.ReadOnce)
 }
 
-// ReadOnce lists the queue once and keeps the result for scrapes.
-func (c *Collector) ReadOnce(ctx context.Context) (string, error) {
+// ReadOnce lists the queue once and keeps the result for scrapes; it
+// writes what it ran and what it found to debug (nil for none).
+func (c *Collector) ReadOnce(ctx context.Context, debug *collectors.RunLog) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout())
 	defer cancel()
 	var snap *Snapshot
 	var err error
 	if c.cfg.MTA == "exim" {
+		debug.Printf("reading the Exim spool %s (timeout %s)", c.cfg.SpoolDirectory, c.cfg.ReadTimeout())
 		snap, err = ReadEximSpool(ctx, c.cfg.SpoolDirectory, c.s.Mail)
 	} else {
+		cmd := c.cfg.Postqueue + " -j"
+		if c.cfg.ConfigDir != "" {
+			cmd = c.cfg.Postqueue + " -c " + c.cfg.ConfigDir + " -j"
+		}
+		debug.Printf("running %s (timeout %s)", cmd, c.cfg.ReadTimeout())
 		snap, err = Read(ctx, c.cfg, c.s.Mail)
 	}
 	now := c.s.Clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
+		debug.Printf("failed: %v", err)
 		c.up, c.snap = false, nil
 		return "", err
 	}
+	writeDebug(debug, snap, now)
 	c.up, c.snap, c.read = true, snap, now
 	for k := range snap.Deferred {
 		c.seen[k] = true
@@ -100,6 +112,28 @@ func (c *Collector) ReadOnce(ctx context.Context) (string, error) {
 		summary += " (" + snap.Warning + ")"
 	}
 	return summary, nil
+}
+
+// writeDebug writes a read's queues and its deferred recipients by reason
+// and provider (no address, no queue ID).
+func writeDebug(debug *collectors.RunLog, snap *Snapshot, now time.Time) {
+	if snap.Warning != "" {
+		debug.Printf("warning: %s", snap.Warning)
+	}
+	for _, q := range Queues {
+		st := snap.Queues[q]
+		if st.Oldest.IsZero() {
+			debug.Printf("queue %-8s %d messages, %d bytes", q, st.Messages, st.Bytes)
+			continue
+		}
+		debug.Printf("queue %-8s %d messages, %d bytes, oldest %s old", q, st.Messages, st.Bytes, now.Sub(st.Oldest).Round(time.Second))
+	}
+	keys := slices.SortedFunc(maps.Keys(snap.Deferred), func(a, b DeferKey) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Reason, b.Reason))
+	})
+	for _, k := range keys {
+		debug.Printf("deferred recipients: provider %s, reason %s: %d", k.Provider, k.Reason, snap.Deferred[k])
+	}
 }
 
 // Describe implements prometheus.Collector.

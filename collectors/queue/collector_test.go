@@ -67,9 +67,21 @@ func TestCollectorReadsAndFails(t *testing.T) {
 	names := []string{"mailscope_queue_messages", "mailscope_queue_size_bytes", "mailscope_queue_oldest_message_age_seconds", "mailscope_queue_deferred_recipients", "mailscope_queue_up"}
 
 	setMode("deferred")
-	summary, err := c.ReadOnce(ctx)
+	var debug collectors.RunLog
+	summary, err := c.ReadOnce(ctx, &debug)
 	if err != nil || summary != "0 active, 5 deferred, 0 hold" {
 		t.Fatalf("ReadOnce = %q, %v", summary, err)
+	}
+	// The run's debug log names the command it ran and what it found.
+	for _, want := range []string{
+		"running " + bin + " -c /etc/postfix-out -j",
+		"queue deferred 5 messages, 1787 bytes, oldest 10m0s old",
+		"deferred recipients: provider gmail, reason rate_limited: 3",
+		"deferred recipients: provider other, reason connection: 2",
+	} {
+		if !strings.Contains(debug.String(), want) {
+			t.Errorf("the run's debug log lacks %q:\n%s", want, debug.String())
+		}
 	}
 	compare(t, reg, "deferred", `
 mailscope_queue_deferred_recipients{mta="postfix",provider="gmail",reason="rate_limited"} 3
@@ -79,15 +91,19 @@ mailscope_queue_deferred_recipients{mta="postfix",provider="other",reason="conne
 
 	// A stopped Postfix (agent not root): an error, up 0, no stale depth.
 	setMode("down")
-	if _, err := c.ReadOnce(ctx); err == nil || !strings.Contains(err.Error(), "mail system is down") {
+	var downDebug collectors.RunLog
+	if _, err := c.ReadOnce(ctx, &downDebug); err == nil || !strings.Contains(err.Error(), "mail system is down") {
 		t.Errorf("ReadOnce with Postfix down: err = %v, want postqueue's message", err)
+	}
+	if !strings.Contains(downDebug.String(), "failed: ") || !strings.Contains(downDebug.String(), "mail system is down") {
+		t.Errorf("the failed run's debug log: %q", downDebug.String())
 	}
 	compare(t, reg, "down", "mailscope_queue_up{mta=\"postfix\"} 0\n", names...)
 
 	// Back: groups seen before read 0 rather than vanish.
 	setMode("mixed")
 	clk.Advance(100 * time.Second)
-	if _, err := c.ReadOnce(ctx); err != nil {
+	if _, err := c.ReadOnce(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	now := float64(1795677347 + 700)
@@ -108,7 +124,7 @@ mailscope_queue_deferred_recipients{mta="postfix",provider="yahoo",reason="reput
 `, names...)
 
 	setMode("garbage")
-	if _, err := c.ReadOnce(ctx); err == nil || !strings.Contains(err.Error(), "record 1") {
+	if _, err := c.ReadOnce(ctx, nil); err == nil || !strings.Contains(err.Error(), "record 1") {
 		t.Errorf("ReadOnce on a cut record: err = %v", err)
 	}
 }
@@ -123,7 +139,7 @@ func TestReadTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = c.ReadOnce(context.Background())
+	_, err = c.ReadOnce(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("err = %v, want a deadline error", err)
 	}

@@ -178,7 +178,8 @@ func (c *Collector) close() {
 // Reading and parsing happen without the collector's lock, so a slow
 // directory or mailbox never holds up the HTTP endpoint; only counting
 // takes it. ScanOnce itself is called by one goroutine (the Run loop).
-func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
+// It writes what it read and each input's outcome to debug (nil for none).
+func (c *Collector) ScanOnce(ctx context.Context, debug *collectors.RunLog) (string, error) {
 	if err := c.open(); err != nil {
 		return "", err
 	}
@@ -188,8 +189,12 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 	var walkErr error
 	budget := c.cfg.Limits.MaxFilesPerScan
 	for _, dir := range c.cfg.Directories {
+		debug.Printf("scanning directory %s", dir)
 		err := WalkInputs([]string{dir}, func(path string) error {
 			if ctx.Err() != nil || budget == 0 {
+				if budget == 0 {
+					debug.Printf("max_files_per_scan (%d) reached: the other files wait for the next run", c.cfg.Limits.MaxFilesPerScan)
+				}
 				return ctx.Err()
 			}
 			st, err := os.Stat(path)
@@ -206,21 +211,35 @@ func (c *Collector) ScanOnce(ctx context.Context) (string, error) {
 			}
 			c.files[path] = stamp
 			rep, err := ParseFile(path, c.lim)
-			c.ingest(rep, err, "file", path)
+			outcome := c.ingest(rep, err, "file", path)
+			if err != nil {
+				debug.Printf("file %s: %s: %v", path, outcome, err)
+			} else {
+				debug.Printf("file %s: %s", path, outcome)
+			}
 			return nil
 		})
-		if err != nil && walkErr == nil {
-			walkErr = err
+		if err != nil {
+			debug.Printf("directory %s: %v", dir, err)
+			if walkErr == nil {
+				walkErr = err
+			}
 		}
 	}
 	if c.imap != nil && ctx.Err() == nil {
-		if err := c.scanMailbox(ctx); err != nil && walkErr == nil {
-			walkErr = err
+		debug.Printf("reading the IMAP mailbox %s", c.imap.cfg.Mailbox)
+		if err := c.scanMailbox(ctx); err != nil {
+			debug.Printf("mailbox: %v", err)
+			if walkErr == nil {
+				walkErr = err
+			}
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.finishLocked(), walkErr
+	summary := c.finishLocked()
+	debug.Printf("%s", summary)
+	return summary, walkErr
 }
 
 // ingest counts one input under the collector's lock.

@@ -37,6 +37,8 @@ type harness struct {
 	dir   string // the report directory
 	state string
 	logs  *bytes.Buffer
+	// debug is the last scan's debug log.
+	debug string
 }
 
 func newHarness(t *testing.T, now time.Time, edit func(*Config)) *harness {
@@ -77,10 +79,12 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 
 func (h *harness) scan(t *testing.T) string {
 	t.Helper()
-	summary, err := h.c.ScanOnce(context.Background())
+	var debug collectors.RunLog
+	summary, err := h.c.ScanOnce(context.Background(), &debug)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.debug = debug.String()
 	return summary
 }
 
@@ -155,6 +159,18 @@ func TestScanCountsEachReportOnce(t *testing.T) {
 	summary := h.scan(t)
 	if !strings.HasPrefix(summary, "4 ok, 1 duplicate, 0 stale, 1 refused") {
 		t.Errorf("summary %q", summary)
+	}
+	// The run's debug log names each file it read with its outcome.
+	for _, want := range []string{
+		"scanning directory " + h.dir + "\n",
+		filepath.Join(h.dir, "a", "google.xml") + ": ok\n",
+		filepath.Join(h.dir, "b", "same-report-from-the-secondary-mx.xml.gz") + ": duplicate\n",
+		filepath.Join(h.dir, "bomb.xml") + ": invalid: ",
+		"\n" + summary + "\n",
+	} {
+		if !strings.Contains(h.debug, want) {
+			t.Errorf("the run's debug log lacks %q:\n%s", want, h.debug)
+		}
 	}
 	for _, c := range []struct {
 		metric string

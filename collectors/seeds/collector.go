@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/mailscope/mailscope/collectors"
 )
@@ -70,9 +71,11 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // round runs one round and keeps it for scrapes. A round fails (for
 // mailscope_collector_up) when nothing could be sent or no seed could be
-// checked; seeds in spam or missing are findings, not failures.
-func (c *Collector) round(ctx context.Context) (string, error) {
+// checked; seeds in spam or missing are findings, not failures. It writes
+// what the round sent and found to debug (nil for none).
+func (c *Collector) round(ctx context.Context, debug *collectors.RunLog) (string, error) {
 	rd := c.runner.Round(ctx)
+	writeRoundDebug(debug, rd)
 	c.live.rounds.Inc()
 	c.snap.set(rd)
 	for _, s := range rd.Seeds {
@@ -92,4 +95,32 @@ func (c *Collector) round(ctx context.Context) (string, error) {
 		return rd.Summary(), fmt.Errorf("seeds round: none of %d seeds could be checked", len(rd.Seeds))
 	}
 	return rd.Summary(), nil
+}
+
+// writeRoundDebug writes a round's steps: the submission, where each seed's
+// message was found, then the placement table of `mailscope seeds`.
+func writeRoundDebug(debug *collectors.RunLog, rd *Round) {
+	if debug == nil {
+		return
+	}
+	if rd.SubmitErr != "" {
+		debug.Printf("round %s: submission failed: %s", rd.Token, rd.SubmitErr)
+	} else {
+		debug.Printf("round %s: %d seeds, round took %s", rd.Token, len(rd.Seeds), rd.Duration.Round(time.Millisecond))
+	}
+	for i := range rd.Seeds {
+		s := &rd.Seeds[i]
+		switch {
+		case !s.Checked():
+			debug.Printf("seed %s (%s): not checked at %s", s.Name, s.Provider, s.Stage)
+		case s.FoundIn != "":
+			debug.Printf("seed %s (%s): found in folder %q: %s", s.Name, s.Provider, s.FoundIn, s.Placement)
+		case s.MTABounced:
+			debug.Printf("seed %s (%s): %s; the MTA logged it bounced or expired", s.Name, s.Provider, s.Placement)
+		default:
+			debug.Printf("seed %s (%s): %s", s.Name, s.Provider, s.Placement)
+		}
+	}
+	debug.Printf("")
+	WriteTable(debug, rd)
 }

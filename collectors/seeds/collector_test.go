@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,9 +52,26 @@ func TestCollectorMetrics(t *testing.T) {
 	must(t, err)
 	var summary string
 	var runErr error
-	w.stepping(c.PollInterval, func(ctx context.Context) { summary, runErr = col.round(ctx) })
+	var debug collectors.RunLog
+	w.stepping(c.PollInterval, func(ctx context.Context) { summary, runErr = col.round(ctx, &debug) })
 	if runErr != nil || !strings.Contains(summary, "4 seeds: 1 inbox, 0 tab, 1 spam, 0 other, 1 missing, 1 not checked; down-1 imap_connect") {
 		t.Errorf("round: %v: %s", runErr, summary)
+	}
+	// The run's debug log names each seed with where its message was.
+	for _, re := range []string{
+		`(?m)^round \S+: 4 seeds, round took `,
+		`(?m)^seed sa-1 \(other\): found in folder "\S+": spam$`,
+		`(?m)^seed gone-1 \(other\): missing`,
+		`(?m)^seed down-1 \(other\): not checked at imap_connect$`,
+		`(?m)^down-1: imap_connect: `,
+		`(?m)^PROVIDER +MAILBOX +PLACEMENT`,
+	} {
+		if !regexp.MustCompile(re).MatchString(debug.String()) {
+			t.Errorf("the round's debug log does not match %s:\n%s", re, debug.String())
+		}
+	}
+	if strings.Contains(debug.String(), "pw-") {
+		t.Errorf("the round's debug log shows a password:\n%s", debug.String())
 	}
 	// The sending IP the receivers saw goes to the blocklist collector.
 	if got := found.List(); len(got) != 1 || got[0].String() != "192.0.2.10" {

@@ -282,4 +282,56 @@ dnsbl:
 	if len(got.Findings) > 0 && got.Findings[0].Border != lightCrit {
 		t.Errorf("the listing's marker is %s, want red %s", got.Findings[0].Border, lightCrit)
 	}
+	checkRunDebugLog(t, c, "http://"+a.Addr+"/collector/dnsbl", "listing",
+		"192.0.2.10", "listed.test", "listed", "reason: Spam trap hit at 192.0.2.10", "192.0.2.11")
+}
+
+// runDebugLog is the newest run's debug log on a collector's page: whether
+// its text is visible folded and open, the height of its <details> folded
+// and open, and its visible text once open.
+type runDebugLog struct {
+	Runs, Logs                 int
+	VisibleFolded, VisibleOpen bool
+	FoldedHeight, OpenHeight   float64
+	Text                       string
+}
+
+const readRunDebugJS = `(() => {
+  const d = document.querySelector("#recent details.debug");
+  const out = {Runs: document.querySelectorAll("#recent tbody tr").length, Logs: document.querySelectorAll("#recent details.debug").length};
+  if (!d) { return out; }
+  const pre = d.querySelector("pre");
+  out.VisibleFolded = pre.checkVisibility();
+  out.FoldedHeight = d.getBoundingClientRect().height;
+  d.querySelector("summary").click();
+  out.VisibleOpen = pre.checkVisibility();
+  out.OpenHeight = d.getBoundingClientRect().height;
+  out.Text = pre.innerText;
+  return out;
+})()`
+
+// checkRunDebugLog opens a collector's page in Chromium and checks that
+// each recent run has its own debug log, collapsed until its summary is
+// clicked, and that the newest one, open, shows want; it keeps a
+// screenshot with the log open.
+func checkRunDebugLog(t *testing.T, c *harness.Chromium, url, name string, want ...string) {
+	t.Helper()
+	var got runDebugLog
+	c.Navigate(url)
+	c.Eval(readRunDebugJS, &got)
+	if got.Runs == 0 || got.Logs != got.Runs {
+		t.Errorf("%s: %d recent runs with %d debug logs, want one each", name, got.Runs, got.Logs)
+	}
+	if got.VisibleFolded || !got.VisibleOpen || got.OpenHeight <= got.FoldedHeight {
+		t.Errorf("%s: the debug log is visible folded: %v, open: %v, %.0f pixels high folded and %.0f open; want it collapsed until clicked", name, got.VisibleFolded, got.VisibleOpen, got.FoldedHeight, got.OpenHeight)
+	}
+	for _, w := range want {
+		if !strings.Contains(got.Text, w) {
+			t.Errorf("%s: the run's debug log lacks %q:\n%s", name, w, got.Text)
+		}
+	}
+	c.Screenshot(filepath.Join(harness.ArtifactDir(t), "collector-"+name+"-debug.png"))
+	if errs := c.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("%s: console errors on the collector page:\n%s", name, strings.Join(errs, "\n"))
+	}
 }
