@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
 	"github.com/mailscope/mailscope/internal/testwait"
 	"github.com/mailscope/mailscope/test/e2e/harness"
 )
@@ -66,6 +67,16 @@ func TestReportsPostfixDovecotPrometheus(t *testing.T) {
 		submit(t, stack.pf.Addr("submission"), stack.pki, "probe@mta.test", "submit-pw-e2e", "rua@seed.test", m)
 	}
 	maildir := filepath.Join(stack.dove.Dir, "home", "rua@seed.test", "Maildir")
+	// The domain collector reads example.com's DMARC record from a loopback
+	// DNS server: p=reject now, where the report's reporter saw quarantine,
+	// so the reports collector finds the drift through the DMARCPolicies
+	// link. The zone holds nothing else, so no check connects anywhere.
+	// (The SPF record makes the domain exist: a domain that does not is
+	// reported as missing and its other checks are skipped.)
+	dnsZone := dnstest.NewZone().
+		TXT("example.com", "v=spf1 ip4:192.0.2.10 -all").
+		TXT("_dmarc.example.com", "v=DMARC1; p=reject; rua=mailto:rua@seed.test")
+	dnsServer := dnstest.Start(t, dnsZone)
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`reports:
   interval: 1s
   directories: [%s]
@@ -73,7 +84,13 @@ func TestReportsPostfixDovecotPrometheus(t *testing.T) {
   own_ips: [192.0.2.10]
   mx_hosts: [mx2.mail.example.com]
   http: {enabled: true, path: /tlsrpt}
-`, maildir)})
+domain:
+  interval: 1m
+  jitter: 1s
+  resolver: %s
+  domains:
+    - name: example.com
+`, maildir, dnsServer.Addr)})
 	prom := harness.StartPrometheus(t, fmt.Sprintf(`
 global:
   scrape_interval: 1s
@@ -107,6 +124,7 @@ scrape_configs:
 		`sum(mailscope_dmarc_messages_total{source_class="own",dmarc="pass"})`:                                 42,
 		`sum(mailscope_tlsrpt_failures_total{mx="mx2.mail.example.com",result_type="starttls-not-supported"})`: 400,
 		`sum(mailscope_complaints_total{feedback_type="abuse",domain="example.com"})`:                          1,
+		`sum(mailscope_dmarc_policy_drift{domain="example.com",tag="p",seen="quarantine",current="reject"})`:   1,
 	}
 	testwait.For(t, 90*time.Second, "Prometheus sees the report counters", func() error {
 		for q, v := range want {
