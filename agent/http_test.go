@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"fmt"
+	"github.com/mailscope/mailscope/internal/testlog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -137,7 +137,7 @@ func TestEchoedSecretsAreScrubbed(t *testing.T) {
 	defer echo.Close()
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	writeConfig(t, pwFile, secret+"\n")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	r := startAgentWith(t, "testtick:\n  password_file: "+pwFile+"\n  echo_url: "+echo.URL+"\n", func(o *Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -158,24 +158,6 @@ func TestEchoedSecretsAreScrubbed(t *testing.T) {
 			}
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer the agent's goroutines may log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestStatusPage(t *testing.T) {

@@ -3,6 +3,7 @@ package all_test
 import (
 	"bytes"
 	"context"
+	"github.com/mailscope/mailscope/internal/testlog"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -115,7 +116,7 @@ func everyMetric(t *testing.T) map[string]exported {
 	if err := os.WriteFile(cfgFile, []byte(stateConfig(t, dir, srv.Addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	var gathered []*dto.MetricFamily
 	served := false
 	runAgent(t, cfgFile, clock.NewFake(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)), &logs, func(a *agent.Agent) bool {

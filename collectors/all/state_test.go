@@ -1,15 +1,14 @@
 package all_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/mailscope/mailscope/internal/testlog"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,6 @@ import (
 	"github.com/mailscope/mailscope/internal/postconf"
 	"github.com/mailscope/mailscope/internal/testwait"
 )
-
-// syncBuffer is a log sink several collectors write to at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
@@ -124,7 +105,7 @@ func stateConfig(t *testing.T, dir, dnsAddr string) string {
 
 // runAgent starts an agent on cfgFile, waits until every collector ran or
 // failed once, and stops it.
-func runAgent(t *testing.T, cfgFile string, clk *clock.Fake, logs *syncBuffer, until func(*agent.Agent) bool) {
+func runAgent(t *testing.T, cfgFile string, clk *clock.Fake, logs *testlog.Buffer, until func(*agent.Agent) bool) {
 	t.Helper()
 	a, err := agent.New(agent.Options{ConfigFile: cfgFile, Clock: clk, Version: "test",
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -208,7 +189,7 @@ func TestEveryCollectorOnAnEmptyStateDir(t *testing.T) {
 	listed := map[string]string{"target": "192.0.2.10", "zone": "bl.test"}
 	lines := map[string]string{"source": "maillog"}
 	clk := clock.NewFake(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
-	var logs syncBuffer
+	var logs testlog.Buffer
 
 	var firstSince float64
 	runAgent(t, cfgFile, clk, &logs, func(a *agent.Agent) bool {

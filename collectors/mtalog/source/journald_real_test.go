@@ -1,14 +1,13 @@
 package source
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/mailscope/mailscope/internal/testlog"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,41 +34,12 @@ func numbered(from, to int) []harness.JournalEntry {
 	return es
 }
 
-// logBuffer collects a source's log records as text.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// count returns how many records contain s.
-func (l *logBuffer) count(s string) int {
-	n := 0
-	for _, line := range strings.Split(l.String(), "\n") {
-		if strings.Contains(line, s) {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // journalRig is a journal directory, its writer and a state directory.
 type journalRig struct {
 	t      *testing.T
 	w      *harness.JournalWriter
 	state  string
-	logs   *logBuffer
+	logs   *testlog.Buffer
 	config JournaldConfig
 }
 
@@ -79,7 +49,7 @@ func newJournalRig(t *testing.T, startAt string) *journalRig {
 		t.Fatal(err)
 	}
 	return &journalRig{
-		t: t, w: harness.NewJournalWriter(t, dir), state: filepath.Join(t.TempDir(), "state"), logs: &logBuffer{},
+		t: t, w: harness.NewJournalWriter(t, dir), state: filepath.Join(t.TempDir(), "state"), logs: &testlog.Buffer{},
 		config: JournaldConfig{Units: []string{"postfix@-.service"}, StartAt: startAt, Directory: dir},
 	}
 }
@@ -319,7 +289,7 @@ func TestJournaldRealDamagedCursor(t *testing.T) {
 			if n := src.Snapshot().ReadErrors["cursor"]; n != 1 {
 				t.Errorf("cursor errors %d, want 1", n)
 			}
-			if n := r.logs.count("cursor"); n != 1 || r.logs.count("level=WARN") != 1 {
+			if n := r.logs.Count("cursor"); n != 1 || r.logs.Count("level=WARN") != 1 {
 				t.Errorf("%d log records about the cursor, want 1:\n%s", n, r.logs.String())
 			}
 			if b, _ := os.ReadFile(r.cursorFile()); !strings.HasPrefix(string(b), "s=") || strings.Contains(string(b), "zz") {
@@ -383,7 +353,7 @@ func TestJournaldRealEntries(t *testing.T) {
 	if s.Dropped[DroppedRateLimit] != 1240 || s.Lines != 5 {
 		t.Errorf("dropped %v, lines %d; want 1240 dropped (journald's reports about postfix@-.service only), 5 lines", s.Dropped, s.Lines)
 	}
-	if n := r.logs.count("rate limit"); n != 2 || r.logs.count("level=WARN") != 1 {
+	if n := r.logs.Count("rate limit"); n != 2 || r.logs.Count("level=WARN") != 1 {
 		t.Errorf("rate-limit log records: %d (want one Warn, then Debug):\n%s", n, r.logs.String())
 	}
 }

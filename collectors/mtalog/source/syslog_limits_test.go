@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"github.com/mailscope/mailscope/internal/testlog"
 	"log/slog"
 	"net"
 	"strings"
@@ -74,7 +75,7 @@ func TestSyslogPerAddressLimit(t *testing.T) {
 // TestSyslogRefusalsLoggedOncePerMinute: a flood of refused connections
 // writes one log line a minute, with the count, not one per connection.
 func TestSyslogRefusalsLoggedOncePerMinute(t *testing.T) {
-	var logs logBuffer
+	var logs testlog.Buffer
 	clk := clock.NewFake(time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC))
 	src := NewSyslog("relay", SyslogConfig{TCP: "127.0.0.1:0", MaxConnections: 1},
 		Options{Clock: clk, Location: time.UTC, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -93,12 +94,12 @@ func TestSyslogRefusalsLoggedOncePerMinute(t *testing.T) {
 		}
 	}
 	refuseN(20)
-	if got := logs.count("Refused syslog connections"); got != 1 {
+	if got := logs.Count("Refused syslog connections"); got != 1 {
 		t.Errorf("20 refusals in a minute logged %d times, want once:\n%s", got, logs.String())
 	}
 	clk.Advance(time.Minute)
 	refuseN(1)
-	if got := logs.count("Refused syslog connections"); got != 2 || !strings.Contains(logs.String(), "refused=20") {
+	if got := logs.Count("Refused syslog connections"); got != 2 || !strings.Contains(logs.String(), "refused=20") {
 		t.Errorf("after a minute: %d lines, want 2, the second with the 20 refused since:\n%s", got, logs.String())
 	}
 	if n := src.Snapshot().ReadErrors["too_many_connections"]; n != 21 {
