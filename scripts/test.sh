@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this script).
 # On a fresh Debian 12 machine with Go, as root, it installs what the tests
-# need (Debian packages, staticcheck) and then runs: gofmt check, go vet,
-# staticcheck, the source lints of test/lint, unit tests under the race
+# need (Debian packages, staticcheck) and then runs: gofmt check, go mod
+# tidy check, go vet, staticcheck, the source lints of test/lint, unit tests under the race
 # detector, and the end-to-end tests against real services. Safe to run
 # again: installs are skipped when present.
 set -euo pipefail
@@ -74,6 +74,13 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:" >&2
   echo "$unformatted" >&2
+  exit 1
+fi
+
+log "go mod tidy"
+if ! tidy=$(go mod tidy -diff 2>&1); then
+  echo "go.mod or go.sum is not tidy (run: go mod tidy):" >&2
+  echo "$tidy" | head -40 >&2
   exit 1
 fi
 
