@@ -161,7 +161,7 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	// and the summary's outcomes count them (as end="flush").
 	p.Flush()
 	if o.otlp.OTLP.Endpoint != "" {
-		if code := replayTraces(ctx, o, loc, st.Restarts, stderr); code != 0 {
+		if code := replayTraces(ctx, o, loc, since, until, st.Restarts, stderr); code != 0 {
 			return code
 		}
 	}
@@ -216,8 +216,10 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 // replayTraces reads the files again with a tracer: a second pass, so that
 // the sinks a year correction throws away (the first restarts of the
 // counting pass, which this pass repeats) send no spans; only the last one
-// does. The provider waits for the endpoint instead of dropping.
-func replayTraces(ctx context.Context, o replayOptions, loc *time.Location, restarts int, stderr io.Writer) int {
+// does. The provider waits for the endpoint instead of dropping. The
+// --since/--until window applies as in the counting pass, so the traces
+// are those of the messages the counts describe.
+func replayTraces(ctx context.Context, o replayOptions, loc *time.Location, since, until time.Time, restarts int, stderr io.Writer) int {
 	if err := o.otlp.Validate(); err != nil {
 		fmt.Fprintf(stderr, "mailscope replay: %v\n", err)
 		return 2
@@ -241,7 +243,10 @@ func replayTraces(ctx context.Context, o replayOptions, loc *time.Location, rest
 		sinks++
 		var err error
 		p, err = pipeline.New(cfg, pipeline.Options{MTA: o.mta, Tracer: tracer})
-		return p, err
+		if err != nil || (since.IsZero() && until.IsZero()) {
+			return p, err
+		}
+		return newWindowSink(since, until, p), nil
 	}
 	_, err = source.ReplayWith(ctx, o.files, newSink, source.ReplayOptions{Name: o.source, Location: loc})
 	if err == nil {

@@ -67,3 +67,40 @@ func TestReplaySendsTraces(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayTracesKeepTheWindow: with --since/--until the traces are
+// those of the lines in the window, as the counts are: fewer than the
+// whole corpus sends, and none for a window that holds no line.
+func TestReplayTracesKeepTheWindow(t *testing.T) {
+	raw, err := os.ReadFile(replayCorpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := filepath.Join(t.TempDir(), "mail.log")
+	writeWithMtime(t, corpus, raw, time.Date(2025, 11, 26, 7, 5, 0, 0, time.UTC))
+	roots := func(window ...string) int {
+		t.Helper()
+		rcv := otlptest.Start(t, 0)
+		args := append([]string{"--format=json", "--otlp.endpoint=" + rcv.URL, "--otlp.protocol=http/protobuf"}, window...)
+		code, _, stderr := runReplay(t, append(args, corpus)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", window, code, stderr)
+		}
+		n := 0
+		for _, s := range rcv.Spans() {
+			if s.Name == "mta.message" {
+				n++
+			}
+		}
+		return n
+	}
+	all := roots()
+	before := roots("--until=2025-11-26 07:03")
+	none := roots("--since=2030-01-01T00:00:00Z")
+	if all == 0 || before == 0 || before >= all {
+		t.Errorf("message traces: %d in the whole corpus, %d before 07:03", all, before)
+	}
+	if none != 0 {
+		t.Errorf("%d message traces for a window after the corpus", none)
+	}
+}
