@@ -94,42 +94,6 @@ else
 fi
 
 "$ms" replay --mta=exim --format=json --timezone=UTC "$log" > "$tmp/ms.json"
-python3 - "$tmp/ms.json" > "$tmp/ms" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-d = c["deliveries"]
-for k, v in [("received", c["received"]), ("delivered", d.get("sent", 0)), ("deferred", d.get("deferred", 0)),
-             ("failed", d.get("bounced", 0) + d.get("expired", 0)), ("rejected", c["rejected"]),
-             ("lines", c["lines"]), ("unparsed", c["unparsed"])]:
-    print(k, v)
-PY
-
-python3 - "$tmp/awk" "$esout" "$tmp/ms" <<'PY'
-import sys
-def load(p):
-    if p == "-":
-        return {}
-    return {k: int(v) for k, v in (l.split() for l in open(p) if l.strip())}
-awk, es, ms = (load(p) for p in sys.argv[1:4])
-bad = []
-print("%-10s %8s %12s %10s %10s  %s" % ("count", "awk", "awk eximstats", "eximstats", "mailscope", ""))
-for name in ["received", "delivered", "deferred", "failed", "rejected"]:
-    a, aes, m = awk[name], awk[name + "_es"], ms[name]
-    e = es.get(name)
-    notes = []
-    if m != a:
-        notes.append(name + ": MAILSCOPE DIFFERS")
-    if es:
-        if e is None:
-            notes.append(name + ": EXIMSTATS COUNT MISSING")
-        elif e != aes:
-            notes.append(name + ": EXIMSTATS DIFFERS")
-    bad += notes
-    print("%-10s %8d %12d %10s %10d  %s" % (name, a, aes, "-" if e is None else e, m, " ".join(notes) or "ok"))
-lines, unparsed = ms["lines"], ms["unparsed"]
-print("mailscope read %d lines, %d unparsed (%.2f%%)" % (lines, unparsed, 100.0 * unparsed / max(lines, 1)))
-if unparsed * 200 >= lines and lines:
-    bad.append("unparsed: 0.5% or more")
-if bad:
-    sys.exit("cross-check failed: " + ", ".join(bad))
-PY
+python3 "$here/crosscheck.py" --counts received,delivered,deferred,failed,rejected \
+  --oracle eximstats --suffix es --awk-column "awk eximstats" --max-unparsed 0.005 \
+  "$tmp/awk" "$esout" "$tmp/ms.json"

@@ -87,43 +87,10 @@ else
 fi
 
 "$ms" replay --format=json --timezone=UTC "$log" > "$tmp/ms.json"
-python3 - "$tmp/ms.json" > "$tmp/ms" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-d = c["deliveries"]
-for k, v in [("received", c["received"]), ("delivered", d.get("sent", 0)), ("deferred", d.get("deferred", 0)),
-             ("bounced", d.get("bounced", 0)), ("expired", d.get("expired", 0)), ("rejected", c["rejected"]),
-             ("lines", c["lines"]), ("unparsed", c["unparsed"])]:
-    print(k, v)
-PY
-
-python3 - "$tmp/awk" "$pflog" "$tmp/ms" <<'PY'
-import sys
-def load(p):
-    if p == "-":
-        return {}
-    return {k: int(v) for k, v in (l.split() for l in open(p) if l.strip())}
-awk, pfl, ms = (load(p) for p in sys.argv[1:4])
-bad = []
-print("%-10s %10s %12s %10s %10s  %s" % ("count", "awk", "awk postfix/", "pflogsumm", "mailscope", ""))
-show = lambda v: "-" if v is None else str(v)
-for name in ["received", "delivered", "deferred", "bounced", "expired", "rejected"]:
-    a, apf = awk[name], awk[name + "_pf"]
-    m = ms[name]
-    p = pfl.get(name) if name != "expired" else None
-    notes = []
-    if m != a:
-        notes.append(name + ": MAILSCOPE DIFFERS")
-    if pfl and name != "expired":
-        if p is None:
-            notes.append(name + ": PFLOGSUMM COUNT MISSING")
-        elif p != apf:
-            notes.append(name + ": PFLOGSUMM DIFFERS")
-    bad += notes
-    print("%-10s %10d %12d %10s %10d  %s" % (name, a, apf, show(p), m, " ".join(notes) or "ok"))
-print("mailscope read %d lines, %d unparsed" % (ms["lines"], ms["unparsed"]))
-print("awk postfix/: the same count under the syslog name postfix/ only, as pflogsumm reads the log;")
-print("for received, also only messages that came in through smtpd or pickup (pflogsumm's definition)")
-if bad:
-    sys.exit("cross-check failed: " + ", ".join(bad))
-PY
+rc=0
+python3 "$here/crosscheck.py" --counts received,delivered,deferred,bounced,expired,rejected \
+  --oracle pflogsumm --suffix pf --awk-column "awk postfix/" --no-oracle expired \
+  "$tmp/awk" "$pflog" "$tmp/ms.json" || rc=$?
+echo "awk postfix/: the same count under the syslog name postfix/ only, as pflogsumm reads the log;"
+echo "for received, also only messages that came in through smtpd or pickup (pflogsumm's definition)"
+exit "$rc"
