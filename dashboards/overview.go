@@ -23,12 +23,14 @@ func overview() *dashboard.DashboardBuilder {
 			q(`max(sum by (job, instance, mta) (rate(mailscope_mta_deliveries_total{`+mta+`, status="bounced"}[15m])) / sum by (job, instance, mta) (rate(mailscope_mta_deliveries_total{`+mta+`, status=~"sent|bounced"}[15m])))`, ""))).
 		WithPanel(single("Worst deferral rate (15m)", "The highest share of deferred attempts at any provider over 15 minutes, the ratio MailscopeMTADeferralRateHigh fires on above 20%. Computed from the counters: no recording rule needed.", "percentunit", 4, steps(0.05, "orange", 0.2, "red"),
 			q(`max(sum by (job, instance, mta, provider) (rate(mailscope_mta_deliveries_total{`+mta+`, status="deferred"}[15m])) / sum by (job, instance, mta, provider) (rate(mailscope_mta_deliveries_total{`+mta+`, status=~"sent|deferred|bounced"}[15m])))`, ""))).
+		// A counter with a reason or daemon label has no series before
+		// its first line: "or vector(0)" shows 0 rather than "No data".
 		WithPanel(single("Rejected connections (1h)", "SMTP commands the server rejected in the last hour (spam, policy, unknown users).", "short", 4, nil,
-			q(`sum(increase(mailscope_mta_smtpd_rejects_total{`+mta+`}[1h]))`, ""))).
+			q(`sum(increase(mailscope_mta_smtpd_rejects_total{`+mta+`}[1h])) or vector(0)`, ""))).
 		WithPanel(single("Auth failures (1h)", "SASL authentication failures on submission in the last hour: password guessing shows here first.", "short", 4, steps(50, "orange", 200, "red"),
 			q(`sum(increase(mailscope_mta_auth_failures_total{`+mta+`}[1h]))`, ""))).
 		WithPanel(single("Unparsed log lines (1h)", "Log lines the parser did not understand in the last hour; should stay 0.", "short", 4, steps(1, "orange"),
-			q(`sum(increase(mailscope_mta_log_lines_unparsed_total{`+mta+`}[1h]))`, ""))).
+			q(`sum(increase(mailscope_mta_log_lines_unparsed_total{`+mta+`}[1h])) or vector(0)`, ""))).
 		WithPanel(graph("Deliveries by status", "Delivery attempts per second by outcome.", "ops", 12,
 			q(`sum by (status) (rate(mailscope_mta_deliveries_total{`+mta+`}[$__rate_interval]))`, "{{status}}"))).
 		WithPanel(graph("Deliveries by provider", "Successful deliveries per second by destination provider.", "ops", 12,

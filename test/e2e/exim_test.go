@@ -144,6 +144,12 @@ scrape_configs:
 		}
 		return nil
 	})
+	// The Overview and Delivery dashboards, unedited, with mta="exim".
+	checkMTADashboards(t, prom, "exim", map[string]string{
+		"mailscope_mta_tls_connections_total":                "this Exim has no certificate: no TLS session",
+		"mailscope_mta_log_lines_unparsed_total":             "no line is unparsed (the series starts at the first)",
+		"mailscope_domain_tls_cert_expiry_timestamp_seconds": "the domain collector does not run here",
+	})
 }
 
 // sendFrom submits one message from a loopback source address and

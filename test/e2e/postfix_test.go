@@ -164,6 +164,13 @@ scrape_configs:
 		}
 		return nil
 	})
+	// The Overview and Delivery dashboards, unedited, with mta="postfix".
+	checkMTADashboards(t, prom, "postfix", map[string]string{
+		"mailscope_queue_messages":                           "the queue collector does not run here",
+		"mailscope_queue_oldest_message_age_seconds":         "the queue collector does not run here",
+		"mailscope_queue_deferred_recipients":                "the queue collector does not run here",
+		"mailscope_domain_tls_cert_expiry_timestamp_seconds": "the domain collector does not run here",
+	})
 }
 
 // sendTLS submits one message over STARTTLS, verifying the test certificate.
