@@ -22,11 +22,15 @@ const (
 	// forwarding override (forwarded, trusted_forwarder, mailing_list).
 	SourceForwarder SourceClass = "forwarder"
 	// SourceESP: an SPF or DKIM pass for a domain of a known email service
-	// provider (ESPDomains), so the provider sent it.
+	// provider (ESPDomains), so the provider sent it; or the policy
+	// domain's SPF record lets the address send through another domain's
+	// record or host (an include of a provider's SPF record).
 	SourceESP SourceClass = "esp"
 	// SourceOwn: the source IP is one of the owner's sending addresses:
-	// configured (own_ips), or seen sending your mail (the addresses the
-	// seeds collector's messages left from, over the SendingIPs link).
+	// configured (own_ips), seen sending your mail (the addresses the
+	// seeds collector's messages left from, over the SendingIPs link), or
+	// let send by a term of your own SPF records for your own hosts
+	// (SPFSources).
 	SourceOwn SourceClass = "own"
 )
 
@@ -69,7 +73,16 @@ type Classifier struct {
 	// seen are addresses your mail was seen leaving from (the agent's
 	// SendingIPs link); they are own too.
 	seen map[netip.Addr]bool
+	// spf holds the verdicts of the policy domains' SPF records (nil: SPF
+	// is not used).
+	spf *SPFSources
 }
+
+// SetSPF makes the classifier use the verdicts of s (nil: none).
+func (c *Classifier) SetSPF(s *SPFSources) { c.spf = s }
+
+// SPF returns the SPF sources the classifier uses, or nil.
+func (c *Classifier) SPF() *SPFSources { return c.spf }
 
 // SetSeen replaces the addresses your mail was seen leaving from.
 func (c *Classifier) SetSeen(addrs []netip.Addr) {
@@ -98,10 +111,16 @@ func (c *Classifier) Own(ip netip.Addr) bool {
 	return false
 }
 
-// Classify applies the rules in order: own, esp, forwarder, unknown.
-func (c *Classifier) Classify(r *parse.Record) SourceClass {
+// Classify applies the rules in order: own, esp, forwarder, unknown, to
+// a record of a report about the policy domain. The SPF verdicts are
+// those SPFSources.Prepare made; Classify does no I/O.
+func (c *Classifier) Classify(domain string, r *parse.Record) SourceClass {
 	if r.SourceIP.IsValid() && c.Own(r.SourceIP) {
 		return SourceOwn
+	}
+	spfClass := c.spf.Class(domain, r.SourceIP)
+	if spfClass == SourceOwn || spfClass == SourceESP {
+		return spfClass
 	}
 	for _, list := range [][]parse.AuthResult{r.AuthSPF, r.AuthDKIM} {
 		for _, a := range list {

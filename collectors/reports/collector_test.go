@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 )
 
@@ -39,6 +40,8 @@ type harness struct {
 	logs  *bytes.Buffer
 	// debug is the last scan's debug log.
 	debug string
+	// dns, when set before start, is the collector's Settings.DNS.
+	dns *dnsx.Shared
 }
 
 func newHarness(t *testing.T, now time.Time, edit func(*Config)) *harness {
@@ -66,7 +69,7 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 		t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links, DMARCPolicies: h.pols})
+	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links, DMARCPolicies: h.pols, DNS: h.dns})
 	if err != nil {
 		t.Fatal(err)
 	}
