@@ -2,10 +2,9 @@ package reports
 
 import (
 	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/mailscope/mailscope/collectors/reports/parse"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // SourceClass is who sent a record's mail, as far as the report tells: a
@@ -22,7 +21,7 @@ const (
 	// forwarding override (forwarded, trusted_forwarder, mailing_list).
 	SourceForwarder SourceClass = "forwarder"
 	// SourceESP: an SPF or DKIM pass for a domain of a known email service
-	// provider (ESPDomains), so the provider sent it; or the policy
+	// provider (mailclass.ESPDomains), so the provider sent it; or the policy
 	// domain's SPF record lets the address send through another domain's
 	// record or host (an include of a provider's SPF record).
 	SourceESP SourceClass = "esp"
@@ -39,37 +38,9 @@ func SourceClasses() []SourceClass {
 	return []SourceClass{SourceUnknown, SourceForwarder, SourceESP, SourceOwn}
 }
 
-// ESPDomains are the domains whose SPF or DKIM pass marks a record as sent
-// by an email service provider: their bounce (envelope) domains and their
-// own DKIM signing domains. A subdomain matches too. No PTR or ASN lookup
-// is involved: the rule uses only what the report says.
-var ESPDomains = []string{
-	"amazonses.com",       // Amazon SES
-	"sendgrid.net",        // Twilio SendGrid
-	"mailgun.org",         // Mailgun
-	"mailgun.net",         //
-	"mcsv.net",            // Mailchimp
-	"mandrillapp.com",     // Mailchimp Transactional
-	"rsgsv.net",           // Mailchimp
-	"sparkpostmail.com",   // SparkPost
-	"mtasv.net",           // Postmark
-	"mailjet.com",         // Mailjet
-	"sendinblue.com",      // Brevo
-	"brevo.com",           //
-	"hubspotemail.net",    // HubSpot
-	"salesforce.com",      // Salesforce
-	"exacttarget.com",     // Salesforce Marketing Cloud
-	"zendesk.com",         // Zendesk
-	"mailersend.net",      // MailerSend
-	"smtp2go.com",         // SMTP2GO
-	"constantcontact.com", // Constant Contact
-	"freshdesk.com",       // Freshdesk
-}
-
 // Classifier puts records in a SourceClass.
 type Classifier struct {
 	own []netip.Prefix
-	esp []string
 	// seen are addresses your mail was seen leaving from (the agent's
 	// SendingIPs link); they are own too.
 	seen map[netip.Addr]bool
@@ -95,7 +66,7 @@ func (c *Classifier) SetSeen(addrs []netip.Addr) {
 // NewClassifier returns a classifier for the owner's sending addresses (a
 // single address is a /32 or /128 prefix).
 func NewClassifier(own []netip.Prefix) *Classifier {
-	return &Classifier{own: own, esp: ESPDomains}
+	return &Classifier{own: own}
 }
 
 // Own says whether ip is one of the owner's sending addresses.
@@ -124,7 +95,7 @@ func (c *Classifier) Classify(domain string, r *parse.Record) SourceClass {
 	}
 	for _, list := range [][]parse.AuthResult{r.AuthSPF, r.AuthDKIM} {
 		for _, a := range list {
-			if a.Result == "pass" && c.isESP(a.Domain) {
+			if a.Result == "pass" && mailclass.IsESPDomain(a.Domain) {
 				return SourceESP
 			}
 		}
@@ -138,13 +109,6 @@ func (c *Classifier) Classify(domain string, r *parse.Record) SourceClass {
 		}
 	}
 	return SourceUnknown
-}
-
-func (c *Classifier) isESP(domain string) bool {
-	domain = strings.TrimSuffix(domain, ".")
-	return slices.ContainsFunc(c.esp, func(e string) bool {
-		return domain == e || strings.HasSuffix(domain, "."+e)
-	})
 }
 
 // ParsePrefixes reads addresses and CIDR prefixes; a bare address is a

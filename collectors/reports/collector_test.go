@@ -486,3 +486,33 @@ func TestSendingIPsAreOwn(t *testing.T) {
 		t.Errorf("unknown: %v messages, want 0", got)
 	}
 }
+
+// TestBigReportersAreNamed: Microsoft's reports (from
+// dmarcreport@microsoft.com, organisation "Enterprise Outlook") and
+// Yahoo's (from dmarchelp@yahooinc.com) carry their provider's reporter
+// label, not other.
+func TestBigReportersAreNamed(t *testing.T) {
+	h := newHarness(t, reportDay.Add(3*24*time.Hour), nil)
+	b, err := os.ReadFile(filepath.Join(fixtures, "rfc9990-namespace.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range map[string][2]string{
+		"microsoft.xml": {"Enterprise Outlook", "dmarcreport@microsoft.com"},
+		"yahoo.xml":     {"Yahoo", "dmarchelp@yahooinc.com"},
+	} {
+		x := strings.NewReplacer("Example Receiver", from[0], "dmarc-reports@receiver.example", from[1], "9990-ns-1", name).Replace(string(b))
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(x), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.scan(t)
+	for _, reporter := range []string{"microsoft", "yahoo"} {
+		if got := h.value(t, "mailscope_reports_total", map[string]string{"kind": "dmarc", "reporter": reporter, "outcome": "ok"}); got != 1 {
+			t.Errorf("reporter %s: %v reports, want 1", reporter, got)
+		}
+	}
+	if got := h.value(t, "mailscope_reports_total", map[string]string{"reporter": "other"}); got != 0 {
+		t.Errorf("%v reports labelled other", got)
+	}
+}
