@@ -172,7 +172,7 @@ func defaultRouteSources() []netip.Addr {
 // test setup on loopback, or a private relay hop, is not a target).
 func seedTargets(ips *links.SendingIPs) []Target {
 	var out []Target
-	for _, a := range ips.List() {
+	for _, a := range ips.ListFrom(links.FromSeeds) {
 		if !a.IsGlobalUnicast() || a.IsPrivate() {
 			continue
 		}

@@ -516,3 +516,15 @@ func TestBigReportersAreNamed(t *testing.T) {
 		t.Errorf("%v reports labelled other", got)
 	}
 }
+
+// An address the MTA log shows mail leaving from (Exim's outgoing
+// interface, over the SendingIPs link) is your own.
+func TestMTALogSendingIPsAreOwn(t *testing.T) {
+	h := newHarness(t, reportDay.Add(3*24*time.Hour), nil)
+	h.links.AddFrom(netip.MustParseAddr("203.0.113.9"), links.FromMTALog)
+	h.put(t, "rfc9990-namespace.xml", "r.xml", false)
+	h.scan(t)
+	if got := h.value(t, "mailscope_dmarc_messages_total", map[string]string{"source_class": "own"}); got != 7 {
+		t.Errorf("own: %v messages, want 7", got)
+	}
+}
