@@ -10,10 +10,9 @@
 //   - SendingIPs: the seeds collector adds the addresses receivers saw its
 //     messages come from, the MTA log pipeline the public addresses Exim's
 //     deliveries left from (I=, +outgoing_interface); the blocklist
-//     collector checks the seeds' (ListFrom(FromSeeds)), the reports
-//     collector counts both as own sources. Bounded in number (the MTA
-//     log's apart) and age, since each seeds address becomes a `target`
-//     label.
+//     collector checks both (labelled by source), the reports collector
+//     counts both as own sources. Bounded in number (the MTA log's apart)
+//     and age, since each address becomes a `target` label.
 //   - DMARCPolicies: the domain collector publishes each domain's DMARC
 //     record tags after each check; the reports collector compares them
 //     with the policy each reporter saw. Bounded in domains and age.
