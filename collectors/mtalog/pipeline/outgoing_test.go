@@ -82,3 +82,19 @@ func TestOutgoingCacheTellsTheLinkOncePerMinute(t *testing.T) {
 		t.Errorf("a malformed address reached the link: %v", got)
 	}
 }
+
+// TestOutgoingCacheHitDoesNotAllocate: a delivery from a known address
+// costs no allocation (the log pipeline's hot path).
+func TestOutgoingCacheHitDoesNotAllocate(t *testing.T) {
+	link := links.NewSendingIPs(clock.NewFake(testNow))
+	var c outgoingCache
+	raw := []byte("192.0.2.10")
+	c.note(raw, testNow, link)
+	at := testNow
+	if a := testing.AllocsPerRun(1000, func() {
+		at = at.Add(time.Second) // a refresh every minute included
+		c.note(raw, at, link)
+	}); a != 0 {
+		t.Errorf("%v allocations per known address, want 0", a)
+	}
+}
