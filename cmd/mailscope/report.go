@@ -31,7 +31,7 @@ func init() {
 		cmd.Flag("own-ip", "An address or CIDR prefix you send from (repeatable): its records are the `own` source class.").StringsVar(&o.ownIPs)
 		cmd.Flag("top", "Sources listed per class in the summary.").Default("10").IntVar(&o.top)
 		cmd.Flag("imap", "Also read the mailbox of the reports section of --config.file, read-only (nothing is claimed, moved or marked seen).").BoolVar(&o.imap)
-		cmd.Flag("dns", "Look up each domain's DMARC record in DNS now and show where the policy a reporter saw differs from it (summary only).").BoolVar(&o.dns)
+		cmd.Flag("dns", "Look up each domain's DMARC record in DNS now and show where the policy a reporter saw differs from it, and evaluate its SPF record for the sources (own and esp classes) (summary only).").BoolVar(&o.dns)
 		cmd.Flag("dns.resolver", "DNS resolver HOST:PORT for --dns (default: the system's).").StringVar(&o.resolver)
 		cmd.Flag("dns.timeout", "Timeout of one DNS query for --dns (each is tried twice).").Default("2s").DurationVar(&o.dnsTimeout)
 		cmd.Arg("path", "Report files, directories or Maildirs.").StringsVar(&o.paths)
@@ -88,7 +88,23 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 	if len(errs) > 0 {
 		return 2
 	}
-	summary := reports.NewSummary(reports.NewClassifier(own))
+	classifier := reports.NewClassifier(own)
+	summary := reports.NewSummary(classifier)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	var spfEval *reportSPF
+	if o.dns && o.format == "summary" {
+		var yours []string
+		if section != nil {
+			yours = section.Domains
+		}
+		var err error
+		if spfEval, err = newReportSPF(o.resolver, o.dnsTimeout, yours); err != nil {
+			fmt.Fprintf(stderr, "mailscope report: --dns: %v\n", err)
+			return 2
+		}
+		classifier.SetSPF(spfEval.sources)
+	}
 	out := bufio.NewWriter(stdout)
 	read, inputs := 0, 0
 	if o.format == "json" {
@@ -111,6 +127,7 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 			_, err = out.Write(b)
 			return err
 		}
+		spfEval.prepare(ctx, rep)
 		summary.Add(rep, err)
 		return nil
 	}
@@ -119,19 +136,14 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 		return add(path, rep, err)
 	})
 	if err == nil && o.imap {
-		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 		err = reports.ReadMailbox(ctx, section, add)
-		cancel()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mailscope report: %v\n", err)
 		return 2
 	}
 	if o.dns && o.format == "summary" {
-		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
-		err := lookupCurrentPolicies(ctx, summary, o.resolver, o.dnsTimeout)
-		cancel()
-		if err != nil {
+		if err := lookupCurrentPolicies(ctx, summary, o.resolver, o.dnsTimeout); err != nil {
 			fmt.Fprintf(stderr, "mailscope report: --dns: %v\n", err)
 			return 2
 		}

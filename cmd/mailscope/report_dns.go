@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/domain"
 	"github.com/mailscope/mailscope/collectors/reports"
+	"github.com/mailscope/mailscope/collectors/reports/parse"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 )
 
@@ -66,4 +69,46 @@ func dmarcProblem(rep *domain.Report) string {
 		}
 	}
 	return fmt.Sprintf("the DMARC check of %s did not run", rep.Domain)
+}
+
+// reportSPF evaluates, for `mailscope report --dns`, the SPF record of
+// each report's policy domain (at most maxReportDNSDomains of them) for
+// the report's source addresses, so the summary's own and esp classes
+// use it as the collector's do.
+type reportSPF struct {
+	sources *reports.SPFSources
+	domains map[string]bool
+}
+
+// newReportSPF asks resolver (empty: the system's); yours are the
+// configured policy domains, if any.
+func newReportSPF(resolver string, dnsTimeout time.Duration, yours []string) (*reportSPF, error) {
+	dc := dnsx.Config{Timeout: dnsTimeout}
+	if resolver != "" {
+		if err := dnsx.CheckServer(resolver); err != nil {
+			return nil, fmt.Errorf("--dns.resolver: %w", err)
+		}
+		dc.Servers = []string{dnsx.ServerAddr(resolver)}
+	}
+	client, err := dnsx.NewShared(dnsx.SharedConfig{}).Client(dc)
+	if err != nil {
+		return nil, err
+	}
+	return &reportSPF{sources: reports.NewSPFSources(client, clock.Real{}, yours, nil), domains: map[string]bool{}}, nil
+}
+
+// prepare evaluates the report's sources, when it is an aggregate report
+// of one of the first maxReportDNSDomains domains.
+func (r *reportSPF) prepare(ctx context.Context, rep *parse.Report) {
+	if r == nil || rep == nil || rep.Aggregate == nil {
+		return
+	}
+	d := strings.ToLower(strings.TrimSuffix(rep.Aggregate.Policy.Domain, "."))
+	if !r.domains[d] {
+		if len(r.domains) >= maxReportDNSDomains {
+			return
+		}
+		r.domains[d] = true
+	}
+	r.sources.Prepare(ctx, d, rep.Aggregate.Records)
 }

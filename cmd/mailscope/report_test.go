@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
 )
 
 const reportFixtures = "../../collectors/reports/parse/testdata"
@@ -194,5 +196,33 @@ func TestReportNeedsAnInput(t *testing.T) {
 	}
 	if code, _, stderr := runReport(t, "--imap"); code != 2 || !strings.Contains(stderr, "--config.file") {
 		t.Errorf("--imap without a config: exit %d %q", code, stderr)
+	}
+}
+
+// TestReportDNSEvaluatesSPF: with --dns, a source only example.com's SPF
+// record names is an own source, and one a provider's include lets send
+// is esp; without --dns neither is looked up.
+func TestReportDNSEvaluatesSPF(t *testing.T) {
+	srv := dnstest.Start(t, dnstest.NewZone().
+		TXT("example.com", "v=spf1 ip4:203.0.113.9 include:_spf.esp.test -all").
+		TXT("_spf.esp.test", "v=spf1 ip4:198.51.100.0/24 -all").
+		TXT("_dmarc.example.com", "v=DMARC1; p=reject"))
+	file := filepath.Join(reportFixtures, "rfc9990-namespace.xml")
+	code, out, stderr := runReport(t, "--dns", "--dns.resolver="+srv.Addr, file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"own sources: 1, 7 messages", "esp sources: 1, 5 messages"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "unknown sources") {
+		t.Errorf("an unknown source is left:\n%s", out)
+	}
+	queries := srv.Queries()
+	_, out, _ = runReport(t, file)
+	if !strings.Contains(out, "unknown sources: 1, 7 messages") || srv.Queries() != queries {
+		t.Errorf("without --dns: %d queries\n%s", srv.Queries()-queries, out)
 	}
 }

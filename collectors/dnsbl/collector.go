@@ -114,6 +114,9 @@ func (c *Collector) sweep(ctx context.Context, debug *collectors.RunLog) (string
 	if c.cfg.Targets.Discover.Seeds {
 		found = append(found, seedTargets(c.s.SendingIPs)...)
 	}
+	if c.cfg.Targets.Discover.MTALog {
+		found = append(found, mtaLogTargets(c.s.SendingIPs)...)
+	}
 	if len(found) > 0 {
 		var folded int
 		targets, folded = mergeTargets(targets, found, c.cfg.MaxTargets)

@@ -337,6 +337,38 @@ func TestSweepChecksSendingIPsFromSeeds(t *testing.T) {
 	}
 }
 
+// TestSweepChecksSendingIPsFromTheMTALog: the public addresses the MTA
+// log shows deliveries leaving from are swept with source="mta_log", a
+// private one is not, and discover.mta_log: false turns it off.
+func TestSweepChecksSendingIPsFromTheMTALog(t *testing.T) {
+	srv := dnstest.Start(t, testZones())
+	cfg := testConfig(t, srv)
+	cfg.Targets.Discover.Seeds = false
+	h := newHarness(t, cfg, t.TempDir())
+	found := links.NewSendingIPs(h.clock)
+	h.c.s.SendingIPs = found
+	found.AddFrom(netip.MustParseAddr("192.0.2.99"), links.FromMTALog)
+	found.AddFrom(netip.MustParseAddr("10.1.2.3"), links.FromMTALog)
+	if _, err := h.c.sweep(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := gaugeValue(t, h.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "192.0.2.99", "source": "mta_log"}); got != 1 {
+		t.Errorf("target_info{192.0.2.99, mta_log} = %v, want 1", got)
+	}
+	if hasSeries(t, h.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "10.1.2.3"}) {
+		t.Error("a private address was swept")
+	}
+	cfg.Targets.Discover.MTALog = false
+	h2 := newHarness(t, cfg, t.TempDir())
+	h2.c.s.SendingIPs = found
+	if _, err := h2.c.sweep(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if hasSeries(t, h2.reg, "mailscope_dnsbl_target_info", map[string]string{"target": "192.0.2.99"}) {
+		t.Error("discover.mta_log: false still swept the MTA log's address")
+	}
+}
+
 // hasSeries reports whether reg has a series of name with all of labels.
 func hasSeries(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) bool {
 	t.Helper()

@@ -74,6 +74,10 @@ type DiscoverConfig struct {
 	// Seeds adds the public sending IPs that receivers recorded in the
 	// seeds collector's test messages (default on; nothing without seeds).
 	Seeds bool `yaml:"seeds"`
+	// MTALog adds the public addresses the MTA log shows deliveries
+	// leaving from (Exim's outgoing interface; default on; nothing on
+	// Postfix, which does not log it).
+	MTALog bool `yaml:"mta_log"`
 }
 
 // CustomZone is a user-defined list.
@@ -128,7 +132,7 @@ func NewConfig() *Config {
 		ZoneRate:    DefaultZoneRate,
 		MaxTargets:  DefaultMaxTargets,
 		Zones:       append([]string(nil), DefaultZones...),
-		Targets:     TargetsConfig{Discover: DiscoverConfig{Seeds: true}},
+		Targets:     TargetsConfig{Discover: DiscoverConfig{Seeds: true, MTALog: true}},
 	}
 }
 

@@ -18,6 +18,7 @@ const (
 	SourceConfigured = "configured"
 	SourcePostfix    = "postfix"
 	SourceSeeds      = "seeds"
+	SourceMTALog     = "mta_log"
 )
 
 // validateTargets parses and expands the configured targets.
@@ -171,12 +172,22 @@ func defaultRouteSources() []netip.Addr {
 // public unicast addresses only, since a blocklist lists nothing else (a
 // test setup on loopback, or a private relay hop, is not a target).
 func seedTargets(ips *links.SendingIPs) []Target {
+	return linkTargets(ips, links.FromSeeds, SourceSeeds)
+}
+
+// mtaLogTargets turns the addresses the MTA log showed deliveries leaving
+// from into targets, as seedTargets does.
+func mtaLogTargets(ips *links.SendingIPs) []Target {
+	return linkTargets(ips, links.FromMTALog, SourceMTALog)
+}
+
+func linkTargets(ips *links.SendingIPs, from links.SendingIPSource, source string) []Target {
 	var out []Target
-	for _, a := range ips.List() {
+	for _, a := range ips.ListFrom(from) {
 		if !a.IsGlobalUnicast() || a.IsPrivate() {
 			continue
 		}
-		out = append(out, Target{Addr: a, Source: SourceSeeds})
+		out = append(out, Target{Addr: a, Source: source})
 	}
 	return out
 }

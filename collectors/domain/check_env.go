@@ -19,6 +19,7 @@ import (
 
 	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/netpolicy"
+	"github.com/mailscope/mailscope/internal/spf"
 )
 
 // Resolver is the DNS client the checks use; *dnsx.Client is one.
@@ -134,29 +135,12 @@ func (e *Env) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, addrsOf(a)...)
+		out = append(out, spf.AddrsOf(a)...)
 	}
 	if len(errs) == 2 {
 		return nil, errs[0]
 	}
 	return out, nil
-}
-
-func addrsOf(a *dnsx.Answer) []netip.Addr {
-	var out []netip.Addr
-	for _, rr := range a.Records {
-		switch r := rr.(type) {
-		case *dns.A:
-			if ip, ok := netip.AddrFromSlice(r.A.To4()); ok {
-				out = append(out, ip)
-			}
-		case *dns.AAAA:
-			if ip, ok := netip.AddrFromSlice(r.AAAA); ok {
-				out = append(out, ip.Unmap())
-			}
-		}
-	}
-	return out
 }
 
 // dial connects to host:port, resolving host with the checks' own resolver

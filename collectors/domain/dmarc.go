@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/mailscope/mailscope/internal/spf"
 )
 
 // dmarcMaxWalk is the DNS tree walk's query budget (RFC 9989 §4.10).
@@ -172,7 +174,7 @@ func dmarcMisplaced(ctx context.Context, env *Env, r *Result, domain string) {
 	}
 	if txts, _, err := env.txt(ctx, "_dmarc."+domain); err == nil {
 		for _, t := range txts {
-			if isSPF(t) {
+			if spf.IsRecord(t) {
 				r.warn(CodeDMARCSPFAtDMARC, "_dmarc.%s holds an SPF record, which has no effect there; SPF belongs at %s.", domain, domain)
 				break
 			}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailscope/mailscope/internal/spf"
 )
 
 // spfLongRecord is where an SPF record risks not fitting a 512-byte UDP
@@ -52,26 +54,26 @@ func SPF(ctx context.Context, env *Env, domain string, sendingIPs []netip.Addr) 
 		lookupFailed(r, CodeSPFLookupFailed, "the TXT records of "+domain, err)
 		return r, SPFMeasure{}
 	}
-	var spf []string
+	var records []string
 	for _, t := range txts {
-		if isSPF(t) {
-			spf = append(spf, t)
+		if spf.IsRecord(t) {
+			records = append(records, t)
 			r.record("spf", domain, "TXT", t)
 		} else if strings.HasPrefix(strings.ToLower(strings.TrimSpace(t)), "v=spf1") {
 			r.fail(CodeSPFSyntax, "A TXT record of %s looks like SPF but does not begin exactly with \"v=spf1 \" (leading space or no space after it), so receivers ignore it: %q", domain, t)
 		}
 	}
-	switch len(spf) {
+	switch len(records) {
 	case 0:
 		r.fail(CodeSPFMissing, "%s has no SPF record: receivers cannot tell which servers may send its mail, and Gmail and Yahoo require SPF or DKIM. Publish a TXT record such as \"v=spf1 mx -all\" (or \"v=spf1 -all\" if it sends no mail).", domain)
 		return r, SPFMeasure{}
 	case 1:
 	default:
-		r.fail(CodeSPFMultiple, "%s has %d SPF records; receivers treat that as a permanent error (RFC 7208 §4.5) and SPF fails for all its mail. Merge them into one.", domain, len(spf))
+		r.fail(CodeSPFMultiple, "%s has %d SPF records; receivers treat that as a permanent error (RFC 7208 §4.5) and SPF fails for all its mail. Merge them into one.", domain, len(records))
 		return r, SPFMeasure{}
 	}
-	txt := spf[0]
-	rec, err := parseSPF(txt)
+	txt := records[0]
+	rec, err := spf.Parse(txt)
 	if err != nil {
 		r.fail(CodeSPFSyntax, "The SPF record of %s has a syntax error, a permanent error for every receiver: %v.", domain, err)
 		return r, SPFMeasure{}
@@ -82,15 +84,15 @@ func SPF(ctx context.Context, env *Env, domain string, sendingIPs []netip.Addr) 
 	w := &spfWalk{env: env, r: r, visited: map[string]bool{fqdn(domain): true}}
 	w.walk(ctx, fqdn(domain), rec, 0)
 	w.m.Measured = true
-	if w.m.Lookups > spfMaxLookups {
+	if w.m.Lookups > spf.MaxLookups {
 		more := ""
 		if w.capped {
 			more = " (at least; the walk stopped there)"
 		}
-		r.fail(CodeSPFTooManyLookups, "The SPF record of %s needs %d DNS lookups%s over its includes; the limit is %d (RFC 7208 §4.6.4), past which receivers return permerror and SPF fails. Flatten includes or drop unused ones.", domain, w.m.Lookups, more, spfMaxLookups)
+		r.fail(CodeSPFTooManyLookups, "The SPF record of %s needs %d DNS lookups%s over its includes; the limit is %d (RFC 7208 §4.6.4), past which receivers return permerror and SPF fails. Flatten includes or drop unused ones.", domain, w.m.Lookups, more, spf.MaxLookups)
 	}
-	if w.m.VoidLookups > spfMaxVoidLookups {
-		r.fail(CodeSPFTooManyVoid, "The SPF record of %s makes %d lookups that find nothing (void lookups); over %d, receivers return permerror. Remove the mechanisms that name domains without records.", domain, w.m.VoidLookups, spfMaxVoidLookups)
+	if w.m.VoidLookups > spf.MaxVoidLookups {
+		r.fail(CodeSPFTooManyVoid, "The SPF record of %s makes %d lookups that find nothing (void lookups); over %d, receivers return permerror. Remove the mechanisms that name domains without records.", domain, w.m.VoidLookups, spf.MaxVoidLookups)
 	}
 	if w.ptr {
 		r.warn(CodeSPFPTR, "The SPF record of %s (or an include) uses the ptr mechanism, which RFC 7208 §5.5 says SHOULD NOT be used: it is slow, unreliable and some receivers ignore it. Use ip4/ip6 or a instead.", domain)
@@ -108,7 +110,7 @@ func SPF(ctx context.Context, env *Env, domain string, sendingIPs []netip.Addr) 
 		}
 	}
 	if r.OK() && r.Count(SeverityWarning) == 0 {
-		r.ok(CodeSPFOK, "One valid SPF record, %d of %d DNS lookups, %d void lookups.", w.m.Lookups, spfMaxLookups, w.m.VoidLookups)
+		r.ok(CodeSPFOK, "One valid SPF record, %d of %d DNS lookups, %d void lookups.", w.m.Lookups, spf.MaxLookups, w.m.VoidLookups)
 	}
 	return r, w.m
 }
@@ -117,7 +119,7 @@ func SPF(ctx context.Context, env *Env, domain string, sendingIPs []netip.Addr) 
 // fine; +all authorises the whole internet; ?all or no all at all (an
 // implicit ?all, unless a redirect takes over) authorises nobody in
 // particular.
-func spfAllFindings(r *Result, domain string, rec *spfRecord) {
+func spfAllFindings(r *Result, domain string, rec *spf.Record) {
 	for _, t := range rec.Terms {
 		if t.Modifier || t.Name != "all" {
 			continue
@@ -137,7 +139,7 @@ func spfAllFindings(r *Result, domain string, rec *spfRecord) {
 
 // walk counts the lookups of one record and follows its includes and
 // redirect.
-func (w *spfWalk) walk(ctx context.Context, domain string, rec *spfRecord, depth int) {
+func (w *spfWalk) walk(ctx context.Context, domain string, rec *spf.Record, depth int) {
 	for _, t := range rec.Terms {
 		if w.m.Lookups >= spfWalkCap {
 			w.capped = true
@@ -160,7 +162,7 @@ func (w *spfWalk) walk(ctx context.Context, domain string, rec *spfRecord, depth
 				w.ptr = true
 				continue
 			}
-			if hasMacro(t.Value) {
+			if spf.HasMacro(t.Value) {
 				continue // depends on the sender: cannot be looked up ahead
 			}
 			target := domain
@@ -179,11 +181,11 @@ func (w *spfWalk) probe(ctx context.Context, mech, target string) {
 	case "a":
 		a4, err4 := w.env.lookup(ctx, target, dns.TypeA)
 		a6, err6 := w.env.lookup(ctx, target, dns.TypeAAAA)
-		if err4 == nil && err6 == nil && isVoid(a4) && isVoid(a6) {
+		if err4 == nil && err6 == nil && spf.IsVoid(a4) && spf.IsVoid(a6) {
 			w.m.VoidLookups++
 		}
 	case "exists":
-		if a, err := w.env.lookup(ctx, target, dns.TypeA); err == nil && isVoid(a) {
+		if a, err := w.env.lookup(ctx, target, dns.TypeA); err == nil && spf.IsVoid(a) {
 			w.m.VoidLookups++
 		}
 	case "mx":
@@ -191,18 +193,18 @@ func (w *spfWalk) probe(ctx context.Context, mech, target string) {
 		if err != nil {
 			return
 		}
-		if isVoid(a) {
+		if spf.IsVoid(a) {
 			w.m.VoidLookups++
 		}
-		if len(a.Records) > spfMaxMXHosts {
-			w.r.fail(CodeSPFMXTooManyHosts, "mx:%s in the SPF record resolves to %d MX hosts; an mx mechanism may look up at most %d (RFC 7208 §4.6.4), so receivers return permerror. Use ip4/ip6 ranges instead.", target, len(a.Records), spfMaxMXHosts)
+		if len(a.Records) > spf.MaxMXHosts {
+			w.r.fail(CodeSPFMXTooManyHosts, "mx:%s in the SPF record resolves to %d MX hosts; an mx mechanism may look up at most %d (RFC 7208 §4.6.4), so receivers return permerror. Use ip4/ip6 ranges instead.", target, len(a.Records), spf.MaxMXHosts)
 		}
 	}
 }
 
 // follow walks the record an include or redirect names.
-func (w *spfWalk) follow(ctx context.Context, domain string, t spfTerm, depth int) {
-	if hasMacro(t.Value) {
+func (w *spfWalk) follow(ctx context.Context, domain string, t spf.Term, depth int) {
+	if spf.HasMacro(t.Value) {
 		return
 	}
 	target := fqdn(t.Value)
@@ -210,7 +212,7 @@ func (w *spfWalk) follow(ctx context.Context, domain string, t spfTerm, depth in
 		w.r.fail(CodeSPFLoop, "The SPF record of %s includes %s, which is already being evaluated: a loop that receivers end with permerror.", domain, target)
 		return
 	}
-	if depth >= spfMaxDepth {
+	if depth >= spf.MaxDepth {
 		return
 	}
 	txt, res, why := fetchSPF(ctx, w.env, target)
@@ -227,7 +229,7 @@ func (w *spfWalk) follow(ctx context.Context, domain string, t spfTerm, depth in
 		w.r.add(SeverityUnknown, CodeSPFLookupFailed, target, "Could not follow %s: %s.", t.Raw, why)
 		return
 	}
-	rec, err := parseSPF(txt)
+	rec, err := spf.Parse(txt)
 	if err != nil {
 		w.r.fail(CodeSPFSyntax, "The SPF record of %s (reached through %s in %s) has a syntax error, a permanent error for receivers: %v.", target, t.Raw, domain, err)
 		return
@@ -239,5 +241,5 @@ func (w *spfWalk) follow(ctx context.Context, domain string, t spfTerm, depth in
 
 // String formats the measure for reports.
 func (m SPFMeasure) String() string {
-	return fmt.Sprintf("%d/%d lookups, %d/%d void", m.Lookups, spfMaxLookups, m.VoidLookups, spfMaxVoidLookups)
+	return fmt.Sprintf("%d/%d lookups, %d/%d void", m.Lookups, spf.MaxLookups, m.VoidLookups, spf.MaxVoidLookups)
 }

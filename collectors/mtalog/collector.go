@@ -89,7 +89,7 @@ type stateSaver interface {
 // Config.Validate, which the agent has called) and registers the metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer, Clock: s.Clock,
-		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces})
+		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces, SendingIPs: s.SendingIPs})
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
 	}

@@ -2,10 +2,9 @@ package reports
 
 import (
 	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/mailscope/mailscope/collectors/reports/parse"
+	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
 // SourceClass is who sent a record's mail, as far as the report tells: a
@@ -22,11 +21,15 @@ const (
 	// forwarding override (forwarded, trusted_forwarder, mailing_list).
 	SourceForwarder SourceClass = "forwarder"
 	// SourceESP: an SPF or DKIM pass for a domain of a known email service
-	// provider (ESPDomains), so the provider sent it.
+	// provider (mailclass.ESPDomains), so the provider sent it; or the policy
+	// domain's SPF record lets the address send through another domain's
+	// record or host (an include of a provider's SPF record).
 	SourceESP SourceClass = "esp"
 	// SourceOwn: the source IP is one of the owner's sending addresses:
-	// configured (own_ips), or seen sending your mail (the addresses the
-	// seeds collector's messages left from, over the SendingIPs link).
+	// configured (own_ips), seen sending your mail (the addresses the
+	// seeds collector's messages left from, over the SendingIPs link), or
+	// let send by a term of your own SPF records for your own hosts
+	// (SPFSources).
 	SourceOwn SourceClass = "own"
 )
 
@@ -35,41 +38,22 @@ func SourceClasses() []SourceClass {
 	return []SourceClass{SourceUnknown, SourceForwarder, SourceESP, SourceOwn}
 }
 
-// ESPDomains are the domains whose SPF or DKIM pass marks a record as sent
-// by an email service provider: their bounce (envelope) domains and their
-// own DKIM signing domains. A subdomain matches too. No PTR or ASN lookup
-// is involved: the rule uses only what the report says.
-var ESPDomains = []string{
-	"amazonses.com",       // Amazon SES
-	"sendgrid.net",        // Twilio SendGrid
-	"mailgun.org",         // Mailgun
-	"mailgun.net",         //
-	"mcsv.net",            // Mailchimp
-	"mandrillapp.com",     // Mailchimp Transactional
-	"rsgsv.net",           // Mailchimp
-	"sparkpostmail.com",   // SparkPost
-	"mtasv.net",           // Postmark
-	"mailjet.com",         // Mailjet
-	"sendinblue.com",      // Brevo
-	"brevo.com",           //
-	"hubspotemail.net",    // HubSpot
-	"salesforce.com",      // Salesforce
-	"exacttarget.com",     // Salesforce Marketing Cloud
-	"zendesk.com",         // Zendesk
-	"mailersend.net",      // MailerSend
-	"smtp2go.com",         // SMTP2GO
-	"constantcontact.com", // Constant Contact
-	"freshdesk.com",       // Freshdesk
-}
-
 // Classifier puts records in a SourceClass.
 type Classifier struct {
 	own []netip.Prefix
-	esp []string
 	// seen are addresses your mail was seen leaving from (the agent's
 	// SendingIPs link); they are own too.
 	seen map[netip.Addr]bool
+	// spf holds the verdicts of the policy domains' SPF records (nil: SPF
+	// is not used).
+	spf *SPFSources
 }
+
+// SetSPF makes the classifier use the verdicts of s (nil: none).
+func (c *Classifier) SetSPF(s *SPFSources) { c.spf = s }
+
+// SPF returns the SPF sources the classifier uses, or nil.
+func (c *Classifier) SPF() *SPFSources { return c.spf }
 
 // SetSeen replaces the addresses your mail was seen leaving from.
 func (c *Classifier) SetSeen(addrs []netip.Addr) {
@@ -82,7 +66,7 @@ func (c *Classifier) SetSeen(addrs []netip.Addr) {
 // NewClassifier returns a classifier for the owner's sending addresses (a
 // single address is a /32 or /128 prefix).
 func NewClassifier(own []netip.Prefix) *Classifier {
-	return &Classifier{own: own, esp: ESPDomains}
+	return &Classifier{own: own}
 }
 
 // Own says whether ip is one of the owner's sending addresses.
@@ -98,14 +82,20 @@ func (c *Classifier) Own(ip netip.Addr) bool {
 	return false
 }
 
-// Classify applies the rules in order: own, esp, forwarder, unknown.
-func (c *Classifier) Classify(r *parse.Record) SourceClass {
+// Classify applies the rules in order: own, esp, forwarder, unknown, to
+// a record of a report about the policy domain. The SPF verdicts are
+// those SPFSources.Prepare made; Classify does no I/O.
+func (c *Classifier) Classify(domain string, r *parse.Record) SourceClass {
 	if r.SourceIP.IsValid() && c.Own(r.SourceIP) {
 		return SourceOwn
 	}
+	spfClass := c.spf.Class(domain, r.SourceIP)
+	if spfClass == SourceOwn || spfClass == SourceESP {
+		return spfClass
+	}
 	for _, list := range [][]parse.AuthResult{r.AuthSPF, r.AuthDKIM} {
 		for _, a := range list {
-			if a.Result == "pass" && c.isESP(a.Domain) {
+			if a.Result == "pass" && mailclass.IsESPDomain(a.Domain) {
 				return SourceESP
 			}
 		}
@@ -119,13 +109,6 @@ func (c *Classifier) Classify(r *parse.Record) SourceClass {
 		}
 	}
 	return SourceUnknown
-}
-
-func (c *Classifier) isESP(domain string) bool {
-	domain = strings.TrimSuffix(domain, ".")
-	return slices.ContainsFunc(c.esp, func(e string) bool {
-		return domain == e || strings.HasSuffix(domain, "."+e)
-	})
 }
 
 // ParsePrefixes reads addresses and CIDR prefixes; a bare address is a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/collectors/reports/parse"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -102,6 +103,22 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		providers: s.Mail.OrDefault().Providers, domains: lowerSet(cfg.Domains), mxHosts: lowerSet(cfg.MXHosts), m: m,
 		files: map[string]fileStamp{}, unknown: map[unknownKey]*unknownSource{}, counts: map[string]int{},
 		seenPolicies: map[policyKey]seenPolicy{},
+	}
+	if cfg.SPF.Enabled && s.DNS != nil {
+		dc := dnsx.Config{Timeout: cfg.SPF.DNSTimeout}
+		if cfg.SPF.Resolver != "" {
+			dc.Servers = []string{dnsx.ServerAddr(cfg.SPF.Resolver)}
+		}
+		client, err := s.DNS.Client(dc)
+		if err != nil {
+			return nil, fmt.Errorf("reports: spf.resolver: %w", err)
+		}
+		c.classifier.SetSPF(NewSPFSources(client, s.Clock, cfg.Domains, func(outcome string) {
+			m.spfEvaluations.WithLabelValues(outcome).Inc()
+		}))
+		for _, o := range SPFOutcomes() {
+			m.spfEvaluations.WithLabelValues(o)
+		}
 	}
 	if cfg.IMAP != nil {
 		src, err := buildIMAP(*cfg.IMAP)
@@ -211,7 +228,7 @@ func (c *Collector) ScanOnce(ctx context.Context, debug *collectors.RunLog) (str
 			}
 			c.files[path] = stamp
 			rep, err := ParseFile(path, c.lim)
-			outcome := c.ingest(rep, err, "file", path)
+			outcome := c.ingest(ctx, rep, err, "file", path)
 			if err != nil {
 				debug.Printf("file %s: %s: %v", path, outcome, err)
 			} else {
@@ -242,8 +259,12 @@ func (c *Collector) ScanOnce(ctx context.Context, debug *collectors.RunLog) (str
 	return summary, walkErr
 }
 
-// ingest counts one input under the collector's lock.
-func (c *Collector) ingest(rep *parse.Report, err error, source, path string) string {
+// ingest counts one input under the collector's lock. The SPF records of
+// an aggregate report's policy domain are evaluated first, without it.
+func (c *Collector) ingest(ctx context.Context, rep *parse.Report, err error, source, path string) string {
+	if err == nil && rep.Aggregate != nil && c.domains[normDomain(rep.Aggregate.Policy.Domain)] {
+		c.classifier.SPF().Prepare(ctx, rep.Aggregate.Policy.Domain, rep.Aggregate.Records)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ingestLocked(rep, err, source, path)
@@ -425,7 +446,7 @@ func (c *Collector) countAggregate(a *parse.Aggregate, reporter string, begin, n
 	}
 	for i := range a.Records {
 		r := &a.Records[i]
-		class := c.classifier.Classify(r)
+		class := c.classifier.Classify(a.Policy.Domain, r)
 		spf, dkim := passOrFail(r.SPF), passOrFail(r.DKIM)
 		dmarc := "fail"
 		if spf == "pass" || dkim == "pass" {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailscope/mailscope/collectors"
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/dnsx"
 	"github.com/mailscope/mailscope/internal/links"
 )
 
@@ -39,6 +40,8 @@ type harness struct {
 	logs  *bytes.Buffer
 	// debug is the last scan's debug log.
 	debug string
+	// dns, when set before start, is the collector's Settings.DNS.
+	dns *dnsx.Shared
 }
 
 func newHarness(t *testing.T, now time.Time, edit func(*Config)) *harness {
@@ -66,7 +69,7 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 		t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links, DMARCPolicies: h.pols})
+	c, err := New(cfg, collectors.Settings{Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Registerer: h.reg, StateDir: h.state, Clock: h.clock, SendingIPs: h.links, DMARCPolicies: h.pols, DNS: h.dns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,5 +484,47 @@ func TestSendingIPsAreOwn(t *testing.T) {
 	}
 	if got := h.value(t, "mailscope_dmarc_messages_total", map[string]string{"source_class": "unknown"}); got != 0 {
 		t.Errorf("unknown: %v messages, want 0", got)
+	}
+}
+
+// TestBigReportersAreNamed: Microsoft's reports (from
+// dmarcreport@microsoft.com, organisation "Enterprise Outlook") and
+// Yahoo's (from dmarchelp@yahooinc.com) carry their provider's reporter
+// label, not other.
+func TestBigReportersAreNamed(t *testing.T) {
+	h := newHarness(t, reportDay.Add(3*24*time.Hour), nil)
+	b, err := os.ReadFile(filepath.Join(fixtures, "rfc9990-namespace.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range map[string][2]string{
+		"microsoft.xml": {"Enterprise Outlook", "dmarcreport@microsoft.com"},
+		"yahoo.xml":     {"Yahoo", "dmarchelp@yahooinc.com"},
+	} {
+		x := strings.NewReplacer("Example Receiver", from[0], "dmarc-reports@receiver.example", from[1], "9990-ns-1", name).Replace(string(b))
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(x), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.scan(t)
+	for _, reporter := range []string{"microsoft", "yahoo"} {
+		if got := h.value(t, "mailscope_reports_total", map[string]string{"kind": "dmarc", "reporter": reporter, "outcome": "ok"}); got != 1 {
+			t.Errorf("reporter %s: %v reports, want 1", reporter, got)
+		}
+	}
+	if got := h.value(t, "mailscope_reports_total", map[string]string{"reporter": "other"}); got != 0 {
+		t.Errorf("%v reports labelled other", got)
+	}
+}
+
+// An address the MTA log shows mail leaving from (Exim's outgoing
+// interface, over the SendingIPs link) is your own.
+func TestMTALogSendingIPsAreOwn(t *testing.T) {
+	h := newHarness(t, reportDay.Add(3*24*time.Hour), nil)
+	h.links.AddFrom(netip.MustParseAddr("203.0.113.9"), links.FromMTALog)
+	h.put(t, "rfc9990-namespace.xml", "r.xml", false)
+	h.scan(t)
+	if got := h.value(t, "mailscope_dmarc_messages_total", map[string]string{"source_class": "own"}); got != 7 {
+		t.Errorf("own: %v messages, want 7", got)
 	}
 }

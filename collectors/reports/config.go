@@ -43,6 +43,23 @@ type Config struct {
 	HTTP HTTPConfig `yaml:"http"`
 	// IMAP, when set, is a report mailbox read every interval.
 	IMAP *IMAPConfig `yaml:"imap"`
+	// SPF is the evaluation of your domains' SPF records for report
+	// sources (the own and esp source classes).
+	SPF SPFConfig `yaml:"spf"`
+}
+
+// SPFConfig sets up the SPF evaluation of report sources: a record's
+// source address is own when a term of your own SPF records lets it send
+// (docs/collectors/reports.md, "Source classes").
+type SPFConfig struct {
+	// Enabled: evaluate the SPF record of each configured policy domain
+	// for the source addresses of its aggregate reports.
+	Enabled bool `yaml:"enabled"`
+	// Resolver is the DNS server (host:port, or an address for port 53);
+	// empty uses the system's.
+	Resolver string `yaml:"resolver"`
+	// DNSTimeout bounds one DNS query (each is tried twice).
+	DNSTimeout time.Duration `yaml:"dns_timeout"`
 }
 
 // DedupConfig bounds the durable dedup state.
@@ -96,6 +113,7 @@ func NewConfig() *Config {
 			MaxXMLDepth: l.MaxXMLDepth, MaxXMLElements: l.MaxXMLElements, MaxJSONDepth: l.MaxJSONDepth, MaxFilesPerScan: 10_000,
 		},
 		HTTP: HTTPConfig{Path: "/tlsrpt", MaxBodyBytes: 10 << 20},
+		SPF:  SPFConfig{Enabled: true, DNSTimeout: 2 * time.Second},
 	}
 }
 
@@ -168,6 +186,14 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxCompressionRatio < 0 {
 		ps.Addf("limits.max_compression_ratio", "must be at least 0 (0: no check), got %d", l.MaxCompressionRatio)
+	}
+	if c.SPF.Resolver != "" {
+		if err := dnsx.CheckServer(c.SPF.Resolver); err != nil {
+			ps.Add("spf.resolver", err.Error())
+		}
+	}
+	if c.SPF.DNSTimeout <= 0 || c.SPF.DNSTimeout > time.Minute {
+		ps.Addf("spf.dns_timeout", "must be more than 0 and at most 1m, got %s", c.SPF.DNSTimeout)
 	}
 	if c.HTTP.Enabled {
 		if !strings.HasPrefix(c.HTTP.Path, "/") || c.HTTP.Path == "/" || reservedPath(c.HTTP.Path) {

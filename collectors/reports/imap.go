@@ -117,7 +117,7 @@ func (c *Collector) scanMailbox(ctx context.Context) error {
 		} else {
 			rep, err = parse.Parse(bytes.NewReader(body), c.lim)
 		}
-		c.ingest(rep, err, "imap", "")
+		c.ingest(ctx, rep, err, "imap", "")
 		dest := cfg.DoneFolder
 		if err != nil {
 			dest = cfg.InvalidFolder

@@ -36,6 +36,7 @@ type metrics struct {
 	tlsFailures    *prometheus.CounterVec
 	complaints     *prometheus.CounterVec
 	unknownSources prometheus.Gauge
+	spfEvaluations *prometheus.CounterVec
 	mailboxErrors  *prometheus.CounterVec
 }
 
@@ -94,13 +95,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "mailscope_dmarc_unknown_sources",
 			Help: "Distinct source addresses of the unknown class seen since the start (at most 1000 are remembered).",
 		}),
+		spfEvaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailscope_reports_spf_evaluations_total",
+			Help: "Evaluations of a configured policy domain's SPF record for a report source, by outcome: own (a term of your records for your hosts), esp (through another domain's record or host), no_pass, error (DNS failed or the domain waits after a failure: the record is classified by its last verdict or the other rules).",
+		}, []string{"outcome"}),
 		mailboxErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailscope_reports_mailbox_errors_total",
 			Help: "Report mailbox (IMAP) failures by stage: connect, login, select, search, claim, fetch, file.",
 		}, []string{"stage"}),
 	}
 	for _, c := range []prometheus.Collector{m.mailboxErrors, m.reports, m.refused, m.lastReport, m.lag, m.dedupEntries, m.releasedDay, m.policy, m.drift,
-		m.dmarcMessages, m.tlsSessions, m.tlsFailures, m.complaints, m.unknownSources} {
+		m.dmarcMessages, m.tlsSessions, m.tlsFailures, m.complaints, m.unknownSources, m.spfEvaluations} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

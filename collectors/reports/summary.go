@@ -147,7 +147,7 @@ func (s *Summary) addAggregate(d *domainSummary, a *parse.Aggregate) {
 			d.dkimAligned += r.Count
 		}
 		d.dispositions[cmp.Or(r.Disposition, "(none)")] += r.Count
-		k := sourceKey{class: s.classifier.Classify(r), ip: r.SourceIP}
+		k := sourceKey{class: s.classifier.Classify(a.Policy.Domain, r), ip: r.SourceIP}
 		src := d.sources[k]
 		if src == nil {
 			if len(d.sources) >= maxSourcesPerDomain {

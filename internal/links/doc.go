@@ -8,8 +8,11 @@
 //     bounced or expired, only those watched. Bounded by the seeds in
 //     flight, so no other traffic can push a seed's bounce out.
 //   - SendingIPs: the seeds collector adds the addresses receivers saw its
-//     messages come from; the blocklist collector checks them. Bounded in
-//     number and age, since each becomes a `target` label.
+//     messages come from, the MTA log pipeline the public addresses Exim's
+//     deliveries left from (I=, +outgoing_interface); the blocklist
+//     collector checks both (labelled by source), the reports collector
+//     counts both as own sources. Bounded in number (the MTA log's apart)
+//     and age, since each address becomes a `target` label.
 //   - DMARCPolicies: the domain collector publishes each domain's DMARC
 //     record tags after each check; the reports collector compares them
 //     with the policy each reporter saw. Bounded in domains and age.

@@ -2,6 +2,7 @@ package links
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -100,5 +101,47 @@ func TestSendingIPs(t *testing.T) {
 	none.Add(a)
 	if none.List() != nil {
 		t.Error("a nil link returned addresses")
+	}
+}
+
+// TestSendingIPsFromTheMTALog: the MTA log's addresses are listed with
+// the seeds' by List, not by ListFrom(FromSeeds) (the blocklist
+// collector's, which labels its targets "seeds"); past MaxMTASendingIPs
+// the MTA's oldest goes, and no number of them pushes a seed's address
+// out; each source's sighting expires on its own.
+func TestSendingIPsFromTheMTALog(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	s := NewSendingIPs(clk)
+	seed, both := netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("192.0.2.10")
+	s.Add(seed)
+	s.Add(both)
+	for i := range 100 {
+		clk.Advance(time.Second)
+		s.AddFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), FromMTALog)
+	}
+	s.AddFrom(both, FromMTALog)
+	if got := s.ListFrom(FromSeeds); len(got) != 2 || got[0] != both || got[1] != seed {
+		t.Errorf("seeds: %v", got)
+	}
+	mta := s.ListFrom(FromMTALog)
+	if len(mta) != MaxMTASendingIPs || !slices.Contains(mta, both) || slices.Contains(mta, netip.AddrFrom4([4]byte{203, 0, 113, 0})) {
+		t.Errorf("MTA log: %d addresses %v", len(mta), mta)
+	}
+	if got := s.List(); len(got) != MaxMTASendingIPs+1 {
+		t.Errorf("all: %d addresses, want %d", len(got), MaxMTASendingIPs+1)
+	}
+	// The seeds stop seeing both; the MTA log keeps it.
+	clk.Advance(SendingIPTTL - time.Minute)
+	s.AddFrom(both, FromMTALog)
+	clk.Advance(2 * time.Minute)
+	if got := s.ListFrom(FromSeeds); len(got) != 0 {
+		t.Errorf("seeds after their TTL: %v", got)
+	}
+	if got := s.List(); len(got) != 1 || got[0] != both {
+		t.Errorf("all after the seeds' TTL: %v", got)
+	}
+	s.AddFrom(seed, 0) // no source: ignored
+	if got := s.List(); len(got) != 1 {
+		t.Errorf("an address without a source was recorded: %v", got)
 	}
 }

@@ -11,50 +11,140 @@ import (
 
 // Bounds of a SendingIPs link: a daily seed round refreshes what it holds
 // well within the TTL, and each address becomes a `target` label of the
-// blocklist collector, so the set is small.
+// blocklist collector, so the set is small. The MTA log's addresses are
+// bounded apart, so a host with many interfaces cannot push the seeds'
+// addresses out.
 const (
-	SendingIPTTL  = 48 * time.Hour
-	MaxSendingIPs = 64
+	SendingIPTTL     = 48 * time.Hour
+	MaxSendingIPs    = 64
+	MaxMTASendingIPs = 16
 )
 
-// SendingIPs carries the addresses receivers saw the seeds' messages come
-// from (where mail really leaves, NAT and relays included) to the
-// blocklist collector. Addresses expire after SendingIPTTL; beyond
-// MaxSendingIPs the oldest is dropped. Safe for concurrent use.
+// SendingIPSource says who saw an address send.
+type SendingIPSource uint8
+
+// The sources of a sending address.
+const (
+	// FromSeeds: receivers saw the seeds collector's messages come from
+	// it (where mail really leaves, NAT and relays included).
+	FromSeeds SendingIPSource = 1 << iota
+	// FromMTALog: the MTA logged a delivery leaving from it (Exim's
+	// outgoing interface, I=).
+	FromMTALog
+)
+
+// SendingIPs carries the addresses your mail was seen leaving from: the
+// seeds collector's (FromSeeds), read by the blocklist collector, and the
+// MTA log pipeline's (FromMTALog); the reports collector reads both.
+// Addresses expire SendingIPTTL after a source last saw them; beyond
+// MaxSendingIPs (MaxMTASendingIPs from the MTA log) the oldest is dropped.
+// Safe for concurrent use.
 type SendingIPs struct {
 	clock clock.Clock
 
 	mu   sync.Mutex
-	seen map[netip.Addr]time.Time
+	seen map[netip.Addr]sendingIP
+}
+
+// sendingIP is when each source last saw an address (zero: never).
+type sendingIP struct {
+	seeds, mta time.Time
+}
+
+func (e sendingIP) last() time.Time {
+	if e.seeds.After(e.mta) {
+		return e.seeds
+	}
+	return e.mta
+}
+
+// at is when from last saw the address; for several sources, the latest.
+func (e sendingIP) at(from SendingIPSource) time.Time {
+	var t time.Time
+	if from&FromSeeds != 0 && e.seeds.After(t) {
+		t = e.seeds
+	}
+	if from&FromMTALog != 0 && e.mta.After(t) {
+		t = e.mta
+	}
+	return t
 }
 
 // NewSendingIPs returns an empty link.
 func NewSendingIPs(clk clock.Clock) *SendingIPs {
-	return &SendingIPs{clock: clk, seen: map[netip.Addr]time.Time{}}
+	return &SendingIPs{clock: clk, seen: map[netip.Addr]sendingIP{}}
 }
 
-// Add records addr as seen now.
-func (s *SendingIPs) Add(addr netip.Addr) {
+// Add records addr as seen now by the seeds.
+func (s *SendingIPs) Add(addr netip.Addr) { s.AddFrom(addr, FromSeeds) }
+
+// AddFrom records addr as seen now by from (one source).
+func (s *SendingIPs) AddFrom(addr netip.Addr, from SendingIPSource) {
 	if s == nil || !addr.IsValid() {
 		return
 	}
 	addr = addr.Unmap()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seen[addr] = s.clock.Now()
-	for len(s.seen) > MaxSendingIPs {
+	now := s.clock.Now()
+	e := s.seen[addr]
+	switch from {
+	case FromSeeds:
+		e.seeds = now
+	case FromMTALog:
+		if e.mta.IsZero() {
+			s.dropOldestLocked(MaxMTASendingIPs-1, FromMTALog)
+		}
+		e.mta = now
+	default:
+		return
+	}
+	s.seen[addr] = e
+	s.dropOldestLocked(MaxSendingIPs, FromSeeds|FromMTALog)
+}
+
+// dropOldestLocked forgets, while more than keep addresses were seen by
+// from, the source's sighting of the address it saw longest ago (and the
+// address when no other source saw it).
+func (s *SendingIPs) dropOldestLocked(keep int, from SendingIPSource) {
+	for {
+		n := 0
 		var oldest netip.Addr
-		for a, t := range s.seen {
-			if !oldest.IsValid() || t.Before(s.seen[oldest]) {
-				oldest = a
+		var oldestAt time.Time
+		for a, e := range s.seen {
+			t := e.at(from)
+			if t.IsZero() {
+				continue
+			}
+			n++
+			if oldestAt.IsZero() || t.Before(oldestAt) {
+				oldest, oldestAt = a, t
 			}
 		}
-		delete(s.seen, oldest)
+		if n <= keep {
+			return
+		}
+		e := s.seen[oldest]
+		if from&FromSeeds != 0 {
+			e.seeds = time.Time{}
+		}
+		if from&FromMTALog != 0 {
+			e.mta = time.Time{}
+		}
+		if e.last().IsZero() {
+			delete(s.seen, oldest)
+		} else {
+			s.seen[oldest] = e
+		}
 	}
 }
 
-// List returns the addresses seen within the TTL, sorted.
-func (s *SendingIPs) List() []netip.Addr {
+// List returns the addresses any source saw within the TTL, sorted.
+func (s *SendingIPs) List() []netip.Addr { return s.ListFrom(FromSeeds | FromMTALog) }
+
+// ListFrom returns the addresses the sources in from saw within the TTL,
+// sorted.
+func (s *SendingIPs) ListFrom(from SendingIPSource) []netip.Addr {
 	if s == nil {
 		return nil
 	}
@@ -62,12 +152,14 @@ func (s *SendingIPs) List() []netip.Addr {
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	var out []netip.Addr
-	for a, t := range s.seen {
-		if now.Sub(t) > SendingIPTTL {
+	for a, e := range s.seen {
+		if now.Sub(e.last()) > SendingIPTTL {
 			delete(s.seen, a)
 			continue
 		}
-		out = append(out, a)
+		if t := e.at(from); !t.IsZero() && now.Sub(t) <= SendingIPTTL {
+			out = append(out, a)
+		}
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
 	return out

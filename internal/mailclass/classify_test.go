@@ -136,3 +136,16 @@ func BenchmarkClassify(b *testing.B) {
 		c.Classify(dsns[i%3], texts[i%3])
 	}
 }
+
+// TestIsESPDomain: a provider's domain and its subdomains match, in any
+// case and with a final dot; a look-alike does not.
+func TestIsESPDomain(t *testing.T) {
+	for d, want := range map[string]bool{
+		"sendgrid.net": true, "em123.SendGrid.net.": true, "contoso.onmicrosoft.com": true,
+		"example-com.20230601.gappssmtp.com": true, "notsendgrid.net": false, "sendgrid.net.example": false, "": false,
+	} {
+		if got := IsESPDomain(d); got != want {
+			t.Errorf("IsESPDomain(%q) = %v, want %v", d, got, want)
+		}
+	}
+}

@@ -17,9 +17,14 @@ var DefaultProviders = map[string]string{
 	"hotmail.co.uk": "microsoft", "hotmail.fr": "microsoft", "hotmail.de": "microsoft", "hotmail.it": "microsoft",
 	"outlook.de": "microsoft", "outlook.fr": "microsoft", "live.fr": "microsoft", "live.de": "microsoft",
 	"protection.outlook.com": "microsoft",
+	// microsoft.com: Microsoft's own mail (on Exchange Online) and the
+	// sender of its DMARC reports (dmarcreport@microsoft.com).
+	"microsoft.com": "microsoft",
 	// Yahoo and AOL (one provider since 2017).
 	"yahoo.com": "yahoo", "yahoo.co.uk": "yahoo", "yahoo.fr": "yahoo", "yahoo.de": "yahoo", "yahoo.co.jp": "yahoo",
 	"ymail.com": "yahoo", "rocketmail.com": "yahoo", "aol.com": "yahoo", "aim.com": "yahoo", "yahoodns.net": "yahoo",
+	// yahooinc.com: the sender of Yahoo's DMARC reports (dmarchelp@yahooinc.com).
+	"yahooinc.com": "yahoo",
 	// Apple.
 	"icloud.com": "apple", "me.com": "apple", "mac.com": "apple",
 	// United Internet: GMX and WEB.DE.

@@ -73,24 +73,29 @@ func TestReportsPostfixDovecotPrometheus(t *testing.T) {
 	// link. The zone holds nothing else, so no check connects anywhere.
 	// (The SPF record makes the domain exist: a domain that does not is
 	// reported as missing and its other checks are skipped.)
+	// The reports collector evaluates the same SPF record, from the same
+	// server, for the report's sources: 192.0.2.10 is in no own_ips, only
+	// the record's own ip4 term names it, so it is own; 2001:db8::25 passes
+	// through a provider's include, so it is esp (it was a forwarder).
 	dnsZone := dnstest.NewZone().
-		TXT("example.com", "v=spf1 ip4:192.0.2.10 -all").
+		TXT("example.com", "v=spf1 ip4:192.0.2.10 include:_spf.esp.test -all").
+		TXT("_spf.esp.test", "v=spf1 ip6:2001:db8::/64 -all").
 		TXT("_dmarc.example.com", "v=DMARC1; p=reject; rua=mailto:rua@seed.test")
 	dnsServer := dnstest.Start(t, dnsZone)
 	agent := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`reports:
   interval: 1s
   directories: [%s]
   domains: [example.com]
-  own_ips: [192.0.2.10]
   mx_hosts: [mx2.mail.example.com]
   http: {enabled: true, path: /tlsrpt}
+  spf: {resolver: %s}
 domain:
   interval: 1m
   jitter: 1s
   resolver: %s
   domains:
     - name: example.com
-`, maildir, dnsServer.Addr)})
+`, maildir, dnsServer.Addr, dnsServer.Addr)})
 	prom := harness.StartPrometheus(t, fmt.Sprintf(`
 global:
   scrape_interval: 1s
@@ -122,6 +127,10 @@ scrape_configs:
 		`sum(mailscope_reports_refused_total{reason="doctype"})`:                                               1,
 		`sum(mailscope_dmarc_messages_total{domain="example.com"})`:                                            45,
 		`sum(mailscope_dmarc_messages_total{source_class="own",dmarc="pass"})`:                                 42,
+		`sum(mailscope_dmarc_messages_total{source_class="esp"})`:                                              3,
+		`sum(mailscope_reports_spf_evaluations_total{outcome="own"})`:                                          1,
+		`sum(mailscope_reports_spf_evaluations_total{outcome="esp"})`:                                          1,
+		`sum(mailscope_reports_spf_evaluations_total{outcome="error"})`:                                        0,
 		`sum(mailscope_tlsrpt_failures_total{mx="mx2.mail.example.com",result_type="starttls-not-supported"})`: 400,
 		`sum(mailscope_complaints_total{feedback_type="abuse",domain="example.com"})`:                          1,
 		`sum(mailscope_dmarc_policy_drift{domain="example.com",tag="p",seen="quarantine",current="reject"})`:   1,

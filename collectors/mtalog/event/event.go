@@ -61,6 +61,11 @@ type Event struct {
 	// Client is the remote client's host name and address as logged
 	// ("host[1.2.3.4]"), for the correlator's origin; never a label.
 	Client []byte
+	// Interface is the local address a delivery's connection left from,
+	// without brackets or port: Exim's I=[addr]:port on delivery lines
+	// (log selector +outgoing_interface). Postfix does not log it. Never
+	// a label.
+	Interface []byte
 
 	// Delay is the total time from arrival to this delivery attempt, in
 	// seconds.

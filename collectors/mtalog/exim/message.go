@@ -140,6 +140,10 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 			case "H":
 				host = true
 				ev.Relay = hostName(f.Val)
+			case "I":
+				// +outgoing_interface: "[addr]" or, with +outgoing_port,
+				// "[addr]:port".
+				ev.Interface = bracketed(f.Val)
 			case "S":
 				if n := atoi(f.Val); n >= 0 {
 					ev.Size = n
@@ -320,4 +324,17 @@ func parseMessageHostLine(s []byte, ev *event.Event) bool {
 	}
 	ev.Kind = event.KindInfo
 	return true
+}
+
+// bracketed returns the address inside "[addr]" or "[addr]:port"; nil
+// when v is not so.
+func bracketed(v []byte) []byte {
+	if len(v) < 3 || v[0] != '[' {
+		return nil
+	}
+	end := bytes.IndexByte(v, ']')
+	if end < 2 {
+		return nil
+	}
+	return v[1:end]
 }

@@ -53,6 +53,9 @@ type Options struct {
 	// that bounced or expired (it keeps those the seeds collector
 	// watches).
 	Bounces *links.Bounces
+	// SendingIPs, when set, is told the public addresses deliveries left
+	// from, where the log says (Exim's I= with +outgoing_interface).
+	SendingIPs *links.SendingIPs
 	// Clock is the wall clock that bounds how far ahead of it a line's
 	// time is believed; nil sets no bound (a replay of old logs).
 	Clock clock.Clock
@@ -78,6 +81,9 @@ type Pipeline struct {
 	mta     string
 	traces  correlate.Sampling
 	bounces *links.Bounces
+	// sendingIPs and outgoing: the addresses deliveries left from.
+	sendingIPs *links.SendingIPs
+	outgoing   outgoingCache
 	// parser is Postfix's, which remembers the line before; exim is set
 	// instead for Exim, whose split syslog lines joiner puts together.
 	parser     postfix.Parser
@@ -125,7 +131,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, classifier: mail.Classifier, providers: mail.Providers,
+	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, sendingIPs: o.SendingIPs, classifier: mail.Classifier, providers: mail.Providers,
 		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock, exim: o.MTA == "exim"}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	if o.Tracer != nil {
@@ -269,6 +275,9 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 		return
 	}
 	sc.n[ev.Kind]++
+	if len(ev.Interface) > 0 && ev.Status == event.StatusSent && p.sendingIPs != nil {
+		p.outgoing.note(ev.Interface, ev.Time, p.sendingIPs)
+	}
 	p.count(ev)
 }
 

@@ -1,4 +1,4 @@
-package domain
+package spf
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// spfTerm is one mechanism or modifier of an SPF record (RFC 7208 §4.6.1).
-type spfTerm struct {
+// Term is one mechanism or modifier of an SPF record (RFC 7208 §4.6.1).
+type Term struct {
 	Raw string
 	// Qualifier is '+', '-', '~' or '?' for a mechanism.
 	Qualifier byte
@@ -25,9 +25,9 @@ type spfTerm struct {
 	Net              netip.Prefix
 }
 
-// spfRecord is a parsed SPF record.
-type spfRecord struct {
-	Terms    []spfTerm
+// Record is a parsed SPF record.
+type Record struct {
+	Terms    []Term
 	Redirect string
 	Exp      string
 	HasAll   bool
@@ -35,24 +35,24 @@ type spfRecord struct {
 
 // isSPF reports whether a TXT record is an SPF record: "v=spf1" followed by
 // a space or the end (RFC 7208 §4.5), compared case-insensitively.
-func isSPF(txt string) bool {
+func IsRecord(txt string) bool {
 	if len(txt) < 6 || !strings.EqualFold(txt[:6], "v=spf1") {
 		return false
 	}
 	return len(txt) == 6 || txt[6] == ' '
 }
 
-var spfMechanisms = map[string]bool{"all": true, "include": true, "a": true, "mx": true, "ptr": true, "ip4": true, "ip6": true, "exists": true}
+var mechanisms = map[string]bool{"all": true, "include": true, "a": true, "mx": true, "ptr": true, "ip4": true, "ip6": true, "exists": true}
 
 // parseSPF parses an SPF record; the error names the first bad term, which
 // is a permerror for every receiver.
-func parseSPF(txt string) (*spfRecord, error) {
-	if !isSPF(txt) {
+func Parse(txt string) (*Record, error) {
+	if !IsRecord(txt) {
 		return nil, errors.New("does not begin with \"v=spf1\"")
 	}
-	rec := &spfRecord{}
+	rec := &Record{}
 	for _, raw := range strings.Fields(txt[6:]) {
-		t, err := parseSPFTerm(raw)
+		t, err := parseTerm(raw)
 		if err != nil {
 			return nil, fmt.Errorf("term %q: %w", raw, err)
 		}
@@ -78,14 +78,14 @@ func parseSPF(txt string) (*spfRecord, error) {
 	return rec, nil
 }
 
-func parseSPFTerm(raw string) (spfTerm, error) {
-	t := spfTerm{Raw: raw, Qualifier: '+', Prefix4: 32, Prefix6: 128}
+func parseTerm(raw string) (Term, error) {
+	t := Term{Raw: raw, Qualifier: '+', Prefix4: 32, Prefix6: 128}
 	s := raw
 	// A modifier is name=value, where name starts with a letter and has no
 	// ':' or '/' before the '='.
 	if i := strings.IndexByte(s, '='); i > 0 && !strings.ContainsAny(s[:i], ":/") {
 		name := strings.ToLower(s[:i])
-		if !isSPFName(name) {
+		if !isName(name) {
 			return t, errors.New("bad modifier name")
 		}
 		t.Modifier, t.Name, t.Value = true, name, s[i+1:]
@@ -108,7 +108,7 @@ func parseSPFTerm(raw string) (spfTerm, error) {
 		hasArg = true
 	}
 	t.Name = strings.ToLower(name)
-	if !spfMechanisms[t.Name] {
+	if !mechanisms[t.Name] {
 		return t, fmt.Errorf("unknown mechanism %q", name)
 	}
 	switch t.Name {
@@ -120,7 +120,7 @@ func parseSPFTerm(raw string) (spfTerm, error) {
 		if !strings.HasPrefix(arg, ":") {
 			return t, fmt.Errorf("%s needs an address", t.Name)
 		}
-		p, err := parseSPFNet(arg[1:], t.Name == "ip4")
+		p, err := parseNet(arg[1:], t.Name == "ip4")
 		if err != nil {
 			return t, err
 		}
@@ -164,7 +164,7 @@ func parseSPFTerm(raw string) (spfTerm, error) {
 	return t, nil
 }
 
-func isSPFName(s string) bool {
+func isName(s string) bool {
 	if s == "" || !(s[0] >= 'a' && s[0] <= 'z') {
 		return false
 	}
@@ -197,7 +197,7 @@ func splitDualCIDR(s string) (dom string, p4, p6 int, err error) {
 	return s, p4, p6, nil
 }
 
-func parseSPFNet(s string, v4 bool) (netip.Prefix, error) {
+func parseNet(s string, v4 bool) (netip.Prefix, error) {
 	addr, bits := s, -1
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		n, err := strconv.Atoi(s[i+1:])
@@ -223,16 +223,16 @@ func parseSPFNet(s string, v4 bool) (netip.Prefix, error) {
 // checkMacroString validates the macro syntax of a domain-spec (RFC 7208
 // §7.1) without expanding it.
 func checkMacroString(s string) error {
-	_, err := expandMacros(s, nil)
+	_, err := ExpandMacros(s, nil)
 	return err
 }
 
 // hasMacro reports whether a domain-spec depends on the message (so a
 // static walk cannot follow it).
-func hasMacro(s string) bool { return strings.Contains(s, "%{") }
+func HasMacro(s string) bool { return strings.Contains(s, "%{") }
 
-// macroEnv is what macros expand to (RFC 7208 §7.2).
-type macroEnv struct {
+// MacroEnv is what macros expand to (RFC 7208 §7.2).
+type MacroEnv struct {
 	IP     netip.Addr
 	Sender string // local@domain
 	Domain string // the current <domain>
@@ -241,7 +241,7 @@ type macroEnv struct {
 
 // expandMacros expands a macro-string; with a nil env it only checks the
 // syntax, expanding every macro to "x".
-func expandMacros(s string, env *macroEnv) (string, error) {
+func ExpandMacros(s string, env *MacroEnv) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -280,7 +280,7 @@ func expandMacros(s string, env *macroEnv) (string, error) {
 
 // expandOne expands the inside of one %{...}: a letter, an optional digit
 // count, an optional 'r' (reverse), then delimiters.
-func expandOne(m string, env *macroEnv) (string, error) {
+func expandOne(m string, env *MacroEnv) (string, error) {
 	if m == "" {
 		return "", errors.New("macro: empty %{}")
 	}
