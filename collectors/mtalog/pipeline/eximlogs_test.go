@@ -202,3 +202,32 @@ func TestRejectMatcherForgetsOldest(t *testing.T) {
 		t.Error("two identical rejects did not pair with exactly two copies")
 	}
 }
+
+// TestEximRichCorpusRejectLog follows the real corpus's main log and the
+// reject log the same Exim run wrote (bench/exim-corpus.sh rich): in
+// either order, the rejects and the authenticator failures (Exim writes
+// those to the reject log too) count what the main log alone counts, and
+// none of the reject log's 110 lines is unparsed.
+func TestEximRichCorpusRejectLog(t *testing.T) {
+	main := eximBatch(t, "../exim/testdata/exim-rich.log", "mainlog")
+	reject := eximBatch(t, "../exim/testdata/exim-rich.rejectlog", "rejectlog")
+	counts := func(batches ...*source.Batch) (rejects, auth float64, unparsed uint64) {
+		reg := prometheus.NewRegistry()
+		p := eximLogPipeline(t, reg, []string{"rejectlog"}, nil)
+		for _, b := range batches {
+			p.HandleBatch(b)
+		}
+		_, _, unparsed = p.Counts()
+		return sumCounters(t, reg, "mailscope_mta_smtpd_rejects_total", nil), sumCounters(t, reg, "mailscope_mta_auth_failures_total", nil), unparsed
+	}
+	wantRejects, wantAuth, _ := counts(main)
+	if wantRejects != 35 || wantAuth == 0 {
+		t.Fatalf("main log alone: %v rejects, %v auth failures (the corpus has 35 rejects)", wantRejects, wantAuth)
+	}
+	for name, order := range map[string][]*source.Batch{"main first": {main, reject}, "reject first": {reject, main}} {
+		r, a, u := counts(order...)
+		if r != wantRejects || a != wantAuth || u != 0 {
+			t.Errorf("%s: %v rejects, %v auth failures, %d unparsed; want %v, %v, 0", name, r, a, u, wantRejects, wantAuth)
+		}
+	}
+}
