@@ -334,7 +334,8 @@ func TestZeroConfigWithExim(t *testing.T) {
 		t.Skip(DefaultConfigFile + " exists on this machine")
 	}
 	exim := func(context.Context) (*postconf.Facts, error) {
-		return &postconf.Facts{MTA: "exim", LogFile: "/var/log/exim4/mainlog", LogVia: "log_file_path", QueueDirectory: "/var/spool/exim4"}, nil
+		return &postconf.Facts{MTA: "exim", LogFile: "/var/log/exim4/mainlog", LogVia: "log_file_path", QueueDirectory: "/var/spool/exim4",
+			EximRejectLog: "/var/log/exim4/rejectlog", EximPanicLog: "/var/log/exim4/paniclog"}, nil
 	}
 	a, err := New(Options{DetectPostfix: noPostfix, DetectExim: exim})
 	if err != nil {
@@ -345,7 +346,8 @@ func TestZeroConfigWithExim(t *testing.T) {
 		names = append(names, s.Name)
 		if s.Name == "mta" {
 			c := s.Config.(*mtalog.Config)
-			if c.Kind != "exim" || len(c.Sources) != 1 || c.Sources[0].File.Paths[0] != "/var/log/exim4/mainlog" {
+			if c.Kind != "exim" || len(c.Sources) != 3 || c.Sources[0].File.Paths[0] != "/var/log/exim4/mainlog" ||
+				c.Sources[1].EximLog != "reject" || c.Sources[2].File.Paths[0] != "/var/log/exim4/paniclog" {
 				t.Errorf("mta: %+v", c)
 			}
 		}

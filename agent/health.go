@@ -150,6 +150,11 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *colle
 		}
 	}
 	for _, s := range logSources(fam, inputs) {
+		if s.Sparse && s.State != sourceUnreadable {
+			// Exim's reject and panic logs: missing until the first
+			// entry, silent for days.
+			continue
+		}
 		var configured []string
 		if len(s.Configured) > 0 {
 			configured = append(configured, "configured: "+strings.Join(s.Configured, ", "))
@@ -166,6 +171,7 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *colle
 				"last line logged "+s.LastLine.UTC().Format(time.RFC3339))
 		}
 	}
+	panicFindings(fam, now, add)
 	tally, over := tallyOf(fam), "since start"
 	if recent != nil {
 		tally, over = recent.tally, "in the last "+recent.span.Round(time.Second).String()
@@ -248,6 +254,8 @@ type logSource struct {
 	Lines                int64
 	LastLine             time.Time
 	NotFound, Permission int64
+	// Sparse is a log written only on rare events (collectors.InputSource).
+	Sparse bool
 }
 
 // logSources reads the mta collector's source metrics, with the sources
@@ -266,7 +274,7 @@ func logSources(fam map[string][]*dto.Metric, inputs *collectors.Inputs) []logSo
 	if inputs != nil {
 		for _, in := range inputs.Sources {
 			s := get(in.Name)
-			s.Kind, s.Configured = in.Kind, in.Paths
+			s.Kind, s.Configured, s.Sparse = in.Kind, in.Paths, in.Sparse
 		}
 	}
 	for _, m := range fam["mailscope_mta_log_lines_total"] {

@@ -84,6 +84,24 @@ mailscope_mta_log_last_line_timestamp_seconds{mta="postfix",source="maillog"} 1.
 mailscope_mta_log_offset_bytes{mta="postfix",source="maillog",path="/var/log/mail.log"} 500
 mailscope_mta_log_last_line_timestamp_seconds{mta="postfix",source="maillog"} 1.7965368e+09
 `, []string{"warning: log source maillog: no new line for 2h0m0s | last line logged 2026-12-06T06:00:00Z"}, healthWarning, nil},
+		{"exim panic log", `
+mailscope_mta_panic_log_entries_total{mta="exim"} 3
+mailscope_mta_panic_log_last_entry_timestamp_seconds{mta="exim"} 1.7965404e+09
+mailscope_mta_log_lines_total{mta="exim",source="paniclog"} 3
+mailscope_mta_log_offset_bytes{mta="exim",source="paniclog",path="/var/log/exim4/paniclog"} 600
+`, []string{"warning: exim wrote to its panic log | last entry logged 2026-12-06T07:00:00Z | 3 entries read since the agent started | the panic log should be empty: read it for the failed expansion, file or lookup, and fix the cause"}, healthWarning,
+			&collectors.Inputs{Sources: []collectors.InputSource{{Name: "paniclog", Kind: "file", Paths: []string{"/var/log/exim4/paniclog"}, Sparse: true}}}},
+		{"exim panic log, old entry; reject and panic logs missing or silent", `
+mailscope_mta_panic_log_entries_total{mta="exim"} 1
+mailscope_mta_panic_log_last_entry_timestamp_seconds{mta="exim"} 1.7649e+09
+mailscope_mta_log_lines_total{mta="exim",source="paniclog"} 0
+mailscope_mta_log_read_errors_total{mta="exim",reason="not_found",source="paniclog"} 1
+mailscope_mta_log_read_errors_total{mta="exim",reason="permission",source="paniclog"} 0
+mailscope_mta_log_offset_bytes{mta="exim",source="rejectlog",path="/var/log/exim4/rejectlog"} 500
+mailscope_mta_log_last_line_timestamp_seconds{mta="exim",source="rejectlog"} 1.7965368e+09
+`, nil, healthOK,
+			&collectors.Inputs{Sources: []collectors.InputSource{{Name: "paniclog", Kind: "file", Paths: []string{"/var/log/exim4/paniclog"}, Sparse: true},
+				{Name: "rejectlog", Kind: "file", Paths: []string{"/var/log/exim4/rejectlog"}, Sparse: true}}}},
 		{"queue and failures", `
 mailscope_queue_oldest_message_age_seconds{mta="postfix",queue="deferred"} 7200
 mailscope_queue_oldest_message_age_seconds{mta="postfix",queue="active"} 10

@@ -23,6 +23,10 @@ type InputSource struct {
 	Kind string
 	// Paths are a file source's configured paths or globs.
 	Paths []string
+	// Sparse is a log written only on rare events (Exim's reject and
+	// panic logs): it may not exist yet and may be silent for days, and
+	// neither is a fault.
+	Sparse bool
 }
 
 // UnparsedLine is a sample of input the collector could not read.

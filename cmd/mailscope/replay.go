@@ -173,6 +173,7 @@ func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
 	var c replayCounts
 	if o.format != "prom" {
 		c = newReplayCounts(st, mfs, loc)
+		c.MTA = o.mta
 		c.replaySections = detail.sections(sectionOptions{top: o.top, interval: o.interval, maskAddresses: o.maskAddresses, masker: newAddressMasker()})
 		if !since.IsZero() {
 			c.Since = since.In(loc).Format(time.RFC3339)

@@ -70,3 +70,23 @@ func TestReplayExim(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaySummaryNamesEximRejects: the summary's reject row names
+// Exim's reject sources for an Exim log (chosen or detected), and never
+// Postfix's smtpd, postscreen or header_checks.
+func TestReplaySummaryNamesEximRejects(t *testing.T) {
+	for _, args := range [][]string{{"--mta=exim", eximCorpus}, {eximCorpus}} {
+		code, out, stderr := runReplay(t, append([]string{"--format=summary"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		if !strings.Contains(out, "          35  rejected (ACLs at connect, HELO, MAIL, RCPT and DATA") {
+			t.Errorf("%v: no Exim reject row:\n%s", args, out)
+		}
+		for _, postfix := range []string{"postscreen", "header_checks"} {
+			if strings.Contains(out, postfix) {
+				t.Errorf("%v: the Exim summary names %s:\n%s", args, postfix, out)
+			}
+		}
+	}
+}

@@ -45,7 +45,10 @@ type replayCounts struct {
 	// Rejected counts smtpd and postscreen rejects and content-check
 	// (header_checks, body_checks, milter) rejects; ContentRejects the
 	// latter, which RejectsByReason does not break down.
-	Rejected        int64            `json:"rejected"`
+	Rejected int64 `json:"rejected"`
+	// MTA is the parser the replay used (postfix or exim): the summary
+	// names the MTA's own reject sources.
+	MTA             string           `json:"-"`
 	ContentRejects  int64            `json:"content_rejects"`
 	RejectsByReason map[string]int64 `json:"rejects_by_reason"`
 	AuthFailures    int64            `json:"auth_failures"`
@@ -197,8 +200,14 @@ func writeReplaySummary(w io.Writer, c replayCounts) {
 	row(c.Deliveries["deferred"], "deferred (attempts)")
 	row(c.Deliveries["bounced"], "bounced")
 	row(c.Deliveries["expired"], "expired")
-	row(c.Rejected, "rejected (smtpd, postscreen and content checks)")
-	row(c.ContentRejects, "  of which by content checks (header_checks, body_checks, milters)")
+	if c.MTA == "exim" {
+		// Exim has no postscreen and no content-check rejects of its own:
+		// its rejects are the ACLs' and the SMTP server's.
+		row(c.Rejected, "rejected (ACLs at connect, HELO, MAIL, RCPT and DATA; SMTP synchronisation; connection limits)")
+	} else {
+		row(c.Rejected, "rejected (smtpd, postscreen and content checks)")
+		row(c.ContentRejects, "  of which by content checks (header_checks, body_checks, milters)")
+	}
 	row(c.Connections, "smtpd connections")
 	row(c.AuthFailures, "SASL authentication failures")
 	if len(c.AuthFailuresByMechanism) > 0 {

@@ -19,6 +19,8 @@ import (
 
 	"github.com/mailscope/mailscope/agent"
 	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/collectors/mtalog"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/dnsx/dnstest"
 )
@@ -108,6 +110,18 @@ func everyMetric(t *testing.T) map[string]exported {
 			f.Probe(ctx, s.Config, target, collectors.ProbeSettings{Registerer: rec, Debug: &bytes.Buffer{}, Logger: logger})
 			cancel()
 		}
+	}
+	// Exim's panic log metrics need kind exim and a panic log source,
+	// which the all-collectors config (a Postfix) has not.
+	exim := mtalog.NewConfig()
+	exim.Kind = "exim"
+	exim.Sources = []mtalog.SourceConfig{{Name: "paniclog", EximLog: mtalog.EximPanicLog, File: &source.FileConfig{Paths: []string{filepath.Join(dir, "paniclog")}}}}
+	if err := exim.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mtalog.New(exim, collectors.Settings{Logger: logger, Registerer: rec, StateDir: filepath.Join(dir, "state", "mta-exim"),
+		Clock: clock.NewFake(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)), Report: func(collectors.RunResult) {}}); err != nil {
+		t.Fatalf("mta (exim): %v", err)
 	}
 	all := rec.metrics(t)
 

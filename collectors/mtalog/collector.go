@@ -50,8 +50,9 @@ const (
 )
 
 // Auto proposes a file source on the log file the MTA's settings point
-// to (Postfix's, or Exim's main log with kind exim), for a zero-config
-// start; nil when there is no MTA or no file to follow.
+// to (Postfix's, or Exim's main log with kind exim, and Exim's reject and
+// panic logs beside it), for a zero-config start; nil when there is no
+// MTA or no file to follow.
 func Auto(facts *postconf.Facts) *Config {
 	if facts == nil || facts.LogFile == "" {
 		return nil
@@ -62,6 +63,16 @@ func Auto(facts *postconf.Facts) *Config {
 		c.Kind, name = "exim", "mainlog"
 	}
 	c.Sources = []SourceConfig{{Name: name, File: &source.FileConfig{Paths: []string{facts.LogFile}, StartAt: "end"}}}
+	// Exim's reject and panic logs, when it writes files: a panic log
+	// appears with the first panic, and is read from its start then.
+	for _, l := range []struct{ name, role, path string }{
+		{"rejectlog", EximRejectLog, facts.EximRejectLog},
+		{"paniclog", EximPanicLog, facts.EximPanicLog},
+	} {
+		if facts.MTA == "exim" && l.path != "" && l.path != facts.LogFile {
+			c.Sources = append(c.Sources, SourceConfig{Name: l.name, EximLog: l.role, File: &source.FileConfig{Paths: []string{l.path}, StartAt: "end"}})
+		}
+	}
 	return c
 }
 
@@ -88,8 +99,8 @@ type stateSaver interface {
 // New builds the sources and the pipeline of a valid config (see
 // Config.Validate, which the agent has called) and registers the metrics.
 func New(cfg *Config, s collectors.Settings) (*Collector, error) {
-	p, err := pipeline.New(cfg.Pipeline, pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer, Clock: s.Clock,
-		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces, SendingIPs: s.SendingIPs})
+	p, err := pipeline.New(cfg.Pipeline, cfg.withEximLogs(pipeline.Options{MTA: cfg.Kind, Registerer: s.Registerer, Tracer: s.Tracer, Clock: s.Clock,
+		Logger: s.Logger, Mail: s.Mail, Bounces: s.Bounces, SendingIPs: s.SendingIPs}))
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
 	}
@@ -121,7 +132,11 @@ func newCollector(cfg *Config, s collectors.Settings, sink source.Sink) (*Collec
 			c.sources = append(c.sources, source.NewSyslog(sc.Name, *sc.Syslog, opts))
 		}
 	}
-	if err := s.Registerer.Register(newSourceMetrics(cfg.Kind, c.sources)); err != nil {
+	sparse := map[string]bool{}
+	for _, sc := range cfg.Sources {
+		sparse[sc.Name] = sc.sparse()
+	}
+	if err := s.Registerer.Register(newSourceMetrics(cfg.Kind, c.sources, sparse)); err != nil {
 		return nil, fmt.Errorf("mta: register metrics: %w", err)
 	}
 	return c, nil

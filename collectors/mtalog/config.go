@@ -56,6 +56,9 @@ type SourceConfig struct {
 	File     *source.FileConfig     `yaml:"file,omitempty"`
 	Journald *source.JournaldConfig `yaml:"journald,omitempty"`
 	Syslog   *source.SyslogConfig   `yaml:"syslog,omitempty"`
+	// EximLog says which of Exim's logs a file source follows: main (the
+	// default), reject or panic (see docs/collectors/exim.md).
+	EximLog string `yaml:"exim_log,omitempty"`
 }
 
 // NewConfig returns the defaults: a Postfix with no source yet.
@@ -128,6 +131,7 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+		c.validateEximLog(&ps, key, s)
 		switch len(kinds) {
 		case 0:
 			ps.Add(key, "needs one of file, journald or syslog")

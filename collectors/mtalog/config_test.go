@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailscope/mailscope/collectors/mtalog/pipeline"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/postconf"
 )
@@ -122,6 +123,29 @@ func TestAuto(t *testing.T) {
 	}
 }
 
+// TestAutoExim: on an Exim writing files, the main, reject and panic
+// logs are followed, each from its end; on an Exim logging to syslog
+// only, the mail log alone.
+func TestAutoExim(t *testing.T) {
+	c := Auto(&postconf.Facts{MTA: "exim", LogFile: "/var/log/exim4/mainlog", LogVia: "log_file_path",
+		EximRejectLog: "/var/log/exim4/rejectlog", EximPanicLog: "/var/log/exim4/paniclog"})
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range c.Sources {
+		got = append(got, fmt.Sprintf("%s %s %v %s", s.Name, s.eximLog(), s.File.Paths, s.File.StartAt))
+	}
+	want := "mainlog main [/var/log/exim4/mainlog] end; rejectlog reject [/var/log/exim4/rejectlog] end; paniclog panic [/var/log/exim4/paniclog] end"
+	if c.Kind != "exim" || strings.Join(got, "; ") != want {
+		t.Errorf("Auto: kind %s, sources %s\nwant %s", c.Kind, strings.Join(got, "; "), want)
+	}
+	c = Auto(&postconf.Facts{MTA: "exim", LogFile: "/var/log/mail.log", LogVia: "syslog"})
+	if len(c.Sources) != 1 || c.Sources[0].eximLog() != EximMainLog {
+		t.Errorf("Auto on syslog: %+v", c.Sources)
+	}
+}
+
 // TestConfigKinds: exim is accepted as postfix is; an MTA without a
 // parser is refused, naming the ones there are.
 func TestConfigKinds(t *testing.T) {
@@ -174,5 +198,53 @@ mta:
 	}
 	if !reflect.DeepEqual(cfg, fresh) {
 		t.Errorf("Validate changed the config:\n%+v\nnot validated:\n%+v", cfg, fresh)
+	}
+}
+
+// TestConfigEximLog: exim_log is main, reject or panic, only for a file
+// source of kind exim; every problem is reported with its key.
+func TestConfigEximLog(t *testing.T) {
+	cfg, err := decode(t, `
+mta:
+  kind: exim
+  sources:
+    - name: mainlog
+      file: {paths: [/var/log/exim4/mainlog]}
+    - name: rejectlog
+      exim_log: reject
+      file: {paths: [/var/log/exim4/rejectlog]}
+    - name: paniclog
+      exim_log: panic
+      file: {paths: [/var/log/exim4/paniclog]}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.withEximLogs(pipeline.Options{})
+	if fmt.Sprint(o.RejectLogSources, o.PanicLogSources) != "[rejectlog] [paniclog]" {
+		t.Errorf("pipeline options: reject %v panic %v", o.RejectLogSources, o.PanicLogSources)
+	}
+	_, err = decode(t, `
+mta:
+  kind: postfix
+  sources:
+    - name: a
+      exim_log: reject
+      file: {paths: [/var/log/exim4/rejectlog]}
+    - name: b
+      exim_log: panik
+      file: {paths: [/var/log/exim4/paniclog]}
+    - name: c
+      exim_log: panic
+      journald: {units: [exim4.service]}
+`)
+	want := strings.Join([]string{
+		`test.yml:6: mta.sources[0].exim_log: "reject" is a log of Exim: only with kind exim (kind is "postfix")`,
+		`test.yml:9: mta.sources[1].exim_log: must be main, reject or panic, got "panik"`,
+		`test.yml:12: mta.sources[2].exim_log: "panic" is a log of Exim: only with kind exim (kind is "postfix")`,
+		`test.yml:12: mta.sources[2].exim_log: "panic" needs a file source: Exim writes its panic log to a file (with log_file_path = syslog its entries are in the main log's stream)`,
+	}, "\n")
+	if fmt.Sprint(err) != want {
+		t.Errorf("problems:\n%v\nwant:\n%s", err, want)
 	}
 }

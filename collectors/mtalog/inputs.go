@@ -10,7 +10,7 @@ import (
 func (c *Collector) InputStatus() collectors.Inputs {
 	var in collectors.Inputs
 	for _, sc := range c.cfg.Sources {
-		s := collectors.InputSource{Name: sc.Name}
+		s := collectors.InputSource{Name: sc.Name, Sparse: sc.sparse()}
 		switch {
 		case sc.File != nil:
 			s.Kind, s.Paths = "file", append([]string(nil), sc.File.Paths...)

@@ -11,6 +11,11 @@ import (
 type sourceMetrics struct {
 	mta     string
 	sources []source.Source
+	// sparse marks the sources of logs written only on rare events
+	// (Exim's reject and panic logs): they have no last-line time, which
+	// the stalled-log alert and the status page would take for a log
+	// that stopped.
+	sparse map[string]bool
 }
 
 var (
@@ -34,8 +39,8 @@ var (
 		"Timestamp written in the last log line a source handed on (absent before the first).", []string{"mta", "source"}, nil)
 )
 
-func newSourceMetrics(mta string, sources []source.Source) *sourceMetrics {
-	return &sourceMetrics{mta: mta, sources: sources}
+func newSourceMetrics(mta string, sources []source.Source, sparse map[string]bool) *sourceMetrics {
+	return &sourceMetrics{mta: mta, sources: sources, sparse: sparse}
 }
 
 // Describe implements prometheus.Collector.
@@ -66,7 +71,7 @@ func (m *sourceMetrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, float64(f.Offset), m.mta, name, f.Path)
 			ch <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(f.Size), m.mta, name, f.Path)
 		}
-		if !s.LastLineTime.IsZero() {
+		if !s.LastLineTime.IsZero() && !m.sparse[name] {
 			ch <- prometheus.MustNewConstMetric(descLastLine, prometheus.GaugeValue, float64(s.LastLineTime.UnixNano())/1e9, m.mta, name)
 		}
 	}

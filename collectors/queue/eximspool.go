@@ -210,8 +210,12 @@ func (r *spoolReader) msglog(path, id string) bool {
 	defer f.Close()
 	data := r.readFile(f, maxMsglog, true)
 	// The last line per address: a deferral, or an outcome that ends it.
-	// msglog lines are "STAMP TEXT": a deferral is "ADDR R=... defer (N)
-	// ...", without the main log's "==" flag; an outcome keeps its flag.
+	// msglog lines are "STAMP TEXT" without the main log's flags (a real
+	// Exim 4.96's, testdata/exim-msglog): a deferral is "ADDR R=... defer
+	// (N) ...", a delivery "ADDR: TRANSPORT transport succeeded", a
+	// failure "ADDR R=... T=...: ERROR" (no "defer ("). A flagged line
+	// ("=> ADDR ...") is read as the main log's, should a version write
+	// one.
 	last := map[string][]byte{}
 	var order []string
 	for len(data) > 0 {
@@ -231,7 +235,13 @@ func (r *spoolReader) msglog(path, id string) bool {
 			}
 		}
 		addr, rest, _ := bytes.Cut(text, []byte(" "))
-		if !bytes.Contains(addr, []byte("@")) || !bytes.Contains(rest, []byte(" defer (")) && !bytes.HasPrefix(rest, []byte("defer (")) {
+		addr = bytes.TrimSuffix(addr, []byte(":"))
+		if !bytes.Contains(addr, []byte("@")) {
+			continue
+		}
+		if !bytes.Contains(rest, []byte(" defer (")) && !bytes.HasPrefix(rest, []byte("defer (")) {
+			// Delivered or failed: no longer waiting.
+			delete(last, string(addr))
 			continue
 		}
 		k := string(addr)

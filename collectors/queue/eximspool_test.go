@@ -13,8 +13,8 @@ import (
 
 // writeEximMessage writes one message's spool files as Exim 4.96 does
 // (spec "Format of spool files", and the files of a real Exim 4.96 run:
-// msglog deferrals have no "==" flag, deliveries keep "=>"); sub is the
-// split directory or "".
+// msglog lines have no flags, testdata/exim-msglog); sub is the split
+// directory or "".
 func writeEximMessage(t testing.TB, spool, sub, id string, arrival int64, frozen bool, msglog string) {
 	t.Helper()
 	in := filepath.Join(spool, "input", sub)
@@ -117,4 +117,33 @@ func BenchmarkReadEximSpool(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "messages")
+}
+
+// TestReadEximSpoolRealMsglog reads the msglog a real Exim 4.96 wrote
+// (testdata/exim-msglog) for a message to four addresses: a@ok.test
+// delivered at once, c@fail.test refused (500), b@defer.test deferred
+// then delivered at the next attempt, d@defer2.test deferred at every
+// attempt. Its msglog has no flags: "ADDR: t1 transport succeeded" ends
+// b's deferral, so only d waits.
+func TestReadEximSpoolRealMsglog(t *testing.T) {
+	msglog, err := os.ReadFile(filepath.Join("testdata", "exim-msglog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool := t.TempDir()
+	writeEximMessage(t, spool, "", "1xa9Mm-0004ux-0X", 1000, false, string(msglog))
+	s, err := ReadEximSpool(context.Background(), spool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Queues["deferred"].Messages != 1 {
+		t.Errorf("queues %+v, want the message deferred", s.Queues)
+	}
+	var n int
+	for _, c := range s.Deferred {
+		n += c
+	}
+	if n != 1 {
+		t.Errorf("deferred recipients %v: %d, want 1 (d@defer2.test; b@defer.test was delivered, c@fail.test refused)", s.Deferred, n)
+	}
 }

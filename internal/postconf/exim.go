@@ -68,7 +68,8 @@ func parseExim(out []byte) *Facts {
 }
 
 // findEximLog works out the main log from log_file_path: its first item
-// with "%s" names the file ("main" for %s); an empty value is Exim's
+// with "%s" names the file ("main" for %s, and "reject" and "panic" for
+// the other two logs); an empty value is Exim's
 // default, "log/%slog" in the spool directory; "syslog" alone sends the
 // lines to syslog's mail files. A datestamped path (%D, %M) changes name
 // every day and is not proposed.
@@ -85,6 +86,8 @@ func (f *Facts) findEximLog(exists func(string) bool) {
 		case strings.Contains(it, "%D") || strings.Contains(it, "%M"):
 		case strings.Contains(it, "%s"):
 			f.LogFile, f.LogVia = strings.Replace(it, "%s", "main", 1), "log_file_path"
+			f.EximRejectLog = strings.Replace(it, "%s", "reject", 1)
+			f.EximPanicLog = strings.Replace(it, "%s", "panic", 1)
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package postconf
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,16 @@ func TestEximLogFile(t *testing.T) {
 		f.findEximLog(exists)
 		if f.LogFile != c.file || f.LogVia != c.via || f.MTA != "exim" {
 			t.Errorf("%q: file %q via %q mta %q, want %q %q", c.out, f.LogFile, f.LogVia, f.MTA, c.file, c.via)
+		}
+		// The reject and panic logs are the main log's siblings, and
+		// there are none when Exim logs to syslog only.
+		wantReject, wantPanic := "", ""
+		if c.via == "log_file_path" {
+			wantReject = strings.Replace(c.file, "mainlog", "rejectlog", 1)
+			wantPanic = strings.Replace(c.file, "mainlog", "paniclog", 1)
+		}
+		if f.EximRejectLog != wantReject || f.EximPanicLog != wantPanic {
+			t.Errorf("%q: reject log %q, panic log %q; want %q and %q", c.out, f.EximRejectLog, f.EximPanicLog, wantReject, wantPanic)
 		}
 	}
 }

@@ -26,11 +26,16 @@ type Facts struct {
 	// when the log goes only to journald or nowhere we can see.
 	LogFile string
 	// LogVia says how LogFile was found: "maillog_file", "syslog" or "".
-	LogVia         string
-	QueueDirectory string
-	MyHostname     string
-	MyDomain       string
-	SyslogName     string
+	LogVia string
+	// EximRejectLog and EximPanicLog are Exim's reject and panic logs
+	// when its log_file_path names files (LogFile is then its main log);
+	// empty for Postfix and for an Exim logging to syslog only, which
+	// writes their entries to syslog once, with the main log's.
+	EximRejectLog, EximPanicLog string
+	QueueDirectory              string
+	MyHostname                  string
+	MyDomain                    string
+	SyslogName                  string
 	// Domains are the domains the instance receives mail for
 	// (mydestination and virtual_mailbox_domains, lookup tables left out).
 	Domains []string

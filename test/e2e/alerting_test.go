@@ -217,21 +217,12 @@ seeds:
 
 // TestRelayDownPagesThroughAlertmanager runs a private Postfix that relays
 // gmail.com to an smtp-sink, with the agent following its log and reading
-// its queue. Mail flows, then the relay stops: every delivery is refused
-// and deferred, and the shipped MailscopeMTADeferralRateHigh must arrive at
-// the webhook for provider gmail. The relay comes back, the queue is
-// flushed and mail keeps flowing: the alert resolves.
-//
-// The rule's ratio and volume are rates over 15 minutes, with no way to
-// shorten them here: a new series' first sample adds no increase, so each
-// series is made to exist before it counts (sent before the outage,
-// deferred with a first message), and the outage defers enough to pass the
-// rule's 20-delivery minimum. Resolution within the same 15 minutes needs
-// the deferrals to fall under 20% of the window's deliveries, as after a
-// real outage once enough mail has gone out; the test sends that mail
-// rather than waiting a quarter of an hour. MailscopeQueueGrowing needs
-// over 100 queued messages and 50 more than an hour earlier: reachable,
-// but not the alert this outage is about.
+// its queue, through the relay-down incident (relayOutage): the shipped
+// MailscopeMTADeferralRateHigh fires for provider gmail while the relay
+// is down, and resolves once it is back, the queue flushed and mail
+// flowing. MailscopeQueueGrowing needs over 100 queued messages and 50
+// more than an hour earlier: reachable, but not the alert this outage is
+// about.
 func TestRelayDownPagesThroughAlertmanager(t *testing.T) {
 	postqueue := harness.RequireBinary(t, "postqueue", "postfix")
 	sink := harness.RequireBinary(t, "smtp-sink", "postfix")
@@ -252,68 +243,24 @@ transport_maps = inline:{ gmail.com=smtp:[127.0.0.1]:%d }
 `, relayPort),
 	})
 	s := startAlertStack(t, queueAndLogConfig(postqueue, pf.ConfigDir, pf.Log))
-
-	send := func(n int) {
-		t.Helper()
-		harness.Run(t, smtpSource, "-m", strconv.Itoa(n), "-s", "5", "-f", "sender@mx.test", "-t", "user@gmail.com", pf.Addr("mx"))
-	}
-	// wantProm waits until Prometheus has scraped the gmail deliveries of
-	// status at want.
-	wantProm := func(status string, want float64) {
-		t.Helper()
-		q := fmt.Sprintf(`sum(mailscope_mta_deliveries_total{job="mailscope",mta="postfix",provider="gmail",status=%q})`, status)
-		testwait.For(t, 60*time.Second, q+" in Prometheus", func() error {
-			got, err := s.prom.Query(q)
-			if err != nil {
-				return err
-			}
-			if len(got) != 1 || got[0].Value < want {
-				return fmt.Errorf("%+v, want %v", got, want)
-			}
-			return nil
-		})
-	}
-
-	// Before: mail to gmail flows.
-	send(1)
-	wantProm("sent", 1)
-	send(14)
-	wantProm("sent", 15)
-
-	// The incident: the relay stops, connections are refused, mail defers.
-	relay.Stop(t)
-	send(1)
-	wantProm("deferred", 1)
-	send(11)
-	wantProm("deferred", 12)
-	n := s.waitAlert(t, "MailscopeMTADeferralRateHigh", "firing", 120*time.Second) // a loaded machine delays rule evaluation and notification
-	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "postfix", "job": "mailscope", "instance": s.agent.Addr, "hostname": "mx1.example.test"})
-	if sum := n.Annotations["summary"]; !strings.HasSuffix(sum, "of deliveries to gmail from postfix on mx1.example.test are deferred") ||
-		!strings.HasSuffix(n.Annotations["runbook_url"], "docs/runbooks.md#mailscopemtadeferralratehigh") {
-		t.Errorf("annotations: %v", n.Annotations)
-	}
-	if log, _ := os.ReadFile(pf.Log); !strings.Contains(string(log), "status=deferred (connect to 127.0.0.1[127.0.0.1]:"+strconv.Itoa(relayPort)+": Connection refused)") {
-		t.Errorf("Postfix logged no refused connection to the relay:\n%s", log)
-	}
-	// The queue collector sees why they wait.
-	harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 30*time.Second,
-		`mailscope_queue_deferred_recipients{mta="postfix",provider="gmail",reason="connection"} 12`)
-	if r := s.webhook.Find("MailscopeMTADeferralRateHigh", "resolved"); len(r) > 0 {
-		t.Fatalf("resolved before the relay came back: %v", r)
-	}
-
-	// Fixed: the relay is back, the queue is flushed, mail flows again.
-	startRelay()
-	harness.Run(t, postqueue, "-c", pf.ConfigDir, "-f")
-	harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 60*time.Second,
-		`mailscope_queue_messages{mta="postfix",queue="deferred"} 0`)
-	send(60)
-	wantProm("sent", 15+12+60)
-	s.waitAlert(t, "MailscopeMTADeferralRateHigh", "resolved", 60*time.Second)
-
-	for _, name := range s.webhook.Names() {
-		if !strings.HasPrefix(name, "MailscopeMTADeferralRateHigh/") {
-			t.Errorf("unexpected alert %s: only the deferrals were an incident", name)
-		}
-	}
+	s.runRelayOutage(t, relayOutage{
+		mta: "postfix",
+		send: func(n int) {
+			harness.Run(t, smtpSource, "-m", strconv.Itoa(n), "-s", "5", "-f", "sender@mx.test", "-t", "user@gmail.com", pf.Addr("mx"))
+		},
+		stopRelay:  func() { relay.Stop(t) },
+		startRelay: func() { relay = startRelay() },
+		flushed: func() {
+			harness.Run(t, postqueue, "-c", pf.ConfigDir, "-f")
+			harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 60*time.Second,
+				`mailscope_queue_messages{mta="postfix",queue="deferred"} 0`)
+		},
+		log:     pf.Log,
+		refused: "status=deferred (connect to 127.0.0.1[127.0.0.1]:" + strconv.Itoa(relayPort) + ": Connection refused)",
+		// The queue collector sees why they wait.
+		duringOutage: func() {
+			harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 30*time.Second,
+				`mailscope_queue_deferred_recipients{mta="postfix",provider="gmail",reason="connection"} 12`)
+		},
+	})
 }

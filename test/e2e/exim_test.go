@@ -176,65 +176,49 @@ func sendFrom(src, addr, to string) error {
 
 // TestEximRelayDownPagesThroughAlertmanager is
 // TestRelayDownPagesThroughAlertmanager with Exim: a real Exim relays
-// gmail.com to an smtp-sink while the agent follows its main log; mail
-// flows, then the relay stops, every delivery is refused and deferred,
-// and the shipped MailscopeMTADeferralRateHigh, unedited, must arrive at
-// the webhook with mta="exim" and provider gmail.
+// gmail.com to an smtp-sink while the agent follows its main log and
+// reads its spool, through the same incident (relayOutage): the shipped
+// MailscopeMTADeferralRateHigh, unedited, arrives at the webhook with
+// mta="exim" and provider gmail while the relay is down, and resolves
+// once it is back, Exim's queue runs (every 2 s) delivered the waiting
+// mail and more mail went out.
 func TestEximRelayDownPagesThroughAlertmanager(t *testing.T) {
 	sink := harness.RequireBinary(t, "smtp-sink", "postfix")
+	smtpSource := harness.RequireBinary(t, "smtp-source", "postfix")
 	relayPort := harness.FreePortOn(t, "127.0.0.2")
 	relayAddr := fmt.Sprintf("127.0.0.2:%d", relayPort)
-	relay := harness.Start(t, "smtp-sink-relay", exec.Command(sink, "-u", "nobody", "-c", relayAddr, "100"))
-	harness.WaitPort(t, relayAddr, 30*time.Second)
+	startRelay := func() *harness.Process {
+		p := harness.Start(t, "smtp-sink-relay", exec.Command(sink, "-u", "nobody", "-c", relayAddr, "100"))
+		harness.WaitPort(t, relayAddr, 30*time.Second)
+		return p
+	}
+	relay := startRelay()
 	ex := harness.StartExim(t, harness.EximOptions{Routes: []harness.EximRoute{{Domain: "gmail.com", Host: "127.0.0.2", Port: relayPort}}})
 	s := startAlertStack(t, fmt.Sprintf(`mta:
   kind: exim
   sources:
     - name: mainlog
       file: {paths: [%s], start_at: beginning, poll_interval: 100ms}
-`, ex.MainLog))
-
+queue:
+  mta: exim
+  spool_directory: %s
+  interval: 1s
+`, ex.MainLog, ex.Spool))
 	addr := fmt.Sprintf("127.0.0.1:%d", ex.Port)
-	send := func(n int) {
-		t.Helper()
-		for range n {
-			if err := smtp.SendMail(addr, nil, "sender@example.org", []string{"user@gmail.com"}, []byte("Subject: x\r\n\r\nhello\r\n")); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	wantProm := func(status string, want float64) {
-		t.Helper()
-		q := fmt.Sprintf(`sum(mailscope_mta_deliveries_total{job="mailscope",mta="exim",provider="gmail",status=%q})`, status)
-		testwait.For(t, 60*time.Second, q+" in Prometheus", func() error {
-			got, err := s.prom.Query(q)
-			if err != nil {
-				return err
-			}
-			if len(got) != 1 || got[0].Value < want {
-				log, _ := os.ReadFile(ex.MainLog)
-				return fmt.Errorf("%+v, want %v; Exim's log:\n%s", got, want, log)
-			}
-			return nil
-		})
-	}
-	// Before: mail to gmail flows (each series exists before it counts).
-	send(1)
-	wantProm("sent", 1)
-	send(14)
-	wantProm("sent", 15)
-	// The incident: the relay stops, connections are refused, mail defers.
-	relay.Stop(t)
-	send(1)
-	wantProm("deferred", 1)
-	send(11)
-	wantProm("deferred", 12)
-	n := s.waitAlert(t, "MailscopeMTADeferralRateHigh", "firing", 120*time.Second)
-	wantLabels(t, n, map[string]string{"severity": "warning", "alertname": "MailscopeMTADeferralRateHigh", "provider": "gmail", "mta": "exim", "job": "mailscope", "instance": s.agent.Addr, "hostname": "mx1.example.test"})
-	if sum := n.Annotations["summary"]; !strings.HasSuffix(sum, "of deliveries to gmail from exim on mx1.example.test are deferred") {
-		t.Errorf("annotations: %v", n.Annotations)
-	}
-	if log, _ := os.ReadFile(ex.MainLog); !strings.Contains(string(log), "Connection refused") {
-		t.Errorf("Exim logged no refused connection to the relay:\n%s", log)
-	}
+	s.runRelayOutage(t, relayOutage{
+		mta: "exim",
+		send: func(n int) {
+			harness.Run(t, smtpSource, "-m", strconv.Itoa(n), "-s", "5", "-f", "sender@example.org", "-t", "user@gmail.com", addr)
+		},
+		stopRelay:  func() { relay.Stop(t) },
+		startRelay: func() { relay = startRelay() },
+		// Exim's queue runner retries each message once its retry time
+		// (the harness's F,1m,5s) has come.
+		flushed: func() {
+			harness.WantMetrics(t, "http://"+s.agent.Addr+"/metrics", 60*time.Second,
+				`mailscope_queue_messages{mta="exim",queue="deferred"} 0`)
+		},
+		log:     ex.MainLog,
+		refused: "Connection refused",
+	})
 }

@@ -59,6 +59,10 @@ type Options struct {
 	// Clock is the wall clock that bounds how far ahead of it a line's
 	// time is believed; nil sets no bound (a replay of old logs).
 	Clock clock.Clock
+	// RejectLogSources and PanicLogSources name the sources that follow
+	// Exim's reject and panic logs (see eximlogs.go); the others are main
+	// logs.
+	RejectLogSources, PanicLogSources []string
 }
 
 // Sample is an unparsed line kept for the status page.
@@ -101,6 +105,8 @@ type Pipeline struct {
 	m       *metrics
 	// clock bounds line times for the correlator (Options.Clock).
 	clock clock.Clock
+	// eximLogs is set when Exim's reject or panic log is followed.
+	eximLogs *eximLogs
 
 	mu sync.Mutex
 	ev event.Event
@@ -132,7 +138,8 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Pipeline{mta: o.MTA, traces: cfg.Traces, bounces: o.Bounces, sendingIPs: o.SendingIPs, classifier: mail.Classifier, providers: mail.Providers,
-		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock, exim: o.MTA == "exim"}
+		tracer: o.Tracer, logger: logger, sources: map[string]*sourceCounters{}, reasons: newReasonCache(), clock: o.Clock, exim: o.MTA == "exim",
+		eximLogs: newEximLogs(o)}
 	p.corr = correlate.New(cfg.Correlator, p.messageDone)
 	if o.Tracer != nil {
 		p.corr.NameTraces(postfix.ParseDelays)
@@ -144,7 +151,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 		return float64(p.corr.Len())
 	})
 	if o.Registerer != nil {
-		for _, c := range p.m.collectors() {
+		for _, c := range append(p.m.collectors(), p.eximLogs.collectors()...) {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("pipeline: register metrics: %w", err)
 			}
@@ -158,6 +165,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 // end of the batch, rather than by an atomic add per line.
 type sourceCounters struct {
 	name     string
+	role     logRole
 	events   [event.NumKinds]prometheus.Counter
 	foreign  prometheus.Counter
 	n        [event.NumKinds]uint64
@@ -200,7 +208,7 @@ func (p *Pipeline) HandleBatch(b *source.Batch) {
 	if p.src == nil || p.src.name != b.Source {
 		p.src = p.sources[b.Source]
 		if p.src == nil {
-			p.src = &sourceCounters{name: b.Source}
+			p.src = &sourceCounters{name: b.Source, role: p.eximLogs.roleOf(b.Source)}
 			p.sources[b.Source] = p.src
 		}
 	}
@@ -242,6 +250,10 @@ func (p *Pipeline) Samples() []Sample {
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
 func (p *Pipeline) handleLine(src string, l *source.Line) {
+	if p.src.role != roleMain {
+		p.handleEximLog(src, l)
+		return
+	}
 	ev := &p.ev
 	p.lines++
 	var ok bool
@@ -277,6 +289,10 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 	sc.n[ev.Kind]++
 	if len(ev.Interface) > 0 && ev.Status == event.StatusSent && p.sendingIPs != nil {
 		p.outgoing.note(ev.Interface, ev.Time, p.sendingIPs)
+	}
+	if ev.Kind == event.KindReject && p.rejectCopied(text) {
+		// Counted from Exim's reject log, read first.
+		return
 	}
 	p.count(ev)
 }

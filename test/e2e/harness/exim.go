@@ -20,6 +20,16 @@ type EximOptions struct {
 	RelayFrom string
 	// Retry is the retry rule for every address (default F,1m,5s).
 	Retry string
+	// PanicDomain, when set, is routed to a transport whose hosts option
+	// fails to expand: every delivery attempt is deferred and written to
+	// Exim's panic log, as a real configuration error is.
+	PanicDomain string
+	// RejectLogOnlyDomain, when set, is refused at RCPT by an ACL with
+	// log_reject_target = reject: the reject is in the reject log only.
+	RejectLogOnlyDomain string
+	// RejectSubject, a plain word when set, refuses after DATA a message
+	// whose Subject contains it: the reject log gets the message's headers.
+	RejectSubject string
 }
 
 // EximRoute sends a domain's mail to a host and port.
@@ -33,8 +43,9 @@ type Exim struct {
 	Dir string
 	// Port is the SMTP listener on 127.0.0.1.
 	Port int
-	// MainLog is Exim's main log file; Spool its spool directory.
-	MainLog, Spool string
+	// MainLog, RejectLog and PanicLog are Exim's log files (the panic
+	// log exists only after the first panic); Spool its spool directory.
+	MainLog, RejectLog, PanicLog, Spool string
 }
 
 var (
@@ -120,7 +131,8 @@ func StartExim(t testing.TB, o EximOptions) *Exim {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := &Exim{Dir: dir, Port: FreePort(t), MainLog: filepath.Join(dir, "log", "mainlog"), Spool: filepath.Join(dir, "spool")}
+	e := &Exim{Dir: dir, Port: FreePort(t), MainLog: filepath.Join(dir, "log", "mainlog"), RejectLog: filepath.Join(dir, "log", "rejectlog"),
+		PanicLog: filepath.Join(dir, "log", "paniclog"), Spool: filepath.Join(dir, "spool")}
 	etc := filepath.Join(dir, "etc")
 	Run(t, "cp", "-a", "/etc/.", etc+"/")
 	appendTo(t, filepath.Join(etc, "passwd"), "Debian-exim:x:1901:1901:Exim:/nonexistent:/usr/sbin/nologin\n")
@@ -137,7 +149,17 @@ func StartExim(t testing.TB, o EximOptions) *Exim {
 			t.Fatal(err)
 		}
 	}
-	var routers, transports string
+	var routers, transports, rcptACL, dataACL string
+	if o.PanicDomain != "" {
+		routers += fmt.Sprintf("panicky:\n  driver = accept\n  domains = %s\n  transport = tpanic\n  no_more\n", o.PanicDomain)
+		transports += "tpanic:\n  driver = smtp\n  hosts = ${bogus_operator:x}\n"
+	}
+	if o.RejectLogOnlyDomain != "" {
+		rcptACL = fmt.Sprintf("  deny domains = %s\n       log_reject_target = reject\n       message = refused into the reject log only\n", o.RejectLogOnlyDomain)
+	}
+	if o.RejectSubject != "" {
+		dataACL = fmt.Sprintf("  deny condition = ${if match{$h_subject:}{%s}}\n       message = subject refused\n", o.RejectSubject)
+	}
 	for i, r := range o.Routes {
 		routers += fmt.Sprintf("route%d:\n  driver = manualroute\n  domains = %s\n  transport = t%d\n  route_list = * %s\n  self = send\n  no_more\n", i, r.Domain, i, r.Host)
 		transports += fmt.Sprintf("t%d:\n  driver = smtp\n  port = %d\n", i, r.Port)
@@ -152,6 +174,7 @@ local_interfaces = 127.0.0.1
 log_selector = +millisec +pid +queue_time +deliver_time +smtp_connection
 hostlist relay_from_hosts = %[4]s
 acl_smtp_rcpt = acl_rcpt
+acl_smtp_data = acl_data
 host_lookup =
 tls_advertise_hosts =
 keep_environment =
@@ -159,8 +182,10 @@ never_users =
 
 begin acl
 acl_rcpt:
-  accept hosts = +relay_from_hosts
+%[8]s  accept hosts = +relay_from_hosts
   deny message = relay not permitted
+acl_data:
+%[9]s  accept
 
 begin routers
 %[5]s
@@ -168,7 +193,7 @@ begin transports
 %[6]s
 begin retry
 *  *  %[7]s
-`, root, dir, e.Port, o.RelayFrom, routers, transports, o.Retry))
+`, root, dir, e.Port, o.RelayFrom, routers, transports, o.Retry, rcptACL, dataACL))
 	Start(t, "exim", exec.Command(unshare, "-m", "sh", "-c",
 		fmt.Sprintf("mount --bind %s /etc && exec %s/usr/sbin/exim4 -C %s -bdf -q2s", etc, root, conf)))
 	WaitPort(t, fmt.Sprintf("127.0.0.1:%d", e.Port), 30*time.Second)
