@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/correlate"
 	"github.com/mailscope/mailscope/collectors/mtalog/source"
@@ -75,6 +76,9 @@ func TestFutureLineDoesNotExpireMessages(t *testing.T) {
 	}
 	if corr.Clamped() != 1 {
 		t.Errorf("clamped %d, want 1", corr.Clamped())
+	}
+	if n := testutil.ToFloat64(p.m.futureLines); n != 1 {
+		t.Errorf("mailscope_mta_log_lines_future_dated_total = %v, want 1", n)
 	}
 }
 

@@ -32,6 +32,7 @@ type metrics struct {
 	foreign     *prometheus.CounterVec
 	events      *prometheus.CounterVec
 	messages    prometheus.GaugeFunc
+	futureLines prometheus.CounterFunc
 
 	received, receivedBytes, connections, authFailures *cell
 	attempts                                           *cell
@@ -52,7 +53,7 @@ var delayBuckets = []float64{0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 2
 // attemptBuckets are the bounds of the attempts-per-message histogram.
 var attemptBuckets = []float64{1, 2, 3, 5, 10, 20, 50}
 
-func newMetrics(mu *sync.Mutex, mta string, held func() float64) *metrics {
+func newMetrics(mu *sync.Mutex, mta string, held, futureDated func() float64) *metrics {
 	c := prometheus.Labels{"mta": mta}
 	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: c}, labels)
@@ -66,6 +67,8 @@ func newMetrics(mu *sync.Mutex, mta string, held func() float64) *metrics {
 		events:  cv("mailscope_mta_log_events_total", "Parsed log lines by event kind; with unparsed lines they add up to the lines read.", "source", "kind"),
 		messages: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailscope_mta_correlator_messages",
 			Help: "Messages the correlator holds (seen, not yet removed).", ConstLabels: c}, held),
+		futureLines: prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailscope_mta_log_lines_future_dated_total",
+			Help: "Lines of a message dated more than an hour past this host's clock (clock skew, or a line with a false date), taken as dated at that limit.", ConstLabels: c}, futureDated),
 	}
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, c)
@@ -222,7 +225,7 @@ func (m *metrics) queueTimeCell(oi int) *cell {
 
 // collectors are what the pipeline registers.
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.unparsed, m.outOfBounds, m.foreign, m.events, m.messages, m}
+	return []prometheus.Collector{m.unparsed, m.outOfBounds, m.foreign, m.events, m.messages, m.futureLines, m}
 }
 
 // Describe implements prometheus.Collector for the cells.

@@ -149,6 +149,10 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return float64(p.corr.Len())
+	}, func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return float64(p.corr.Clamped())
 	})
 	if o.Registerer != nil {
 		for _, c := range append(p.m.collectors(), p.eximLogs.collectors()...) {

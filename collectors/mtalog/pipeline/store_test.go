@@ -21,7 +21,8 @@ import (
 // values, and no series in a family it was not made for.
 func TestSeriesLookupMatchesMap(t *testing.T) {
 	var mu sync.Mutex
-	m := newMetrics(&mu, "postfix", func() float64 { return 0 })
+	zero := func() float64 { return 0 }
+	m := newMetrics(&mu, "postfix", zero, zero)
 	providers := make([]string, 300)
 	for i := range providers {
 		providers[i] = fmt.Sprintf("provider%d", i)
