@@ -41,7 +41,8 @@ func delivery() *dashboard.DashboardBuilder {
 			q(`sum by (source) (rate(mailscope_mta_log_lines_unparsed_total{`+mta+`}[$__rate_interval]))`, "unparsed {{source}}"))).
 		WithPanel(graph("Follower lag", "Bytes of each log file not yet read (file size minus read offset); it should stay near 0.", "bytes", 8,
 			q(`sum by (source, path) (mailscope_mta_log_file_size_bytes{`+mta+`} - mailscope_mta_log_offset_bytes{`+mta+`})`, "{{source}} {{path}}"))).
-		WithPanel(graph("Rotations and read errors", "Log rotations seen, by kind, and read errors, by reason.", "short", 8,
+		WithPanel(graph("Rotations, read errors, panics", "Log rotations seen, by kind; read errors, by reason; and Exim panic-log entries (MailscopeMTAPanicLogEntry), which should stay 0.", "short", 8,
 			q(`sum by (kind) (increase(mailscope_mta_log_rotations_total{`+mta+`}[$__rate_interval]))`, "rotation: {{kind}}"),
-			q(`sum by (reason) (increase(mailscope_mta_log_read_errors_total{`+mta+`}[$__rate_interval]))`, "error: {{reason}}")))
+			q(`sum by (reason) (increase(mailscope_mta_log_read_errors_total{`+mta+`}[$__rate_interval]))`, "error: {{reason}}"),
+			q(`sum by (mta) (increase(mailscope_mta_panic_log_entries_total{`+mta+`}[$__rate_interval]))`, "panic log: {{mta}}")))
 }

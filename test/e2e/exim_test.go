@@ -149,6 +149,7 @@ scrape_configs:
 		"mailscope_mta_tls_connections_total":                "this Exim has no certificate: no TLS session",
 		"mailscope_mta_log_lines_unparsed_total":             "no line is unparsed (the series starts at the first)",
 		"mailscope_domain_tls_cert_expiry_timestamp_seconds": "the domain collector does not run here",
+		"mailscope_mta_panic_log_entries_total":              "no panic log source here (TestEximRejectAndPanicLogs has one)",
 	})
 }
 

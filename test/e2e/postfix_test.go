@@ -170,6 +170,7 @@ scrape_configs:
 		"mailscope_queue_oldest_message_age_seconds":         "the queue collector does not run here",
 		"mailscope_queue_deferred_recipients":                "the queue collector does not run here",
 		"mailscope_domain_tls_cert_expiry_timestamp_seconds": "the domain collector does not run here",
+		"mailscope_mta_panic_log_entries_total":              "Postfix has no panic log",
 	})
 }
 
