@@ -97,7 +97,7 @@ func TestOAuthRefreshAndLogin(t *testing.T) {
 	if err != nil || !strings.HasPrefix(tok, "access-") || ep.calls != 2 {
 		t.Errorf("cached token %q %v after %d calls", tok, err, ep.calls)
 	}
-	w.clk.Advance(59 * time.Minute) // within refreshMargin of the expiry
+	w.clk.Advance(59 * time.Minute) // within oauthtoken.RefreshMargin of the expiry
 	if tok, err := ts.Token(ctx); err != nil || tok != "access-3" {
 		t.Errorf("refreshed token %q %v", tok, err)
 	}
@@ -118,21 +118,5 @@ func TestOAuthRefreshAndLogin(t *testing.T) {
 		if strings.Contains(logs.String(), secret) || strings.Contains(rd.Summary(), secret) {
 			t.Errorf("%q leaked:\n%s", secret, logs.String())
 		}
-	}
-}
-
-func TestTokenFile(t *testing.T) {
-	file := writeSecret(t, "token", "file-token-1")
-	e := &Endpoint{Address: "x:993", Username: "u", Auth: "xoauth2", OAuth: OAuthConfig{TokenFile: file}}
-	ts := newTokenSource(e, oauthSecrets{}, nil, nil)
-	if tok, err := ts.Token(context.Background()); err != nil || tok != "file-token-1" {
-		t.Fatalf("%q %v", tok, err)
-	}
-	// Rewritten by whatever keeps it fresh: read again on each use.
-	if err := os.WriteFile(file, []byte("file-token-2"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if tok, _ := ts.Token(context.Background()); tok != "file-token-2" {
-		t.Errorf("after rewrite: %q", tok)
 	}
 }
