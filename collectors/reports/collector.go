@@ -121,7 +121,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		}
 	}
 	if cfg.IMAP != nil {
-		src, err := buildIMAP(*cfg.IMAP)
+		src, err := buildIMAP(*cfg.IMAP, s.Clock, nil)
 		if err != nil {
 			return nil, fmt.Errorf("reports: %w", err)
 		}
