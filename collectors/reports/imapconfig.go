@@ -37,10 +37,10 @@ type IMAPConfig struct {
 	// OAuth supplies the access token for xoauth2 and oauthbearer, as the
 	// seeds collector's mailboxes do.
 	OAuth            oauthtoken.Config `yaml:"oauth"`
-	Mailbox          string `yaml:"mailbox"`
-	ProcessingFolder string `yaml:"processing_folder"`
-	DoneFolder       string `yaml:"done_folder"`
-	InvalidFolder    string `yaml:"invalid_folder"`
+	Mailbox          string            `yaml:"mailbox"`
+	ProcessingFolder string            `yaml:"processing_folder"`
+	DoneFolder       string            `yaml:"done_folder"`
+	InvalidFolder    string            `yaml:"invalid_folder"`
 }
 
 // withDefaults fills the folders and timeout a section left out.
