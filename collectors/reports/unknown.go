@@ -44,12 +44,36 @@ type unknownKey struct {
 }
 
 type unknownSource struct {
-	messages, dmarcPass, spfAligned, dkimAligned uint64
-	// spf and dkim are the raw results the first record gave
-	// (domain=result, ...), cut at maxAuthSummary.
-	spf, dkim string
+	sourceTally
 	// first and last bound the periods of the reports that named it.
 	first, last time.Time
+}
+
+// sourceTally is what the records of one source address say: its
+// messages, those passing DMARC and aligned SPF and DKIM, and the raw SPF
+// and DKIM results of its first record (domain=result, ...), cut at
+// maxAuthSummary. The status page and `mailscope report --format=json`
+// show it.
+type sourceTally struct {
+	messages, dmarcPass, spfAligned, dkimAligned uint64
+	spf, dkim                                    string
+}
+
+// add counts a record of the source.
+func (t *sourceTally) add(r *parse.Record) {
+	if t.messages == 0 && t.spf == "" && t.dkim == "" {
+		t.spf, t.dkim = cut(authSummary(r.AuthSPF), maxAuthSummary), cut(authSummary(r.AuthDKIM), maxAuthSummary)
+	}
+	t.messages += r.Count
+	if r.SPF == "pass" || r.DKIM == "pass" {
+		t.dmarcPass += r.Count
+	}
+	if r.SPF == "pass" {
+		t.spfAligned += r.Count
+	}
+	if r.DKIM == "pass" {
+		t.dkimAligned += r.Count
+	}
 }
 
 // noteUnknown remembers an unknown source of a report for the period
@@ -64,7 +88,8 @@ func (c *Collector) noteUnknown(domain string, r *parse.Record, begin, end time.
 			us.dropped += r.Count
 			return
 		}
-		u = &unknownSource{spf: cut(authSummary(r.AuthSPF), maxAuthSummary), dkim: cut(authSummary(r.AuthDKIM), maxAuthSummary), first: begin, last: end}
+		u = &unknownSource{first: begin, last: end}
+		u.add(r)
 		us.byKey[k] = u
 		c.m.unknownSources.Set(float64(len(us.byKey)))
 		if us.logged < maxUnknownLogsPerRun {
@@ -74,16 +99,8 @@ func (c *Collector) noteUnknown(domain string, r *parse.Record, begin, end time.
 		} else {
 			us.unlogged++
 		}
-	}
-	u.messages += r.Count
-	if r.SPF == "pass" || r.DKIM == "pass" {
-		u.dmarcPass += r.Count
-	}
-	if r.SPF == "pass" {
-		u.spfAligned += r.Count
-	}
-	if r.DKIM == "pass" {
-		u.dkimAligned += r.Count
+	} else {
+		u.add(r)
 	}
 	if !begin.IsZero() && (u.first.IsZero() || begin.Before(u.first)) {
 		u.first = begin
