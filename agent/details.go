@@ -23,8 +23,10 @@ func boundDetails(tables []collectors.DetailTable, sc *config.Scrubber) []collec
 		b.ID = detailID(t.ID)
 		b.Title, b.Note, b.Empty = boundCell(t.Title, sc), boundCell(t.Note, sc), boundCell(t.Empty, sc)
 		b.Columns = make([]string, len(t.Columns))
+		b.NoWrap = make([]bool, len(t.Columns))
 		for i, c := range t.Columns {
 			b.Columns[i] = boundCell(c, sc)
+			b.NoWrap[i] = i < len(t.NoWrap) && t.NoWrap[i]
 		}
 		rows := t.Rows
 		if len(rows) > collectors.MaxDetailRows {

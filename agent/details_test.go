@@ -36,7 +36,7 @@ func TestStatusDetails(t *testing.T) {
 				t.Errorf("%s holds %q", name, bad)
 			}
 		}
-		if n := strings.Count(body, `<td data-label="First">`); n != collectors.MaxDetailRows {
+		if n := strings.Count(body, `<td data-label="First" class="nowrap">`); n != collectors.MaxDetailRows {
 			t.Errorf("%s: %d rows, want %d", name, n, collectors.MaxDetailRows)
 		}
 	}

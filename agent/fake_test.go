@@ -114,7 +114,7 @@ func (t *tick) StatusDetails() []collectors.DetailTable {
 	if len(t.cfg.Details) == 0 {
 		return nil
 	}
-	d := collectors.DetailTable{ID: "rows <1>", Title: "Test rows", Note: "A note.", Columns: []string{"First", "Second"}}
+	d := collectors.DetailTable{ID: "rows <1>", Title: "Test rows", Note: "A note.", Columns: []string{"First", "Second"}, NoWrap: []bool{true}}
 	for range t.cfg.DetailRows {
 		d.Rows = append(d.Rows, t.cfg.Details)
 	}

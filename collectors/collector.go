@@ -174,6 +174,9 @@ type DetailTable struct {
 	// and bound.
 	Note    string
 	Columns []string
+	// NoWrap marks the columns whose cells read as one token (an
+	// address, a count, a date): they are not broken across lines.
+	NoWrap []bool
 	// Rows have one cell per column.
 	Rows [][]string
 	// Omitted counts the rows left out by a bound; the page says so.

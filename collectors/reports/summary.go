@@ -22,10 +22,10 @@ const maxSourcesPerDomain = 10_000
 type Summary struct {
 	classifier *Classifier
 	// ptrs, when set, name the unknown sources Write lists.
-	ptrs *PTRLookup
-	domains    map[string]*domainSummary
-	refused    map[parse.Reason]int
-	files      int
+	ptrs    *PTRLookup
+	domains map[string]*domainSummary
+	refused map[parse.Reason]int
+	files   int
 }
 
 type domainSummary struct {

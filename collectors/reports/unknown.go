@@ -234,6 +234,7 @@ func (c *Collector) StatusDetails() []collectors.DetailTable {
 			Title:   title,
 			Note:    fmt.Sprintf("Sources of the unknown class (not yours, not a known email service provider's, not a forwarder's) in the DMARC aggregate reports read since the agent started, the most messages first, at most %d; first and last seen are the reports' periods (UTC).", top),
 			Columns: []string{"Source IP", "PTR", "Messages", "DMARC pass", "SPF aligned pass", "DKIM aligned pass", "SPF and DKIM as reported", "First seen", "Last seen"},
+			NoWrap:  []bool{true, false, true, true, true, true, false, true, true},
 			Omitted: total[d] - len(by[d]),
 			Empty:   "No unknown source in the reports read since the agent started.",
 		}
