@@ -58,6 +58,7 @@ func TestReportsIMAPOAuthDovecot(t *testing.T) {
 		cfg := harness.WriteFile(t, filepath.Join(dir, "mailscope.yml"), fmt.Sprintf(`state_dir: %s
 reports:
   domains: [example.com]
+  spf: {enabled: false}
   unknown_sources: {reverse_dns: false}
   imap:
     address: %s

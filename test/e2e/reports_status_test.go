@@ -77,7 +77,8 @@ reports:
   directories: [%s]
   domains: [example.com, example.net]
   own_ips: [192.0.2.10]
-  unknown_sources: {top: 20, resolver: %s}
+  spf: {resolver: %[3]s}
+  unknown_sources: {top: 20, resolver: %[3]s}
 `, filepath.Join(dir, "state"), reportsDir, srv.Addr)})
 	base := "http://" + a.Addr
 	checkStatusPage(t, base, "unknown-sources", statusWant{

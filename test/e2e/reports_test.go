@@ -266,7 +266,9 @@ func TestReportsTwoAgentsOneMailbox(t *testing.T) {
     server_name: 127.0.0.1
     username: rua@seed.test
     password_file: %s
-  unknown_sources: {reverse_dns: false} # tests ask only loopback servers
+  # Tests ask only loopback servers: no SPF evaluation, no reverse DNS.
+  spf: {enabled: false}
+  unknown_sources: {reverse_dns: false}
 `, stack.dove.IMAPAddr, stack.pki.CAFile, pass)
 	// The CLI looks at the mailbox first, read-only.
 	cfgFile := harness.WriteFile(t, filepath.Join(harness.Dir(t), "cli.yml"), "state_dir: "+filepath.Join(harness.Dir(t), "state")+"\n"+section)
