@@ -6,12 +6,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailscope/mailscope/collectors"
+	"github.com/mailscope/mailscope/internal/config/configtest"
 	"github.com/mailscope/mailscope/internal/imaptest"
 	"github.com/mailscope/mailscope/internal/oauthtoken"
+	"github.com/mailscope/mailscope/internal/oauthtoken/oauthtokentest"
 )
 
 // reportEmail wraps a fixture as a reporter's email: a gzip attachment,
@@ -40,35 +40,6 @@ func reportEmail(t *testing.T, fixture, messageID string) []byte {
 		"Content-Transfer-Encoding: base64\r\n\r\n%s\r\n", messageID, base64.StdEncoding.EncodeToString(gz.Bytes()))
 }
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// tokenEndpoint is a local OAuth token endpoint for the refresh-token
-// grant, issuing access-1, access-2, ...
-type tokenEndpoint struct {
-	mu    sync.Mutex
-	calls int
-}
-
-func (e *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("refresh_token") != "refresh-secret-1" || r.PostForm.Get("client_id") != "mailscope" {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"error":"invalid_grant","error_description":"revoked"}`)
-		return
-	}
-	e.calls++
-	fmt.Fprintf(w, `{"access_token":"access-%d","expires_in":3600,"token_type":"Bearer"}`, e.calls)
-}
-
 // TestIMAPOAuth reads a report mailbox logged in with XOAUTH2 and with
 // OAUTHBEARER, the token from a refresh-token grant at a local endpoint:
 // the report is claimed, counted and filed in the done folder.
@@ -80,13 +51,13 @@ func TestIMAPOAuth(t *testing.T) {
 			if _, err := user.Append("INBOX", bytes.NewReader(reportEmail(t, "rfc7489-google.xml", "r1@google.com")), &imap.AppendOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			ep := &tokenEndpoint{}
+			ep := oauthtokentest.New("mailscope", "", "refresh-secret-1", "")
 			tokens := httptest.NewServer(ep)
 			defer tokens.Close()
 			h := newHarness(t, reportDay.Add(3*24*time.Hour), func(c *Config) {
 				c.IMAP = &IMAPConfig{Address: srv.Addr, ServerName: imaptest.ServerName, CAFile: srv.CAFile, Username: "rua@example.com",
 					Auth: method, OAuth: oauthtoken.Config{TokenURL: tokens.URL + "/token", ClientID: "mailscope",
-						RefreshTokenFile: writeFile(t, "refresh", "refresh-secret-1")}}
+						RefreshTokenFile: configtest.WriteSecret(t, "refresh", "refresh-secret-1")}}
 			})
 			if summary := h.scan(t); !strings.HasPrefix(summary, "1 ok, 0 duplicate") {
 				t.Fatalf("summary %q\n%s", summary, h.logs)
@@ -103,8 +74,8 @@ func TestIMAPOAuth(t *testing.T) {
 			}
 			// The token is cached: a second scan asks the endpoint nothing.
 			h.scan(t)
-			if ep.calls != 1 {
-				t.Errorf("%d token requests, want 1", ep.calls)
+			if n := ep.Calls(); n != 1 {
+				t.Errorf("%d token requests, want 1", n)
 			}
 		})
 	}
@@ -116,17 +87,17 @@ func TestIMAPOAuth(t *testing.T) {
 func TestIMAPBadToken(t *testing.T) {
 	srv := imaptest.New(t)
 	srv.AddTokenUser("rua@example.com", "access-")
-	tokens := httptest.NewServer(&tokenEndpoint{})
+	tokens := httptest.NewServer(oauthtokentest.New("mailscope", "", "refresh-secret-1", ""))
 	defer tokens.Close()
 	for _, tc := range []struct {
 		name, method string
 		oauth        oauthtoken.Config
 		want         string
 	}{
-		{"xoauth2 refused by the server", "xoauth2", oauthtoken.Config{TokenFile: writeFile(t, "token", "stolen-token-xyz")}, "XOAUTH2 refused (status 401)"},
-		{"oauthbearer refused by the server", "oauthbearer", oauthtoken.Config{TokenFile: writeFile(t, "token", "stolen-token-xyz")}, "OAUTHBEARER authentication error (invalid_token)"},
+		{"xoauth2 refused by the server", "xoauth2", oauthtoken.Config{TokenFile: configtest.WriteSecret(t, "token", "stolen-token-xyz")}, "XOAUTH2 refused (status 401)"},
+		{"oauthbearer refused by the server", "oauthbearer", oauthtoken.Config{TokenFile: configtest.WriteSecret(t, "token", "stolen-token-xyz")}, "OAUTHBEARER authentication error (invalid_token)"},
 		{"refused by the endpoint", "xoauth2", oauthtoken.Config{TokenURL: tokens.URL + "/token", ClientID: "mailscope",
-			RefreshTokenFile: writeFile(t, "refresh", "refresh-secret-old")}, "refused the refresh token: invalid_grant"},
+			RefreshTokenFile: configtest.WriteSecret(t, "refresh", "refresh-secret-old")}, "refused the refresh token: invalid_grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, reportDay.Add(3*24*time.Hour), func(c *Config) {

@@ -34,13 +34,13 @@ type domainSummary struct {
 	begin     time.Time
 	end       time.Time
 	// DMARC
-	messages, dmarcPass, spfAligned, dkimAligned uint64
-	dispositions                                 map[string]uint64
-	sources                                      map[sourceKey]*source
-	droppedSources                               uint64
-	policies                                     map[string][]string   // published policy -> reporters that saw it
-	newest                                       map[string]seenPolicy // reporter -> policy of its newest report
-	current                                      *currentPolicy        // DMARC in DNS now, when looked up
+	passCounts
+	dispositions   map[string]uint64
+	sources        map[sourceKey]*source
+	droppedSources uint64
+	policies       map[string][]string   // published policy -> reporters that saw it
+	newest         map[string]seenPolicy // reporter -> policy of its newest report
+	current        *currentPolicy        // DMARC in DNS now, when looked up
 	// TLS-RPT
 	tlsOK, tlsFailed uint64
 	tlsFailures      map[[2]string]uint64 // {mx, result type}
@@ -138,16 +138,7 @@ func (s *Summary) addAggregate(d *domainSummary, a *parse.Aggregate) {
 	}
 	for i := range a.Records {
 		r := &a.Records[i]
-		d.messages += r.Count
-		if r.DKIM == "pass" || r.SPF == "pass" {
-			d.dmarcPass += r.Count
-		}
-		if r.SPF == "pass" {
-			d.spfAligned += r.Count
-		}
-		if r.DKIM == "pass" {
-			d.dkimAligned += r.Count
-		}
+		d.passCounts.add(r)
 		d.dispositions[cmp.Or(r.Disposition, "(none)")] += r.Count
 		k := sourceKey{class: s.classifier.Classify(a.Policy.Domain, r), ip: r.SourceIP}
 		src := d.sources[k]

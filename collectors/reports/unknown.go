@@ -49,14 +49,33 @@ type unknownSource struct {
 	first, last time.Time
 }
 
-// sourceTally is what the records of one source address say: its
-// messages, those passing DMARC and aligned SPF and DKIM, and the raw SPF
-// and DKIM results of its first record (domain=result, ...), cut at
-// maxAuthSummary. The status page and `mailscope report --format=json`
-// show it.
-type sourceTally struct {
+// passCounts are the messages of records and those passing DMARC,
+// aligned SPF and aligned DKIM.
+type passCounts struct {
 	messages, dmarcPass, spfAligned, dkimAligned uint64
-	spf, dkim                                    string
+}
+
+// add counts a record.
+func (p *passCounts) add(r *parse.Record) {
+	p.messages += r.Count
+	if r.SPF == "pass" || r.DKIM == "pass" {
+		p.dmarcPass += r.Count
+	}
+	if r.SPF == "pass" {
+		p.spfAligned += r.Count
+	}
+	if r.DKIM == "pass" {
+		p.dkimAligned += r.Count
+	}
+}
+
+// sourceTally is what the records of one source address say: their pass
+// counts, and the raw SPF and DKIM results of its first record
+// (domain=result, ...), cut at maxAuthSummary. The status page and
+// `mailscope report --format=json` show it.
+type sourceTally struct {
+	passCounts
+	spf, dkim string
 }
 
 // add counts a record of the source.
@@ -64,16 +83,7 @@ func (t *sourceTally) add(r *parse.Record) {
 	if t.messages == 0 && t.spf == "" && t.dkim == "" {
 		t.spf, t.dkim = cut(authSummary(r.AuthSPF), maxAuthSummary), cut(authSummary(r.AuthDKIM), maxAuthSummary)
 	}
-	t.messages += r.Count
-	if r.SPF == "pass" || r.DKIM == "pass" {
-		t.dmarcPass += r.Count
-	}
-	if r.SPF == "pass" {
-		t.spfAligned += r.Count
-	}
-	if r.DKIM == "pass" {
-		t.dkimAligned += r.Count
-	}
+	t.passCounts.add(r)
 }
 
 // noteUnknown remembers an unknown source of a report for the period

@@ -48,17 +48,8 @@ func writeAggregate(t *testing.T, dir, id string, records []testRecord) {
 // is (the page escapes it), no PTR and a failed lookup said as such. The
 // answers are kept: a second scan asks nothing again.
 func TestUnknownSourcesTable(t *testing.T) {
-	zone := dnstest.NewZone().PTR("203.0.113.9", "<b>mail</b>.evil.example")
 	failing, _ := dns.ReverseAddr("198.51.100.8")
-	srv := dnstest.Start(t, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		if len(r.Question) == 1 && strings.EqualFold(r.Question[0].Name, failing) {
-			m := new(dns.Msg)
-			m.SetRcode(r, dns.RcodeServerFailure)
-			_ = w.WriteMsg(m)
-			return
-		}
-		zone.ServeDNS(w, r)
-	}))
+	srv := dnstest.Start(t, dnstest.NewZone().PTR("203.0.113.9", "<b>mail</b>.evil.example").Fail(failing, dns.RcodeServerFailure))
 	h := newHarness(t, reportDay.Add(3*24*time.Hour), func(c *Config) {
 		c.UnknownSources = UnknownSourcesConfig{Top: 3, ReverseDNS: true, Resolver: srv.Addr}
 	})

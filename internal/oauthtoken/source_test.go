@@ -2,31 +2,20 @@ package oauthtoken
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
+	"github.com/mailscope/mailscope/internal/config/configtest"
+	"github.com/mailscope/mailscope/internal/oauthtoken/oauthtokentest"
 )
 
-func writeSecret(t *testing.T, name, value string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestTokenFile(t *testing.T) {
-	file := writeSecret(t, "token", "file-token-1")
+	file := configtest.WriteSecret(t, "token", "file-token-1")
 	ts := NewSource(Config{TokenFile: file}, Secrets{}, nil, nil, time.Second)
 	if tok, err := ts.Token(context.Background()); err != nil || tok != "file-token-1" {
 		t.Fatalf("%q %v", tok, err)
@@ -51,31 +40,12 @@ func TestTokenFile(t *testing.T) {
 // then renewed with the rotated token; a revoked token's error names the
 // endpoint's error code and no secret.
 func TestRefresh(t *testing.T) {
-	var mu sync.Mutex
-	calls, revoked := 0, false
-	valid := map[string]bool{"refresh-1": true}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("client_secret") != "client-secret-1" || r.PostForm.Get("scope") != "a b" {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_request"}`)
-			return
-		}
-		if revoked || !valid[r.PostForm.Get("refresh_token")] {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"expired or revoked"}`)
-			return
-		}
-		calls++
-		next := fmt.Sprintf("refresh-%d", calls+1)
-		valid[next] = true
-		fmt.Fprintf(w, `{"access_token":"access-%d","expires_in":3600,"token_type":"Bearer","refresh_token":%q}`, calls, next)
-	}))
+	ep := oauthtokentest.New("c", "client-secret-1", "refresh-1", "a b")
+	srv := httptest.NewServer(ep)
 	defer srv.Close()
 	clk := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	cfg := Config{TokenURL: srv.URL, ClientID: "c", ClientSecretFile: writeSecret(t, "cs", "client-secret-1"),
-		RefreshTokenFile: writeSecret(t, "rt", "refresh-1"), Scopes: []string{"a", "b"}}
+	cfg := Config{TokenURL: srv.URL, ClientID: "c", ClientSecretFile: configtest.WriteSecret(t, "cs", "client-secret-1"),
+		RefreshTokenFile: configtest.WriteSecret(t, "rt", "refresh-1"), Scopes: []string{"a", "b"}}
 	var ps config.Problems
 	cfg.Check(&ps, "oauth")
 	sec := cfg.ReadSecrets(&ps, "oauth")
@@ -93,9 +63,7 @@ func TestRefresh(t *testing.T) {
 	if tok, err := ts.Token(ctx); err != nil || tok != "access-2" {
 		t.Fatalf("after expiry: %q %v", tok, err)
 	}
-	mu.Lock()
-	revoked = true
-	mu.Unlock()
+	ep.Revoke()
 	clk.Advance(2 * time.Hour)
 	_, err := ts.Token(ctx)
 	if err == nil || !strings.Contains(err.Error(), "invalid_grant") {
@@ -131,22 +99,14 @@ func TestCheckReadsNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var ps config.Problems
 			tc.cfg.Check(&ps, "oauth")
-			if got := problemList(ps); strings.Join(got, "\n") != strings.Join(tc.check, "\n") {
+			if got := configtest.Lines(t, ps.Err()); strings.Join(got, "\n") != strings.Join(tc.check, "\n") {
 				t.Errorf("Check:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.check, "\n"))
 			}
 			ps = nil
 			tc.cfg.ReadSecrets(&ps, "oauth")
-			if got := problemList(ps); strings.Join(got, "\n") != strings.Join(tc.read, "\n") {
+			if got := configtest.Lines(t, ps.Err()); strings.Join(got, "\n") != strings.Join(tc.read, "\n") {
 				t.Errorf("ReadSecrets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.read, "\n"))
 			}
 		})
 	}
-}
-
-func problemList(ps config.Problems) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Error())
-	}
-	return out
 }

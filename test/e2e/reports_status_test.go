@@ -59,17 +59,8 @@ func TestStatusPageUnknownSources(t *testing.T) {
 	b.WriteString("</feedback>")
 	harness.WriteFile(t, filepath.Join(reportsDir, "google.xml"), b.String())
 
-	zone := dnstest.NewZone().PTR("203.0.113.9", hostilePTR).PTR("198.51.100.23", "bulk-23.sender.example")
 	refused, _ := dns.ReverseAddr("2001:db8:beef::1")
-	srv := dnstest.Start(t, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		if len(r.Question) == 1 && strings.EqualFold(r.Question[0].Name, refused) {
-			m := new(dns.Msg)
-			m.SetRcode(r, dns.RcodeRefused)
-			_ = w.WriteMsg(m)
-			return
-		}
-		zone.ServeDNS(w, r)
-	}))
+	srv := dnstest.Start(t, dnstest.NewZone().PTR("203.0.113.9", hostilePTR).PTR("198.51.100.23", "bulk-23.sender.example").Fail(refused, dns.RcodeRefused))
 	a := harness.StartAgent(t, harness.AgentOptions{Config: fmt.Sprintf(`
 state_dir: %s
 reports:

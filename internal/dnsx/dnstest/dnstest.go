@@ -88,6 +88,7 @@ type Zone struct {
 	a     map[string][]string
 	txt   map[string][]string
 	ptr   map[string][]string
+	fail  map[string]int
 	TTL   uint32
 	Rcode int
 	// Silent drops every query unanswered, for timeouts.
@@ -96,7 +97,7 @@ type Zone struct {
 
 // NewZone returns an empty table with a TTL of 300 s.
 func NewZone() *Zone {
-	return &Zone{a: map[string][]string{}, txt: map[string][]string{}, ptr: map[string][]string{}, TTL: 300}
+	return &Zone{a: map[string][]string{}, txt: map[string][]string{}, ptr: map[string][]string{}, fail: map[string]int{}, TTL: 300}
 }
 
 func norm(name string) string { return dns.Fqdn(strings.ToLower(name)) }
@@ -129,6 +130,15 @@ func (z *Zone) PTR(ip, name string) *Zone {
 	return z
 }
 
+// Fail answers every query for name with rcode (dns.RcodeServerFailure,
+// dns.RcodeRefused, ...).
+func (z *Zone) Fail(name string, rcode int) *Zone {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.fail[norm(name)] = rcode
+	return z
+}
+
 // Remove deletes every record at name.
 func (z *Zone) Remove(name string) {
 	z.mu.Lock()
@@ -154,6 +164,11 @@ func (z *Zone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	q := r.Question[0]
 	name := norm(q.Name)
+	if rcode, ok := z.fail[name]; ok {
+		m.Rcode = rcode
+		_ = w.WriteMsg(m)
+		return
+	}
 	as, txts, ptrs := z.a[name], z.txt[name], z.ptr[name]
 	if as == nil && txts == nil && ptrs == nil {
 		m.Rcode = dns.RcodeNameError
