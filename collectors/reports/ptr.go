@@ -120,6 +120,7 @@ func (l *PTRLookup) Resolve(ctx context.Context, addrs []netip.Addr) {
 	if len(due) == 0 {
 		return
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, ptrBatchTimeout)
 	defer cancel()
 	results := make([]PTR, len(due))
@@ -146,6 +147,9 @@ func (l *PTRLookup) Resolve(ctx context.Context, addrs []netip.Addr) {
 		clear(l.cache)
 	}
 	for i, a := range due {
+		if results[i].Status == PTRFailed && parent.Err() != nil {
+			continue // the caller gave up (the agent stops): not the resolver's failure
+		}
 		l.cache[a] = ptrEntry{ptr: results[i], at: now}
 	}
 }

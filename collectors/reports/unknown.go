@@ -206,8 +206,8 @@ func newPTRLookup(resolver string, s collectors.Settings) *PTRLookup {
 // resolveUnknown looks up the PTR names of the sources the status page
 // lists, without the collector's lock (bounded in time by PTRLookup).
 func (c *Collector) resolveUnknown(ctx context.Context) {
-	if c.ptr == nil {
-		return
+	if c.ptr == nil || ctx.Err() != nil {
+		return // off, or stopping: a cancelled lookup is no failure to keep
 	}
 	c.mu.Lock()
 	by, _ := c.topUnknownLocked(c.cfg.UnknownSources.Top)
