@@ -41,6 +41,10 @@ type tickConfig struct {
 	EchoURL string `yaml:"echo_url"`
 	// Debug is written to each run's debug log.
 	Debug string `yaml:"debug"`
+	// Details are the cells of the row its StatusDetails table repeats
+	// DetailRows times (no table when empty).
+	Details    []string `yaml:"details"`
+	DetailRows int      `yaml:"detail_rows"`
 }
 
 func (c *tickConfig) MovedMailKeys() []collectors.MovedMailKey {
@@ -102,6 +106,19 @@ func (t *tick) Run(ctx context.Context) error {
 		}
 		return fmt.Sprintf("run %d over %d targets", n, len(t.cfg.Targets)), nil
 	})
+}
+
+// StatusDetails shows one table of the configured row
+// (collectors.StatusDetails).
+func (t *tick) StatusDetails() []collectors.DetailTable {
+	if len(t.cfg.Details) == 0 {
+		return nil
+	}
+	d := collectors.DetailTable{ID: "rows <1>", Title: "Test rows", Note: "A note.", Columns: []string{"First", "Second"}, NoWrap: []bool{true}}
+	for range t.cfg.DetailRows {
+		d.Rows = append(d.Rows, t.cfg.Details)
+	}
+	return []collectors.DetailTable{d}
 }
 
 // crashConfig makes a collector whose Run fails or panics.

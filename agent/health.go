@@ -49,8 +49,9 @@ const (
 // last run worked.
 // recent, when set, is the mta counters' change over the last window:
 // deferral and bounce shares are judged on it (what is wrong now), else
-// on the totals since start.
-func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *collectors.Inputs, recent *windowTally, now time.Time) []healthFinding {
+// on the totals since start. enforced are the domains whose MTA-STS
+// policy the domain collector finds in enforce mode (nil: unknown).
+func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *collectors.Inputs, recent *windowTally, enforced map[string]bool, now time.Time) []healthFinding {
 	var out []healthFinding
 	add := func(level, title, runbook string, evidence ...string) {
 		out = append(out, healthFinding{Level: level, Collector: name, Title: title, Evidence: evidence, Runbook: runbookBase + runbook})
@@ -130,6 +131,8 @@ func healthOf(name string, snap snapshot, mfs []*dto.MetricFamily, inputs *colle
 		add(healthWarning, fmt.Sprintf("%s: receivers saw DMARC %s=%s, DNS has %s=%s now", k[0], k[1], k[2], k[1], k[3]), "mailscopedmarcpolicydrift",
 			"reporters: "+strings.Join(reporters, ", "), "in the newest aggregate report of each, for a period after the policy last changed")
 	}
+	receiverFindings(fam, add)
+	tlsEnforcedFindings(fam, enforced, add)
 	// Seeds: the last round's message in spam or not found.
 	for _, m := range fam["mailscope_seed_last_placement"] {
 		l := labelsOf(m)

@@ -52,6 +52,9 @@ type statusRow struct {
 	Findings []healthFinding
 	// MTA is set for the mta collector's row.
 	MTA *mtaView
+	// Details are the tables of a collector that implements
+	// collectors.StatusDetails, bounded and scrubbed.
+	Details []collectors.DetailTable
 }
 
 // mtaView is what the mta row shows of the log pipeline.
@@ -99,6 +102,14 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 	a.mu.Unlock()
 	now := a.opts.Clock.Now()
 	p := statusPage{Version: a.opts.Version, Source: cfg.Source, Now: now, TelemetryPath: o.TelemetryPath, Tracing: tracing}
+	// The receivers' TLS findings join the domain collector's MTA-STS
+	// modes.
+	var enforced map[string]bool
+	if in, ok := running["domain"]; ok {
+		if mfs, err := in.reg.Gather(); err == nil {
+			enforced = stsEnforced(mfs)
+		}
+	}
 	for _, s := range cfg.Sections {
 		f, _ := collectors.Lookup(s.Name)
 		row := statusRow{Help: f.Help, Enabled: s.Enabled, Outcome: "none"}
@@ -128,6 +139,9 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 				}
 				inputs = &v
 			}
+			if sd, ok := in.collector.(collectors.StatusDetails); ok {
+				row.Details = boundDetails(sd.StatusDetails(), a.scrub.Load())
+			}
 			var recent *windowTally
 			if s.Name == "mta" {
 				row.MTA = newMTAView(mfs, inputs, now, &a.mtaHistory)
@@ -135,7 +149,7 @@ func (a *Agent) statusNow(o HandlerOptions) statusPage {
 					recent = &windowTally{tally: row.MTA.Recent.tally, span: row.MTA.RecentSpan}
 				}
 			}
-			row.Findings = healthOf(s.Name, snap, mfs, inputs, recent, now)
+			row.Findings = healthOf(s.Name, snap, mfs, inputs, recent, enforced, now)
 		} else {
 			row.Name, row.State = s.Name, "disabled"
 		}

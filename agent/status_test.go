@@ -68,6 +68,19 @@ mailscope_dmarc_policy_drift{domain="d.test",reporter="gmail",tag="p",seen="none
 mailscope_dmarc_policy_drift{domain="d.test",reporter="microsoft",tag="p",seen="reject",current="reject"} 0
 mailscope_dmarc_policy_drift{domain="d.test",reporter="gmail",tag="testing",seen="y",current="n"} 0
 `, []string{"warning: d.test: receivers saw DMARC p=none, DNS has p=reject now | reporters: gmail, yahoo | in the newest aggregate report of each, for a period after the policy last changed"}, healthWarning, nil},
+		{"receivers", `
+mailscope_dmarc_messages_total{domain="d.test",reporter="gmail",disposition="none",dmarc="pass",spf_aligned="pass",dkim_aligned="fail",source_class="unknown"} 7
+mailscope_dmarc_messages_total{domain="d.test",reporter="gmail",disposition="none",dmarc="fail",spf_aligned="fail",dkim_aligned="fail",source_class="unknown"} 90
+mailscope_dmarc_messages_total{domain="d.test",reporter="gmail",disposition="none",dmarc="pass",spf_aligned="pass",dkim_aligned="pass",source_class="own"} 95
+mailscope_dmarc_messages_total{domain="d.test",reporter="yahoo",disposition="reject",dmarc="fail",spf_aligned="fail",dkim_aligned="fail",source_class="own"} 5
+mailscope_dmarc_messages_total{domain="e.test",reporter="gmail",disposition="none",dmarc="fail",spf_aligned="fail",dkim_aligned="fail",source_class="own"} 50
+mailscope_tlsrpt_sessions_total{domain="d.test",policy_type="sts",result="failed"} 12
+mailscope_tlsrpt_sessions_total{domain="e.test",policy_type="sts",result="failed"} 3
+mailscope_tlsrpt_failures_total{domain="d.test",result_type="certificate-expired",mx="mx1.d.test"} 10
+mailscope_tlsrpt_failures_total{domain="d.test",result_type="starttls-not-supported",mx="other"} 2
+`, []string{"critical: d.test: mail from a source you do not know passed DMARC | 7 messages in the aggregate reports counted since the agent started | the collector's page lists the unknown sources with their PTR names",
+			"warning: d.test: 5.0% of your own mail failed DMARC | 5 of 100 messages from your own addresses in the aggregate reports counted since the agent started | threshold 2% of at least 100 messages",
+			"critical: senders failed TLS to d.test under an enforced MTA-STS policy | 12 failed sessions in the TLS-RPT reports counted since the agent started | top failures: certificate-expired at mx1.d.test 10, starttls-not-supported at other 2"}, healthCritical, nil},
 		{"missing log", `
 mailscope_mta_log_lines_total{mta="postfix",source="maillog"} 0
 mailscope_mta_log_read_errors_total{mta="postfix",reason="not_found",source="maillog"} 1
@@ -115,7 +128,7 @@ mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="ot
 			"warning: yahoo: 20% of delivery attempts deferred | 20 of 100 attempts since start | top reasons: rate_limited 15, other 5"}, healthWarning, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs := healthOf("x", running, families(t, c.metrics), c.inputs, nil, now)
+			fs := healthOf("x", running, families(t, c.metrics), c.inputs, nil, map[string]bool{"d.test": true}, now)
 			var got []string
 			for _, f := range fs {
 				got = append(got, f.Level+": "+strings.Join(append([]string{f.Title}, f.Evidence...), " | "))
@@ -226,12 +239,12 @@ mailscope_mta_delivery_failures_total{mta="postfix",status="deferred",reason="re
 	if !ok {
 		t.Fatal("no window")
 	}
-	fs := healthOf("mta", snapshot{State: stateRunning}, after, nil, &windowTally{tally: w.tally, span: span}, now)
+	fs := healthOf("mta", snapshot{State: stateRunning}, after, nil, &windowTally{tally: w.tally, span: span}, nil, now)
 	if len(fs) != 1 || fs[0].Title != "gmail: 25% of delivery attempts deferred" || fs[0].Evidence[0] != "10 of 40 attempts in the last 15m0s" || fs[0].Evidence[1] != "top reasons: reputation 10" {
 		t.Errorf("findings over the window: %+v, want gmail's recent deferrals only", fs)
 	}
 	// Since start, yahoo's old deferrals are the larger share.
-	if fs := healthOf("mta", snapshot{State: stateRunning}, after, nil, nil, now); len(fs) != 2 {
+	if fs := healthOf("mta", snapshot{State: stateRunning}, after, nil, nil, nil, now); len(fs) != 2 {
 		t.Errorf("findings since start: %+v, want yahoo's and gmail's", fs)
 	}
 }

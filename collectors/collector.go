@@ -141,6 +141,50 @@ type HTTPHandlers interface {
 	HTTPHandlers() map[string]http.Handler
 }
 
+// StatusDetails is implemented by collectors with more to show on the
+// status page than their metrics and run summaries can carry: values that
+// must never be label values (addresses, host names from reports), such as
+// the reports collector's unknown sources. The agent calls it each time it
+// renders a page, so it returns what the collector already holds, with no
+// I/O, under the collector's own lock; the agent keeps at most
+// MaxDetailTables tables of at most MaxDetailRows rows (counting the rest
+// in Omitted), scrubs configured secrets from every cell and escapes every
+// cell for HTML: a cell may hold hostile text.
+type StatusDetails interface {
+	StatusDetails() []DetailTable
+}
+
+// Bounds of what StatusDetails shows.
+const (
+	MaxDetailTables = 20
+	MaxDetailRows   = 100
+	// MaxDetailCell is the longest cell shown, in bytes; a longer one is
+	// cut and ends with "…".
+	MaxDetailCell = 256
+)
+
+// DetailTable is one table on the status page: its rows already ordered
+// and bounded by the collector.
+type DetailTable struct {
+	// ID names the table in the page (letters, digits, '-'), stable
+	// across renders: "unknown-sources-example.com".
+	ID    string
+	Title string
+	// Note is one line under the title: what the rows are, their order
+	// and bound.
+	Note    string
+	Columns []string
+	// NoWrap marks the columns whose cells read as one token (an
+	// address, a count, a date): they are not broken across lines.
+	NoWrap []bool
+	// Rows have one cell per column.
+	Rows [][]string
+	// Omitted counts the rows left out by a bound; the page says so.
+	Omitted int
+	// Empty is shown instead of a table without rows.
+	Empty string
+}
+
 // RunResult is the outcome of one run of a collector.
 type RunResult struct {
 	Start    time.Time

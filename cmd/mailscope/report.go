@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"time"
@@ -31,7 +32,7 @@ func init() {
 		cmd.Flag("own-ip", "An address or CIDR prefix you send from (repeatable): its records are the `own` source class.").StringsVar(&o.ownIPs)
 		cmd.Flag("top", "Sources listed per class in the summary.").Default("10").IntVar(&o.top)
 		cmd.Flag("imap", "Also read the mailbox of the reports section of --config.file, read-only (nothing is claimed, moved or marked seen).").BoolVar(&o.imap)
-		cmd.Flag("dns", "Look up each domain's DMARC record in DNS now and show where the policy a reporter saw differs from it, and evaluate its SPF record for the sources (own and esp classes) (summary only).").BoolVar(&o.dns)
+		cmd.Flag("dns", "Look up each domain's DMARC record in DNS now and show where the policy a reporter saw differs from it (summary), evaluate its SPF record for the sources (own and esp classes), and look up the PTR name of each unknown source listed (summary and json).").BoolVar(&o.dns)
 		cmd.Flag("dns.resolver", "DNS resolver HOST:PORT for --dns (default: the system's).").StringVar(&o.resolver)
 		cmd.Flag("dns.timeout", "Timeout of one DNS query for --dns (each is tried twice).").Default("2s").DurationVar(&o.dnsTimeout)
 		cmd.Arg("path", "Report files, directories or Maildirs.").StringsVar(&o.paths)
@@ -93,7 +94,8 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	var spfEval *reportSPF
-	if o.dns && o.format == "summary" {
+	var ptrs *reports.PTRLookup
+	if o.dns {
 		var yours []string
 		if section != nil {
 			yours = section.Domains
@@ -104,6 +106,10 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 			return 2
 		}
 		classifier.SetSPF(spfEval.sources)
+		if ptrs, err = newReportPTRLookup(o.resolver, o.dnsTimeout); err != nil {
+			fmt.Fprintf(stderr, "mailscope report: --dns: %v\n", err)
+			return 2
+		}
 	}
 	out := bufio.NewWriter(stdout)
 	read, inputs := 0, 0
@@ -119,7 +125,18 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 			if inputs > 1 {
 				out.WriteString(",")
 			}
-			b, err := json.Marshal(reports.NewEntry(name, rep, err))
+			e := reports.NewEntry(name, rep, err)
+			spfEval.prepare(ctx, rep)
+			e.AddUnknownSources(classifier, rep)
+			if ptrs != nil && len(e.UnknownSources) > 0 {
+				ips := make([]netip.Addr, len(e.UnknownSources))
+				for i, s := range e.UnknownSources {
+					ips[i] = s.IP
+				}
+				ptrs.Resolve(ctx, ips)
+				e.SetPTRs(ptrs)
+			}
+			b, err := json.Marshal(e)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -147,6 +164,8 @@ func reportCommand(o reportOptions, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "mailscope report: --dns: %v\n", err)
 			return 2
 		}
+		ptrs.Resolve(ctx, summary.UnknownSources(o.top))
+		summary.SetPTRs(ptrs)
 	}
 	if o.format == "json" {
 		out.WriteString("\n]\n")

@@ -18,6 +18,20 @@ import (
 // up: reports of more domains than that are not compared with DNS.
 const maxReportDNSDomains = 50
 
+// newReportPTRLookup is the reverse lookup of `mailscope report --dns`:
+// on resolver (empty: the system's), each query bounded by timeout.
+func newReportPTRLookup(resolver string, timeout time.Duration) (*reports.PTRLookup, error) {
+	dc := dnsx.Config{Timeout: timeout}
+	if resolver != "" {
+		dc.Servers = []string{dnsx.ServerAddr(resolver)}
+	}
+	client, err := dnsx.New(dc)
+	if err != nil {
+		return nil, err
+	}
+	return reports.NewPTRLookup(client, clock.Real{}), nil
+}
+
 // lookupCurrentPolicies looks up the DMARC record of each domain with
 // aggregate reports in the summary, as the domain collector does (the
 // RFC 9989 tree walk included), and gives it to the summary to compare.

@@ -3,7 +3,6 @@ package reports
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,10 +35,6 @@ const (
 	pendingStateFile = "pending.json"
 )
 
-// maxUnknownSources bounds the unknown sources remembered for the log and
-// the status page.
-const maxUnknownSources = 1000
-
 // maxSeenFiles bounds the directory files remembered as read; past it the
 // memory is cleared and files are parsed again (dedup keeps the counts
 // right).
@@ -62,7 +57,8 @@ type Collector struct {
 	dedup   *Dedup // opened on first use
 	period  *periodCounters
 	files   map[string]fileStamp // used by ScanOnce only
-	unknown map[unknownKey]*unknownSource
+	unknown unknownSources
+	ptr     *PTRLookup // nil: reverse DNS off
 	// seenPolicies: the newest policy each reporter saw, for the drift
 	// against DNS.
 	seenPolicies map[policyKey]seenPolicy
@@ -75,17 +71,6 @@ type Collector struct {
 type fileStamp struct {
 	size  int64
 	mtime time.Time
-}
-
-type unknownKey struct {
-	domain string
-	ip     netip.Addr
-}
-
-type unknownSource struct {
-	messages uint64
-	spf      string
-	dkim     string
 }
 
 // New builds the collector from a valid config and registers its metrics.
@@ -101,7 +86,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 	c := &Collector{
 		cfg: cfg, s: s, lim: cfg.Limits.ParseLimits(), classifier: NewClassifier(own),
 		providers: s.Mail.OrDefault().Providers, domains: lowerSet(cfg.Domains), mxHosts: lowerSet(cfg.MXHosts), m: m,
-		files: map[string]fileStamp{}, unknown: map[unknownKey]*unknownSource{}, counts: map[string]int{},
+		files: map[string]fileStamp{}, unknown: unknownSources{byKey: map[unknownKey]*unknownSource{}}, counts: map[string]int{},
 		seenPolicies: map[policyKey]seenPolicy{},
 	}
 	if cfg.SPF.Enabled && s.DNS != nil {
@@ -120,8 +105,11 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 			m.spfEvaluations.WithLabelValues(o)
 		}
 	}
+	if cfg.UnknownSources.ReverseDNS {
+		c.ptr = newPTRLookup(cfg.UnknownSources.Resolver, s)
+	}
 	if cfg.IMAP != nil {
-		src, err := buildIMAP(*cfg.IMAP)
+		src, err := buildIMAP(*cfg.IMAP, s.Clock, nil)
 		if err != nil {
 			return nil, fmt.Errorf("reports: %w", err)
 		}
@@ -252,6 +240,7 @@ func (c *Collector) ScanOnce(ctx context.Context, debug *collectors.RunLog) (str
 			}
 		}
 	}
+	c.resolveUnknown(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	summary := c.finishLocked()
@@ -311,24 +300,10 @@ func (c *Collector) finishLocked() string {
 	c.settleLocked()
 	summary := fmt.Sprintf("%d ok, %d duplicate, %d stale, %d refused; %d unknown sources%s",
 		c.counts[OutcomeOK], c.counts[OutcomeDuplicate], c.counts[OutcomeStale],
-		c.counts[OutcomeInvalid]+c.counts[OutcomeOversized], len(c.unknown), c.topUnknown())
+		c.counts[OutcomeInvalid]+c.counts[OutcomeOversized], len(c.unknown.byKey), c.topUnknown())
 	clear(c.counts)
+	c.logUnlogged()
 	return summary
-}
-
-// topUnknown names the unknown source with the most messages.
-func (c *Collector) topUnknown() string {
-	var best unknownKey
-	var most uint64
-	for k, u := range c.unknown {
-		if u.messages > most || (u.messages == most && k.ip.Less(best.ip)) {
-			best, most = k, u.messages
-		}
-	}
-	if most == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (top: %s for %s, %d messages)", best.ip, best.domain, most)
 }
 
 // ingestLocked counts one input and returns its outcome.
@@ -374,7 +349,7 @@ func (c *Collector) ingestLocked(rep *parse.Report, err error, source, path stri
 	}
 	switch {
 	case rep.Aggregate != nil:
-		c.countAggregate(rep.Aggregate, reporter, begin, now)
+		c.countAggregate(rep.Aggregate, reporter, begin, end, now)
 		c.notePolicyLocked(domain, reporter, rep.Aggregate.Policy, begin, end)
 	case rep.TLS != nil:
 		c.countTLS(rep.TLS, begin, now)
@@ -425,7 +400,7 @@ func (c *Collector) domainLabel(d string) string {
 	return "other"
 }
 
-func (c *Collector) countAggregate(a *parse.Aggregate, reporter string, begin, now time.Time) {
+func (c *Collector) countAggregate(a *parse.Aggregate, reporter string, begin, end, now time.Time) {
 	domain := c.domainLabel(a.Policy.Domain)
 	for tag, v := range map[string]string{"p": a.Policy.P, "sp": a.Policy.SP, "np": a.Policy.NP, "testing": a.Policy.Testing} {
 		values := []string{"none", "quarantine", "reject", "other"}
@@ -455,7 +430,7 @@ func (c *Collector) countAggregate(a *parse.Aggregate, reporter string, begin, n
 		c.period.Add(metricDMARC, begin, now, float64(r.Count), domain, reporter,
 			closed(r.Disposition, "none", "quarantine", "reject", "pass"), dmarc, spf, dkim, string(class))
 		if class == SourceUnknown && r.SourceIP.IsValid() {
-			c.noteUnknown(domain, r)
+			c.noteUnknown(domain, r, begin, end)
 		}
 	}
 }
@@ -465,34 +440,6 @@ func passOrFail(v string) string {
 		return "pass"
 	}
 	return "fail"
-}
-
-// noteUnknown remembers an unknown source and logs it the first time.
-func (c *Collector) noteUnknown(domain string, r *parse.Record) {
-	k := unknownKey{domain: domain, ip: r.SourceIP}
-	u := c.unknown[k]
-	if u == nil {
-		if len(c.unknown) >= maxUnknownSources {
-			return
-		}
-		u = &unknownSource{}
-		c.unknown[k] = u
-		spf, dkim := authSummary(r.AuthSPF), authSummary(r.AuthDKIM)
-		u.spf, u.dkim = spf, dkim
-		c.m.unknownSources.Set(float64(len(c.unknown)))
-		c.s.Logger.Info("reports: new unknown source sending as your domain", "domain", domain, "source_ip", r.SourceIP.String(),
-			"messages", r.Count, "spf", spf, "dkim", dkim, "dmarc_spf", r.SPF, "dmarc_dkim", r.DKIM)
-	}
-	u.messages += r.Count
-}
-
-// authSummary lists raw results as domain=result.
-func authSummary(list []parse.AuthResult) string {
-	parts := make([]string, 0, len(list))
-	for _, a := range list {
-		parts = append(parts, a.Domain+"="+a.Result)
-	}
-	return strings.Join(parts, ",")
 }
 
 func (c *Collector) countTLS(t *parse.TLSReport, begin, now time.Time) {

@@ -62,6 +62,8 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 	cfg.Domains = []string{"example.com", "example.net"}
 	cfg.OwnIPs = []string{"192.0.2.10"}
 	cfg.MXHosts = []string{"mx1.mail.example.com", "mx2.mail.example.com"}
+	// No reverse DNS unless a test gives a loopback resolver.
+	cfg.UnknownSources.ReverseDNS = false
 	if edit != nil {
 		edit(cfg)
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	// SPF is the evaluation of your domains' SPF records for report
 	// sources (the own and esp source classes).
 	SPF SPFConfig `yaml:"spf"`
+	// UnknownSources is what the status page shows of the sources of the
+	// unknown class.
+	UnknownSources UnknownSourcesConfig `yaml:"unknown_sources"`
 }
 
 // SPFConfig sets up the SPF evaluation of report sources: a record's
@@ -61,6 +64,23 @@ type SPFConfig struct {
 	// DNSTimeout bounds one DNS query (each is tried twice).
 	DNSTimeout time.Duration `yaml:"dns_timeout"`
 }
+
+// UnknownSourcesConfig shapes the status page's tables of unknown sources
+// (one per domain): never labels, only the page, the log and `mailscope
+// report`.
+type UnknownSourcesConfig struct {
+	// Top is the rows per domain, the sources with the most messages.
+	Top int `yaml:"top"`
+	// ReverseDNS looks up the PTR name of each listed source through the
+	// agent's shared DNS client (bounded concurrency and time, cached).
+	ReverseDNS bool `yaml:"reverse_dns"`
+	// Resolver is the DNS server for those lookups, host:port (empty:
+	// the system's).
+	Resolver string `yaml:"resolver"`
+}
+
+// maxUnknownTop bounds unknown_sources.top.
+const maxUnknownTop = 100
 
 // DedupConfig bounds the durable dedup state.
 type DedupConfig struct {
@@ -112,8 +132,9 @@ func NewConfig() *Config {
 			MaxZipMembers: l.MaxZipMembers, MaxMIMEParts: l.MaxMIMEParts, MaxMIMEDepth: l.MaxMIMEDepth, MaxHeaderBytes: l.MaxHeaderBytes,
 			MaxXMLDepth: l.MaxXMLDepth, MaxXMLElements: l.MaxXMLElements, MaxJSONDepth: l.MaxJSONDepth, MaxFilesPerScan: 10_000,
 		},
-		HTTP: HTTPConfig{Path: "/tlsrpt", MaxBodyBytes: 10 << 20},
-		SPF:  SPFConfig{Enabled: true, DNSTimeout: 2 * time.Second},
+		HTTP:           HTTPConfig{Path: "/tlsrpt", MaxBodyBytes: 10 << 20},
+		SPF:            SPFConfig{Enabled: true, DNSTimeout: 2 * time.Second},
+		UnknownSources: UnknownSourcesConfig{Top: 20, ReverseDNS: true},
 	}
 }
 
@@ -194,6 +215,14 @@ func (c *Config) Validate() error {
 	}
 	if c.SPF.DNSTimeout <= 0 || c.SPF.DNSTimeout > time.Minute {
 		ps.Addf("spf.dns_timeout", "must be more than 0 and at most 1m, got %s", c.SPF.DNSTimeout)
+	}
+	if u := c.UnknownSources; u.Top < 1 || u.Top > maxUnknownTop {
+		ps.Addf("unknown_sources.top", "must be between 1 and %d, got %d", maxUnknownTop, u.Top)
+	}
+	if r := c.UnknownSources.Resolver; r != "" {
+		if err := dnsx.CheckServer(r); err != nil {
+			ps.Addf("unknown_sources.resolver", "%v", err)
+		}
 	}
 	if c.HTTP.Enabled {
 		if !strings.HasPrefix(c.HTTP.Path, "/") || c.HTTP.Path == "/" || reservedPath(c.HTTP.Path) {

@@ -1,6 +1,10 @@
 package reports
 
 import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/reports/parse"
@@ -22,9 +26,74 @@ type Entry struct {
 	FailedSessions     uint64     `json:"failed_sessions"`
 	// FeedbackType is a complaint's or failure report's Feedback-Type.
 	FeedbackType string `json:"feedback_type,omitempty"`
+	// UnknownSources are an aggregate report's sources of the unknown
+	// class, the most messages first, at most MaxEntrySources (set by
+	// AddUnknownSources); UnknownSourcesOmitted counts the rest.
+	UnknownSources        []SourceEntry `json:"unknown_sources,omitempty"`
+	UnknownSourcesOmitted int           `json:"unknown_sources_omitted,omitempty"`
 	// Error is why the input was refused; Reason is its class.
 	Error  string       `json:"error,omitempty"`
 	Reason parse.Reason `json:"reason,omitempty"`
+}
+
+// MaxEntrySources bounds the unknown sources an Entry lists.
+const MaxEntrySources = 100
+
+// SourceEntry is one source address of a report: its messages, those
+// passing DMARC and aligned SPF and DKIM, the SPF and DKIM results as
+// the reporter gave them (domain=result, ...), and its PTR when looked
+// up.
+type SourceEntry struct {
+	IP              netip.Addr `json:"ip"`
+	Messages        uint64     `json:"messages"`
+	DMARCPass       uint64     `json:"dmarc_pass"`
+	SPFAlignedPass  uint64     `json:"spf_aligned_pass"`
+	DKIMAlignedPass uint64     `json:"dkim_aligned_pass"`
+	SPF             string     `json:"spf"`
+	DKIM            string     `json:"dkim"`
+	PTR             *PTR       `json:"ptr,omitempty"`
+}
+
+// AddUnknownSources lists the unknown-class sources of an aggregate
+// report, classified by c.
+func (e *Entry) AddUnknownSources(c *Classifier, rep *parse.Report) {
+	if rep == nil || rep.Aggregate == nil {
+		return
+	}
+	by := map[netip.Addr]*sourceTally{}
+	for i := range rep.Aggregate.Records {
+		r := &rep.Aggregate.Records[i]
+		if !r.SourceIP.IsValid() || c.Classify(rep.Aggregate.Policy.Domain, r) != SourceUnknown {
+			continue
+		}
+		t := by[r.SourceIP]
+		if t == nil {
+			t = &sourceTally{}
+			by[r.SourceIP] = t
+		}
+		t.add(r)
+	}
+	ips := slices.SortedFunc(maps.Keys(by), func(a, b netip.Addr) int {
+		return cmp.Or(cmp.Compare(by[b].messages, by[a].messages), a.Compare(b))
+	})
+	if len(ips) > MaxEntrySources {
+		e.UnknownSourcesOmitted = len(ips) - MaxEntrySources
+		ips = ips[:MaxEntrySources]
+	}
+	for _, ip := range ips {
+		t := by[ip]
+		e.UnknownSources = append(e.UnknownSources, SourceEntry{IP: ip, Messages: t.messages, DMARCPass: t.dmarcPass,
+			SPFAlignedPass: t.spfAligned, DKIMAlignedPass: t.dkimAligned, SPF: t.spf, DKIM: t.dkim})
+	}
+}
+
+// SetPTRs fills in the PTR of each unknown source that l looked up.
+func (e *Entry) SetPTRs(l *PTRLookup) {
+	for i := range e.UnknownSources {
+		if p, ok := l.Get(e.UnknownSources[i].IP); ok {
+			e.UnknownSources[i].PTR = &p
+		}
+	}
 }
 
 // NewEntry describes a parsed report, or the refusal err.

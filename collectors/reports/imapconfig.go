@@ -4,11 +4,16 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/mailscope/mailscope/internal/clock"
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/imapx"
+	"github.com/mailscope/mailscope/internal/oauthtoken"
 )
 
 // IMAPConfig is a report mailbox. Several agents may read one mailbox: a
@@ -24,12 +29,18 @@ type IMAPConfig struct {
 	ServerName string        `yaml:"server_name"`
 	Timeout    time.Duration `yaml:"timeout"`
 	Username   string        `yaml:"username"`
-	// PasswordFile holds the password (secrets only from files).
-	PasswordFile     string `yaml:"password_file"`
-	Mailbox          string `yaml:"mailbox"`
-	ProcessingFolder string `yaml:"processing_folder"`
-	DoneFolder       string `yaml:"done_folder"`
-	InvalidFolder    string `yaml:"invalid_folder"`
+	// Auth is login (the default), plain, xoauth2 or oauthbearer.
+	Auth string `yaml:"auth"`
+	// PasswordFile holds the password for login and plain (secrets only
+	// from files).
+	PasswordFile string `yaml:"password_file"`
+	// OAuth supplies the access token for xoauth2 and oauthbearer, as the
+	// seeds collector's mailboxes do.
+	OAuth            oauthtoken.Config `yaml:"oauth"`
+	Mailbox          string            `yaml:"mailbox"`
+	ProcessingFolder string            `yaml:"processing_folder"`
+	DoneFolder       string            `yaml:"done_folder"`
+	InvalidFolder    string            `yaml:"invalid_folder"`
 }
 
 // withDefaults fills the folders and timeout a section left out.
@@ -39,6 +50,9 @@ func (c IMAPConfig) withDefaults() IMAPConfig {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
+	}
+	if c.Auth == "" {
+		c.Auth = "login"
 	}
 	if c.Mailbox == "" {
 		c.Mailbox = "INBOX"
@@ -70,8 +84,22 @@ func (c IMAPConfig) validate(ps *config.Problems, path string) {
 	if c.Username == "" {
 		ps.Add(path+".username", "missing")
 	}
-	if c.PasswordFile == "" || !filepath.IsAbs(c.PasswordFile) {
-		ps.Addf(path+".password_file", "required, an absolute path; got %q", c.PasswordFile)
+	oauth := oauthtoken.IsMethod(c.Auth)
+	switch {
+	case !slices.Contains(imapx.Methods, c.Auth):
+		ps.Addf(path+".auth", "must be one of %s, got %q", strings.Join(imapx.Methods, ", "), c.Auth)
+	case oauth:
+		if c.PasswordFile != "" {
+			ps.Addf(path+".password_file", "applies to auth login or plain only (auth is %s)", c.Auth)
+		}
+		c.OAuth.Check(ps, path+".oauth")
+	default:
+		if c.PasswordFile == "" || !filepath.IsAbs(c.PasswordFile) {
+			ps.Addf(path+".password_file", "required, an absolute path; got %q", c.PasswordFile)
+		}
+		if c.OAuth.Set() {
+			ps.Addf(path+".oauth", "applies to auth xoauth2 or oauthbearer only (auth is %s)", c.Auth)
+		}
 	}
 	if c.CAFile != "" && !filepath.IsAbs(c.CAFile) {
 		ps.Addf(path+".ca_file", "must be an absolute path, got %q", c.CAFile)
@@ -93,12 +121,25 @@ type imapSource struct {
 	auth imapx.Auth
 }
 
-// buildIMAP reads the password and CA files: the collector's build step.
-func buildIMAP(c IMAPConfig) (*imapSource, error) {
+// buildIMAP reads the password or OAuth secret files and the CA file:
+// the collector's build step. client calls the OAuth token endpoint (nil:
+// one with the mailbox's timeout).
+func buildIMAP(c IMAPConfig, clk clock.Clock, client *http.Client) (*imapSource, error) {
 	c = c.withDefaults()
-	pw, err := config.ReadSecretFile(c.PasswordFile)
-	if err != nil {
-		return nil, fmt.Errorf("imap.password_file: %w", err)
+	auth := imapx.Auth{Method: c.Auth, Username: c.Username}
+	if oauthtoken.IsMethod(c.Auth) {
+		var ps config.Problems
+		sec := c.OAuth.ReadSecrets(&ps, "imap.oauth")
+		if err := ps.Err(); err != nil {
+			return nil, err
+		}
+		auth.Token = oauthtoken.NewSource(c.OAuth, sec, clk, client, c.Timeout).Token
+	} else {
+		pw, err := config.ReadSecretFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("imap.password_file: %w", err)
+		}
+		auth.Password = pw.Reveal()
 	}
 	tc := &tls.Config{ServerName: c.ServerName}
 	if c.CAFile != "" {
@@ -110,5 +151,5 @@ func buildIMAP(c IMAPConfig) (*imapSource, error) {
 	}
 	return &imapSource{cfg: c,
 		opts: imapx.Options{Address: c.Address, Security: imapx.Security(c.Security), TLSConfig: tc, Timeout: c.Timeout},
-		auth: imapx.Auth{Method: "login", Username: c.Username, Password: pw.Reveal()}}, nil
+		auth: auth}, nil
 }

@@ -20,7 +20,7 @@ func ReadMailbox(ctx context.Context, cfg *Config, fn func(name string, rep *par
 	if cfg.IMAP == nil {
 		return fmt.Errorf("the reports section has no imap mailbox")
 	}
-	src, err := buildIMAP(*cfg.IMAP)
+	src, err := buildIMAP(*cfg.IMAP, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,11 @@ const maxSourcesPerDomain = 10_000
 // Summary gathers reports per policy domain for people to read.
 type Summary struct {
 	classifier *Classifier
-	domains    map[string]*domainSummary
-	refused    map[parse.Reason]int
-	files      int
+	// ptrs, when set, name the unknown sources Write lists.
+	ptrs    *PTRLookup
+	domains map[string]*domainSummary
+	refused map[parse.Reason]int
+	files   int
 }
 
 type domainSummary struct {
@@ -32,13 +34,13 @@ type domainSummary struct {
 	begin     time.Time
 	end       time.Time
 	// DMARC
-	messages, dmarcPass, spfAligned, dkimAligned uint64
-	dispositions                                 map[string]uint64
-	sources                                      map[sourceKey]*source
-	droppedSources                               uint64
-	policies                                     map[string][]string   // published policy -> reporters that saw it
-	newest                                       map[string]seenPolicy // reporter -> policy of its newest report
-	current                                      *currentPolicy        // DMARC in DNS now, when looked up
+	passCounts
+	dispositions   map[string]uint64
+	sources        map[sourceKey]*source
+	droppedSources uint64
+	policies       map[string][]string   // published policy -> reporters that saw it
+	newest         map[string]seenPolicy // reporter -> policy of its newest report
+	current        *currentPolicy        // DMARC in DNS now, when looked up
 	// TLS-RPT
 	tlsOK, tlsFailed uint64
 	tlsFailures      map[[2]string]uint64 // {mx, result type}
@@ -136,16 +138,7 @@ func (s *Summary) addAggregate(d *domainSummary, a *parse.Aggregate) {
 	}
 	for i := range a.Records {
 		r := &a.Records[i]
-		d.messages += r.Count
-		if r.DKIM == "pass" || r.SPF == "pass" {
-			d.dmarcPass += r.Count
-		}
-		if r.SPF == "pass" {
-			d.spfAligned += r.Count
-		}
-		if r.DKIM == "pass" {
-			d.dkimAligned += r.Count
-		}
+		d.passCounts.add(r)
 		d.dispositions[cmp.Or(r.Disposition, "(none)")] += r.Count
 		k := sourceKey{class: s.classifier.Classify(a.Policy.Domain, r), ip: r.SourceIP}
 		src := d.sources[k]
@@ -173,6 +166,42 @@ func (s *Summary) AggregateDomains() []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// UnknownSources returns the unknown-class sources Write lists: at most
+// top of each domain, the most messages first.
+func (s *Summary) UnknownSources(top int) []netip.Addr {
+	var out []netip.Addr
+	for _, d := range s.domains {
+		out = append(out, d.topSources(SourceUnknown, top)...)
+	}
+	return out
+}
+
+// SetPTRs gives the reverse lookups whose names Write shows for the
+// unknown sources.
+func (s *Summary) SetPTRs(l *PTRLookup) { s.ptrs = l }
+
+// topSources returns the domain's sources of class, the most messages
+// first, at most top (all when top < 0).
+func (d *domainSummary) topSources(class SourceClass, top int) []netip.Addr {
+	var keys []sourceKey
+	for k := range d.sources {
+		if k.class == class {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b sourceKey) int {
+		return cmp.Or(cmp.Compare(d.sources[b].messages, d.sources[a].messages), a.ip.Compare(b.ip))
+	})
+	if top >= 0 && len(keys) > top {
+		keys = keys[:top]
+	}
+	out := make([]netip.Addr, len(keys))
+	for i, k := range keys {
+		out[i] = k.ip
+	}
 	return out
 }
 
@@ -249,28 +278,27 @@ func (s *Summary) Write(w io.Writer, top int) {
 
 func (s *Summary) writeSources(w io.Writer, d *domainSummary, top int) {
 	for _, class := range SourceClasses() {
-		var keys []sourceKey
-		var total uint64
-		for k, src := range d.sources {
-			if k.class == class {
-				keys = append(keys, k)
-				total += src.messages
-			}
-		}
-		if len(keys) == 0 {
+		ips := d.topSources(class, -1)
+		if len(ips) == 0 {
 			continue
 		}
-		slices.SortFunc(keys, func(a, b sourceKey) int {
-			return cmp.Or(cmp.Compare(d.sources[b].messages, d.sources[a].messages), a.ip.Compare(b.ip))
-		})
-		fmt.Fprintf(w, "  %s sources: %d, %d messages\n", class, len(keys), total)
-		for i, k := range keys {
+		var total uint64
+		for _, ip := range ips {
+			total += d.sources[sourceKey{class: class, ip: ip}].messages
+		}
+		fmt.Fprintf(w, "  %s sources: %d, %d messages\n", class, len(ips), total)
+		for i, ip := range ips {
 			if i == top {
-				fmt.Fprintf(w, "    ... %d more\n", len(keys)-top)
+				fmt.Fprintf(w, "    ... %d more\n", len(ips)-top)
 				break
 			}
-			src := d.sources[k]
-			fmt.Fprintf(w, "    %-39s %8d  spf %s  dkim %s\n", k.ip, src.messages, countList(src.spf), countList(src.dkim))
+			src := d.sources[sourceKey{class: class, ip: ip}]
+			fmt.Fprintf(w, "    %-39s %8d  spf %s  dkim %s", ip, src.messages, countList(src.spf), countList(src.dkim))
+			if class == SourceUnknown && s.ptrs != nil {
+				p, _ := s.ptrs.Get(ip)
+				fmt.Fprintf(w, "  ptr %s", p)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if d.droppedSources > 0 {

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/mailscope/mailscope/internal/config"
 	"github.com/mailscope/mailscope/internal/imapx"
+	"github.com/mailscope/mailscope/internal/oauthtoken"
 )
 
 // Config is the seeds section of the config file.
@@ -92,26 +92,13 @@ type Endpoint struct {
 type endpointSecrets struct {
 	password config.Secret
 	ca       config.CABundle
-	oauth    oauthSecrets
+	oauth    oauthtoken.Secrets
 }
 
 // OAuthConfig gets an access token: from a file something else keeps
-// fresh, or by the refresh-token grant at a token endpoint.
-type OAuthConfig struct {
-	TokenFile        string        `yaml:"token_file"`
-	TokenURL         string        `yaml:"token_url"`
-	ClientID         string        `yaml:"client_id"`
-	ClientSecret     config.Secret `yaml:"client_secret"`
-	ClientSecretFile string        `yaml:"client_secret_file"`
-	RefreshToken     config.Secret `yaml:"refresh_token"`
-	RefreshTokenFile string        `yaml:"refresh_token_file"`
-	Scopes           []string      `yaml:"scopes"`
-}
-
-// oauthSecrets are the resolved secrets of an OAuthConfig.
-type oauthSecrets struct {
-	clientSecret, refreshToken config.Secret
-}
+// fresh, or by the refresh-token grant at a token endpoint. The reports
+// collector's mailbox has the same section.
+type OAuthConfig = oauthtoken.Config
 
 // SeedMailbox is one seed: an address that receives a test message, and
 // the IMAP login that finds it.
@@ -377,50 +364,13 @@ func (e *Endpoint) validate(ps *config.Problems, path string) endpointSecrets {
 	if e.Username == "" {
 		ps.Add(path+".username", "missing")
 	}
-	oauth := e.Auth == "xoauth2" || e.Auth == "oauthbearer"
+	oauth := oauthtoken.IsMethod(e.Auth)
 	sec.password = config.ResolveSecret(ps, path+".password", e.Password, e.PasswordFile, !oauth)
 	if oauth {
-		sec.oauth = e.OAuth.validate(ps, path+".oauth")
-	} else if e.OAuth.set() {
+		e.OAuth.Check(ps, path+".oauth")
+		sec.oauth = e.OAuth.ReadSecrets(ps, path+".oauth")
+	} else if e.OAuth.Set() {
 		ps.Addf(path+".oauth", "applies to auth xoauth2 or oauthbearer only (auth is %s)", e.Auth)
 	}
 	return sec
-}
-
-func (o *OAuthConfig) validate(ps *config.Problems, path string) oauthSecrets {
-	var s oauthSecrets
-	switch {
-	case o.TokenFile != "" && o.TokenURL != "":
-		ps.Add(path, "set token_file (a token kept fresh by something else) or token_url with a refresh token, not both")
-	case o.TokenFile != "":
-		if _, err := config.ReadSecretFile(o.TokenFile); err != nil {
-			ps.Add(path+".token_file", err.Error())
-		}
-	case o.TokenURL != "":
-		u, err := url.Parse(o.TokenURL)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
-			ps.Addf(path+".token_url", "want an https URL (http only on loopback), got %q", o.TokenURL)
-		}
-		if o.ClientID == "" {
-			ps.Add(path+".client_id", "missing")
-		}
-		s.clientSecret = config.ResolveSecret(ps, path+".client_secret", o.ClientSecret, o.ClientSecretFile, false)
-		s.refreshToken = config.ResolveSecret(ps, path+".refresh_token", o.RefreshToken, o.RefreshTokenFile, true)
-	default:
-		ps.Add(path, "missing: set token_file, or token_url, client_id and refresh_token_file")
-	}
-	return s
-}
-
-func (o *OAuthConfig) set() bool {
-	return o.TokenFile != "" || o.TokenURL != "" || o.ClientID != "" || o.ClientSecret != "" || o.ClientSecretFile != "" ||
-		o.RefreshToken != "" || o.RefreshTokenFile != "" || len(o.Scopes) > 0
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -18,9 +18,9 @@ func problems(t *testing.T, c *Config) []string {
 func validConfig(t *testing.T) *Config {
 	c := NewConfig()
 	c.From = "news@example.com"
-	c.Submit = Endpoint{Address: "mail.example.com:587", Username: "news@example.com", PasswordFile: writeSecret(t, "submit", "pw")}
+	c.Submit = Endpoint{Address: "mail.example.com:587", Username: "news@example.com", PasswordFile: configtest.WriteSecret(t, "submit", "pw")}
 	c.Seeds = []SeedMailbox{{Name: "gmail-1", Provider: "gmail",
-		IMAP: Endpoint{Address: "imap.gmail.com:993", Username: "seed1@gmail.com", PasswordFile: writeSecret(t, "seed", "pw2")}}}
+		IMAP: Endpoint{Address: "imap.gmail.com:993", Username: "seed1@gmail.com", PasswordFile: configtest.WriteSecret(t, "seed", "pw2")}}}
 	return c
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mailscope/mailscope/internal/clock"
+	"github.com/mailscope/mailscope/internal/imaptest"
 	"github.com/mailscope/mailscope/internal/testca"
 )
 
@@ -244,7 +245,7 @@ func (s *imapSession) Login(username, password string) error {
 }
 
 func (s *imapSession) AuthenticateMechanisms() []string {
-	return []string{sasl.Plain, sasl.OAuthBearer, "XOAUTH2"}
+	return []string{sasl.Plain, sasl.OAuthBearer, imaptest.XOAuth2}
 }
 
 func (s *imapSession) Authenticate(mech string) (sasl.Server, error) {
@@ -258,37 +259,12 @@ func (s *imapSession) Authenticate(mech string) (sasl.Server, error) {
 			}
 			return nil
 		}), nil
-	case "XOAUTH2":
-		return &xoauth2Server{s: s}, nil
+	case imaptest.XOAuth2:
+		return imaptest.NewXOAuth2Server(func(user, tok string) error {
+			return s.login(user, func(u *seedUser) bool { return u.token != "" && strings.HasPrefix(tok, u.token) })
+		}), nil
 	}
 	return nil, errors.New("unsupported mechanism")
-}
-
-// xoauth2Server checks "user=U\x01auth=Bearer T\x01\x01".
-type xoauth2Server struct {
-	s    *imapSession
-	sent bool
-}
-
-func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
-	if x.sent {
-		return nil, true, errors.New("invalid token")
-	}
-	parts := strings.Split(string(resp), "\x01")
-	var user, tok string
-	for _, p := range parts {
-		if v, ok := strings.CutPrefix(p, "user="); ok {
-			user = v
-		}
-		if v, ok := strings.CutPrefix(p, "auth=Bearer "); ok {
-			tok = v
-		}
-	}
-	if x.s.login(user, func(u *seedUser) bool { return u.token != "" && strings.HasPrefix(tok, u.token) }) != nil {
-		x.sent = true
-		return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
-	}
-	return nil, true, nil
 }
 
 func (s *imapSession) Close() error {

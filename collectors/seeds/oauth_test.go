@@ -3,58 +3,16 @@ package seeds
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailscope/mailscope/internal/config/configtest"
+	"github.com/mailscope/mailscope/internal/oauthtoken/oauthtokentest"
 )
-
-// tokenEndpoint is a local OAuth 2.0 token endpoint for the refresh-token
-// grant: each call issues the next access token and rotates the refresh
-// token, as Microsoft's does.
-type tokenEndpoint struct {
-	mu      sync.Mutex
-	calls   int
-	valid   map[string]bool
-	revoked bool
-}
-
-func (e *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost || r.PostForm.Get("grant_type") != "refresh_token" ||
-		r.PostForm.Get("client_id") != "client-1" || r.PostForm.Get("client_secret") != "client-secret-1" {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"error":"invalid_request"}`)
-		return
-	}
-	if e.revoked || !e.valid[r.PostForm.Get("refresh_token")] {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"Token has been expired or revoked. (%s)"}`, "see docs")
-		return
-	}
-	e.calls++
-	next := fmt.Sprintf("refresh-%d", e.calls+1)
-	e.valid[next] = true
-	fmt.Fprintf(w, `{"access_token":"access-%d","expires_in":3600,"token_type":"Bearer","refresh_token":%q}`, e.calls, next)
-}
-
-func writeSecret(t *testing.T, name, value string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestOAuthRefreshAndLogin logs in to a seed with OAUTHBEARER and another
 // with XOAUTH2, both with access tokens from the local token endpoint;
@@ -62,7 +20,7 @@ func writeSecret(t *testing.T, name, value string) string {
 // with the rotated refresh token. A revoked refresh token is an imap_auth
 // failure whose message names the endpoint's error and no token.
 func TestOAuthRefreshAndLogin(t *testing.T) {
-	ep := &tokenEndpoint{valid: map[string]bool{"refresh-1": true}}
+	ep := oauthtokentest.New("client-1", "client-secret-1", "refresh-1", "")
 	srv := httptest.NewServer(ep)
 	defer srv.Close()
 	w := newWorld(t)
@@ -72,8 +30,8 @@ func TestOAuthRefreshAndLogin(t *testing.T) {
 	x.token = "access-"
 	w.route = func(rcpt string) delivery { return delivery{user: rcpt, folder: "INBOX", headers: inboundHeaders("")} }
 	oauth := func() OAuthConfig {
-		return OAuthConfig{TokenURL: srv.URL + "/token", ClientID: "client-1", ClientSecretFile: writeSecret(t, "client", "client-secret-1"),
-			RefreshTokenFile: writeSecret(t, "refresh", "refresh-1")}
+		return OAuthConfig{TokenURL: srv.URL + "/token", ClientID: "client-1", ClientSecretFile: configtest.WriteSecret(t, "client", "client-secret-1"),
+			RefreshTokenFile: configtest.WriteSecret(t, "refresh", "refresh-1")}
 	}
 	c := w.config(t,
 		SeedMailbox{Name: "bearer-1", Provider: "microsoft", IMAP: Endpoint{Username: "bearer@seed.test", Auth: "oauthbearer", OAuth: oauth()}},
@@ -88,22 +46,20 @@ func TestOAuthRefreshAndLogin(t *testing.T) {
 		}
 	}
 	// Each seed has its own token source: two refreshes.
-	if ep.calls != 2 {
-		t.Errorf("%d token requests, want 2", ep.calls)
+	if n := ep.Calls(); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
 	}
 	ts := r.seeds[0]
 	ctx := context.Background()
 	tok, err := ts.Token(ctx)
-	if err != nil || !strings.HasPrefix(tok, "access-") || ep.calls != 2 {
-		t.Errorf("cached token %q %v after %d calls", tok, err, ep.calls)
+	if err != nil || !strings.HasPrefix(tok, "access-") || ep.Calls() != 2 {
+		t.Errorf("cached token %q %v after %d calls", tok, err, ep.Calls())
 	}
-	w.clk.Advance(59 * time.Minute) // within refreshMargin of the expiry
+	w.clk.Advance(59 * time.Minute) // within oauthtoken.RefreshMargin of the expiry
 	if tok, err := ts.Token(ctx); err != nil || tok != "access-3" {
 		t.Errorf("refreshed token %q %v", tok, err)
 	}
-	ep.mu.Lock()
-	ep.revoked = true
-	ep.mu.Unlock()
+	ep.Revoke()
 	w.clk.Advance(2 * time.Hour)
 	_, err = ts.Token(ctx)
 	if err == nil || !strings.Contains(err.Error(), "invalid_grant") || strings.Contains(err.Error(), "refresh-") {
@@ -118,21 +74,5 @@ func TestOAuthRefreshAndLogin(t *testing.T) {
 		if strings.Contains(logs.String(), secret) || strings.Contains(rd.Summary(), secret) {
 			t.Errorf("%q leaked:\n%s", secret, logs.String())
 		}
-	}
-}
-
-func TestTokenFile(t *testing.T) {
-	file := writeSecret(t, "token", "file-token-1")
-	e := &Endpoint{Address: "x:993", Username: "u", Auth: "xoauth2", OAuth: OAuthConfig{TokenFile: file}}
-	ts := newTokenSource(e, oauthSecrets{}, nil, nil)
-	if tok, err := ts.Token(context.Background()); err != nil || tok != "file-token-1" {
-		t.Fatalf("%q %v", tok, err)
-	}
-	// Rewritten by whatever keeps it fresh: read again on each use.
-	if err := os.WriteFile(file, []byte("file-token-2"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if tok, _ := ts.Token(context.Background()); tok != "file-token-2" {
-		t.Errorf("after rewrite: %q", tok)
 	}
 }

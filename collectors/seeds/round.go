@@ -20,6 +20,7 @@ import (
 	"github.com/mailscope/mailscope/internal/imapx"
 	"github.com/mailscope/mailscope/internal/links"
 	"github.com/mailscope/mailscope/internal/mailclass"
+	"github.com/mailscope/mailscope/internal/oauthtoken"
 )
 
 // Stages classify round errors (the stage label).
@@ -143,8 +144,8 @@ type Runner struct {
 	log    *slog.Logger
 	tracer trace.Tracer
 	helo   string
-	submit *tokenSource
-	seeds  []*tokenSource
+	submit *oauthtoken.Source
+	seeds  []*oauthtoken.Source
 	// bounces learns which messages the MTA bounced; nil in the CLI.
 	bounces *links.Bounces
 	// submitSec and seedSec are the endpoints' secrets and CA bundles,
@@ -197,19 +198,17 @@ func NewRunner(cfg *Config, o RunnerOptions) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, tpl: tpl, clk: o.Clock, log: o.Logger, tracer: o.Tracer, helo: helo, bounces: o.Bounces,
 		submitSec: submitSec, seedSec: seedSec}
-	if isOAuth(cfg.Submit.Auth) {
-		r.submit = newTokenSource(&cfg.Submit, submitSec.oauth, o.Clock, o.HTTPClient)
+	if oauthtoken.IsMethod(cfg.Submit.Auth) {
+		r.submit = oauthtoken.NewSource(cfg.Submit.OAuth, submitSec.oauth, o.Clock, o.HTTPClient, cfg.Submit.Timeout)
 	}
-	r.seeds = make([]*tokenSource, len(cfg.Seeds))
+	r.seeds = make([]*oauthtoken.Source, len(cfg.Seeds))
 	for i := range cfg.Seeds {
-		if isOAuth(cfg.Seeds[i].IMAP.Auth) {
-			r.seeds[i] = newTokenSource(&cfg.Seeds[i].IMAP, seedSec[i].oauth, o.Clock, o.HTTPClient)
+		if oauthtoken.IsMethod(cfg.Seeds[i].IMAP.Auth) {
+			r.seeds[i] = oauthtoken.NewSource(cfg.Seeds[i].IMAP.OAuth, seedSec[i].oauth, o.Clock, o.HTTPClient, cfg.Seeds[i].IMAP.Timeout)
 		}
 	}
 	return r, nil
 }
-
-func isOAuth(method string) bool { return method == "xoauth2" || method == "oauthbearer" }
 
 // Round sends one message per seed and finds each, waiting up to the round
 // timeout. It never returns nil; what failed is in the result.

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mailscope/mailscope/internal/imapx"
+	"github.com/mailscope/mailscope/internal/oauthtoken"
 )
 
 // tlsConfig builds the TLS settings of an endpoint: verification on, with
@@ -37,7 +38,7 @@ type sent struct {
 // then one transaction per message so that one refused recipient does not
 // sink the others. The error return is for the session (connect, TLS,
 // AUTH); per-message refusals are in the slice.
-func submitAll(ctx context.Context, e *Endpoint, sec *endpointSecrets, tokens *tokenSource, helo, from string, msgs []*outgoing, now func() time.Time) ([]sent, error) {
+func submitAll(ctx context.Context, e *Endpoint, sec *endpointSecrets, tokens *oauthtoken.Source, helo, from string, msgs []*outgoing, now func() time.Time) ([]sent, error) {
 	out := make([]sent, len(msgs))
 	tc, err := e.tlsConfig(sec)
 	if err != nil {
@@ -146,7 +147,7 @@ func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
 // smtpSASL picks the SASL mechanism for submission.
-func smtpSASL(ctx context.Context, e *Endpoint, sec *endpointSecrets, tokens *tokenSource) (sasl.Client, error) {
+func smtpSASL(ctx context.Context, e *Endpoint, sec *endpointSecrets, tokens *oauthtoken.Source) (sasl.Client, error) {
 	switch e.Auth {
 	case "login":
 		return sasl.NewLoginClient(e.Username, sec.password.Reveal()), nil

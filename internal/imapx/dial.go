@@ -182,13 +182,52 @@ func (c *Conn) Login(ctx context.Context, a Auth) error {
 		var sc sasl.Client
 		sc, err = SASLClient(ctx, a)
 		if err == nil {
-			err = c.Client.Authenticate(sc)
+			ac := &answeringClient{Client: sc}
+			err = c.Client.Authenticate(ac)
+			if ac.refusal != nil {
+				err = fmt.Errorf("%w (server: %v)", ac.refusal, err)
+			}
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("login as %s (%s): %w", a.Username, methodName(a.Method), ctxErr(ctx, err))
 	}
 	return nil
+}
+
+// answeringClient ends a refused SASL exchange the way the mechanisms
+// want: when the mechanism reads the server's challenge as a refusal (the
+// JSON error of XOAUTH2 and OAUTHBEARER), it answers with the dummy
+// response (empty for XOAUTH2, %x01 for OAUTHBEARER, RFC 7628 section
+// 3.2.3), after which the server sends its final NO, and keeps the
+// refusal. go-imap's client sends nothing when the mechanism returns an
+// error, which left the command open: the next command (LOGOUT) was read
+// as the SASL response and hung until the server gave up.
+type answeringClient struct {
+	sasl.Client
+	mech    string
+	refusal error
+}
+
+func (a *answeringClient) Start() (string, []byte, error) {
+	mech, ir, err := a.Client.Start()
+	a.mech = mech
+	return mech, ir, err
+}
+
+func (a *answeringClient) Next(challenge []byte) ([]byte, error) {
+	if a.refusal != nil {
+		return nil, a.refusal
+	}
+	resp, err := a.Client.Next(challenge)
+	if err == nil {
+		return resp, nil
+	}
+	a.refusal = err
+	if a.mech == sasl.OAuthBearer {
+		return []byte{0x01}, nil
+	}
+	return []byte{}, nil
 }
 
 func methodName(m string) string {

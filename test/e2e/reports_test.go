@@ -88,14 +88,15 @@ func TestReportsPostfixDovecotPrometheus(t *testing.T) {
   domains: [example.com]
   mx_hosts: [mx2.mail.example.com]
   http: {enabled: true, path: /tlsrpt}
-  spf: {resolver: %s}
+  spf: {resolver: %[2]s}
+  unknown_sources: {resolver: %[2]s}
 domain:
   interval: 1m
   jitter: 1s
-  resolver: %s
+  resolver: %[2]s
   domains:
     - name: example.com
-`, maildir, dnsServer.Addr, dnsServer.Addr)})
+`, maildir, dnsServer.Addr)})
 	prom := harness.StartPrometheus(t, fmt.Sprintf(`
 global:
   scrape_interval: 1s
@@ -265,6 +266,9 @@ func TestReportsTwoAgentsOneMailbox(t *testing.T) {
     server_name: 127.0.0.1
     username: rua@seed.test
     password_file: %s
+  # Tests ask only loopback servers: no SPF evaluation, no reverse DNS.
+  spf: {enabled: false}
+  unknown_sources: {reverse_dns: false}
 `, stack.dove.IMAPAddr, stack.pki.CAFile, pass)
 	// The CLI looks at the mailbox first, read-only.
 	cfgFile := harness.WriteFile(t, filepath.Join(harness.Dir(t), "cli.yml"), "state_dir: "+filepath.Join(harness.Dir(t), "state")+"\n"+section)

@@ -1,9 +1,11 @@
 // Package configtest helps tests read the problems a Validate method
-// returns.
+// returns, and write the secret files a config names.
 package configtest
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mailscope/mailscope/internal/config"
@@ -26,4 +28,15 @@ func Lines(t testing.TB, err error) []string {
 		out = append(out, p.Path+": "+p.Msg)
 	}
 	return out
+}
+
+// WriteSecret writes value and a newline to a new 0600 file in a private
+// temporary directory, as a *_file secret, and returns its path.
+func WriteSecret(t testing.TB, name, value string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -87,6 +87,8 @@ type Zone struct {
 	mu    sync.Mutex
 	a     map[string][]string
 	txt   map[string][]string
+	ptr   map[string][]string
+	fail  map[string]int
 	TTL   uint32
 	Rcode int
 	// Silent drops every query unanswered, for timeouts.
@@ -95,7 +97,7 @@ type Zone struct {
 
 // NewZone returns an empty table with a TTL of 300 s.
 func NewZone() *Zone {
-	return &Zone{a: map[string][]string{}, txt: map[string][]string{}, TTL: 300}
+	return &Zone{a: map[string][]string{}, txt: map[string][]string{}, ptr: map[string][]string{}, fail: map[string]int{}, TTL: 300}
 }
 
 func norm(name string) string { return dns.Fqdn(strings.ToLower(name)) }
@@ -116,12 +118,34 @@ func (z *Zone) TXT(name, text string) *Zone {
 	return z
 }
 
+// PTR adds a PTR record (name) at the reverse name of the address ip.
+func (z *Zone) PTR(ip, name string) *Zone {
+	rev, err := dns.ReverseAddr(ip)
+	if err != nil {
+		panic("dnstest: PTR of " + ip + ": " + err.Error())
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.ptr[norm(rev)] = append(z.ptr[norm(rev)], dns.Fqdn(name))
+	return z
+}
+
+// Fail answers every query for name with rcode (dns.RcodeServerFailure,
+// dns.RcodeRefused, ...).
+func (z *Zone) Fail(name string, rcode int) *Zone {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.fail[norm(name)] = rcode
+	return z
+}
+
 // Remove deletes every record at name.
 func (z *Zone) Remove(name string) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	delete(z.a, norm(name))
 	delete(z.txt, norm(name))
+	delete(z.ptr, norm(name))
 }
 
 // ServeDNS implements dns.Handler.
@@ -140,8 +164,13 @@ func (z *Zone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	q := r.Question[0]
 	name := norm(q.Name)
-	as, txts := z.a[name], z.txt[name]
-	if as == nil && txts == nil {
+	if rcode, ok := z.fail[name]; ok {
+		m.Rcode = rcode
+		_ = w.WriteMsg(m)
+		return
+	}
+	as, txts, ptrs := z.a[name], z.txt[name], z.ptr[name]
+	if as == nil && txts == nil && ptrs == nil {
 		m.Rcode = dns.RcodeNameError
 		_ = w.WriteMsg(m)
 		return
@@ -159,6 +188,12 @@ func (z *Zone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			h := hdr
 			h.Rrtype = dns.TypeTXT
 			m.Answer = append(m.Answer, &dns.TXT{Hdr: h, Txt: []string{t}})
+		}
+	case dns.TypePTR:
+		for _, p := range ptrs {
+			h := hdr
+			h.Rrtype = dns.TypePTR
+			m.Answer = append(m.Answer, &dns.PTR{Hdr: h, Ptr: p})
 		}
 	}
 	_ = w.WriteMsg(m)

@@ -189,6 +189,11 @@ type DovecotOptions struct {
 	// CertPEM and KeyPEM enable STARTTLS on IMAP; with them, plaintext
 	// authentication is refused before TLS.
 	CertPEM, KeyPEM []byte
+	// OAuth2IntrospectionURL, when set, adds the XOAUTH2 and OAUTHBEARER
+	// mechanisms, whose tokens Dovecot's oauth2 passdb checks by POSTing
+	// them to this RFC 7662 introspection endpoint (a loopback URL): an
+	// answer {"active":true,"username":USER} logs USER in.
+	OAuth2IntrospectionURL string
 }
 
 // Dovecot is a running private Dovecot with IMAP, LMTP and an auth
@@ -242,6 +247,15 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Dovecot {
 		WriteFile(t, filepath.Join(dir, "tls.key"), string(o.KeyPEM))
 		ssl = fmt.Sprintf("ssl = required\nssl_cert = <%[1]s/tls.crt\nssl_key = <%[1]s/tls.key\nssl_dh = </usr/share/dovecot/dh.pem\n", dir)
 	}
+	mechanisms, oauth2 := "plain login", ""
+	if o.OAuth2IntrospectionURL != "" {
+		mechanisms += " xoauth2 oauthbearer"
+		WriteFile(t, filepath.Join(dir, "oauth2.conf.ext"), fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n", o.OAuth2IntrospectionURL))
+		// The oauth2 passdb answers the token mechanisms only; the
+		// passwd-file one (first) fails them without a password, and
+		// Dovecot goes on to the next passdb.
+		oauth2 = fmt.Sprintf("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s/oauth2.conf.ext\n}\n", dir)
+	}
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[2]s
@@ -249,13 +263,14 @@ info_log_path = %[2]s
 listen = 127.0.0.1
 hostname = %[3]s
 protocols = imap lmtp
-%[4]sauth_mechanisms = plain login
+%[4]sauth_mechanisms = %[8]s
 first_valid_uid = 1
 mail_location = maildir:%[1]s/home/%%u/Maildir
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users
 }
+%[9]s
 userdb {
   driver = static
   args = uid=nobody gid=nogroup home=%[1]s/home/%%u
@@ -303,7 +318,7 @@ plugin {
   # (Authentication-Results).
   sieve_extensions = +editheader
 }
-`, dir, d.Log, o.Hostname, ssl, pIMAP, pLMTP, pAuth)
+`, dir, d.Log, o.Hostname, ssl, pIMAP, pLMTP, pAuth, mechanisms, oauth2)
 	cfg := WriteFile(t, filepath.Join(dir, "dovecot.conf"), conf)
 	Run(t, "chown", "-R", "nobody:nogroup", filepath.Join(dir, "home"))
 	p := Start(t, "dovecot", exec.Command(bin, "-F", "-c", cfg))

@@ -1,4 +1,4 @@
-package seeds
+package oauthtoken
 
 import (
 	"context"
@@ -15,17 +15,20 @@ import (
 	"github.com/mailscope/mailscope/internal/config"
 )
 
-// refreshMargin renews an access token this long before it expires, so a
-// token never runs out during a round's login.
-const refreshMargin = 2 * time.Minute
+// RefreshMargin renews an access token this long before it expires, so a
+// token never runs out during a login.
+const RefreshMargin = 2 * time.Minute
 
-// tokenSource hands out OAuth 2.0 access tokens for one endpoint: read
-// from token_file on every use (another process keeps it fresh), or
-// obtained with the refresh-token grant (RFC 6749 section 6) and cached
-// until shortly before it expires.
-type tokenSource struct {
-	cfg     OAuthConfig
-	secrets oauthSecrets
+// maxAnswerBytes bounds the token endpoint's answer read.
+const maxAnswerBytes = 1 << 20
+
+// Source hands out access tokens for one login: read from token_file on
+// every use (another process keeps it fresh), or obtained with the
+// refresh-token grant and cached until RefreshMargin before it expires.
+// It is safe for concurrent use.
+type Source struct {
+	cfg     Config
+	secrets Secrets
 	clk     clock.Clock
 	client  *http.Client
 
@@ -35,15 +38,22 @@ type tokenSource struct {
 	refreshToken string // rotated by the endpoint (Microsoft does)
 }
 
-func newTokenSource(e *Endpoint, sec oauthSecrets, clk clock.Clock, client *http.Client) *tokenSource {
+// NewSource returns the token source of a config and its secrets (from
+// ReadSecrets). client calls the token endpoint (nil: a client with the
+// given timeout); clk says when a cached token expires (nil: the real
+// clock).
+func NewSource(cfg Config, sec Secrets, clk clock.Clock, client *http.Client, timeout time.Duration) *Source {
 	if client == nil {
-		client = &http.Client{Timeout: e.Timeout}
+		client = &http.Client{Timeout: timeout}
 	}
-	return &tokenSource{cfg: e.OAuth, secrets: sec, clk: clk, client: client, refreshToken: sec.refreshToken.Reveal()}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Source{cfg: cfg, secrets: sec, clk: clk, client: client, refreshToken: sec.RefreshToken.Reveal()}
 }
 
 // Token returns a valid access token.
-func (ts *tokenSource) Token(ctx context.Context) (string, error) {
+func (ts *Source) Token(ctx context.Context) (string, error) {
 	if ts.cfg.TokenFile != "" {
 		s, err := config.ReadSecretFile(ts.cfg.TokenFile)
 		if err != nil {
@@ -54,7 +64,7 @@ func (ts *tokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	now := ts.clk.Now()
-	if ts.access != "" && now.Before(ts.expiry.Add(-refreshMargin)) {
+	if ts.access != "" && now.Before(ts.expiry.Add(-RefreshMargin)) {
 		return ts.access, nil
 	}
 	return ts.refresh(ctx, now)
@@ -72,9 +82,9 @@ type tokenResponse struct {
 
 // refresh asks the token endpoint for a new access token. Errors carry
 // the endpoint's error code and description, never a token or the body.
-func (ts *tokenSource) refresh(ctx context.Context, now time.Time) (string, error) {
+func (ts *Source) refresh(ctx context.Context, now time.Time) (string, error) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ts.refreshToken}, "client_id": {ts.cfg.ClientID}}
-	if s := ts.secrets.clientSecret.Reveal(); s != "" {
+	if s := ts.secrets.ClientSecret.Reveal(); s != "" {
 		form.Set("client_secret", s)
 	}
 	if len(ts.cfg.Scopes) > 0 {
@@ -92,7 +102,7 @@ func (ts *tokenSource) refresh(ctx context.Context, now time.Time) (string, erro
 		return "", fmt.Errorf("token endpoint: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
 		return "", fmt.Errorf("token endpoint %s: %w", ts.cfg.TokenURL, err)
 	}
