@@ -89,7 +89,7 @@ func New(cfg *Config, s collectors.Settings) (*Collector, error) {
 		files: map[string]fileStamp{}, unknown: unknownSources{byKey: map[unknownKey]*unknownSource{}}, counts: map[string]int{},
 		seenPolicies: map[policyKey]seenPolicy{},
 	}
-	if cfg.SPF.Enabled && s.DNS != nil {
+	if cfg.SPF.Enabled {
 		dc := dnsx.Config{Timeout: cfg.SPF.DNSTimeout}
 		if cfg.SPF.Resolver != "" {
 			dc.Servers = []string{dnsx.ServerAddr(cfg.SPF.Resolver)}

@@ -62,8 +62,11 @@ func (h *harness) start(t *testing.T, edit func(*Config)) {
 	cfg.Domains = []string{"example.com", "example.net"}
 	cfg.OwnIPs = []string{"192.0.2.10"}
 	cfg.MXHosts = []string{"mx1.mail.example.com", "mx2.mail.example.com"}
-	// No reverse DNS unless a test gives a loopback resolver.
+	// No reverse DNS, and no SPF evaluation unless a test gives the
+	// agent's DNS client (on a loopback server): the system's resolver
+	// is never asked.
 	cfg.UnknownSources.ReverseDNS = false
+	cfg.SPF.Enabled = h.dns != nil
 	if edit != nil {
 		edit(cfg)
 	}

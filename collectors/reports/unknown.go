@@ -189,13 +189,7 @@ func newPTRLookup(resolver string, s collectors.Settings) *PTRLookup {
 	if resolver != "" {
 		dc.Servers = []string{dnsx.ServerAddr(resolver)}
 	}
-	var client *dnsx.Client
-	var err error
-	if s.DNS != nil {
-		client, err = s.DNS.Client(dc)
-	} else {
-		client, err = dnsx.New(dc)
-	}
+	client, err := s.DNS.Client(dc)
 	if err != nil {
 		s.Logger.Warn("reports: reverse DNS of unknown sources is off: no resolver", "err", err)
 		client = nil

@@ -193,8 +193,13 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Client returns a client for cfg that shares s's limit and cache. It fails
-// only when no resolver is configured and the system's cannot be read.
+// only when no resolver is configured and the system's cannot be read. On a
+// nil Shared (a collector built outside an agent) it returns a client with
+// a limit and a cache of its own, as New does.
 func (s *Shared) Client(cfg Config) (*Client, error) {
+	if s == nil {
+		return New(cfg)
+	}
 	c := &Client{
 		shared:   s,
 		servers:  append([]string(nil), cfg.Servers...),

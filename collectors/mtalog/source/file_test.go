@@ -175,14 +175,18 @@ func TestFileSourceReportsPathsThatAreNotFiles(t *testing.T) {
 			if err := replace(path); err != nil {
 				t.Fatal(err)
 			}
+			// The counter is added to when the follower sees the path,
+			// the failing list when it next publishes its per-file
+			// state: wait for both.
 			deadline := time.Now().Add(10 * time.Second)
-			for src.Snapshot().ReadErrors["not_regular"] == 0 {
+			snap := src.Snapshot()
+			for snap.ReadErrors["not_regular"] == 0 || len(snap.Failing) == 0 {
 				if time.Now().After(deadline) {
-					t.Fatal("the path turned into a " + name + " was not counted")
+					t.Fatalf("the path turned into a %s was not counted and listed: errors %v, failing %q", name, snap.ReadErrors, snap.Failing)
 				}
 				time.Sleep(10 * time.Millisecond)
+				snap = src.Snapshot()
 			}
-			snap := src.Snapshot()
 			if len(snap.Failing) != 1 || snap.Failing[0] != path+": not a regular file" || Failures(snap) == 0 {
 				t.Errorf("failing %q, failures %d", snap.Failing, Failures(snap))
 			}
