@@ -90,9 +90,25 @@ func countWords(s []byte) int32 {
 // remote host: a transport whose name does not say smtp ("t0") logs a
 // refused connection without H=, and must not be taken for a local one.
 func remoteTrouble(text []byte) bool {
-	for _, w := range []string{"Connection ", "host", "SMTP ", "connect"} {
-		if index(text, w) >= 0 {
-			return true
+	// One pass over the text, the words told apart by their first byte.
+	for i, c := range text {
+		switch c {
+		case 'C':
+			if hasPrefix(text[i:], "Connection ") {
+				return true
+			}
+		case 'h':
+			if hasPrefix(text[i:], "host") {
+				return true
+			}
+		case 'S':
+			if hasPrefix(text[i:], "SMTP ") {
+				return true
+			}
+		case 'c':
+			if hasPrefix(text[i:], "connect") {
+				return true
+			}
 		}
 	}
 	return false
