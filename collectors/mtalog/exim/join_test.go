@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -184,8 +185,10 @@ func FuzzJoiner(f *testing.F) {
 }
 
 // FuzzParseLine checks that no input panics, that a line is either an
-// event with a kind or unparsed, and that enum fields stay in their
-// closed sets. Seeds are the real corpora and the hand-written lines.
+// event with a kind or unparsed, that enum fields stay in their closed
+// sets, and that a Parser that saw a line before (the same one, whose
+// timestamp it then remembers) gives ParseLine's event. Seeds are the
+// real corpora and the hand-written lines.
 func FuzzParseLine(f *testing.F) {
 	for _, path := range append(corpora, "testdata/handwritten.log") {
 		for _, l := range readLines(f, path) {
@@ -206,6 +209,13 @@ func FuzzParseLine(f *testing.F) {
 		}
 		if ev.Delay < 0 || ev.Size < 0 || ev.Nrcpt < 0 {
 			t.Fatalf("negative number in %+v", ev)
+		}
+		var p Parser
+		var again event.Event
+		for range 2 {
+			if p.Parse(line, &again) != ok || !reflect.DeepEqual(again, ev) {
+				t.Fatalf("Parser: %+v, ParseLine: %+v", again, ev)
+			}
 		}
 	})
 }

@@ -110,6 +110,45 @@ func StampLen(text []byte) int {
 	return n
 }
 
+// StampCache is StampLen for the lines of one log in order. A busy log
+// writes many lines in the same second: a line whose first 19 bytes are
+// the last dated line's (a stamp with a year, Exim's own or RFC 3339)
+// has only the fraction and zone after them read. The zero StampCache is
+// ready; it is not safe for concurrent use.
+type StampCache struct {
+	key [eximStampLen]byte
+	ok  bool
+}
+
+// Len is StampLen(text).
+func (c *StampCache) Len(text []byte) int {
+	var s stamp
+	if c.ok && len(text) >= len(c.key) && string(text[:len(c.key)]) == string(c.key[:]) {
+		// The date and time are the key's, valid: the same bytes would
+		// take parseStampInto the same way to the same tail.
+		var n int
+		var ok bool
+		if c.key[10] == ' ' {
+			n, ok = eximTail(text, &s)
+		} else {
+			n, ok = rfc3339Tail(text, &s)
+		}
+		if !ok {
+			return 0
+		}
+		return n
+	}
+	n, ok := parseStampInto(text, &s)
+	if !ok {
+		return 0
+	}
+	if s.hasYear {
+		copy(c.key[:], text)
+		c.ok = true
+	}
+	return n
+}
+
 func parse3164(b []byte, s *stamp) bool {
 	s.month = monthOf(b[0], b[1], b[2])
 	if s.month == 0 {

@@ -138,30 +138,45 @@ func TestLineTimeAllocatesNothing(t *testing.T) {
 	}
 }
 
+// sameSecondLines are stamps in the same second or two, with changes of
+// zone, fraction and format, and lines that share a stamp's first 19
+// bytes with the line before but not the rest of it.
+var sameSecondLines = []string{
+	"2026-11-26 05:31:21 a", "2026-11-26 05:31:21.250 a", "2026-11-26 05:31:21.250 +0200 a",
+	"2026-11-26 05:31:21 +0200 a", "2026-11-26 05:31:21 -0200 a", "2026-11-26 05:31:21 a",
+	"2026-11-26T05:31:21Z a", "2026-11-26T05:31:21.5Z a", "2026-11-26T05:31:21+01:00 a",
+	"2026-11-26 05:31:22.001 a", "2026-11-26 05:31:22.999 a", "Nov 26 05:31:22 mx a: b",
+	"2026-11-26 05:31:22 a", "2026-11-26 05:31", "2026-11-26 05:31:22",
+	// The same 19 bytes as the line before with a tail that is not a
+	// stamp's, or another zone: the cached second must not answer.
+	"2026-11-26 05:31:22x a", "2026-11-26 05:31:22. a", "2026-11-26 05:31:22.5x a",
+	"2026-11-26 05:31:22 +0100 a", "2026-11-26 05:31:22 +0100", "2026-11-26 05:31:22 +2400 a",
+	"2026-11-26 05:31:22.75", "2026-11-26T05:31:22Z", "2026-11-26T05:31:22", "2026-11-26T05:31:22.5",
+	"2026-11-26T05:31:22,5Z a", "2026-11-26T05:31:22.5+01:00 a", "2026-11-26T05:31:22.5+0100 a",
+	"2026-11-26T05:31:22.5-01:00 a", "2026-11-26t05:31:22z a", "2026-11-26T05:31:22.5Zx a",
+}
+
+// TestStampCacheMatchesStampLen: a StampCache gives StampLen's length for
+// each line of a sequence that reuses and changes the cached second.
+func TestStampCacheMatchesStampLen(t *testing.T) {
+	var c StampCache
+	for _, l := range append(sameSecondLines, sameSecondLines...) {
+		if got, want := c.Len([]byte(l)), StampLen([]byte(l)); got != want {
+			t.Errorf("%q: %d, want %d", l, got, want)
+		}
+	}
+}
+
 // TestSecondCacheMatchesFreshParse: lines dated by one clock (the cached
 // second reused) get the times a fresh clock gives each line alone, also
 // when the zone, the fraction or the format changes within a second.
 func TestSecondCacheMatchesFreshParse(t *testing.T) {
 	berlin := time.FixedZone("CET", 3600)
 	now := time.Date(2026, 11, 27, 0, 0, 0, 0, berlin)
-	lines := []string{
-		"2026-11-26 05:31:21 a", "2026-11-26 05:31:21.250 a", "2026-11-26 05:31:21.250 +0200 a",
-		"2026-11-26 05:31:21 +0200 a", "2026-11-26 05:31:21 -0200 a", "2026-11-26 05:31:21 a",
-		"2026-11-26T05:31:21Z a", "2026-11-26T05:31:21.5Z a", "2026-11-26T05:31:21+01:00 a",
-		"2026-11-26 05:31:22.001 a", "2026-11-26 05:31:22.999 a", "Nov 26 05:31:22 mx a: b",
-		"2026-11-26 05:31:22 a", "2026-11-26 05:31", "2026-11-26 05:31:22",
-		// The same 19 bytes as the line before with a tail that is not a
-		// stamp's, or another zone: the cached second must not answer.
-		"2026-11-26 05:31:22x a", "2026-11-26 05:31:22. a", "2026-11-26 05:31:22.5x a",
-		"2026-11-26 05:31:22 +0100 a", "2026-11-26 05:31:22 +0100", "2026-11-26 05:31:22 +2400 a",
-		"2026-11-26 05:31:22.75", "2026-11-26T05:31:22Z", "2026-11-26T05:31:22", "2026-11-26T05:31:22.5",
-		"2026-11-26T05:31:22,5Z a", "2026-11-26T05:31:22.5+01:00 a", "2026-11-26T05:31:22.5+0100 a",
-		"2026-11-26T05:31:22.5-01:00 a", "2026-11-26t05:31:22z a", "2026-11-26T05:31:22.5Zx a",
-	}
 	lc := NewLiveClock(berlin)
 	lc.SetNow(now)
 	w := newYearWalker(now, berlin, 0, false)
-	for _, l := range lines {
+	for _, l := range sameSecondLines {
 		fresh := NewLiveClock(berlin)
 		fresh.SetNow(now)
 		want := fresh.LineTime([]byte(l))
