@@ -275,6 +275,39 @@ func reply(s []byte) (code uint16, dsn mailclass.DSN, text []byte) {
 	return code, dsn, s
 }
 
+// mentionsReject reports whether s has "rejected after DATA" or "
+// rejected " (which " temporarily rejected " has too), in one pass over
+// the occurrences of "rejected ".
+func mentionsReject(s []byte) bool {
+	for off := 0; ; {
+		i := index(s[off:], "rejected ")
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i > 0 && s[i-1] == ' ' || hasPrefix(s[i+len("rejected "):], "after DATA") {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+// mentionsTLSError reports whether s has "TLS error on connection" or
+// "TLS session: ", in one pass over the occurrences of "TLS ".
+func mentionsTLSError(s []byte) bool {
+	for off := 0; ; {
+		i := index(s[off:], "TLS ")
+		if i < 0 {
+			return false
+		}
+		i += off
+		if t := s[i+len("TLS "):]; hasPrefix(t, "error on connection") || hasPrefix(t, "session: ") {
+			return true
+		}
+		off = i + 1
+	}
+}
+
 // parseMessageNote reads the other lines with a message ID.
 func parseMessageNote(s []byte, ev *event.Event) bool {
 	switch {
@@ -320,16 +353,10 @@ func parseMessageNote(s []byte, ev *event.Event) bool {
 // receiving side's "rejected after DATA" and TLS errors, and the sending
 // side's errors ("H=mx [ip] TLS error on connection ...").
 func parseMessageHostLine(s []byte, ev *event.Event) bool {
-	if i := index(s, "rejected after DATA"); i >= 0 {
+	if mentionsReject(s) {
 		return parseReject(s, ev)
 	}
-	if i := index(s, " temporarily rejected "); i >= 0 {
-		return parseReject(s, ev)
-	}
-	if i := index(s, " rejected "); i >= 0 {
-		return parseReject(s, ev)
-	}
-	if index(s, "TLS error on connection") >= 0 || index(s, "TLS session: ") >= 0 {
+	if mentionsTLSError(s) {
 		f, _, _ := nextField(s)
 		ev.Kind = event.KindDiagnostic
 		ev.Severity = event.SeverityWarning

@@ -169,7 +169,10 @@ func syslogStampLen(s []byte) int {
 func idLen(s []byte) int {
 	switch {
 	case len(s) > 16 && s[16] == ' ' && s[6] == '-' && s[13] == '-':
-		if alnum(s[0:6]) && alnum(s[7:13]) && alnum(s[14:16]) {
+		// Unrolled: this runs on nearly every line.
+		t := &alnumByte
+		if t[s[0]]&t[s[1]]&t[s[2]]&t[s[3]]&t[s[4]]&t[s[5]]&
+			t[s[7]]&t[s[8]]&t[s[9]]&t[s[10]]&t[s[11]]&t[s[12]]&t[s[14]]&t[s[15]] != 0 {
 			return 16
 		}
 	case len(s) > 23 && s[23] == ' ' && s[6] == '-' && s[18] == '-':
@@ -193,20 +196,21 @@ func IsMessageID(id []byte) bool {
 
 func alnum(s []byte) bool {
 	for _, c := range s {
-		if !alnumByte[c] {
+		if alnumByte[c] == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// alnumByte marks ASCII letters and digits: one load per byte of an ID.
-var alnumByte = func() (t [256]bool) {
+// alnumByte is 1 for ASCII letters and digits, 0 for other bytes: one
+// load per byte of an ID, and the bytes of one are checked by ANDing.
+var alnumByte = func() (t [256]uint8) {
 	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+		t[c] = 1
 	}
 	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
+		t[c], t[c-'a'+'A'] = 1, 1
 	}
 	return t
 }()
