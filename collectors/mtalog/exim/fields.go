@@ -20,38 +20,61 @@ type field struct {
 	End bool
 }
 
-// nextField reads the next item of s and returns what follows it. A value
-// in double quotes (T="subject", C="250 OK", DN="CN=x") runs to its
-// closing quote, backslash escapes included; H='s value takes the words
-// after it that start with '(' or '[' ("H=name (helo) [ip]:port"). It
-// returns ok false at the end of s.
+// nextField reads the next item of s and returns what follows it; ok is
+// false at the end of s. It is fieldScan.next for a single item.
 func nextField(s []byte) (f field, rest []byte, ok bool) {
+	sc := fieldScan{rest: s}
+	if !sc.next() {
+		return f, nil, false
+	}
+	return field{Key: sc.key, Val: sc.val, End: sc.end}, sc.rest, true
+}
+
+// fieldScan reads a line's items one by one: rest is what is left, and
+// key, val and end describe the item next read (as field's Key, Val and
+// End). A scanner in place of a function returning the item: eleven
+// words of results went through memory on every item of every line.
+type fieldScan struct {
+	rest     []byte
+	key, val []byte
+	end      bool
+}
+
+// next reads the next item of rest. A value in double quotes (T="subject",
+// C="250 OK", DN="CN=x") runs to its closing quote, backslash escapes
+// included; H='s value takes the words after it that start with '(' or
+// '[' ("H=name (helo) [ip]:port"). It returns false at the end of rest.
+func (f *fieldScan) next() bool {
+	s := f.rest
 	for len(s) > 0 && s[0] == ' ' {
 		s = s[1:]
 	}
 	if len(s) == 0 {
-		return f, nil, false
+		f.rest = nil
+		return false
 	}
+	f.key, f.end = nil, false
 	// KEY= is one to three letters (id= is the only lower-case one).
 	k := 0
 	for k < len(s) && k < 4 && alnumByte[s[k]] != 0 {
 		k++
 	}
 	if k > 0 && k < len(s) && s[k] == '=' && !isDigit(s[0]) {
-		f.Key = s[:k]
+		f.key = s[:k]
 		v := s[k+1:]
 		if len(v) > 0 && v[0] == '"' {
 			end := closingQuote(v)
-			f.Val = v[1:end]
-			rest = v[min(end+1, len(v)):]
+			f.val = v[1:end]
+			rest := v[min(end+1, len(v)):]
 			if len(rest) > 0 && rest[0] == ':' {
-				f.End = true
+				f.end = true
 				rest = rest[1:]
 			}
-			return f, rest, true
+			f.rest = rest
+			return true
 		}
 		w, r := word(v)
-		if len(f.Key) == 1 && f.Key[0] == 'H' {
+		if k == 1 && s[0] == 'H' {
 			// Join "(helo)" and "[ip]:port" to the host name.
 			for len(r) > 0 && (r[0] == '(' || r[0] == '[') && !endsColon(w) {
 				var w2 []byte
@@ -59,18 +82,18 @@ func nextField(s []byte) (f field, rest []byte, ok bool) {
 				w = v[:len(w)+1+len(w2)]
 			}
 		}
-		f.Val = w
+		f.val, f.rest = w, r
 		if endsColon(w) {
-			f.Val, f.End = w[:len(w)-1], true
+			f.val, f.end = w[:len(w)-1], true
 		}
-		return f, r, true
+		return true
 	}
 	w, r := word(s)
-	f.Val = w
+	f.val, f.rest = w, r
 	if endsColon(w) {
-		f.Val, f.End = w[:len(w)-1], true
+		f.val, f.end = w[:len(w)-1], true
 	}
-	return f, r, true
+	return true
 }
 
 // endsColon reports whether a word ends with ':' that is not part of an

@@ -23,39 +23,35 @@ func parseArrival(s []byte, ev *event.Event) bool {
 	bounce := string(sender) == "<>"
 	var proto []byte
 	auth := false
-	for {
-		f, r, ok := nextField(rest)
-		if !ok {
-			break
-		}
-		rest = r
-		if f.Key == nil {
-			if string(f.Val) == "for" {
+	f := fieldScan{rest: rest}
+	for f.next() {
+		if f.key == nil {
+			if string(f.val) == "for" {
 				// +received_recipients: the rest is the recipients.
-				ev.Nrcpt = countWords(rest)
+				ev.Nrcpt = countWords(f.rest)
 				break
 			}
 			continue
 		}
-		switch string(f.Key) {
+		switch string(f.key) {
 		case "H":
-			ev.Client = f.Val
+			ev.Client = f.val
 		case "P":
-			proto = f.Val
+			proto = f.val
 		case "S":
-			if n := atoi(f.Val); n >= 0 {
+			if n := atoi(f.val); n >= 0 {
 				ev.Size = n
 			}
 		case "id":
-			ev.MessageID = f.Val
+			ev.MessageID = f.val
 		case "A":
 			auth = true
 		case "X":
 			ev.TLSDirection = event.DirectionInbound
-			tlsCipher(f.Val, ev)
+			tlsCipher(f.val, ev)
 		case "R":
 			if bounce {
-				ev.ParentID = f.Val
+				ev.ParentID = f.val
 			}
 		}
 	}
@@ -137,47 +133,43 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 	ev.Domain = domainOf(addr)
 	var transport []byte
 	host := false
-	for len(rest) > 0 {
-		f, r, ok := nextField(rest)
-		if !ok {
-			break
-		}
-		rest = r
-		if f.Key == nil {
-			if len(f.Val) > 2 && f.Val[0] == '<' && len(ev.Domain) == 0 {
+	f := fieldScan{rest: rest}
+	for len(f.rest) > 0 && f.next() {
+		if f.key == nil {
+			if len(f.val) > 2 && f.val[0] == '<' && len(ev.Domain) == 0 {
 				// The original address of a local delivery ("alice
 				// <team@example.test>").
-				ev.Domain = domainOf(f.Val)
+				ev.Domain = domainOf(f.val)
 			}
 		} else {
-			switch string(f.Key) {
+			switch string(f.key) {
 			case "T":
-				transport = f.Val
+				transport = f.val
 			case "H":
 				host = true
-				ev.Relay = hostName(f.Val)
+				ev.Relay = hostName(f.val)
 			case "I":
 				// +outgoing_interface: "[addr]" or, with +outgoing_port,
 				// "[addr]:port".
-				ev.Interface = bracketed(f.Val)
+				ev.Interface = bracketed(f.val)
 			case "S":
-				if n := atoi(f.Val); n >= 0 {
+				if n := atoi(f.val); n >= 0 {
 					ev.Size = n
 				}
 			case "QT":
-				if d := seconds(f.Val); d >= 0 {
+				if d := seconds(f.val); d >= 0 {
 					ev.Delay = d
 				}
 			case "X":
 				ev.TLSDirection = event.DirectionOutbound
-				tlsCipher(f.Val, ev)
+				tlsCipher(f.val, ev)
 			case "C":
 				// +smtp_confirmation: the receiver's "250 ..." reply.
-				ev.Code, ev.DSN, _ = reply(f.Val)
+				ev.Code, ev.DSN, _ = reply(f.val)
 			}
 		}
-		if f.End {
-			ev.Text = rest
+		if f.end {
+			ev.Text = f.rest
 			break
 		}
 	}
