@@ -256,18 +256,25 @@ func dateTime(b []byte, s *stamp) bool {
 
 // fraction reads the digits of a second's fraction starting at b[i] into
 // s.nsec and returns the index after them; false when there are none.
+// Digits past the ninth (nanoseconds) are read and ignored.
 func fraction(b []byte, i int, s *stamp) (int, bool) {
-	scale := 100000000
 	start := i
+	n := 0
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		if scale > 0 {
-			s.nsec += int(b[i]-'0') * scale
-			scale /= 10
+		if i-start < 9 {
+			n = n*10 + int(b[i]-'0')
 		}
 		i++
 	}
+	if d := i - start; d < 9 {
+		n *= pow10[9-d]
+	}
+	s.nsec += n
 	return i, i > start
 }
+
+// pow10 is 10 to the power of the index.
+var pow10 = [...]int{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
 
 func num2(a, b byte) (int, bool) {
 	if a < '0' || a > '9' || b < '0' || b > '9' {

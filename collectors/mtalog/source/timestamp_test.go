@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -188,5 +189,27 @@ func TestSecondCacheMatchesFreshParse(t *testing.T) {
 				t.Errorf("yearWalker %q: %v, want %v", l, got, want)
 			}
 		}
+	}
+}
+
+// TestFractionDigits: a fraction of one to twelve digits is its first
+// nine, as nanoseconds; the digits after them are read and dropped.
+func TestFractionDigits(t *testing.T) {
+	for _, digits := range []string{"987654321098", "000000001999", "5", "05", "999999999999"} {
+		for k := 1; k <= len(digits); k++ {
+			d := digits[:k]
+			padded := (d + "000000000")[:9]
+			want, _ := strconv.Atoi(padded)
+			var s stamp
+			s.nsec = 0
+			end, ok := fraction([]byte(d+" x"), 0, &s)
+			if !ok || end != k || s.nsec != want {
+				t.Errorf("fraction(%q) = %d, %d, %v; want %d, %d", d, s.nsec, end, ok, want, k)
+			}
+		}
+	}
+	var s stamp
+	if _, ok := fraction([]byte(" 1"), 0, &s); ok {
+		t.Error("a fraction without digits parsed")
 	}
 }
