@@ -1,6 +1,9 @@
 package source
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Syslog timestamps come in two shapes: RFC 3164's "Nov 26 05:31:21" (no
 // year, no zone: the sender's local time) and RFC 3339's
@@ -73,6 +76,18 @@ func parseExim(b []byte, s *stamp) (int, bool) {
 // b[19]): the fraction and zone, if any, which must end the stamp.
 func eximTail(b []byte, s *stamp) (int, bool) {
 	s.local = true
+	// The two common shapes first: no fraction, or +millisec's ".mmm",
+	// then a space and no zone. The general reading below gives the
+	// same for them.
+	if len(b) > eximStampLen+1 && b[eximStampLen] == ' ' && b[eximStampLen+1] != '+' && b[eximStampLen+1] != '-' {
+		return eximStampLen, true
+	}
+	if len(b) > eximStampLen+5 && b[eximStampLen] == '.' && b[eximStampLen+4] == ' ' && b[eximStampLen+5] != '+' && b[eximStampLen+5] != '-' {
+		if d, ok := digits3(b[eximStampLen+1], b[eximStampLen+2], b[eximStampLen+3]); ok {
+			s.nsec = d * 1000000
+			return eximStampLen + 4, true
+		}
+	}
 	i := eximStampLen
 	if i < len(b) && b[i] == '.' {
 		var ok bool
@@ -110,25 +125,40 @@ func StampLen(text []byte) int {
 	return n
 }
 
+// dateKey is the first 19 bytes of a stamp with a year ("2026-12-06
+// 07:54:26" or "2026-12-06T07:54:26") as three overlapping words: a
+// compare is three loads, not a call to compare bytes.
+type dateKey [3]uint64
+
+// dateKeyOf is the key of text, at least 19 bytes long.
+func dateKeyOf(text []byte) dateKey {
+	_ = text[eximStampLen-1]
+	return dateKey{binary.LittleEndian.Uint64(text), binary.LittleEndian.Uint64(text[8:]), binary.LittleEndian.Uint64(text[eximStampLen-8:])}
+}
+
+// exim reports whether the key is of Exim's form (a space between date
+// and time), not RFC 3339's.
+func (k dateKey) exim() bool { return byte(k[1]>>16) == ' ' }
+
 // StampCache is StampLen for the lines of one log in order. A busy log
 // writes many lines in the same second: a line whose first 19 bytes are
 // the last dated line's (a stamp with a year, Exim's own or RFC 3339)
 // has only the fraction and zone after them read. The zero StampCache is
 // ready; it is not safe for concurrent use.
 type StampCache struct {
-	key [eximStampLen]byte
+	key dateKey
 	ok  bool
 }
 
 // Len is StampLen(text).
 func (c *StampCache) Len(text []byte) int {
 	var s stamp
-	if c.ok && len(text) >= len(c.key) && string(text[:len(c.key)]) == string(c.key[:]) {
+	if c.ok && len(text) >= eximStampLen && dateKeyOf(text) == c.key {
 		// The date and time are the key's, valid: the same bytes would
 		// take parseStampInto the same way to the same tail.
 		var n int
 		var ok bool
-		if c.key[10] == ' ' {
+		if c.key.exim() {
 			n, ok = eximTail(text, &s)
 		} else {
 			n, ok = rfc3339Tail(text, &s)
@@ -143,8 +173,7 @@ func (c *StampCache) Len(text []byte) int {
 		return 0
 	}
 	if s.hasYear {
-		copy(c.key[:], text)
-		c.ok = true
+		c.key, c.ok = dateKeyOf(text), true
 	}
 	return n
 }
@@ -276,6 +305,14 @@ func fraction(b []byte, i int, s *stamp) (int, bool) {
 // pow10 is 10 to the power of the index.
 var pow10 = [...]int{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
 
+// digits3 reads three decimal digits.
+func digits3(a, b, c byte) (int, bool) {
+	if a-'0' > 9 || b-'0' > 9 || c-'0' > 9 {
+		return 0, false
+	}
+	return int(a-'0')*100 + int(b-'0')*10 + int(c-'0'), true
+}
+
 func num2(a, b byte) (int, bool) {
 	if a < '0' || a > '9' || b < '0' || b > '9' {
 		return 0, false
@@ -349,7 +386,7 @@ func (s stamp) time(local *time.Location, z *zoneCache) time.Time {
 // consecutive lines of a busy log share it, and a compare of 19 bytes
 // replaces time.Date. The fraction is added to the cached second.
 type secondCache struct {
-	key    [19]byte
+	key    dateKey
 	offset int
 	local  bool
 	utc    bool
@@ -359,16 +396,17 @@ type secondCache struct {
 
 // time is s.time(local, z) for the stamp at the start of text.
 func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCache) time.Time {
-	if len(text) < len(c.key) {
+	if len(text) < eximStampLen {
 		return s.time(local, z)
 	}
 	ns := time.Duration(s.nsec)
-	if c.ok && string(text[:len(c.key)]) == string(c.key[:]) && c.offset == s.offset && c.local == s.local && c.utc == s.utc {
+	key := dateKeyOf(text)
+	if c.ok && key == c.key && c.offset == s.offset && c.local == s.local && c.utc == s.utc {
 		return c.t.Add(ns)
 	}
 	s.nsec = 0
 	t := s.time(local, z)
-	copy(c.key[:], text)
+	c.key = key
 	c.offset, c.local, c.utc, c.t, c.ok = s.offset, s.local, s.utc, t, true
 	return t.Add(ns)
 }
@@ -379,12 +417,12 @@ func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCa
 // false when the line starts otherwise, its stamp does not parse, or its
 // zone is not the cached one; time then decides.
 func (c *secondCache) repeat(text []byte) (time.Time, bool) {
-	if !c.ok || len(text) < len(c.key) || string(text[:len(c.key)]) != string(c.key[:]) {
+	if !c.ok || len(text) < eximStampLen || dateKeyOf(text) != c.key {
 		return time.Time{}, false
 	}
 	var s stamp
 	var ok bool
-	if c.key[10] == ' ' {
+	if c.key.exim() {
 		_, ok = eximTail(text, &s)
 	} else {
 		_, ok = rfc3339Tail(text, &s)

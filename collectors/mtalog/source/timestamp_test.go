@@ -213,3 +213,63 @@ func TestFractionDigits(t *testing.T) {
 		t.Error("a fraction without digits parsed")
 	}
 }
+
+// TestEximStampShapes: Exim's stamps in each shape log_selector and
+// log_timezone give, and near misses, have the length and time written
+// here by hand (not by the parser), through StampLen, a StampCache that
+// saw the same second before, and LiveClock. The common shapes take a
+// shortcut in eximTail; this holds it to the general reading.
+func TestEximStampShapes(t *testing.T) {
+	utc := time.UTC
+	at := func(ns int, off int) time.Time {
+		loc := utc
+		if off != 0 {
+			loc = time.FixedZone("", off)
+		}
+		return time.Date(2026, 12, 6, 7, 54, 26, ns, loc)
+	}
+	for _, c := range []struct {
+		line string
+		n    int
+		t    time.Time
+	}{
+		{"2026-12-06 07:54:26 x", 19, at(0, 0)},
+		{"2026-12-06 07:54:26.123 x", 23, at(123000000, 0)},
+		{"2026-12-06 07:54:26.123 +0100 x", 29, at(123000000, 3600)},
+		{"2026-12-06 07:54:26.123 -0230 x", 29, at(123000000, -9000)},
+		{"2026-12-06 07:54:26 -0230 x", 25, at(0, -9000)},
+		{"2026-12-06 07:54:26.12 x", 22, at(120000000, 0)},
+		{"2026-12-06 07:54:26.1234 x", 24, at(123400000, 0)},
+		{"2026-12-06 07:54:26.009 [12] x", 23, at(9000000, 0)},
+		{"2026-12-06 07:54:26.123 +0100", 29, at(123000000, 3600)},
+		{"2026-12-06 07:54:26.123 +2500 x", 23, at(123000000, 0)},
+		{"2026-12-06 07:54:26.123 +0100x", 23, at(123000000, 0)},
+		{"2026-12-06 07:54:26.123 +01", 23, at(123000000, 0)},
+		{"2026-12-06 07:54:26 +01", 19, at(0, 0)},
+		{"2026-12-06 07:54:26.123 ", 23, at(123000000, 0)},
+		{"2026-12-06 07:54:26.123", 23, at(123000000, 0)},
+		{"2026-12-06 07:54:26 ", 19, at(0, 0)},
+		{"2026-12-06 07:54:26", 19, at(0, 0)},
+		{"2026-12-06 07:54:26.12a x", 0, time.Time{}},
+		{"2026-12-06 07:54:26.1:3 x", 0, time.Time{}},
+		{"2026-12-06 07:54:26.123x", 0, time.Time{}},
+		{"2026-12-06 07:54:26x", 0, time.Time{}},
+		{"2026-12-06 07:54:26. x", 0, time.Time{}},
+	} {
+		line := []byte(c.line)
+		if n := StampLen(line); n != c.n {
+			t.Errorf("StampLen(%q) = %d, want %d", c.line, n, c.n)
+		}
+		var sc StampCache
+		sc.Len([]byte("2026-12-06 07:54:26 primed"))
+		if n := sc.Len(line); n != c.n {
+			t.Errorf("StampCache.Len(%q) = %d, want %d", c.line, n, c.n)
+		}
+		lc := NewLiveClock(utc)
+		lc.SetNow(at(0, 0))
+		lc.LineTime([]byte("2026-12-06 07:54:26 primed"))
+		if got := lc.LineTime(line); !got.Equal(c.t) {
+			t.Errorf("LineTime(%q) = %v, want %v", c.line, got, c.t)
+		}
+	}
+}
