@@ -56,8 +56,17 @@ func (f *fieldScan) next() bool {
 	f.key, f.end = nil, false
 	// KEY= is one to three letters (id= is the only lower-case one).
 	k := 0
-	for k < len(s) && k < 4 && alnumByte[s[k]] != 0 {
-		k++
+	switch {
+	case len(s) > 2 && s[1] == '=':
+		// The common keys of one and two letters, without the loop:
+		// the loop would stop at the '=' too.
+		k = int(alnumByte[s[0]])
+	case len(s) > 3 && s[2] == '=':
+		k = int(alnumByte[s[0]] & alnumByte[s[1]] * 2)
+	default:
+		for k < len(s) && k < 4 && alnumByte[s[k]] != 0 {
+			k++
+		}
 	}
 	if k > 0 && k < len(s) && s[k] == '=' && !isDigit(s[0]) {
 		f.key = s[:k]
@@ -179,6 +188,17 @@ func index(s []byte, sep string) int {
 		off += i + 1
 	}
 	return -1
+}
+
+// containsShort is bytes.Contains for a short s, such as a transport's
+// name: a loop over it costs less than bytes.Index's setting up.
+func containsShort(s []byte, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i] == sub[0] && string(s[i:i+len(sub)]) == sub {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPrefix(s []byte, p string) bool { return len(s) >= len(p) && string(s[:len(p)]) == p }

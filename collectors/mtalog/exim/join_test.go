@@ -219,3 +219,28 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// TestJoinerPassesEximStampedLines: a line in Exim's own file format is
+// never a syslog piece, even with "[1/2]" where a piece has it, and still
+// counts toward the wait of the pieces held.
+func TestJoinerPassesEximStampedLines(t *testing.T) {
+	var j Joiner
+	if _, ok := j.Join([]byte("Dec  6 07:54:26 mx exim[1]: [1/2] a")); ok {
+		t.Fatal("first piece handed out")
+	}
+	for i := 0; i < maxWait; i++ {
+		l := []byte("2026-12-06 07:54:26 mx exim[1]: [2/2] b")
+		if out, ok := j.Join(l); !ok || string(out) != string(l) {
+			t.Fatalf("Exim-stamped line: %q, %v", out, ok)
+		}
+	}
+	if j.Pending() != 1 {
+		t.Fatalf("pending %d before the wait ran out", j.Pending())
+	}
+	j.Join([]byte("2026-12-06 07:54:26 x"))
+	// The next piece makes the Joiner look at the waits.
+	j.Join([]byte("Dec  6 07:54:27 mx exim[2]: [1/2] c"))
+	if j.Pending() != 1 || j.Dropped != 1 {
+		t.Fatalf("after the wait: pending %d, dropped %d", j.Pending(), j.Dropped)
+	}
+}

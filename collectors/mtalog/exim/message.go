@@ -174,9 +174,9 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 		}
 	}
 	switch {
-	case bytes.Contains(transport, []byte("lmtp")):
+	case containsShort(transport, "lmtp"):
 		ev.Daemon = event.DaemonLmtp
-	case bytes.Contains(transport, []byte("smtp")) || host || remoteTrouble(ev.Text):
+	case containsShort(transport, "smtp") || host || remoteTrouble(ev.Text):
 		ev.Daemon = event.DaemonSmtp
 	case len(transport) > 0:
 		ev.Daemon = event.DaemonLocal
