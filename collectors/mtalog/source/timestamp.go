@@ -390,8 +390,17 @@ type secondCache struct {
 	offset int
 	local  bool
 	utc    bool
-	t      time.Time
-	ok     bool
+	// unix and loc are the cached second's time: a line's time is built
+	// from them and its fraction by time.Unix, which costs less than
+	// time.Time.Add and gives the same Time.
+	unix int64
+	loc  *time.Location
+	ok   bool
+}
+
+// at is the cached second plus ns nanoseconds (under a second).
+func (c *secondCache) at(ns int) time.Time {
+	return time.Unix(c.unix, int64(ns)).In(c.loc)
 }
 
 // time is s.time(local, z) for the stamp at the start of text.
@@ -399,16 +408,16 @@ func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCa
 	if len(text) < eximStampLen {
 		return s.time(local, z)
 	}
-	ns := time.Duration(s.nsec)
+	ns := s.nsec
 	key := dateKeyOf(text)
 	if c.ok && key == c.key && c.offset == s.offset && c.local == s.local && c.utc == s.utc {
-		return c.t.Add(ns)
+		return c.at(ns)
 	}
 	s.nsec = 0
 	t := s.time(local, z)
 	c.key = key
-	c.offset, c.local, c.utc, c.t, c.ok = s.offset, s.local, s.utc, t, true
-	return t.Add(ns)
+	c.offset, c.local, c.utc, c.unix, c.loc, c.ok = s.offset, s.local, s.utc, t.Unix(), t.Location(), true
+	return c.at(ns)
 }
 
 // repeat is time for a line whose first 19 bytes are the cached second's
@@ -430,5 +439,5 @@ func (c *secondCache) repeat(text []byte) (time.Time, bool) {
 	if !ok || s.offset != c.offset || s.local != c.local || s.utc != c.utc {
 		return time.Time{}, false
 	}
-	return c.t.Add(time.Duration(s.nsec)), true
+	return c.at(s.nsec), true
 }

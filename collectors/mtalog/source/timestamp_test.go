@@ -268,8 +268,14 @@ func TestEximStampShapes(t *testing.T) {
 		lc := NewLiveClock(utc)
 		lc.SetNow(at(0, 0))
 		lc.LineTime([]byte("2026-12-06 07:54:26 primed"))
-		if got := lc.LineTime(line); !got.Equal(c.t) {
+		got := lc.LineTime(line)
+		if !got.Equal(c.t) {
 			t.Errorf("LineTime(%q) = %v, want %v", c.line, got, c.t)
+		}
+		if c.t.Location() == utc && got != c.t {
+			// The same Time, not only the same instant: a correlator
+			// compares times with ==.
+			t.Errorf("LineTime(%q) = %#v, want %#v", c.line, got, c.t)
 		}
 	}
 }
