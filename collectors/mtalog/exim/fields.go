@@ -190,17 +190,6 @@ func index(s []byte, sep string) int {
 	return -1
 }
 
-// containsShort is bytes.Contains for a short s, such as a transport's
-// name: a loop over it costs less than bytes.Index's setting up.
-func containsShort(s []byte, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i] == sub[0] && string(s[i:i+len(sub)]) == sub {
-			return true
-		}
-	}
-	return false
-}
-
 func hasPrefix(s []byte, p string) bool { return len(s) >= len(p) && string(s[:len(p)]) == p }
 
 // domainOf is the domain of an address ("a@b.example" or "<a@b.example>"),

@@ -2,6 +2,7 @@ package exim
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +47,17 @@ func TestMentions(t *testing.T) {
 		wantTLS := index(b, "TLS error on connection") >= 0 || index(b, "TLS session: ") >= 0
 		if got := mentionsTLSError(b); got != wantTLS {
 			t.Errorf("mentionsTLSError(%q) = %v", s, got)
+		}
+	}
+}
+
+// TestTransportKind: the one-pass check answers as bytes.Contains.
+func TestTransportKind(t *testing.T) {
+	for _, name := range []string{"", "smtp", "lmtp", "remote_smtp", "dovecot_lmtp", "local_file", "mtp", "xsmtplmtp",
+		"smt", "smtpx", "s_m_t_p", "lmtpsmtp", "LMTP", "address_pipe"} {
+		l, s := transportKind([]byte(name))
+		if l != strings.Contains(name, "lmtp") || s != strings.Contains(name, "smtp") {
+			t.Errorf("transportKind(%q) = %v, %v", name, l, s)
 		}
 	}
 }

@@ -110,6 +110,23 @@ func remoteTrouble(text []byte) bool {
 	return false
 }
 
+// transportKind reports whether a transport's name has "lmtp" in it, and
+// whether it has "smtp": one pass over the name for both, finding each
+// "mtp" and the byte before it.
+func transportKind(t []byte) (lmtp, smtp bool) {
+	for i := 0; i+4 <= len(t); i++ {
+		if t[i+1] == 'm' && t[i+2] == 't' && t[i+3] == 'p' {
+			switch t[i] {
+			case 'l':
+				lmtp = true
+			case 's':
+				smtp = true
+			}
+		}
+	}
+	return lmtp, smtp
+}
+
 // parseDelivery reads a delivery line after its flag:
 //
 //	=> addr [<orig>] fields              (also -> and >>)
@@ -173,10 +190,11 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 			break
 		}
 	}
+	lmtp, smtp := transportKind(transport)
 	switch {
-	case containsShort(transport, "lmtp"):
+	case lmtp:
 		ev.Daemon = event.DaemonLmtp
-	case containsShort(transport, "smtp") || host || remoteTrouble(ev.Text):
+	case smtp || host || remoteTrouble(ev.Text):
 		ev.Daemon = event.DaemonSmtp
 	case len(transport) > 0:
 		ev.Daemon = event.DaemonLocal
