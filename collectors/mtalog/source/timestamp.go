@@ -37,13 +37,6 @@ func parseStamp(text []byte) (stamp, bool) {
 	return s, ok
 }
 
-// parseStampLen is parseStamp, with the timestamp's length in bytes.
-func parseStampLen(text []byte) (stamp, int, bool) {
-	var s stamp
-	n, ok := parseStampInto(text, &s)
-	return s, n, ok
-}
-
 // parseStampInto reads the timestamp at the start of text into *s (which
 // must be zero) and returns its length. It fills s in place: the stamp is
 // eleven words, and returning it by value through each step cost more
