@@ -129,9 +129,15 @@ func dateKeyOf(text []byte) dateKey {
 	return dateKey{binary.LittleEndian.Uint64(text), binary.LittleEndian.Uint64(text[8:]), binary.LittleEndian.Uint64(text[eximStampLen-8:])}
 }
 
-// exim reports whether the key is of Exim's form (a space between date
-// and time), not RFC 3339's.
-func (k dateKey) exim() bool { return byte(k[1]>>16) == ' ' }
+// tail reads the rest of a stamp whose date and time are the key's (so
+// valid): the tail of Exim's form (a space between date and time) or of
+// RFC 3339's.
+func (k dateKey) tail(text []byte, s *stamp) (int, bool) {
+	if byte(k[1]>>16) == ' ' {
+		return eximTail(text, s)
+	}
+	return rfc3339Tail(text, s)
+}
 
 // StampCache is StampLen for the lines of one log in order. A busy log
 // writes many lines in the same second: a line whose first 19 bytes are
@@ -149,13 +155,7 @@ func (c *StampCache) Len(text []byte) int {
 	if c.ok && len(text) >= eximStampLen && dateKeyOf(text) == c.key {
 		// The date and time are the key's, valid: the same bytes would
 		// take parseStampInto the same way to the same tail.
-		var n int
-		var ok bool
-		if c.key.exim() {
-			n, ok = eximTail(text, &s)
-		} else {
-			n, ok = rfc3339Tail(text, &s)
-		}
+		n, ok := c.key.tail(text, &s)
 		if !ok {
 			return 0
 		}
@@ -423,13 +423,7 @@ func (c *secondCache) repeat(text []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	var s stamp
-	var ok bool
-	if c.key.exim() {
-		_, ok = eximTail(text, &s)
-	} else {
-		_, ok = rfc3339Tail(text, &s)
-	}
-	if !ok || s.offset != c.offset || s.local != c.local || s.utc != c.utc {
+	if _, ok := c.key.tail(text, &s); !ok || s.offset != c.offset || s.local != c.local || s.utc != c.utc {
 		return time.Time{}, false
 	}
 	return c.at(s.nsec), true
