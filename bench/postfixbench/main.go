@@ -88,12 +88,13 @@ func stage(mode, path string) (lines int64, extra string, err error) {
 		var ev event.Event
 		var p postfix.Parser
 		var j exim.Joiner
+		var ep exim.Parser
 		parse := p.Parse
 		if mta == "exim" {
 			// As the pipeline runs it: the Joiner, then the parser.
 			parse = func(l []byte, ev *event.Event) bool {
 				whole, ok := j.Join(l)
-				return !ok || exim.ParseLine(whole, ev)
+				return !ok || ep.Parse(whole, ev)
 			}
 		}
 		var unparsed, deliveries int64

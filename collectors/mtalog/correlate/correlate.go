@@ -470,9 +470,13 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 // intern returns a shared string for a relay host name, so a busy relay
 // costs one allocation, not one per attempt. The cache is bounded.
 func (c *Correlator) intern(b []byte) string {
+	if len(b) == 0 {
+		// A local delivery names no relay (all of Exim's local ones).
+		return ""
+	}
 	// Deliveries come in runs to one relay: a compare with the last one
 	// saves the map's hash of the name.
-	if c.lastRelay == string(b) && len(b) > 0 {
+	if c.lastRelay == string(b) {
 		return c.lastRelay
 	}
 	if s, ok := c.relays[string(b)]; ok {

@@ -2,6 +2,8 @@ package exim
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
 )
@@ -18,38 +20,70 @@ type field struct {
 	End bool
 }
 
-// nextField reads the next item of s and returns what follows it. A value
-// in double quotes (T="subject", C="250 OK", DN="CN=x") runs to its
-// closing quote, backslash escapes included; H='s value takes the words
-// after it that start with '(' or '[' ("H=name (helo) [ip]:port"). It
-// returns ok false at the end of s.
+// nextField reads the next item of s and returns what follows it; ok is
+// false at the end of s. It is fieldScan.next for a single item.
 func nextField(s []byte) (f field, rest []byte, ok bool) {
+	sc := fieldScan{rest: s}
+	if !sc.next() {
+		return f, nil, false
+	}
+	return field{Key: sc.key, Val: sc.val, End: sc.end}, sc.rest, true
+}
+
+// fieldScan reads a line's items one by one: rest is what is left, and
+// key, val and end describe the item next read (as field's Key, Val and
+// End). A scanner in place of a function returning the item: eleven
+// words of results went through memory on every item of every line.
+type fieldScan struct {
+	rest     []byte
+	key, val []byte
+	end      bool
+}
+
+// next reads the next item of rest. A value in double quotes (T="subject",
+// C="250 OK", DN="CN=x") runs to its closing quote, backslash escapes
+// included; H='s value takes the words after it that start with '(' or
+// '[' ("H=name (helo) [ip]:port"). It returns false at the end of rest.
+func (f *fieldScan) next() bool {
+	s := f.rest
 	for len(s) > 0 && s[0] == ' ' {
 		s = s[1:]
 	}
 	if len(s) == 0 {
-		return f, nil, false
+		f.rest = nil
+		return false
 	}
+	f.key, f.end = nil, false
 	// KEY= is one to three letters (id= is the only lower-case one).
 	k := 0
-	for k < len(s) && k < 4 && (s[k] >= 'A' && s[k] <= 'Z' || s[k] >= 'a' && s[k] <= 'z' || s[k] >= '0' && s[k] <= '9') {
-		k++
+	switch {
+	case len(s) > 2 && s[1] == '=':
+		// The common keys of one and two letters, without the loop:
+		// the loop would stop at the '=' too.
+		k = int(alnumByte[s[0]])
+	case len(s) > 3 && s[2] == '=':
+		k = int(alnumByte[s[0]] & alnumByte[s[1]] * 2)
+	default:
+		for k < len(s) && k < 4 && alnumByte[s[k]] != 0 {
+			k++
+		}
 	}
-	if k > 0 && k < len(s) && s[k] == '=' && !(s[0] >= '0' && s[0] <= '9') {
-		f.Key = s[:k]
+	if k > 0 && k < len(s) && s[k] == '=' && !isDigit(s[0]) {
+		f.key = s[:k]
 		v := s[k+1:]
 		if len(v) > 0 && v[0] == '"' {
 			end := closingQuote(v)
-			f.Val = v[1:end]
-			rest = v[min(end+1, len(v)):]
+			f.val = v[1:end]
+			rest := v[min(end+1, len(v)):]
 			if len(rest) > 0 && rest[0] == ':' {
-				f.End = true
+				f.end = true
 				rest = rest[1:]
 			}
-			return f, rest, true
+			f.rest = rest
+			return true
 		}
 		w, r := word(v)
-		if len(f.Key) == 1 && f.Key[0] == 'H' {
+		if k == 1 && s[0] == 'H' {
 			// Join "(helo)" and "[ip]:port" to the host name.
 			for len(r) > 0 && (r[0] == '(' || r[0] == '[') && !endsColon(w) {
 				var w2 []byte
@@ -57,18 +91,18 @@ func nextField(s []byte) (f field, rest []byte, ok bool) {
 				w = v[:len(w)+1+len(w2)]
 			}
 		}
-		f.Val = w
+		f.val, f.rest = w, r
 		if endsColon(w) {
-			f.Val, f.End = w[:len(w)-1], true
+			f.val, f.end = w[:len(w)-1], true
 		}
-		return f, r, true
+		return true
 	}
 	w, r := word(s)
-	f.Val = w
+	f.val, f.rest = w, r
 	if endsColon(w) {
-		f.Val, f.End = w[:len(w)-1], true
+		f.val, f.end = w[:len(w)-1], true
 	}
-	return f, r, true
+	return true
 }
 
 // endsColon reports whether a word ends with ':' that is not part of an
@@ -94,10 +128,38 @@ func closingQuote(s []byte) int {
 // word returns s up to its first space and what follows that space; rest
 // is nil when s has no space.
 func word(s []byte) (w, rest []byte) {
-	if i := bytes.IndexByte(s, ' '); i >= 0 {
+	if i := indexSpace(s); i >= 0 {
 		return s[:i], s[i+1:]
 	}
 	return s, nil
+}
+
+// indexSpace is bytes.IndexByte(s, ' '). The words of a log line are
+// short, and the call to the vectorised IndexByte cost more than finding
+// the space in them: their first bytes are looked at eight at a time in a
+// word (the lowest zero byte of x^0x20..20 is the first space), and
+// IndexByte takes over for a long one.
+func indexSpace(s []byte) int {
+	const ones, highs, spaces = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
+	i := 0
+	for ; i+8 <= len(s) && i < 32; i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:]) ^ spaces
+		if t := (x - ones) &^ x & highs; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	if i < 32 {
+		for ; i < len(s); i++ {
+			if s[i] == ' ' {
+				return i
+			}
+		}
+		return -1
+	}
+	if j := bytes.IndexByte(s[i:], ' '); j >= 0 {
+		return i + j
+	}
+	return -1
 }
 
 // cut returns s before and after the first sep, and whether sep was found.

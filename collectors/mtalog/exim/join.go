@@ -95,6 +95,11 @@ type pendingLine struct {
 // next call.
 func (j *Joiner) Join(line []byte) ([]byte, bool) {
 	j.seq++
+	if len(line) > 10 && line[10] == ' ' {
+		// Exim's own stamp ("2026-12-06 07:54:26"), no syslog header:
+		// not a piece (syslogKey's answer, without its calls).
+		return line, true
+	}
 	key, msg, ok := syslogKey(line)
 	if !ok {
 		return line, true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -184,8 +185,10 @@ func FuzzJoiner(f *testing.F) {
 }
 
 // FuzzParseLine checks that no input panics, that a line is either an
-// event with a kind or unparsed, and that enum fields stay in their
-// closed sets. Seeds are the real corpora and the hand-written lines.
+// event with a kind or unparsed, that enum fields stay in their closed
+// sets, and that a Parser that saw a line before (the same one, whose
+// timestamp it then remembers) gives ParseLine's event. Seeds are the
+// real corpora and the hand-written lines.
 func FuzzParseLine(f *testing.F) {
 	for _, path := range append(corpora, "testdata/handwritten.log") {
 		for _, l := range readLines(f, path) {
@@ -207,5 +210,37 @@ func FuzzParseLine(f *testing.F) {
 		if ev.Delay < 0 || ev.Size < 0 || ev.Nrcpt < 0 {
 			t.Fatalf("negative number in %+v", ev)
 		}
+		var p Parser
+		var again event.Event
+		for range 2 {
+			if p.Parse(line, &again) != ok || !reflect.DeepEqual(again, ev) {
+				t.Fatalf("Parser: %+v, ParseLine: %+v", again, ev)
+			}
+		}
 	})
+}
+
+// TestJoinerPassesEximStampedLines: a line in Exim's own file format is
+// never a syslog piece, even with "[1/2]" where a piece has it, and still
+// counts toward the wait of the pieces held.
+func TestJoinerPassesEximStampedLines(t *testing.T) {
+	var j Joiner
+	if _, ok := j.Join([]byte("Dec  6 07:54:26 mx exim[1]: [1/2] a")); ok {
+		t.Fatal("first piece handed out")
+	}
+	for i := 0; i < maxWait; i++ {
+		l := []byte("2026-12-06 07:54:26 mx exim[1]: [2/2] b")
+		if out, ok := j.Join(l); !ok || string(out) != string(l) {
+			t.Fatalf("Exim-stamped line: %q, %v", out, ok)
+		}
+	}
+	if j.Pending() != 1 {
+		t.Fatalf("pending %d before the wait ran out", j.Pending())
+	}
+	j.Join([]byte("2026-12-06 07:54:26 x"))
+	// The next piece makes the Joiner look at the waits.
+	j.Join([]byte("Dec  6 07:54:27 mx exim[2]: [1/2] c"))
+	if j.Pending() != 1 || j.Dropped != 1 {
+		t.Fatalf("after the wait: pending %d, dropped %d", j.Pending(), j.Dropped)
+	}
 }

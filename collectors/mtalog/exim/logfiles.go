@@ -1,6 +1,9 @@
 package exim
 
-import "github.com/mailscope/mailscope/collectors/mtalog/event"
+import (
+	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
+)
 
 // Exim writes three logs (log_file_path's %s: main, reject, panic). The
 // main log is ParseLine's; the reject and panic logs hold entries that
@@ -14,7 +17,10 @@ import "github.com/mailscope/mailscope/collectors/mtalog/event"
 // log entry never do (each begins with a flag character and a space, a
 // space, or "Envelope-"), however hostile the rejected message's
 // headers.
-func StartsEntry(line []byte) bool { return eximStampLen(line) > 0 }
+func StartsEntry(line []byte) bool {
+	var stamps source.StampCache
+	return eximStampLen(line, &stamps) > 0
+}
 
 // MessageText returns a main-log line after its stamp, syslog header
 // and PID: the part Exim wrote the same way to its file and to syslog,
@@ -22,7 +28,8 @@ func StartsEntry(line []byte) bool { return eximStampLen(line) > 0 }
 // without an Exim message.
 func MessageText(line []byte) []byte {
 	var ev event.Event
-	msg, ok := skipPrefix(line, &ev)
+	var stamps source.StampCache
+	msg, ok := skipPrefix(line, &ev, &stamps)
 	if !ok {
 		return nil
 	}

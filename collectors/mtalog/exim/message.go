@@ -23,39 +23,35 @@ func parseArrival(s []byte, ev *event.Event) bool {
 	bounce := string(sender) == "<>"
 	var proto []byte
 	auth := false
-	for {
-		f, r, ok := nextField(rest)
-		if !ok {
-			break
-		}
-		rest = r
-		if f.Key == nil {
-			if string(f.Val) == "for" {
+	f := fieldScan{rest: rest}
+	for f.next() {
+		if f.key == nil {
+			if string(f.val) == "for" {
 				// +received_recipients: the rest is the recipients.
-				ev.Nrcpt = countWords(rest)
+				ev.Nrcpt = countWords(f.rest)
 				break
 			}
 			continue
 		}
-		switch string(f.Key) {
+		switch string(f.key) {
 		case "H":
-			ev.Client = f.Val
+			ev.Client = f.val
 		case "P":
-			proto = f.Val
+			proto = f.val
 		case "S":
-			if n := atoi(f.Val); n >= 0 {
+			if n := atoi(f.val); n >= 0 {
 				ev.Size = n
 			}
 		case "id":
-			ev.MessageID = f.Val
+			ev.MessageID = f.val
 		case "A":
 			auth = true
 		case "X":
 			ev.TLSDirection = event.DirectionInbound
-			tlsCipher(f.Val, ev)
+			tlsCipher(f.val, ev)
 		case "R":
 			if bounce {
-				ev.ParentID = f.Val
+				ev.ParentID = f.val
 			}
 		}
 	}
@@ -90,12 +86,45 @@ func countWords(s []byte) int32 {
 // remote host: a transport whose name does not say smtp ("t0") logs a
 // refused connection without H=, and must not be taken for a local one.
 func remoteTrouble(text []byte) bool {
-	for _, w := range []string{"Connection ", "host", "SMTP ", "connect"} {
-		if index(text, w) >= 0 {
-			return true
+	// One pass over the text, the words told apart by their first byte.
+	for i, c := range text {
+		switch c {
+		case 'C':
+			if hasPrefix(text[i:], "Connection ") {
+				return true
+			}
+		case 'h':
+			if hasPrefix(text[i:], "host") {
+				return true
+			}
+		case 'S':
+			if hasPrefix(text[i:], "SMTP ") {
+				return true
+			}
+		case 'c':
+			if hasPrefix(text[i:], "connect") {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// transportKind reports whether a transport's name has "lmtp" in it, and
+// whether it has "smtp": one pass over the name for both, finding each
+// "mtp" and the byte before it.
+func transportKind(t []byte) (lmtp, smtp bool) {
+	for i := 0; i+4 <= len(t); i++ {
+		if t[i+1] == 'm' && t[i+2] == 't' && t[i+3] == 'p' {
+			switch t[i] {
+			case 'l':
+				lmtp = true
+			case 's':
+				smtp = true
+			}
+		}
+	}
+	return lmtp, smtp
 }
 
 // parseDelivery reads a delivery line after its flag:
@@ -121,54 +150,51 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 	ev.Domain = domainOf(addr)
 	var transport []byte
 	host := false
-	for len(rest) > 0 {
-		f, r, ok := nextField(rest)
-		if !ok {
-			break
-		}
-		rest = r
-		if f.Key == nil {
-			if len(f.Val) > 2 && f.Val[0] == '<' && len(ev.Domain) == 0 {
+	f := fieldScan{rest: rest}
+	for len(f.rest) > 0 && f.next() {
+		if f.key == nil {
+			if len(f.val) > 2 && f.val[0] == '<' && len(ev.Domain) == 0 {
 				// The original address of a local delivery ("alice
 				// <team@example.test>").
-				ev.Domain = domainOf(f.Val)
+				ev.Domain = domainOf(f.val)
 			}
 		} else {
-			switch string(f.Key) {
+			switch string(f.key) {
 			case "T":
-				transport = f.Val
+				transport = f.val
 			case "H":
 				host = true
-				ev.Relay = hostName(f.Val)
+				ev.Relay = hostName(f.val)
 			case "I":
 				// +outgoing_interface: "[addr]" or, with +outgoing_port,
 				// "[addr]:port".
-				ev.Interface = bracketed(f.Val)
+				ev.Interface = bracketed(f.val)
 			case "S":
-				if n := atoi(f.Val); n >= 0 {
+				if n := atoi(f.val); n >= 0 {
 					ev.Size = n
 				}
 			case "QT":
-				if d := seconds(f.Val); d >= 0 {
+				if d := seconds(f.val); d >= 0 {
 					ev.Delay = d
 				}
 			case "X":
 				ev.TLSDirection = event.DirectionOutbound
-				tlsCipher(f.Val, ev)
+				tlsCipher(f.val, ev)
 			case "C":
 				// +smtp_confirmation: the receiver's "250 ..." reply.
-				ev.Code, ev.DSN, _ = reply(f.Val)
+				ev.Code, ev.DSN, _ = reply(f.val)
 			}
 		}
-		if f.End {
-			ev.Text = rest
+		if f.end {
+			ev.Text = f.rest
 			break
 		}
 	}
+	lmtp, smtp := transportKind(transport)
 	switch {
-	case bytes.Contains(transport, []byte("lmtp")):
+	case lmtp:
 		ev.Daemon = event.DaemonLmtp
-	case bytes.Contains(transport, []byte("smtp")) || host || remoteTrouble(ev.Text):
+	case smtp || host || remoteTrouble(ev.Text):
 		ev.Daemon = event.DaemonSmtp
 	case len(transport) > 0:
 		ev.Daemon = event.DaemonLocal
@@ -259,6 +285,39 @@ func reply(s []byte) (code uint16, dsn mailclass.DSN, text []byte) {
 	return code, dsn, s
 }
 
+// mentionsReject reports whether s has "rejected after DATA" or "
+// rejected " (which " temporarily rejected " has too), in one pass over
+// the occurrences of "rejected ".
+func mentionsReject(s []byte) bool {
+	for off := 0; ; {
+		i := index(s[off:], "rejected ")
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i > 0 && s[i-1] == ' ' || hasPrefix(s[i+len("rejected "):], "after DATA") {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+// mentionsTLSError reports whether s has "TLS error on connection" or
+// "TLS session: ", in one pass over the occurrences of "TLS ".
+func mentionsTLSError(s []byte) bool {
+	for off := 0; ; {
+		i := index(s[off:], "TLS ")
+		if i < 0 {
+			return false
+		}
+		i += off
+		if t := s[i+len("TLS "):]; hasPrefix(t, "error on connection") || hasPrefix(t, "session: ") {
+			return true
+		}
+		off = i + 1
+	}
+}
+
 // parseMessageNote reads the other lines with a message ID.
 func parseMessageNote(s []byte, ev *event.Event) bool {
 	switch {
@@ -304,16 +363,10 @@ func parseMessageNote(s []byte, ev *event.Event) bool {
 // receiving side's "rejected after DATA" and TLS errors, and the sending
 // side's errors ("H=mx [ip] TLS error on connection ...").
 func parseMessageHostLine(s []byte, ev *event.Event) bool {
-	if i := index(s, "rejected after DATA"); i >= 0 {
+	if mentionsReject(s) {
 		return parseReject(s, ev)
 	}
-	if i := index(s, " temporarily rejected "); i >= 0 {
-		return parseReject(s, ev)
-	}
-	if i := index(s, " rejected "); i >= 0 {
-		return parseReject(s, ev)
-	}
-	if index(s, "TLS error on connection") >= 0 || index(s, "TLS session: ") >= 0 {
+	if mentionsTLSError(s) {
 		f, _, _ := nextField(s)
 		ev.Kind = event.KindDiagnostic
 		ev.Severity = event.SeverityWarning

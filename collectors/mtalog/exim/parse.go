@@ -36,8 +36,23 @@ import (
 // does not understand. A syslog line of another program is an event of
 // KindForeign.
 func ParseLine(line []byte, ev *event.Event) bool {
+	var p Parser
+	return p.Parse(line, ev)
+}
+
+// Parser is ParseLine for the lines of one log in order: it remembers the
+// last timestamp's date and time (source.StampCache), so the many lines
+// of a busy log's same second have only the rest of their stamp read.
+// Its results are ParseLine's. The zero Parser is ready; it is not safe
+// for concurrent use.
+type Parser struct {
+	stamps source.StampCache
+}
+
+// Parse is ParseLine(line, ev).
+func (p *Parser) Parse(line []byte, ev *event.Event) bool {
 	ev.Reset()
-	msg, ok := skipPrefix(line, ev)
+	msg, ok := skipPrefix(line, ev, &p.stamps)
 	if !ok {
 		return ev.Kind != event.KindNone
 	}
@@ -60,9 +75,9 @@ func ParseLine(line []byte, ev *event.Event) bool {
 // message ID (ev.QueueID). It returns false, with ev.Kind set when the
 // line is still an event (a foreign program's line, a continuation), when
 // there is no message to parse.
-func skipPrefix(line []byte, ev *event.Event) ([]byte, bool) {
+func skipPrefix(line []byte, ev *event.Event, stamps *source.StampCache) ([]byte, bool) {
 	rest := line
-	if n := eximStampLen(rest); n > 0 {
+	if n := eximStampLen(rest, stamps); n > 0 {
 		rest = rest[n:]
 	} else if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		// The second and later lines of a multi-line entry, as Exim
@@ -93,7 +108,7 @@ func skipPrefix(line []byte, ev *event.Event) ([]byte, bool) {
 			return nil, false
 		}
 		rest = msg
-		if n := eximStampLen(rest); n > 0 {
+		if n := eximStampLen(rest, stamps); n > 0 {
 			rest = rest[n:]
 		}
 	}
@@ -124,11 +139,11 @@ func isEximProgram(p []byte) bool {
 // with the space after it ("2026-12-06 07:54:26", then ".mmm" with
 // +millisec and " +0100" with log_timezone), by the rules the sources
 // date it by (source.StampLen); 0 when s has none.
-func eximStampLen(s []byte) int {
+func eximStampLen(s []byte, stamps *source.StampCache) int {
 	if len(s) < 20 || s[10] != ' ' {
 		return 0
 	}
-	if n := source.StampLen(s); n > 0 && n < len(s) && s[n] == ' ' {
+	if n := stamps.Len(s); n > 0 && n < len(s) && s[n] == ' ' {
 		return n + 1
 	}
 	return 0
@@ -154,7 +169,10 @@ func syslogStampLen(s []byte) int {
 func idLen(s []byte) int {
 	switch {
 	case len(s) > 16 && s[16] == ' ' && s[6] == '-' && s[13] == '-':
-		if alnum(s[0:6]) && alnum(s[7:13]) && alnum(s[14:16]) {
+		// Unrolled: this runs on nearly every line.
+		t := &alnumByte
+		if t[s[0]]&t[s[1]]&t[s[2]]&t[s[3]]&t[s[4]]&t[s[5]]&
+			t[s[7]]&t[s[8]]&t[s[9]]&t[s[10]]&t[s[11]]&t[s[12]]&t[s[14]]&t[s[15]] != 0 {
 			return 16
 		}
 	case len(s) > 23 && s[23] == ' ' && s[6] == '-' && s[18] == '-':
@@ -178,20 +196,21 @@ func IsMessageID(id []byte) bool {
 
 func alnum(s []byte) bool {
 	for _, c := range s {
-		if !alnumByte[c] {
+		if alnumByte[c] == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// alnumByte marks ASCII letters and digits: one load per byte of an ID.
-var alnumByte = func() (t [256]bool) {
+// alnumByte is 1 for ASCII letters and digits, 0 for other bytes: one
+// load per byte of an ID, and the bytes of one are checked by ANDing.
+var alnumByte = func() (t [256]uint8) {
 	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+		t[c] = 1
 	}
 	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
+		t[c], t[c-'a'+'A'] = 1, 1
 	}
 	return t
 }()

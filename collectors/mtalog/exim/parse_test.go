@@ -367,3 +367,42 @@ func TestHasDottedDigitsAgainstRegexp(t *testing.T) {
 		}
 	}
 }
+
+// TestParserMatchesParseLine: a Parser, which reuses the last timestamp's
+// date and time, gives ParseLine's event for every line of the corpora in
+// order, and for lines that share a stamp's first 19 bytes with the line
+// before but not the rest of it (a tail that is no stamp's, another zone,
+// a syslog header in front).
+func TestParserMatchesParseLine(t *testing.T) {
+	lines := corpusLines(t)
+	lines = append(lines, readLines(t, "testdata/handwritten.log")...)
+	for _, l := range []string{
+		"2026-12-06 07:59:25.461 [26459] 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25x 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25. 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25 +0100 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25 +2500 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25.123 -0330 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25.123-0330 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25",
+		"2026-12-06 07:59:25 ",
+		"2026-12-06 07:59:25.5",
+		"2026-12-06T07:59:25.123+01:00 mx exim[1]: 2026-12-06 07:59:25 1xa79Z-0006sl-1S Completed",
+		"2026-12-06T07:59:25.123+01:00 mx exim[1]: 1xa79Z-0006sl-1S Completed",
+		"2026-12-06T07:59:25 mx exim[1]: 1xa79Z-0006sl-1S Completed",
+		"2026-12-06T07:59:25Z mx exim[1]: 2026-12-06T07:59:25 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:59:25 1xa79Z-0006sl-1S Completed",
+		"2026-13-06 07:59:25 1xa79Z-0006sl-1S Completed",
+	} {
+		lines = append(lines, []byte(l))
+	}
+	var p Parser
+	for _, l := range lines {
+		var want, got event.Event
+		okWant := ParseLine(l, &want)
+		okGot := p.Parse(l, &got)
+		if okGot != okWant || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: Parser %v %+v, ParseLine %v %+v", l, okGot, got, okWant, want)
+		}
+	}
+}

@@ -150,20 +150,21 @@ func parseReject(s []byte, ev *event.Event) bool {
 	ev.Daemon = event.DaemonSmtpd
 	ev.Action = event.ActionReject
 	rest := s
+	f := fieldScan{rest: s}
 	for {
-		f, r, ok := nextField(rest)
-		if !ok {
+		if !f.next() {
 			return false
 		}
-		if f.Key == nil {
+		if f.key == nil {
+			// The first word that is not a field: rest starts at it.
 			break
 		}
-		rest = r
-		switch string(f.Key) {
+		rest = f.rest
+		switch string(f.key) {
 		case "H":
-			ev.Client = f.Val
+			ev.Client = f.val
 		case "F":
-			ev.Domain = domainOf(f.Val)
+			ev.Domain = domainOf(f.val)
 		}
 	}
 	if hasPrefix(rest, "temporarily ") {

@@ -89,10 +89,12 @@ type Pipeline struct {
 	sendingIPs *links.SendingIPs
 	outgoing   outgoingCache
 	// parser is Postfix's, which remembers the line before; exim is set
-	// instead for Exim, whose split syslog lines joiner puts together.
+	// instead for Exim, whose split syslog lines joiner puts together
+	// before eximParser (which remembers the last timestamp) reads them.
 	parser     postfix.Parser
 	exim       bool
 	joiner     exim.Joiner
+	eximParser exim.Parser
 	classifier *mailclass.Classifier
 	providers  *mailclass.Providers
 	// providerCache is in front of providers (see providerCache).
@@ -272,7 +274,7 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 			p.src.n[event.KindInfo]++
 			return
 		}
-		ok = exim.ParseLine(text, ev)
+		ok = p.eximParser.Parse(text, ev)
 	} else {
 		ok = p.parser.Parse(text, ev)
 	}

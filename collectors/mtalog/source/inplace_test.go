@@ -68,7 +68,11 @@ func TestEachLineInPlaceMatchesEachLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs := [][]byte{corpus, {}, []byte("\n"), []byte("\r\n"), []byte("x"), []byte("abc\r"), []byte("a\n\nb\r\n"),
-		bytes.Repeat([]byte("0123456789\r"), 500), append(bytes.Repeat([]byte("y"), replayBatchBytes+3), "\nz\n"...)}
+		bytes.Repeat([]byte("0123456789\r"), 500), append(bytes.Repeat([]byte("y"), replayBatchBytes+3), "\nz\n"...),
+		// NUL bytes anywhere: in a line, alone, at a line's end, in a
+		// run across reads and blocks, in an oversize line.
+		[]byte("a\x00b\nc\n\x00\n\x00\x00d\r\ne\x00"), append(bytes.Repeat([]byte("\x00"), replayBatchBytes+5), "\nz\x00\n"...),
+		append(append(bytes.Repeat([]byte("w\n"), replayBatchBytes/3), bytes.Repeat([]byte("v"), 300)...), "\x00\nq\n"...)}
 	for seed := range uint64(10) {
 		inputs = append(inputs, yearTestInput(seed))
 	}
@@ -118,7 +122,10 @@ func inPlaceRecords(r io.Reader, max int) ([]lineRecord, error) {
 	var got []lineRecord
 	var pending [][]byte
 	var bad error
-	err := eachLineInPlace(r, max, func(l []byte, o bool, n int) error {
+	err := eachLineInPlace(r, max, func(l []byte, o bool, n int, nul bool) error {
+		if !nul && bytes.IndexByte(l, 0) >= 0 && bad == nil {
+			bad = fmt.Errorf("line %q has a NUL byte, not flagged", l)
+		}
 		got = append(got, lineRecord{string(l), o, n})
 		pending = append(pending, l)
 		return nil

@@ -59,6 +59,9 @@ func (c *LiveClock) SetNow(now time.Time) {
 // LineTime returns the time of a line, zero when it starts with no
 // timestamp.
 func (c *LiveClock) LineTime(text []byte) time.Time {
+	if t, ok := c.seconds.repeat(text); ok {
+		return t
+	}
 	s, ok := parseStamp(text)
 	if !ok {
 		return time.Time{}

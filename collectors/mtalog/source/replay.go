@@ -178,11 +178,12 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 	// The lines stay in eachLineInPlace's buffer until flush hands them
 	// on, which it does before the buffer is reused: no copy per line.
 	batch.Lines = make([]Line, 0, replayBatchLines)
-	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int) error {
+	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int, nul bool) error {
 		// NUL bytes (a preallocated or crashed log) are dropped, as the
 		// live follower drops them, so the line after a run of them
-		// reads as itself.
-		if bytes.IndexByte(line, 0) >= 0 {
+		// reads as itself. Only a line eachLineInPlace saw one in is
+		// searched.
+		if nul && bytes.IndexByte(line, 0) >= 0 {
 			line = withoutNULs(line)
 		}
 		t, fresh := walker.lineTimeFresh(line)
@@ -241,7 +242,7 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 // caller can collect lines and hand them on in release. The lines, flags,
 // counts and errors are those of a bufio.Reader of max+1 bytes read a line
 // at a time (eachLine in the tests, the reference it is checked against).
-func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n int) error, release func() error) error {
+func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n int, nul bool) error, release func() error) error {
 	// A bufio.Reader holds at least 16 bytes, so there a line is
 	// oversize when it is longer than lim, and then cut to max bytes.
 	lim := maxInt(max, 15)
@@ -252,6 +253,18 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 	var long []byte    // the kept part of an oversize line that outgrew buf
 	skipping := false  // reading past the kept part of such a line
 	longN := 0         // that line's bytes so far
+	// nul is the index in buf of the first NUL byte at or after start,
+	// -1 when buf[start:end] has none: one search per block read, not one
+	// per line, tells fn which lines may hold one.
+	nul := -1
+	nextNUL := func() {
+		if nul >= 0 && nul < start {
+			nul = bytes.IndexByte(buf[start:end], 0)
+			if nul >= 0 {
+				nul += start
+			}
+		}
+	}
 	// hand hands on the complete lines in buf[start:end], and at EOF the
 	// last one without its newline.
 	hand := func(atEOF bool) error {
@@ -278,10 +291,12 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 				}
 			}
 			line := buf[start : start+i]
+			hasNUL := nul >= 0 && nul < start+i
 			start += n
+			nextNUL()
 			if skipping {
 				skipping = false
-				if err := fn(bytes.TrimSuffix(long, []byte("\r")), true, longN+n); err != nil {
+				if err := fn(bytes.TrimSuffix(long, []byte("\r")), true, longN+n, true); err != nil {
 					return err
 				}
 				// long is reused by the next such line.
@@ -297,13 +312,13 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 			if k := len(line); k > 0 && line[k-1] == '\r' {
 				line = line[:k-1]
 			}
-			if err := fn(line, oversize, n); err != nil {
+			if err := fn(line, oversize, n, hasNUL); err != nil {
 				return err
 			}
 		}
 		if atEOF && skipping {
 			skipping = false
-			return fn(bytes.TrimSuffix(long, []byte("\r")), true, longN)
+			return fn(bytes.TrimSuffix(long, []byte("\r")), true, longN, true)
 		}
 		return nil
 	}
@@ -320,6 +335,7 @@ func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n
 		start = 0
 		n, err := r.Read(buf[end:])
 		end += n
+		nul = bytes.IndexByte(buf[start:end], 0)
 		switch {
 		case err == nil && n == 0:
 			// As bufio does for a reader that never makes progress.

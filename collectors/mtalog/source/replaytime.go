@@ -71,6 +71,9 @@ func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
 	if w.cached && len(text) >= rfc3164Len && stampWords(text) == w.last {
 		return w.lastTime, false
 	}
+	if t, ok := w.seconds.repeat(text); ok {
+		return t, true
+	}
 	s, ok := parseStamp(text)
 	if !ok {
 		return time.Time{}, true

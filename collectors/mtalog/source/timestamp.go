@@ -1,6 +1,9 @@
 package source
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Syslog timestamps come in two shapes: RFC 3164's "Nov 26 05:31:21" (no
 // year, no zone: the sender's local time) and RFC 3339's
@@ -29,20 +32,23 @@ type stamp struct {
 
 // parseStamp reads the timestamp at the start of text.
 func parseStamp(text []byte) (stamp, bool) {
-	s, _, ok := parseStampLen(text)
+	var s stamp
+	_, ok := parseStampInto(text, &s)
 	return s, ok
 }
 
-// parseStampLen is parseStamp, with the timestamp's length in bytes.
-func parseStampLen(text []byte) (stamp, int, bool) {
+// parseStampInto reads the timestamp at the start of text into *s (which
+// must be zero) and returns its length. It fills s in place: the stamp is
+// eleven words, and returning it by value through each step cost more
+// than the parse (this runs once or twice on every line).
+func parseStampInto(text []byte, s *stamp) (int, bool) {
 	if len(text) >= rfc3164Len && text[3] == ' ' && text[6] == ' ' {
-		s, ok := parse3164(text)
-		return s, rfc3164Len, ok
+		return rfc3164Len, parse3164(text, s)
 	}
 	if len(text) >= eximStampLen && text[10] == ' ' {
-		return parseExim(text)
+		return parseExim(text, s)
 	}
-	return parse3339(text)
+	return parse3339(text, s)
 }
 
 // eximStampLen is the length of "2026-12-06 07:54:26".
@@ -52,16 +58,34 @@ const eximStampLen = 19
 // log files: "2026-12-06 07:54:26", then ".mmm" with log_selector
 // +millisec and " +0100" with log_timezone. Without a zone it is the
 // host's local time.
-func parseExim(b []byte) (stamp, int, bool) {
-	s, ok := dateTime(b)
-	if !ok {
-		return s, 0, false
+func parseExim(b []byte, s *stamp) (int, bool) {
+	if !dateTime(b, s) {
+		return 0, false
 	}
+	return eximTail(b, s)
+}
+
+// eximTail reads what follows the date and time of Exim's timestamp (at
+// b[19]): the fraction and zone, if any, which must end the stamp.
+func eximTail(b []byte, s *stamp) (int, bool) {
 	s.local = true
+	// The two common shapes first: no fraction, or +millisec's ".mmm",
+	// then a space and no zone. The general reading below gives the
+	// same for them.
+	if len(b) > eximStampLen+1 && b[eximStampLen] == ' ' && b[eximStampLen+1] != '+' && b[eximStampLen+1] != '-' {
+		return eximStampLen, true
+	}
+	if len(b) > eximStampLen+5 && b[eximStampLen] == '.' && b[eximStampLen+4] == ' ' && b[eximStampLen+5] != '+' && b[eximStampLen+5] != '-' {
+		if d, ok := digits3(b[eximStampLen+1], b[eximStampLen+2], b[eximStampLen+3]); ok {
+			s.nsec = d * 1000000
+			return eximStampLen + 4, true
+		}
+	}
 	i := eximStampLen
 	if i < len(b) && b[i] == '.' {
-		if i, ok = fraction(b, i+1, &s); !ok {
-			return s, 0, false
+		var ok bool
+		if i, ok = fraction(b, i+1, s); !ok {
+			return 0, false
 		}
 	}
 	if len(b) >= i+6 && b[i] == ' ' && (b[i+1] == '+' || b[i+1] == '-') {
@@ -77,27 +101,80 @@ func parseExim(b []byte) (stamp, int, bool) {
 		}
 	}
 	if i < len(b) && b[i] != ' ' {
-		return s, 0, false
+		return 0, false
 	}
-	return s, i, true
+	return i, true
 }
 
 // StampLen is the length of the timestamp a line starts with, by the rules
 // the sources date lines by, or 0 when it starts with none: a parser skips
 // that many bytes and leaves the line's time to its source (Line.Time).
 func StampLen(text []byte) int {
-	_, n, ok := parseStampLen(text)
+	var s stamp
+	n, ok := parseStampInto(text, &s)
 	if !ok {
 		return 0
 	}
 	return n
 }
 
-func parse3164(b []byte) (stamp, bool) {
+// dateKey is the first 19 bytes of a stamp with a year ("2026-12-06
+// 07:54:26" or "2026-12-06T07:54:26") as three overlapping words: a
+// compare is three loads, not a call to compare bytes.
+type dateKey [3]uint64
+
+// dateKeyOf is the key of text, at least 19 bytes long.
+func dateKeyOf(text []byte) dateKey {
+	_ = text[eximStampLen-1]
+	return dateKey{binary.LittleEndian.Uint64(text), binary.LittleEndian.Uint64(text[8:]), binary.LittleEndian.Uint64(text[eximStampLen-8:])}
+}
+
+// tail reads the rest of a stamp whose date and time are the key's (so
+// valid): the tail of Exim's form (a space between date and time) or of
+// RFC 3339's.
+func (k dateKey) tail(text []byte, s *stamp) (int, bool) {
+	if byte(k[1]>>16) == ' ' {
+		return eximTail(text, s)
+	}
+	return rfc3339Tail(text, s)
+}
+
+// StampCache is StampLen for the lines of one log in order. A busy log
+// writes many lines in the same second: a line whose first 19 bytes are
+// the last dated line's (a stamp with a year, Exim's own or RFC 3339)
+// has only the fraction and zone after them read. The zero StampCache is
+// ready; it is not safe for concurrent use.
+type StampCache struct {
+	key dateKey
+	ok  bool
+}
+
+// Len is StampLen(text).
+func (c *StampCache) Len(text []byte) int {
 	var s stamp
+	if c.ok && len(text) >= eximStampLen && dateKeyOf(text) == c.key {
+		// The date and time are the key's, valid: the same bytes would
+		// take parseStampInto the same way to the same tail.
+		n, ok := c.key.tail(text, &s)
+		if !ok {
+			return 0
+		}
+		return n
+	}
+	n, ok := parseStampInto(text, &s)
+	if !ok {
+		return 0
+	}
+	if s.hasYear {
+		c.key, c.ok = dateKeyOf(text), true
+	}
+	return n
+}
+
+func parse3164(b []byte, s *stamp) bool {
 	s.month = monthOf(b[0], b[1], b[2])
 	if s.month == 0 {
-		return s, false
+		return false
 	}
 	// The day is space-padded ("Nov  6") or, from some senders, zero-padded.
 	d1 := b[4]
@@ -106,38 +183,48 @@ func parse3164(b []byte) (stamp, bool) {
 	}
 	var ok bool
 	if s.day, ok = num2(d1, b[5]); !ok || s.day < 1 || s.day > 31 {
-		return s, false
+		return false
 	}
 	if b[9] != ':' || b[12] != ':' {
-		return s, false
+		return false
 	}
 	h, ok1 := num2(b[7], b[8])
 	m, ok2 := num2(b[10], b[11])
 	sec, ok3 := num2(b[13], b[14])
 	if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || sec > 60 {
-		return s, false
+		return false
 	}
 	s.hour, s.min, s.sec = h, m, sec
-	return s, true
+	return true
 }
 
-func parse3339(b []byte) (stamp, int, bool) {
+func parse3339(b []byte, s *stamp) (int, bool) {
 	// 2006-01-02T15:04:05 is 19 bytes, then an optional fraction and a zone.
 	if len(b) < 20 || (b[10] != 'T' && b[10] != 't') {
-		return stamp{}, 0, false
+		return 0, false
 	}
-	s, ok := dateTime(b)
-	if !ok {
-		return s, 0, false
+	if !dateTime(b, s) {
+		return 0, false
 	}
+	return rfc3339Tail(b, s)
+}
+
+// rfc3339Tail reads what follows the date and time of an RFC 3339
+// timestamp (at b[19]): an optional fraction and the zone, which must end
+// the stamp.
+func rfc3339Tail(b []byte, s *stamp) (int, bool) {
 	i := 19
+	if i >= len(b) {
+		return 0, false
+	}
 	if b[i] == '.' || b[i] == ',' {
-		if i, ok = fraction(b, i+1, &s); !ok {
-			return s, 0, false
+		var ok bool
+		if i, ok = fraction(b, i+1, s); !ok {
+			return 0, false
 		}
 	}
 	if i >= len(b) {
-		return s, 0, false
+		return 0, false
 	}
 	switch b[i] {
 	case 'Z', 'z':
@@ -145,12 +232,12 @@ func parse3339(b []byte) (stamp, int, bool) {
 		i++
 	case '+', '-':
 		if len(b) < i+6 || b[i+3] != ':' {
-			return s, 0, false
+			return 0, false
 		}
 		oh, okh := num2(b[i+1], b[i+2])
 		om, okm := num2(b[i+4], b[i+5])
 		if !okh || !okm || oh > 23 || om > 59 {
-			return s, 0, false
+			return 0, false
 		}
 		s.offset = oh*3600 + om*60
 		if b[i] == '-' {
@@ -158,21 +245,20 @@ func parse3339(b []byte) (stamp, int, bool) {
 		}
 		i += 6
 	default:
-		return s, 0, false
+		return 0, false
 	}
 	// The timestamp must end the field.
 	if i < len(b) && b[i] != ' ' {
-		return s, 0, false
+		return 0, false
 	}
-	return s, i, true
+	return i, true
 }
 
 // dateTime reads "2006-01-02?15:04:05" at the start of b (at least 19
 // bytes; the byte between date and time is the caller's to check).
-func dateTime(b []byte) (stamp, bool) {
-	var s stamp
-	if b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' {
-		return s, false
+func dateTime(b []byte, s *stamp) bool {
+	if len(b) < eximStampLen || b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' {
+		return false
 	}
 	y1, ok1 := num2(b[0], b[1])
 	y2, ok2 := num2(b[2], b[3])
@@ -183,26 +269,41 @@ func dateTime(b []byte) (stamp, bool) {
 	sec, ok7 := num2(b[17], b[18])
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 ||
 		mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
-		return s, false
+		return false
 	}
 	s.year, s.month, s.day, s.hour, s.min, s.sec = y1*100+y2, mo, d, h, mi, sec
 	s.hasYear = true
-	return s, true
+	return true
 }
 
 // fraction reads the digits of a second's fraction starting at b[i] into
 // s.nsec and returns the index after them; false when there are none.
+// Digits past the ninth (nanoseconds) are read and ignored.
 func fraction(b []byte, i int, s *stamp) (int, bool) {
-	scale := 100000000
 	start := i
+	n := 0
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		if scale > 0 {
-			s.nsec += int(b[i]-'0') * scale
-			scale /= 10
+		if i-start < 9 {
+			n = n*10 + int(b[i]-'0')
 		}
 		i++
 	}
+	if d := i - start; d < 9 {
+		n *= pow10[9-d]
+	}
+	s.nsec += n
 	return i, i > start
+}
+
+// pow10 is 10 to the power of the index.
+var pow10 = [...]int{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
+
+// digits3 reads three decimal digits.
+func digits3(a, b, c byte) (int, bool) {
+	if a-'0' > 9 || b-'0' > 9 || c-'0' > 9 {
+		return 0, false
+	}
+	return int(a-'0')*100 + int(b-'0')*10 + int(c-'0'), true
 }
 
 func num2(a, b byte) (int, bool) {
@@ -278,26 +379,52 @@ func (s stamp) time(local *time.Location, z *zoneCache) time.Time {
 // consecutive lines of a busy log share it, and a compare of 19 bytes
 // replaces time.Date. The fraction is added to the cached second.
 type secondCache struct {
-	key    [19]byte
+	key    dateKey
 	offset int
 	local  bool
 	utc    bool
-	t      time.Time
-	ok     bool
+	// unix and loc are the cached second's time: a line's time is built
+	// from them and its fraction by time.Unix, which costs less than
+	// time.Time.Add and gives the same Time.
+	unix int64
+	loc  *time.Location
+	ok   bool
+}
+
+// at is the cached second plus ns nanoseconds (under a second).
+func (c *secondCache) at(ns int) time.Time {
+	return time.Unix(c.unix, int64(ns)).In(c.loc)
 }
 
 // time is s.time(local, z) for the stamp at the start of text.
 func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCache) time.Time {
-	if len(text) < len(c.key) {
+	if len(text) < eximStampLen {
 		return s.time(local, z)
 	}
-	ns := time.Duration(s.nsec)
-	if c.ok && string(text[:len(c.key)]) == string(c.key[:]) && c.offset == s.offset && c.local == s.local && c.utc == s.utc {
-		return c.t.Add(ns)
+	ns := s.nsec
+	key := dateKeyOf(text)
+	if c.ok && key == c.key && c.offset == s.offset && c.local == s.local && c.utc == s.utc {
+		return c.at(ns)
 	}
 	s.nsec = 0
 	t := s.time(local, z)
-	copy(c.key[:], text)
-	c.offset, c.local, c.utc, c.t, c.ok = s.offset, s.local, s.utc, t, true
-	return t.Add(ns)
+	c.key = key
+	c.offset, c.local, c.utc, c.unix, c.loc, c.ok = s.offset, s.local, s.utc, t.Unix(), t.Location(), true
+	return c.at(ns)
+}
+
+// repeat is time for a line whose first 19 bytes are the cached second's
+// (most lines of a busy log with a year in its stamps): only the fraction
+// and zone after them are read, not the date and time again. It returns
+// false when the line starts otherwise, its stamp does not parse, or its
+// zone is not the cached one; time then decides.
+func (c *secondCache) repeat(text []byte) (time.Time, bool) {
+	if !c.ok || len(text) < eximStampLen || dateKeyOf(text) != c.key {
+		return time.Time{}, false
+	}
+	var s stamp
+	if _, ok := c.key.tail(text, &s); !ok || s.offset != c.offset || s.local != c.local || s.utc != c.utc {
+		return time.Time{}, false
+	}
+	return c.at(s.nsec), true
 }

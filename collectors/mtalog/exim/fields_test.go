@@ -1,0 +1,63 @@
+package exim
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestIndexSpace: indexSpace is bytes.IndexByte(s, ' ') for every length
+// up to past its switch to IndexByte and every position of the first
+// space, with bytes that differ from a space by one bit around it (a
+// carry in the word-at-a-time test would find those).
+func TestIndexSpace(t *testing.T) {
+	for n := 0; n <= 80; n++ {
+		for at := -1; at < n; at++ {
+			for _, fill := range []byte{'a', 0x21, 0x1f, 0x00, 0xa0, 0x60, 0xff} {
+				s := bytes.Repeat([]byte{fill}, n)
+				if at >= 0 {
+					s[at] = ' '
+					if at+1 < n {
+						s[at+1] = ' '
+					}
+				}
+				if got, want := indexSpace(s), bytes.IndexByte(s, ' '); got != want {
+					t.Fatalf("indexSpace(%q) = %d, want %d", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMentions: the one-pass searches answer as the index calls they
+// replace.
+func TestMentions(t *testing.T) {
+	for _, s := range []string{
+		"H=a [1.2.3.4] F=<x@y> rejected after DATA: spam", "H=a rejected RCPT <b>: no", "H=a temporarily rejected RCPT",
+		"H=a xrejected after DATA", "H=a rejected", "H=a Rejected RCPT", "rejected ", "H=a notrejected x rejected after DATA",
+		"H=a norejected x",
+		"H=mx [1.2.3.4] TLS error on connection (recv): reset", "H=mx TLS session: (SSL_connect): error", "H=mx TLS x TLS session: y",
+		"H=mx TLS sessions: y", "H=mx TLS", "TLS error on connectio",
+	} {
+		b := []byte(s)
+		wantReject := index(b, "rejected after DATA") >= 0 || index(b, " temporarily rejected ") >= 0 || index(b, " rejected ") >= 0
+		if got := mentionsReject(b); got != wantReject {
+			t.Errorf("mentionsReject(%q) = %v", s, got)
+		}
+		wantTLS := index(b, "TLS error on connection") >= 0 || index(b, "TLS session: ") >= 0
+		if got := mentionsTLSError(b); got != wantTLS {
+			t.Errorf("mentionsTLSError(%q) = %v", s, got)
+		}
+	}
+}
+
+// TestTransportKind: the one-pass check answers as bytes.Contains.
+func TestTransportKind(t *testing.T) {
+	for _, name := range []string{"", "smtp", "lmtp", "remote_smtp", "dovecot_lmtp", "local_file", "mtp", "xsmtplmtp",
+		"smt", "smtpx", "s_m_t_p", "lmtpsmtp", "LMTP", "address_pipe"} {
+		l, s := transportKind([]byte(name))
+		if l != strings.Contains(name, "lmtp") || s != strings.Contains(name, "smtp") {
+			t.Errorf("transportKind(%q) = %v, %v", name, l, s)
+		}
+	}
+}
