@@ -126,7 +126,7 @@ func checkMTADashboards(t *testing.T, prom *harness.Prometheus, mta string, noDa
 	if len(targets) < 20 {
 		t.Fatalf("only %d panel queries in the Overview and Delivery dashboards", len(targets))
 	}
-	testwait.For(t, 60*time.Second, "every "+mta+" dashboard panel with data", func() error {
+	testwait.For(t, 120*time.Second, "every "+mta+" dashboard panel with data", func() error {
 		var problems []string
 		empty := map[string]bool{}
 		for _, v := range variables {

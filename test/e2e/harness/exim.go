@@ -54,6 +54,15 @@ var (
 	eximErr  error
 )
 
+// EximRoot returns the directory Debian's Exim packages are unpacked in
+// (usr/sbin/exim4 and its libraries below it), fetching and unpacking
+// them on first use; it skips the test (fails it in CI) when they cannot
+// be had.
+func EximRoot(t testing.TB) string {
+	t.Helper()
+	return eximBinary(t)
+}
+
 // eximBinary unpacks Debian's Exim packages once per test process:
 // installing them would remove Postfix (both provide
 // mail-transport-agent), so they are fetched with apt-get download and
