@@ -96,25 +96,23 @@ staticcheck ./...
 log "source lints (test/lint)"
 go test -count=1 ./test/lint/...
 
-# Tests reach loopback only (docs/development.md, "Network"). As root, the
+# Tests reach loopback only (docs/development.md). As root, the
 # tests run in a network namespace of their own whose only interface is
 # lo: no test, and no service or browser a test starts, can send a packet
 # to any other address, whatever it is configured with (a default
 # resolver from /etc/resolv.conf included; it answers "network is
 # unreachable" there). What needs the network is done before: modules
-# and tools above, Exim's packages below. CI must have it; elsewhere,
-# without root, the tests run in the host's namespace and say so.
+# and tools above, Exim's packages below. Where a namespace cannot be
+# made (not root), the tests run in the host's, with a warning.
 loopback_only() {
-  if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
+  if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && unshare --net --fork -- ip link set lo up 2>/dev/null; then
     # Go reads modules from its own cache as a file proxy there (a go run
     # of a pinned tool still asks for the module's @latest).
     GOPROXY="file://$(go env GOMODCACHE)/cache/download" GOSUMDB=off GOTOOLCHAIN=local \
       unshare --net --fork -- sh -c 'ip link set lo up && exec "$@"' sh "$@"
-  elif [ "${CI:-}" = true ]; then
-    echo "CI runs the tests in a loopback-only network namespace: needs root, unshare and ip" >&2
-    exit 1
   else
-    echo "(not root: the tests run in the host's network namespace; keep them to loopback)" >&2
+    echo "WARNING: no network namespace of their own (needs root, ip and unshare --net):" \
+      "the tests run in the host's; they must still reach loopback only" >&2
     "$@"
   fi
 }
