@@ -200,7 +200,7 @@ func (j *Joiner) Pending() int {
 // syslogKey splits a syslog line of Exim's into its header key ("HOST
 // exim[PID]") and its message; false when the line is not one.
 func syslogKey(line []byte) (key, msg []byte, ok bool) {
-	n := syslogStampLen(line)
+	n := syslogStampLen(line, 0)
 	if n == 0 {
 		return nil, nil, false
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 )
 
 // eximSplit is Exim's write_syslog (src/log.c) written out plainly: the
@@ -216,6 +217,10 @@ func FuzzParseLine(f *testing.F) {
 			if p.Parse(line, &again) != ok || !reflect.DeepEqual(again, ev) {
 				t.Fatalf("Parser: %+v, ParseLine: %+v", again, ev)
 			}
+		}
+		// With the stamp's length from the source, as the replay gives it.
+		if p.ParseStamped(line, source.StampLen(line), &again) != ok || !reflect.DeepEqual(again, ev) {
+			t.Fatalf("ParseStamped: %+v, ParseLine: %+v", again, ev)
 		}
 	})
 }

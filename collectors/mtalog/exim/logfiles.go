@@ -19,7 +19,7 @@ import (
 // headers.
 func StartsEntry(line []byte) bool {
 	var stamps source.StampCache
-	return eximStampLen(line, &stamps) > 0
+	return eximStampLen(line, 0, &stamps) > 0
 }
 
 // MessageText returns a main-log line after its stamp, syslog header
@@ -29,7 +29,7 @@ func StartsEntry(line []byte) bool {
 func MessageText(line []byte) []byte {
 	var ev event.Event
 	var stamps source.StampCache
-	msg, ok := skipPrefix(line, &ev, &stamps)
+	msg, ok := skipPrefix(line, 0, &ev, &stamps)
 	if !ok {
 		return nil
 	}

@@ -51,8 +51,16 @@ type Parser struct {
 
 // Parse is ParseLine(line, ev).
 func (p *Parser) Parse(line []byte, ev *event.Event) bool {
+	return p.ParseStamped(line, 0, ev)
+}
+
+// ParseStamped is Parse for a line whose source read its timestamp:
+// stampLen is source.StampLen(line) (source.Line.StampLen), and the
+// stamp is not read again; 0 when it is not known. Its results are
+// Parse's.
+func (p *Parser) ParseStamped(line []byte, stampLen int, ev *event.Event) bool {
 	ev.Reset()
-	msg, ok := skipPrefix(line, ev, &p.stamps)
+	msg, ok := skipPrefix(line, stampLen, ev, &p.stamps)
 	if !ok {
 		return ev.Kind != event.KindNone
 	}
@@ -74,10 +82,11 @@ func (p *Parser) Parse(line []byte, ev *event.Event) bool {
 // skipPrefix returns the line after its stamp, syslog header, PID and
 // message ID (ev.QueueID). It returns false, with ev.Kind set when the
 // line is still an event (a foreign program's line, a continuation), when
-// there is no message to parse.
-func skipPrefix(line []byte, ev *event.Event, stamps *source.StampCache) ([]byte, bool) {
+// there is no message to parse. stampLen is source.StampLen(line), or 0
+// when not known.
+func skipPrefix(line []byte, stampLen int, ev *event.Event, stamps *source.StampCache) ([]byte, bool) {
 	rest := line
-	if n := eximStampLen(rest, stamps); n > 0 {
+	if n := eximStampLen(rest, stampLen, stamps); n > 0 {
 		rest = rest[n:]
 	} else if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		// The second and later lines of a multi-line entry, as Exim
@@ -85,7 +94,7 @@ func skipPrefix(line []byte, ev *event.Event, stamps *source.StampCache) ([]byte
 		ev.Kind = event.KindInfo
 		return nil, false
 	} else {
-		n := syslogStampLen(rest)
+		n := syslogStampLen(rest, stampLen)
 		if n == 0 {
 			return nil, false
 		}
@@ -108,7 +117,7 @@ func skipPrefix(line []byte, ev *event.Event, stamps *source.StampCache) ([]byte
 			return nil, false
 		}
 		rest = msg
-		if n := eximStampLen(rest, stamps); n > 0 {
+		if n := eximStampLen(rest, 0, stamps); n > 0 {
 			rest = rest[n:]
 		}
 	}
@@ -138,12 +147,17 @@ func isEximProgram(p []byte) bool {
 // eximStampLen is the length of Exim's own timestamp at the start of s
 // with the space after it ("2026-12-06 07:54:26", then ".mmm" with
 // +millisec and " +0100" with log_timezone), by the rules the sources
-// date it by (source.StampLen); 0 when s has none.
-func eximStampLen(s []byte, stamps *source.StampCache) int {
+// date it by (source.StampLen); 0 when s has none. known is
+// source.StampLen(s) when the source gave it, else 0.
+func eximStampLen(s []byte, known int, stamps *source.StampCache) int {
 	if len(s) < 20 || s[10] != ' ' {
 		return 0
 	}
-	if n := stamps.Len(s); n > 0 && n < len(s) && s[n] == ' ' {
+	n := known
+	if n == 0 {
+		n = stamps.Len(s)
+	}
+	if n > 0 && n < len(s) && s[n] == ' ' {
 		return n + 1
 	}
 	return 0
@@ -152,12 +166,17 @@ func eximStampLen(s []byte, stamps *source.StampCache) int {
 // syslogStampLen is the length of an RFC 3164 ("Dec  6 07:54:26") or RFC
 // 3339 ("2026-12-06T07:54:26.123456+00:00") syslog timestamp at the start
 // of s with the space after it, 0 when s has none. The source dates the
-// line; here the stamp is only skipped.
-func syslogStampLen(s []byte) int {
+// line; here the stamp is only skipped. known is source.StampLen(s) when
+// the source gave it, else 0.
+func syslogStampLen(s []byte, known int) int {
 	if len(s) < 16 || s[10] == ' ' {
 		return 0
 	}
-	if n := source.StampLen(s); n > 0 && n < len(s) && s[n] == ' ' {
+	n := known
+	if n == 0 {
+		n = source.StampLen(s)
+	}
+	if n > 0 && n < len(s) && s[n] == ' ' {
 		return n + 1
 	}
 	return 0

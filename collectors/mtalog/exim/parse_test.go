@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
+	"github.com/mailscope/mailscope/collectors/mtalog/source"
 	"github.com/mailscope/mailscope/internal/mailclass"
 )
 
@@ -403,6 +404,40 @@ func TestParserMatchesParseLine(t *testing.T) {
 		okGot := p.Parse(l, &got)
 		if okGot != okWant || !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: Parser %v %+v, ParseLine %v %+v", l, okGot, got, okWant, want)
+		}
+	}
+}
+
+// TestParseStampedIsParse: with the stamp's length the source read
+// (source.StampLen), ParseStamped gives Parse's event for every line of
+// the corpora and the hand-written lines, in Exim's own form and in
+// both syslog forms, and for stamps that end the line, run into the
+// next word or carry a fraction and a zone.
+func TestParseStampedIsParse(t *testing.T) {
+	lines := append(corpusLines(t), readLines(t, "testdata/handwritten.log")...)
+	var all [][]byte
+	for _, l := range lines {
+		all = append(all, l,
+			append([]byte("Dec  6 07:54:26 mx exim[4242]: "), l...),
+			append([]byte("2026-12-06T07:54:26.123456+00:00 mx exim4[4242]: "), l...))
+	}
+	for _, s := range []string{
+		"2026-12-06 07:54:26", "2026-12-06 07:54:26 ", "2026-12-06 07:54:26.123", "2026-12-06 07:54:26.123 +0100",
+		"2026-12-06 07:54:26x 1xa79Z-0006sl-1S Completed", "2026-12-06 07:54:26.12 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:54:26 +0100 [12] 1xa79Z-0006sl-1S Completed", "2026-12-06 07:54:26.123+0100 1xa79Z-0006sl-1S Completed",
+		"2026-12-06 07:54:26.123 +01 1xa79Z-0006sl-1S Completed", "Dec  6 07:54:26", "Dec  6 07:54:26 mx",
+		"Dec  6 07:54:26x mx exim[1]: 1xa79Z-0006sl-1S Completed", "2026-12-06T07:54:26Z mx exim[1]: 1xa79Z-0006sl-1S Completed",
+		"2026-12-06T07:54:26Zmx exim[1]: 1xa79Z-0006sl-1S Completed", "2026-13-06 07:54:26 1xa79Z-0006sl-1S Completed",
+	} {
+		all = append(all, []byte(s))
+	}
+	var p, q Parser
+	var want, got event.Event
+	for _, l := range all {
+		ok := p.Parse(l, &want)
+		n := source.StampLen(l)
+		if q.ParseStamped(l, n, &got) != ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseStamped(%q, %d) = %+v, Parse = %+v", l, n, got, want)
 		}
 	}
 }

@@ -274,7 +274,13 @@ func (p *Pipeline) handleLine(src string, l *source.Line) {
 			p.src.n[event.KindInfo]++
 			return
 		}
-		ok = p.eximParser.Parse(text, ev)
+		if len(text) > 0 && len(text) == len(l.Text) && &text[0] == &l.Text[0] {
+			// The line itself, not one the Joiner put together: the
+			// source's stamp length is its own.
+			ok = p.eximParser.ParseStamped(text, l.StampLen, ev)
+		} else {
+			ok = p.eximParser.Parse(text, ev)
+		}
 	} else {
 		ok = p.parser.Parse(text, ev)
 	}

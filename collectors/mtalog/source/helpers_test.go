@@ -44,7 +44,7 @@ func (r *recordSink) HandleBatch(b *Batch) {
 	}
 	r.names[b.Source] = true
 	for _, l := range b.Lines {
-		r.lines = append(r.lines, Line{Time: l.Time, Text: append([]byte(nil), l.Text...)})
+		r.lines = append(r.lines, Line{Time: l.Time, Text: append([]byte(nil), l.Text...), StampLen: l.StampLen})
 	}
 }
 

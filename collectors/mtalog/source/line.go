@@ -30,6 +30,10 @@ type Line struct {
 	// Text is the whole line without its line ending. It is valid only
 	// during the Sink call: copy what must outlive it.
 	Text []byte
+	// StampLen is StampLen(Text) when the source read the stamp to date
+	// the line (the replay of a file does), so a parser need not read it
+	// again; 0 when the source did not, or the line starts with none.
+	StampLen int
 }
 
 // Batch is lines from one source, in the order they were written.

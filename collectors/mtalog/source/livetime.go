@@ -59,7 +59,7 @@ func (c *LiveClock) SetNow(now time.Time) {
 // LineTime returns the time of a line, zero when it starts with no
 // timestamp.
 func (c *LiveClock) LineTime(text []byte) time.Time {
-	if t, ok := c.seconds.repeat(text); ok {
+	if t, _, ok := c.seconds.repeat(text); ok {
 		return t
 	}
 	s, ok := parseStamp(text)

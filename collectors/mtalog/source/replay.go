@@ -215,7 +215,7 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 			batch.Lines = batch.Lines[:k+1]
 		}
 		l := &batch.Lines[k]
-		l.Time, l.Text = t, line
+		l.Time, l.Text, l.StampLen = t, line, walker.stampLen
 		size += len(line)
 		if len(batch.Lines) >= replayBatchLines || size >= replayBatchBytes {
 			return flush()

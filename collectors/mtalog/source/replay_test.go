@@ -427,3 +427,31 @@ func TestReplayKeepsTheLineAfterNULs(t *testing.T) {
 		t.Errorf("%d lines, the third begins %.40q", st.Lines, texts[2])
 	}
 }
+
+// TestReplayStampLen: a replayed line's StampLen is StampLen(Text) or,
+// for an RFC 3164 line whose time repeats the line before's, 0 (not
+// read); lines with a year always carry it, and a line without a stamp
+// has 0. The Exim parser skips that many bytes without reading the stamp.
+func TestReplayStampLen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mainlog")
+	text := "2026-12-06 07:54:26 a\n2026-12-06 07:54:26.123 b\n2026-12-06 07:54:26.5 +0100 c\n2026-12-06 07:54:27 d\n" +
+		"Dec  6 07:54:26 mx x[1]: e\nDec  6 07:54:26 mx x[1]: f\n2026-12-06T07:54:26.123456+00:00 mx x: g\n" +
+		"2026-12-06T07:54:26.1Z mx x: h\nno stamp\n2026-12-06 07:54:2\x00\x006 i\n2026-12-06 07:54:26x j\n"
+	writeLog(t, path, text, false, time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	s := &recordSink{}
+	if _, err := Replay(context.Background(), []string{path}, func() (Sink, error) { return s, nil }, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.lines) != 11 {
+		t.Fatalf("%d lines", len(s.lines))
+	}
+	for i, l := range s.lines {
+		want := StampLen(l.Text)
+		if i == 5 {
+			want = 0 // the line before's RFC 3164 time, repeated
+		}
+		if l.StampLen != want {
+			t.Errorf("line %q: StampLen %d, want %d", l.Text, l.StampLen, want)
+		}
+	}
+}

@@ -45,6 +45,10 @@ type yearWalker struct {
 	last     [2]uint64 // as two words, bytes 0-7 and 7-14: a compare is two loads
 	lastTime time.Time
 	cached   bool
+	// stampLen is the last line's StampLen when lineTimeFresh read its
+	// stamp, 0 when it did not (a repeated RFC 3164 time) or there is
+	// none (Line.StampLen).
+	stampLen int
 }
 
 // newYearWalker returns a walker for a file modified at mtime whose first
@@ -68,16 +72,20 @@ func (w *yearWalker) lineTime(text []byte) time.Time {
 // lineTimeFresh is lineTime, and whether the time was worked out for this
 // line rather than repeated from the line before (same first 15 bytes).
 func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
+	w.stampLen = 0
 	if w.cached && len(text) >= rfc3164Len && stampWords(text) == w.last {
 		return w.lastTime, false
 	}
-	if t, ok := w.seconds.repeat(text); ok {
+	if t, n, ok := w.seconds.repeat(text); ok {
+		w.stampLen = n
 		return t, true
 	}
-	s, ok := parseStamp(text)
+	var s stamp
+	n, ok := parseStampInto(text, &s)
 	if !ok {
 		return time.Time{}, true
 	}
+	w.stampLen = n
 	if s.hasYear {
 		return w.seconds.time(text, s, w.loc, &w.zones), true
 	}

@@ -417,14 +417,16 @@ func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCa
 // (most lines of a busy log with a year in its stamps): only the fraction
 // and zone after them are read, not the date and time again. It returns
 // false when the line starts otherwise, its stamp does not parse, or its
-// zone is not the cached one; time then decides.
-func (c *secondCache) repeat(text []byte) (time.Time, bool) {
+// zone is not the cached one; time then decides. n is the stamp's length
+// (StampLen).
+func (c *secondCache) repeat(text []byte) (time.Time, int, bool) {
 	if !c.ok || len(text) < eximStampLen || dateKeyOf(text) != c.key {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	var s stamp
-	if _, ok := c.key.tail(text, &s); !ok || s.offset != c.offset || s.local != c.local || s.utc != c.utc {
-		return time.Time{}, false
+	n, ok := c.key.tail(text, &s)
+	if !ok || s.offset != c.offset || s.local != c.local || s.utc != c.utc {
+		return time.Time{}, 0, false
 	}
-	return c.at(s.nsec), true
+	return c.at(s.nsec), n, true
 }
