@@ -22,6 +22,7 @@ sleep "${SETTLE:-2}" # let the first scheduled runs report
 profile=$(mktemp -d)
 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
+  --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1" --no-proxy-server \
   --user-data-dir="$profile" --hide-scrollbars --window-size=1280,720 \
   --screenshot="$out" "http://127.0.0.1:$port/${PAGE:-}" 2>/dev/null
 rm -rf "$profile"
