@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -66,6 +67,14 @@ type Collector struct {
 	// warnedProcessing: messages left in the processing folder were
 	// logged once.
 	warnedProcessing bool
+	// retry holds the messages this agent claimed into the processing
+	// folder but could not read (value "") or file (value: the folder
+	// it was moving the message to) because the mailbox failed, for the
+	// next scan to try again, so a dropped connection does not strand a
+	// report; retryValidity is the folder's UIDVALIDITY they belong to.
+	// Used by scanMailbox only; at most maxRetry.
+	retry         map[imap.UID]string
+	retryValidity uint32
 }
 
 type fileStamp struct {

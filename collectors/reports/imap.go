@@ -21,9 +21,12 @@ import (
 // already in the done or invalid folder; the others are deleted. The
 // claimed messages are fetched (at most max_input_bytes of each), counted
 // and moved to the done folder, or to the invalid folder when refused. A
-// crash between the claim and the filing leaves the message in the
-// processing folder; it is not read again automatically (that could count
-// it twice) and is logged on the next scans. It runs without c.mu: only
+// message the mailbox failed on after the claim (a dropped connection) is
+// tried again by the next scan of this agent: read, or only filed when it
+// was counted already. A crash between the claim and the filing leaves the
+// message in the processing folder; it is not read again automatically by
+// another agent (that could count it twice) and is logged on the next
+// scans. It runs without c.mu: only
 // counting a report takes it.
 func (c *Collector) scanMailbox(ctx context.Context) error {
 	src := c.imap
@@ -48,15 +51,18 @@ func (c *Collector) scanMailbox(ctx context.Context) error {
 		c.m.mailboxErrors.WithLabelValues("select").Inc()
 		return fmt.Errorf("reports: imap select %q: %w", cfg.Mailbox, err)
 	}
-	if sel.NumMessages == 0 {
+	if sel.NumMessages == 0 && len(c.retry) == 0 {
 		return c.noteLeftInProcessing(conn)
 	}
-	found, err := conn.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
-	if err != nil {
-		c.m.mailboxErrors.WithLabelValues("search").Inc()
-		return fmt.Errorf("reports: imap search %q: %w", cfg.Mailbox, err)
+	var uids []imap.UID
+	if sel.NumMessages > 0 {
+		found, err := conn.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+		if err != nil {
+			c.m.mailboxErrors.WithLabelValues("search").Inc()
+			return fmt.Errorf("reports: imap search %q: %w", cfg.Mailbox, err)
+		}
+		uids = found.AllUIDs()
 	}
-	uids := found.AllUIDs()
 	if n := c.cfg.Limits.MaxFilesPerScan; len(uids) > n {
 		uids = uids[:n]
 	}
@@ -84,20 +90,42 @@ func (c *Collector) scanMailbox(ctx context.Context) error {
 			}
 		}
 	}
-	if len(claimed) == 0 {
+	if len(claimed) == 0 && len(c.retry) == 0 {
 		return nil
 	}
-	if _, err := conn.Select(cfg.ProcessingFolder, nil).Wait(); err != nil {
+	proc, err := conn.Select(cfg.ProcessingFolder, nil).Wait()
+	if err != nil {
 		c.m.mailboxErrors.WithLabelValues("select").Inc()
 		return fmt.Errorf("reports: imap select %q: %w", cfg.ProcessingFolder, err)
+	}
+	// The messages an earlier scan failed on: read them again, or file
+	// them when they were counted already; the UIDs hold only while the
+	// folder's UIDVALIDITY does.
+	retry := c.retry
+	c.retry = nil
+	if c.retryValidity != proc.UIDValidity {
+		retry = nil
+	}
+	c.retryValidity = proc.UIDValidity
+	for uid, dest := range retry {
+		if dest == "" {
+			claimed = append(claimed, uid)
+		} else {
+			c.file(conn, uid, dest)
+		}
 	}
 	max := c.lim.MaxInputBytes
 	section := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: max + 1}}
 	for _, uid := range claimed {
 		first, err := c.firstCopy(conn, uid)
+		if errors.Is(err, errMessageGone) {
+			c.s.Logger.Debug("reports: a message to read again is no longer in the processing folder", "uid", uint32(uid))
+			continue
+		}
 		if err != nil {
 			c.m.mailboxErrors.WithLabelValues("claim").Inc()
-			c.s.Logger.Warn("reports: imap claim check failed; the message stays in the processing folder", "uid", uint32(uid), "err", err)
+			c.s.Logger.Warn("reports: imap claim check failed; the next scan tries the message again", "uid", uint32(uid), "err", err)
+			c.retryLater(uid, "")
 			continue
 		}
 		if !first {
@@ -107,7 +135,8 @@ func (c *Collector) scanMailbox(ctx context.Context) error {
 		msgs, err := conn.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
 		if err != nil || len(msgs) != 1 {
 			c.m.mailboxErrors.WithLabelValues("fetch").Inc()
-			c.s.Logger.Warn("reports: imap fetch failed; the message stays in the processing folder", "folder", cfg.ProcessingFolder, "uid", uint32(uid), "err", err)
+			c.s.Logger.Warn("reports: imap fetch failed; the next scan tries the message again", "folder", cfg.ProcessingFolder, "uid", uint32(uid), "err", err)
+			c.retryLater(uid, "")
 			continue
 		}
 		body := msgs[0].FindBodySection(section)
@@ -122,13 +151,39 @@ func (c *Collector) scanMailbox(ctx context.Context) error {
 		if err != nil {
 			dest = cfg.InvalidFolder
 		}
-		if _, err := conn.Move(imap.UIDSetNum(uid), dest).Wait(); err != nil {
-			c.m.mailboxErrors.WithLabelValues("file").Inc()
-			c.s.Logger.Warn("reports: imap move failed; the message stays in the processing folder", "folder", dest, "uid", uint32(uid), "err", err)
-		}
+		c.file(conn, uid, dest)
 	}
 	return nil
 }
+
+// maxRetry bounds the messages kept for the next scan to try again.
+const maxRetry = 1000
+
+// retryLater keeps uid (in the processing folder) for the next scan: to
+// read (dest "") or to move to dest.
+func (c *Collector) retryLater(uid imap.UID, dest string) {
+	if c.retry == nil {
+		c.retry = map[imap.UID]string{}
+	}
+	if len(c.retry) < maxRetry {
+		c.retry[uid] = dest
+	}
+}
+
+// file moves a read message from the processing folder to dest; when the
+// mailbox fails, the next scan tries the move again (the report is
+// counted already, so it is not read again).
+func (c *Collector) file(conn *imapx.Conn, uid imap.UID, dest string) {
+	if _, err := conn.Move(imap.UIDSetNum(uid), dest).Wait(); err != nil {
+		c.m.mailboxErrors.WithLabelValues("file").Inc()
+		c.s.Logger.Warn("reports: imap move failed; the next scan tries it again", "folder", dest, "uid", uint32(uid), "err", err)
+		c.retryLater(uid, dest)
+	}
+}
+
+// errMessageGone: a message to read again is no longer in the processing
+// folder (a person or another tool moved it).
+var errMessageGone = errors.New("message no longer in the processing folder")
 
 // noteLeftInProcessing logs messages a crash left claimed but unfiled.
 func (c *Collector) noteLeftInProcessing(conn *imapx.Conn) error {
@@ -153,6 +208,9 @@ var messageIDSection = &imap.FetchItemBodySection{Specifier: imap.PartSpecifierH
 func (c *Collector) firstCopy(conn *imapx.Conn, uid imap.UID) (bool, error) {
 	cfg := c.imap.cfg
 	msgs, err := conn.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{messageIDSection}}).Collect()
+	if err == nil && len(msgs) == 0 {
+		return false, errMessageGone
+	}
 	if err != nil || len(msgs) != 1 {
 		return false, fmt.Errorf("fetch Message-ID: %v", err)
 	}

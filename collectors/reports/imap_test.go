@@ -158,3 +158,50 @@ func TestIMAPConfigOAuth(t *testing.T) {
 		t.Errorf("missing token file: %v", err)
 	}
 }
+
+// TestIMAPRetriesWhatAScanFailedOn: messages an earlier scan claimed but
+// could not read (the connection dropped at the claim check or the fetch)
+// are read by the next scan, one it counted but could not file is only
+// filed, and one no longer in the processing folder is forgotten; none is
+// left stranded and none counted twice.
+func TestIMAPRetriesWhatAScanFailedOn(t *testing.T) {
+	srv := imaptest.New(t)
+	user := srv.AddUser("rua@example.com", "rua-pw")
+	h := newHarness(t, reportDay.Add(3*24*time.Hour), func(c *Config) {
+		c.IMAP = &IMAPConfig{Address: srv.Addr, ServerName: imaptest.ServerName, CAFile: srv.CAFile, Username: "rua@example.com",
+			PasswordFile: configtest.WriteSecret(t, "pw", "rua-pw")}
+	})
+	// A first scan with an empty mailbox makes the folders.
+	h.scan(t)
+	unread, err := user.Append("mailscope-processing", bytes.NewReader(reportEmail(t, "rfc7489-google.xml", "r1@google.com")), &imap.AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unfiled, err := user.Append("mailscope-processing", bytes.NewReader(reportEmail(t, "rfc7489-google.xml", "r2@google.com")), &imap.AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a scan whose connection dropped leaves: r1 to read, r2
+	// counted (not here: only filing is left) and a UID that is gone.
+	h.c.retryValidity = unread.UIDValidity
+	h.c.retry = map[imap.UID]string{unread.UID: "", unfiled.UID: "mailscope-done", unfiled.UID + 10: ""}
+	if summary := h.scan(t); !strings.HasPrefix(summary, "1 ok, 0 duplicate") {
+		t.Fatalf("summary %q\n%s", summary, h.logs)
+	}
+	for folder, want := range map[string]uint32{"mailscope-processing": 0, "mailscope-done": 2} {
+		st, err := user.Status(folder, &imap.StatusOptions{NumMessages: true})
+		if err != nil || *st.NumMessages != want {
+			t.Errorf("%s: %v messages (%v), want %d", folder, st, err, want)
+		}
+	}
+	if len(h.c.retry) != 0 {
+		t.Errorf("still to retry: %v", h.c.retry)
+	}
+	// Another UIDVALIDITY: the UIDs mean other messages, so nothing is
+	// retried.
+	h.c.retryValidity = unread.UIDValidity + 1
+	h.c.retry = map[imap.UID]string{unread.UID: ""}
+	if summary := h.scan(t); !strings.HasPrefix(summary, "0 ok, 0 duplicate") {
+		t.Fatalf("summary after a UIDVALIDITY change %q", summary)
+	}
+}
