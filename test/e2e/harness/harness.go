@@ -54,12 +54,39 @@ func RequireBinary(t testing.TB, name, debianPackage string) string {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if claimPort(port) {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port not handed out before in 100 tries")
+	return 0
+}
+
+// handedOut holds the ports FreePort and FreePortOn returned in this test
+// process: a port is closed again before the service that is to listen on
+// it starts, so the kernel may offer it again to the next call (two
+// listeners of one Dovecot got the same port that way).
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// claimPort records port as handed out; false when it was before.
+func claimPort(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[port] {
+		return false
+	}
+	handedOut.ports[port] = true
+	return true
 }
 
 // FreeUDPPort returns a loopback port free for both UDP and TCP, for DNS

@@ -367,7 +367,7 @@ func FreePortOn(t testing.TB, hosts ...string) int {
 			l.Close()
 		}
 		first.Close()
-		if free {
+		if free && claimPort(port) {
 			return port
 		}
 	}

@@ -53,3 +53,19 @@ func TestRunSuiteChecks(t *testing.T) {
 		t.Errorf("output %q does not say the checks did not run", out.String())
 	}
 }
+
+// TestFreePortNeverTwice: ports handed out are never handed out again in
+// the same process, though each is closed before its service listens.
+func TestFreePortNeverTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+	if p := FreePortOn(t, "127.0.0.1"); seen[p] {
+		t.Fatalf("FreePortOn handed out %d, which FreePort had", p)
+	}
+}
