@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,19 +32,7 @@ func TestEximGolden(t *testing.T) {
 			}
 			p.Flush()
 			got := expose(t, reg)
-			golden := filepath.Join("testdata", name+".prom")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("metrics differ from %s (run with -update and review the diff):\n%s", golden, lineDiff(want, got))
-			}
+			checkGolden(t, name, got)
 		})
 	}
 }

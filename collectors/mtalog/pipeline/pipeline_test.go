@@ -70,6 +70,25 @@ func newTestPipeline(t testing.TB, reg prometheus.Registerer) *Pipeline {
 	return p
 }
 
+// checkGolden compares an exposition with testdata/NAME.prom, or
+// rewrites the file with -update, for review.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name+".prom")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("metrics differ from %s (run with -update and review the diff):\n%s", golden, lineDiff(want, got))
+	}
+}
+
 // TestGolden runs each corpus through the pipeline and compares the
 // exposition with testdata/NAME.prom; -update rewrites them for review.
 func TestGolden(t *testing.T) {
@@ -82,19 +101,7 @@ func TestGolden(t *testing.T) {
 			p.HandleBatch(b)
 			p.Flush()
 			got := expose(t, reg)
-			golden := filepath.Join("testdata", name+".prom")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("metrics differ from %s (run with -update and review the diff):\n%s", golden, lineDiff(want, got))
-			}
+			checkGolden(t, name, got)
 		})
 	}
 }
