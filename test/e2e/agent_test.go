@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,6 +157,18 @@ tls_server_config:
 		resp.Body.Close()
 		t.Error("plain HTTP was served on the TLS port")
 	}
+}
+
+// seriesValue is the value of the first series of an exposition whose
+// line matches the regular expression re (the whole series name and
+// labels), 0 when none does.
+func seriesValue(body, re string) float64 {
+	m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
 }
 
 func metricValue(body, series string) string {

@@ -74,14 +74,6 @@ scrape_configs:
 		t.Fatalf("the relay attempt was not refused: %v", err)
 	}
 
-	metric := func(body, re string) float64 {
-		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
-		if m == nil {
-			return 0
-		}
-		v, _ := strconv.ParseFloat(m[1], 64)
-		return v
-	}
 	testwait.For(t, 90*time.Second, "Exim delivery counters in /metrics", func() error {
 		body, err := harness.Fetch("http://" + agent.Addr + "/metrics")
 		if err != nil {
@@ -100,13 +92,13 @@ scrape_configs:
 			{`mailscope_mta_smtpd_rejects_total\{mta="exim",reason="relay_denied"\}`, 1},
 		} {
 			// Deferred mail is retried, and bounces arrive as messages.
-			got := metric(body, c.re)
+			got := seriesValue(body, c.re)
 			if got < c.want || (got > c.want && !regexp.MustCompile(`deferred|received`).MatchString(c.re)) {
 				log, _ := os.ReadFile(ex.MainLog)
 				return fmt.Errorf("%s = %v, want %v; Exim's log:\n%s", c.re, got, c.want, log)
 			}
 		}
-		if n := metric(body, `mailscope_mta_log_lines_unparsed_total\{daemon="[a-z]+",mta="exim",source="mainlog"\}`); n != 0 {
+		if n := seriesValue(body, `mailscope_mta_log_lines_unparsed_total\{daemon="[a-z]+",mta="exim",source="mainlog"\}`); n != 0 {
 			return fmt.Errorf("%v lines unparsed", n)
 		}
 		// The queue, read from the spool: the two deferred messages wait
@@ -119,7 +111,7 @@ scrape_configs:
 			`mailscope_queue_messages\{mta="exim",queue="hold"\}`:                                 2,
 			`mailscope_queue_up\{mta="exim"\}`:                                                    1,
 		} {
-			if got := metric(body, re); got != want {
+			if got := seriesValue(body, re); got != want {
 				return fmt.Errorf("%s = %v, want %v", re, got, want)
 			}
 		}

@@ -81,14 +81,6 @@ scrape_configs:
 	// And a daemon's fatal error, as Postfix words one: a diagnostic.
 	appendLine(t, maillog, time.Now().Format(time.Stamp)+" mx postfix/smtpd[4243]: fatal: open database /etc/postfix/missing.db: No such file or directory\n")
 
-	metric := func(body, re string) float64 {
-		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
-		if m == nil {
-			return 0
-		}
-		v, _ := strconv.ParseFloat(m[1], 64)
-		return v
-	}
 	testwait.For(t, 90*time.Second, "delivery counters in /metrics", func() error {
 		body, err := harness.Fetch("http://" + agent.Addr + "/metrics")
 		if err != nil {
@@ -113,7 +105,7 @@ scrape_configs:
 		for _, c := range checks {
 			// Deferred mail is retried, so deferrals may exceed the count;
 			// everything else is exact.
-			got := metric(body, c.re)
+			got := seriesValue(body, c.re)
 			if got < c.want || (got > c.want && !regexp.MustCompile(`deferred|received`).MatchString(c.re)) {
 				family := c.re[:strings.Index(c.re, `\{`)]
 				var seen []string
