@@ -11,98 +11,139 @@ import (
 // Small scanning helpers over the line's bytes. None of them allocates:
 // they return sub-slices of their input.
 
-// field is one item of a line's field list: a KEY=value pair (Key set)
-// or a bare word (K, M8S, PRDR, "defer", "(-44)").
-type field struct {
-	Key, Val []byte
-	// End is set when the item ended with ':' before a space: the free
-	// text after it (an error) is the rest of the line.
-	End bool
-}
-
-// nextField reads the next item of s and returns what follows it; ok is
-// false at the end of s. It is fieldScan.next for a single item.
-func nextField(s []byte) (f field, rest []byte, ok bool) {
-	sc := fieldScan{rest: s}
-	if !sc.next() {
-		return f, nil, false
-	}
-	return field{Key: sc.key, Val: sc.val, End: sc.end}, sc.rest, true
-}
-
-// fieldScan reads a line's items one by one: rest is what is left, and
-// key, val and end describe the item next read (as field's Key, Val and
-// End). A scanner in place of a function returning the item: eleven
-// words of results went through memory on every item of every line.
-type fieldScan struct {
-	rest     []byte
-	key, val []byte
-	end      bool
-}
-
-// next reads the next item of rest. A value in double quotes (T="subject",
+// itemAt reads the item of s that starts at i or after the spaces there:
+// a KEY=value pair, or a bare word (K, M8S, PRDR, "defer", "(-44)").
+// KEY= is one to four letters or digits, not starting with a digit (id=
+// is the only lower-case one); key is its name packed by keyCode, 0 for
+// a bare word. The value is s[vs:ve]. A value in double quotes (T="subject",
 // C="250 OK", DN="CN=x") runs to its closing quote, backslash escapes
 // included; H='s value takes the words after it that start with '(' or
-// '[' ("H=name (helo) [ip]:port"). It returns false at the end of rest.
-func (f *fieldScan) next() bool {
-	s := f.rest
-	for len(s) > 0 && s[0] == ' ' {
-		s = s[1:]
+// '[' ("H=name (helo) [ip]:port"). end is set when the item ended with
+// ':' before a space: the free text after it (an error) is the rest of
+// the line. next is where the rest of s starts, -1 when nothing follows
+// the item (no space after it). ok is false when s has only spaces from i.
+//
+// This runs for every item of every arrival and delivery line, so it
+// costs no call in the common case: positions in place of sub-slices (the
+// six results fit in registers), the key compared as one integer instead
+// of as a string, and the space that ends a word found here, eight bytes
+// at a time, not by a call per item.
+func itemAt(s []byte, i int) (key uint32, vs, ve, next int, end, ok bool) {
+	for i < len(s) && s[i] == ' ' {
+		i++
 	}
-	if len(s) == 0 {
-		f.rest = nil
-		return false
+	if i >= len(s) {
+		return 0, 0, 0, -1, false, false
 	}
-	f.key, f.end = nil, false
-	// KEY= is one to three letters (id= is the only lower-case one).
-	k := 0
+	vs = i
 	switch {
-	case len(s) > 2 && s[1] == '=':
-		// The common keys of one and two letters, without the loop:
-		// the loop would stop at the '=' too.
-		k = int(alnumByte[s[0]])
-	case len(s) > 3 && s[2] == '=':
-		k = int(alnumByte[s[0]] & alnumByte[s[1]] * 2)
+	case i+2 < len(s) && s[i+1] == '=':
+		// The common keys of one letter, without the loop below.
+		if c := s[i]; alnumByte[c] != 0 && !isDigit(c) {
+			key, vs = uint32(c), i+2
+		}
+	case i+3 < len(s) && s[i+2] == '=':
+		if c, d := s[i], s[i+1]; alnumByte[c]&alnumByte[d] != 0 && !isDigit(c) {
+			key, vs = uint32(c)|uint32(d)<<8, i+3
+		}
 	default:
-		for k < len(s) && k < 4 && alnumByte[s[k]] != 0 {
+		k := 0
+		for k < 4 && i+k < len(s) && alnumByte[s[i+k]] != 0 {
 			k++
 		}
+		if k > 0 && i+k < len(s) && s[i+k] == '=' && !isDigit(s[i]) {
+			key, vs = keyCode(s[i:i+k]), i+k+1
+		}
 	}
-	if k > 0 && k < len(s) && s[k] == '=' && !isDigit(s[0]) {
-		f.key = s[:k]
-		v := s[k+1:]
-		if len(v) > 0 && v[0] == '"' {
-			end := closingQuote(v)
-			f.val = v[1:end]
-			rest := v[min(end+1, len(v)):]
-			if len(rest) > 0 && rest[0] == ':' {
-				f.end = true
-				rest = rest[1:]
+	if key != 0 && vs < len(s) && s[vs] == '"' {
+		e := vs + closingQuote(s[vs:])
+		next = min(e+1, len(s))
+		if next < len(s) && s[next] == ':' {
+			end = true
+			next++
+		}
+		return key, vs + 1, e, next, end, true
+	}
+	// The word's end: its first space, looked for eight bytes at a time
+	// (the lowest zero byte of x^0x20..20 is the first space).
+	const ones, highs, spaces = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
+	ve, next = len(s), -1
+	for j := vs; ; j += 8 {
+		if j+8 > len(s) {
+			for ; j < len(s); j++ {
+				if s[j] == ' ' {
+					ve, next = j, j+1
+					break
+				}
 			}
-			f.rest = rest
-			return true
+			break
 		}
-		w, r := word(v)
-		if k == 1 && s[0] == 'H' {
-			// Join "(helo)" and "[ip]:port" to the host name.
-			for len(r) > 0 && (r[0] == '(' || r[0] == '[') && !endsColon(w) {
-				var w2 []byte
-				w2, r = word(r)
-				w = v[:len(w)+1+len(w2)]
+		x := binary.LittleEndian.Uint64(s[j:]) ^ spaces
+		if t := (x - ones) &^ x & highs; t != 0 {
+			j += bits.TrailingZeros64(t) >> 3
+			ve, next = j, j+1
+			break
+		}
+	}
+	if key == keyH {
+		// Join "(helo)" and "[ip]:port" to the host name.
+		for next >= 0 && next < len(s) && (s[next] == '(' || s[next] == '[') && s[ve-1] != ':' {
+			if j := indexSpace(s[next:]); j >= 0 {
+				ve, next = next+j, next+j+1
+			} else {
+				ve, next = len(s), -1
 			}
 		}
-		f.val, f.rest = w, r
-		if endsColon(w) {
-			f.val, f.end = w[:len(w)-1], true
-		}
-		return true
 	}
-	w, r := word(s)
-	f.val, f.rest = w, r
-	if endsColon(w) {
-		f.val, f.end = w[:len(w)-1], true
+	if ve > vs && s[ve-1] == ':' {
+		ve, end = ve-1, true
 	}
-	return true
+	return key, vs, ve, next, end, true
+}
+
+// keyCode packs a KEY= name of one to four bytes into a word, first byte
+// lowest, so keyCode("QT") == 'Q'|'T'<<8 can be a switch's case.
+func keyCode(k []byte) uint32 {
+	var c uint32
+	for i := len(k) - 1; i >= 0; i-- {
+		c = c<<8 | uint32(k[i])
+	}
+	return c
+}
+
+// Keys of the items the parser reads, as keyCode packs them.
+const (
+	keyA  = 'A'
+	keyC  = 'C'
+	keyF  = 'F'
+	keyH  = 'H'
+	keyI  = 'I'
+	keyP  = 'P'
+	keyR  = 'R'
+	keyS  = 'S'
+	keyT  = 'T'
+	keyX  = 'X'
+	keyQT = 'Q' | 'T'<<8
+	keyID = 'i' | 'd'<<8
+)
+
+// restAt is s from next, nil when next is -1 (what word's rest is when no
+// space follows).
+func restAt(s []byte, next int) []byte {
+	if next < 0 {
+		return nil
+	}
+	return s[next:]
+}
+
+// firstValue is the value of the first item of s ("H=mx [1.2.3.4]:25
+// ..." gives "mx [1.2.3.4]:25"), nil when s has none.
+func firstValue(s []byte) []byte {
+	_, vs, ve, _, _, ok := itemAt(s, 0)
+	if !ok {
+		return nil
+	}
+	return s[vs:ve]
 }
 
 // endsColon reports whether a word ends with ':' that is not part of an

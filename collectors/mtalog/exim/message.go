@@ -23,35 +23,39 @@ func parseArrival(s []byte, ev *event.Event) bool {
 	bounce := string(sender) == "<>"
 	var proto []byte
 	auth := false
-	f := fieldScan{rest: rest}
-	for f.next() {
-		if f.key == nil {
-			if string(f.val) == "for" {
-				// +received_recipients: the rest is the recipients.
-				ev.Nrcpt = countWords(f.rest)
-				break
-			}
-			continue
+items:
+	for at := 0; at >= 0; {
+		key, vs, ve, next, _, ok := itemAt(rest, at)
+		if !ok {
+			break
 		}
-		switch string(f.key) {
-		case "H":
-			ev.Client = f.val
-		case "P":
-			proto = f.val
-		case "S":
-			if n := atoi(f.val); n >= 0 {
+		at = next
+		v := rest[vs:ve]
+		switch key {
+		case 0:
+			if string(v) == "for" {
+				// +received_recipients: the rest is the recipients.
+				ev.Nrcpt = countWords(restAt(rest, next))
+				break items
+			}
+		case keyH:
+			ev.Client = v
+		case keyP:
+			proto = v
+		case keyS:
+			if n := atoi(v); n >= 0 {
 				ev.Size = n
 			}
-		case "id":
-			ev.MessageID = f.val
-		case "A":
+		case keyID:
+			ev.MessageID = v
+		case keyA:
 			auth = true
-		case "X":
+		case keyX:
 			ev.TLSDirection = event.DirectionInbound
-			tlsCipher(f.val, ev)
-		case "R":
+			tlsCipher(v, ev)
+		case keyR:
 			if bounce {
-				ev.ParentID = f.val
+				ev.ParentID = v
 			}
 		}
 	}
@@ -85,30 +89,38 @@ func countWords(s []byte) int32 {
 // remoteTrouble reports whether a deferral's or failure's text is about a
 // remote host: a transport whose name does not say smtp ("t0") logs a
 // refused connection without H=, and must not be taken for a local one.
+// The text has "Connection ", "host", "SMTP " or "connect" in it.
 func remoteTrouble(text []byte) bool {
-	// One pass over the text, the words told apart by their first byte.
-	for i, c := range text {
-		switch c {
+	// One pass over the text: a byte that can start none of the words
+	// costs one table load, and the others are compared as words.
+	for i := 0; i < len(text); i++ {
+		if troubleStart[text[i]] == 0 {
+			continue
+		}
+		switch t := text[i:]; t[0] {
 		case 'C':
-			if hasPrefix(text[i:], "Connection ") {
+			if hasPrefix(t, "Connection ") {
 				return true
 			}
 		case 'h':
-			if hasPrefix(text[i:], "host") {
+			if hasPrefix(t, "host") {
 				return true
 			}
 		case 'S':
-			if hasPrefix(text[i:], "SMTP ") {
+			if hasPrefix(t, "SMTP ") {
 				return true
 			}
 		case 'c':
-			if hasPrefix(text[i:], "connect") {
+			if hasPrefix(t, "connect") {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// troubleStart is 1 for the first bytes of remoteTrouble's words.
+var troubleStart = [256]uint8{'C': 1, 'h': 1, 'S': 1, 'c': 1}
 
 // transportKind reports whether a transport's name has "lmtp" in it, and
 // whether it has "smtp": one pass over the name for both, finding each
@@ -150,43 +162,47 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 	ev.Domain = domainOf(addr)
 	var transport []byte
 	host := false
-	f := fieldScan{rest: rest}
-	for len(f.rest) > 0 && f.next() {
-		if f.key == nil {
-			if len(f.val) > 2 && f.val[0] == '<' && len(ev.Domain) == 0 {
+	for at := 0; at >= 0 && at < len(rest); {
+		key, vs, ve, next, end, ok := itemAt(rest, at)
+		if !ok {
+			break
+		}
+		at = next
+		// The value is sliced only for the items read: most (F=, P=,
+		// R=, DT=, CV=) are only passed over.
+		switch key {
+		case 0:
+			if ve-vs > 2 && rest[vs] == '<' && len(ev.Domain) == 0 {
 				// The original address of a local delivery ("alice
 				// <team@example.test>").
-				ev.Domain = domainOf(f.val)
+				ev.Domain = domainOf(rest[vs:ve])
 			}
-		} else {
-			switch string(f.key) {
-			case "T":
-				transport = f.val
-			case "H":
-				host = true
-				ev.Relay = hostName(f.val)
-			case "I":
-				// +outgoing_interface: "[addr]" or, with +outgoing_port,
-				// "[addr]:port".
-				ev.Interface = bracketed(f.val)
-			case "S":
-				if n := atoi(f.val); n >= 0 {
-					ev.Size = n
-				}
-			case "QT":
-				if d := seconds(f.val); d >= 0 {
-					ev.Delay = d
-				}
-			case "X":
-				ev.TLSDirection = event.DirectionOutbound
-				tlsCipher(f.val, ev)
-			case "C":
-				// +smtp_confirmation: the receiver's "250 ..." reply.
-				ev.Code, ev.DSN, _ = reply(f.val)
+		case keyT:
+			transport = rest[vs:ve]
+		case keyH:
+			host = true
+			ev.Relay = hostName(rest[vs:ve])
+		case keyI:
+			// +outgoing_interface: "[addr]" or, with +outgoing_port,
+			// "[addr]:port".
+			ev.Interface = bracketed(rest[vs:ve])
+		case keyS:
+			if n := atoi(rest[vs:ve]); n >= 0 {
+				ev.Size = n
 			}
+		case keyQT:
+			if d := seconds(rest[vs:ve]); d >= 0 {
+				ev.Delay = d
+			}
+		case keyX:
+			ev.TLSDirection = event.DirectionOutbound
+			tlsCipher(rest[vs:ve], ev)
+		case keyC:
+			// +smtp_confirmation: the receiver's "250 ..." reply.
+			ev.Code, ev.DSN, _ = reply(rest[vs:ve])
 		}
-		if f.end {
-			ev.Text = f.rest
+		if end {
+			ev.Text = restAt(rest, next)
 			break
 		}
 	}
@@ -367,11 +383,10 @@ func parseMessageHostLine(s []byte, ev *event.Event) bool {
 		return parseReject(s, ev)
 	}
 	if mentionsTLSError(s) {
-		f, _, _ := nextField(s)
 		ev.Kind = event.KindDiagnostic
 		ev.Severity = event.SeverityWarning
 		ev.Daemon = event.DaemonSmtp
-		ev.Relay = hostName(f.Val)
+		ev.Relay = hostName(firstValue(s))
 		ev.Text = s
 		return true
 	}

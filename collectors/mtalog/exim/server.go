@@ -39,8 +39,7 @@ func parseServerLine(s []byte, ev *event.Event) bool {
 		ev.Action = event.ActionReject
 		ev.Stage = event.StageConnect
 		if i := index(s, " H="); i >= 0 {
-			f, _, _ := nextField(s[i+1:])
-			ev.Client = f.Val
+			ev.Client = firstValue(s[i+1:])
 		}
 		ev.Text = s
 		return true
@@ -136,8 +135,7 @@ func parseHostLine(s []byte, ev *event.Event) bool {
 	if index(s, " rejected ") >= 0 || index(s, " refused") >= 0 {
 		return parseReject(s, ev)
 	}
-	f, _, _ := nextField(s)
-	ev.Client = f.Val
+	ev.Client = firstValue(s)
 	ev.Kind = event.KindInfo
 	return true
 }
@@ -150,21 +148,25 @@ func parseReject(s []byte, ev *event.Event) bool {
 	ev.Daemon = event.DaemonSmtpd
 	ev.Action = event.ActionReject
 	rest := s
-	f := fieldScan{rest: s}
-	for {
-		if !f.next() {
+	for at := 0; ; {
+		if at < 0 {
 			return false
 		}
-		if f.key == nil {
+		key, vs, ve, next, _, ok := itemAt(s, at)
+		if !ok {
+			return false
+		}
+		if key == 0 {
 			// The first word that is not a field: rest starts at it.
 			break
 		}
-		rest = f.rest
-		switch string(f.key) {
-		case "H":
-			ev.Client = f.val
-		case "F":
-			ev.Domain = domainOf(f.val)
+		at = next
+		rest = restAt(s, next)
+		switch key {
+		case keyH:
+			ev.Client = s[vs:ve]
+		case keyF:
+			ev.Domain = domainOf(s[vs:ve])
 		}
 	}
 	if hasPrefix(rest, "temporarily ") {
