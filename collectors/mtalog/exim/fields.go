@@ -212,24 +212,105 @@ func cut(s []byte, sep string) (before, after []byte, ok bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
-// index is bytes.Index for a short constant separator, anchored on its
-// first byte found by the vectorised IndexByte, without converting sep.
+// index is bytes.Index for a short constant separator whose first byte
+// is seldom in the text (": "), anchored on that byte found by the
+// vectorised IndexByte, without converting sep. A separator that starts
+// with a common byte is a needle.
 func index(s []byte, sep string) int {
-	if len(sep) == 0 {
+	return indexAnchored(s, sep, 0)
+}
+
+// needle is a constant separator looked for by its rarest byte in log
+// text (rareness), chosen once: "rejected " by its 'j', " H=" by its
+// 'H', where an anchor on a common first byte ('r', ' ') stopped at
+// nearly every word to compare.
+type needle struct {
+	sep    string
+	anchor int
+}
+
+func newNeedle(sep string) needle {
+	a := 0
+	for k := 1; k < len(sep); k++ {
+		if rareness[sep[k]] > rareness[sep[a]] {
+			a = k
+		}
+	}
+	return needle{sep, a}
+}
+
+// in is bytes.Index(s, n.sep).
+func (n needle) in(s []byte) int {
+	return indexAnchored(s, n.sep, n.anchor)
+}
+
+// indexAnchored is bytes.Index(s, sep), found by looking for sep[a].
+func indexAnchored(s []byte, sep string, a int) int {
+	n := len(sep)
+	if n == 0 {
 		return 0
 	}
-	for off := 0; off+len(sep) <= len(s); {
-		i := bytes.IndexByte(s[off:len(s)-len(sep)+1], sep[0])
+	// The anchor of a match at start sits at start+a; the last possible
+	// start is len(s)-n.
+	for off := a; off <= len(s)-n+a; {
+		i := bytes.IndexByte(s[off:len(s)-n+a+1], sep[a])
 		if i < 0 {
 			return -1
 		}
-		if string(s[off+i:off+i+len(sep)]) == sep {
-			return off + i
+		start := off + i - a
+		if string(s[start:start+n]) == sep {
+			return start
 		}
 		off += i + 1
 	}
 	return -1
 }
+
+// The needles of the parser's searches.
+var (
+	inAuthenticatorFailedFor      = newNeedle(" authenticator failed for ")
+	inClosedByDROP                = newNeedle(" closed by DROP")
+	inClosedByQUIT                = newNeedle(" closed by QUIT")
+	inDurationField               = newNeedle(" D=")
+	inDropped                     = newNeedle(" dropped: ")
+	inFrom                        = newNeedle(" from ")
+	inHostField                   = newNeedle(" H=")
+	inHaveBeenFailingForALongTime = newNeedle("have been failing for a long time")
+	inLost                        = newNeedle(" lost")
+	inMessageData                 = newNeedle("message data")
+	inRefused                     = newNeedle(" refused")
+	inRejected                    = newNeedle(" rejected ")
+	inRejectedWord                = newNeedle("rejected ")
+	inRetryTimeoutExceeded        = newNeedle("retry timeout exceeded")
+	inSetID                       = newNeedle(" (set_id=")
+	inTCPIPConnectionCount        = newNeedle(" (TCP/IP connection count")
+	inTLS                         = newNeedle("TLS ")
+)
+
+// rareness ranks bytes by how seldom they are in mail log text, higher
+// for rarer: a space, the common lower-case letters and the digits are
+// nearly everywhere; capitals, most punctuation and the rare letters
+// seldom are. Only the order matters.
+var rareness = func() (r [256]uint8) {
+	for c := range r {
+		r[c] = 200 // control bytes, non-ASCII, rare punctuation
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		r[c] = 150
+	}
+	for c := '0'; c <= '9'; c++ {
+		r[c] = 60
+	}
+	// Lower case, from English letter frequencies: the rare ones first.
+	for i, c := range "zqxjkvbpygfwmucldrhsnioate" {
+		r[c] = uint8(140 - i*4)
+	}
+	for _, c := range ".-=@<>[]():;,_/" {
+		r[c] = 110
+	}
+	r[' '] = 0
+	return r
+}()
 
 func hasPrefix(s []byte, p string) bool { return len(s) >= len(p) && string(s[:len(p)]) == p }
 

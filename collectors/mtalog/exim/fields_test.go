@@ -61,3 +61,29 @@ func TestTransportKind(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexIsBytesIndex: index and a needle find what bytes.Index finds, for the
+// separators the parser looks for and others, at every position of a
+// text, where the anchor byte comes often and the rest does not match,
+// and at the ends.
+func TestIndexIsBytesIndex(t *testing.T) {
+	seps := []string{": ", "rejected ", " rejected ", "retry timeout exceeded", "have been failing for a long time",
+		" refused", "TLS ", " H=", "x", "ab", "aa", "aab", "\xff\x00"}
+	texts := []string{"", "a", "aaaaaaaab", "jjjjj rejected", "rejected x: y", "x rejectedrejected  rejected ", "::: : ",
+		"have been failing for a long tim", "retry timeout exceede retry timeout exceeded", "\xff\xff\x00", " H H= H=x",
+		strings.Repeat("ej", 50) + " rejected ", "TL TLS TLS"}
+	for _, sep := range seps {
+		for _, text := range texts {
+			for cut := 0; cut <= len(text); cut++ {
+				s := []byte(text[cut:])
+				want := bytes.Index(s, []byte(sep))
+				if got := newNeedle(sep).in(s); got != want {
+					t.Fatalf("needle %q in %q = %d, want %d", sep, s, got, want)
+				}
+				if got := index(s, sep); got != want {
+					t.Fatalf("index(%q, %q) = %d, want %d", s, sep, got, want)
+				}
+			}
+		}
+	}
+}

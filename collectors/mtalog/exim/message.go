@@ -226,8 +226,8 @@ func parseDelivery(s []byte, st event.Status, ev *event.Event) bool {
 		return true
 	}
 	remoteReply(ev.Text, ev)
-	if st == event.StatusBounced && (index(ev.Text, "retry timeout exceeded") >= 0 ||
-		index(ev.Text, "have been failing for a long time") >= 0) {
+	if st == event.StatusBounced && (inRetryTimeoutExceeded.in(ev.Text) >= 0 ||
+		inHaveBeenFailingForALongTime.in(ev.Text) >= 0) {
 		// Exim gave up after its retry rules' timeout: Postfix's
 		// maximal_queue_lifetime expiry.
 		ev.Status = event.StatusExpired
@@ -306,7 +306,7 @@ func reply(s []byte) (code uint16, dsn mailclass.DSN, text []byte) {
 // the occurrences of "rejected ".
 func mentionsReject(s []byte) bool {
 	for off := 0; ; {
-		i := index(s[off:], "rejected ")
+		i := inRejectedWord.in(s[off:])
 		if i < 0 {
 			return false
 		}
@@ -322,7 +322,7 @@ func mentionsReject(s []byte) bool {
 // "TLS session: ", in one pass over the occurrences of "TLS ".
 func mentionsTLSError(s []byte) bool {
 	for off := 0; ; {
-		i := index(s[off:], "TLS ")
+		i := inTLS.in(s[off:])
 		if i < 0 {
 			return false
 		}

@@ -38,12 +38,12 @@ func parseServerLine(s []byte, ev *event.Event) bool {
 		ev.Kind = event.KindReject
 		ev.Action = event.ActionReject
 		ev.Stage = event.StageConnect
-		if i := index(s, " H="); i >= 0 {
+		if i := inHostField.in(s); i >= 0 {
 			ev.Client = firstValue(s[i+1:])
 		}
 		ev.Text = s
 		return true
-	case hasPrefix(s, "SMTP call from ") && index(s, " dropped: ") >= 0:
+	case hasPrefix(s, "SMTP call from ") && inDropped.in(s) >= 0:
 		ev.Kind = event.KindTooManyErrors
 		ev.Client = afterFrom(s)
 		ev.Text = s
@@ -52,7 +52,7 @@ func parseServerLine(s []byte, ev *event.Event) bool {
 		hasPrefix(s, "no MAIL in SMTP connection"), hasPrefix(s, "no host name found for IP address"),
 		hasPrefix(s, "no IP address found for host"), hasPrefix(s, "TLS error on connection from"),
 		hasPrefix(s, "SMTP call from "), hasPrefix(s, "ident connection"), hasPrefix(s, "Connection from "):
-		if hasPrefix(s, "Connection from ") && index(s, " refused") >= 0 {
+		if hasPrefix(s, "Connection from ") && inRefused.in(s) >= 0 {
 			// daemon.c: smtp_accept_max, smtp_accept_max_per_host,
 			// smtp_load_reserve refusals.
 			ev.Kind = event.KindReject
@@ -81,7 +81,7 @@ func parseServerLine(s []byte, ev *event.Event) bool {
 		ev.Text = s
 		return true
 	}
-	if i := index(s, " authenticator failed for "); i > 0 && i <= 32 {
+	if i := inAuthenticatorFailedFor.in(s); i > 0 && i <= 32 {
 		return parseAuthFailure(s[:i], s[i+len(" authenticator failed for "):], ev)
 	}
 	return false
@@ -90,12 +90,12 @@ func parseServerLine(s []byte, ev *event.Event) bool {
 // afterFrom is the client after " from " ("(helo) [ip]:port"), up to the
 // next field.
 func afterFrom(s []byte) []byte {
-	i := index(s, " from ")
+	i := inFrom.in(s)
 	if i < 0 {
 		return nil
 	}
 	c := s[i+len(" from "):]
-	if j := index(c, " D="); j >= 0 {
+	if j := inDurationField.in(c); j >= 0 {
 		c = c[:j]
 	}
 	return c
@@ -106,20 +106,20 @@ func afterFrom(s []byte) []byte {
 // while reading message data".
 func parseConnection(s []byte, ev *event.Event) bool {
 	switch {
-	case index(s, " (TCP/IP connection count") >= 0:
+	case inTCPIPConnectionCount.in(s) >= 0:
 		ev.Kind = event.KindConnect
 		ev.Client, _, _ = cut(s, " (TCP/IP")
-	case index(s, " closed by QUIT") >= 0:
+	case inClosedByQUIT.in(s) >= 0:
 		ev.Kind = event.KindDisconnect
 		ev.Client, _, _ = cut(s, " closed by QUIT")
-	case index(s, " closed by DROP") >= 0:
+	case inClosedByDROP.in(s) >= 0:
 		ev.Kind = event.KindDisconnect
 		ev.Client, _, _ = cut(s, " closed by DROP")
-	case index(s, " lost") >= 0:
+	case inLost.in(s) >= 0:
 		ev.Kind = event.KindLostConnection
 		var rest []byte
 		ev.Client, rest, _ = cut(s, " lost")
-		if index(rest, "message data") >= 0 {
+		if inMessageData.in(rest) >= 0 {
 			ev.Stage = event.StageData
 		}
 	default:
@@ -132,7 +132,7 @@ func parseConnection(s []byte, ev *event.Event) bool {
 // (acl.c: "H=... [F=<...>] rejected RCPT <...>: reason"), incomplete
 // transactions, and the other notes smtp_in.c logs about a client.
 func parseHostLine(s []byte, ev *event.Event) bool {
-	if index(s, " rejected ") >= 0 || index(s, " refused") >= 0 {
+	if inRejected.in(s) >= 0 || inRefused.in(s) >= 0 {
 		return parseReject(s, ev)
 	}
 	ev.Client = firstValue(s)
@@ -220,7 +220,7 @@ func parseAuthFailure(name, s []byte, ev *event.Event) bool {
 	client, text, _ := cut(s, ": ")
 	ev.Client = client
 	ev.Code, ev.DSN, _ = reply(text)
-	if i := index(text, " (set_id="); i >= 0 {
+	if i := inSetID.in(text); i >= 0 {
 		text = text[:i]
 	}
 	ev.Text = text
