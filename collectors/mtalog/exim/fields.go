@@ -258,7 +258,9 @@ func indexAnchored(s []byte, sep string, a int) int {
 			return -1
 		}
 		start := off + i - a
-		if string(s[start:start+n]) == sep {
+		// The last byte first: most candidates fail on it, without
+		// the call a comparison of the whole costs.
+		if s[start+n-1] == sep[n-1] && string(s[start:start+n]) == sep {
 			return start
 		}
 		off += i + 1
