@@ -87,3 +87,40 @@ func TestIndexIsBytesIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestClosingQuoteAndDomainOf: the searches by IndexByte answer as the
+// byte-by-byte loops they replaced.
+func TestClosingQuoteAndDomainOf(t *testing.T) {
+	slowQuote := func(s []byte) int {
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '"':
+				return i
+			}
+		}
+		return len(s)
+	}
+	slowDomain := func(a []byte) []byte {
+		if n := len(a); n > 0 && a[n-1] == '>' {
+			a = a[:n-1]
+		}
+		if i := bytes.LastIndexByte(a, '@'); i >= 0 {
+			return a[i+1:]
+		}
+		return nil
+	}
+	for _, s := range []string{`"`, `""`, `"a"`, `"a\"b" c`, `"a\\" b"`, `"\`, `"a\`, `"a\"`, `"\\\""x"`, `"no end`,
+		`"` + strings.Repeat(`\"`, 40) + `"`, `"x" "y"`, "\"a\\\\\\\"b\"", `x"`, ``} {
+		if got, want := closingQuote([]byte(s)), slowQuote([]byte(s)); len(s) > 0 && got != want {
+			t.Errorf("closingQuote(%q) = %d, want %d", s, got, want)
+		}
+	}
+	for _, a := range []string{"", "a", "a@b", "<a@b>", "a@b@c", "\"a@b\"@c.example", "@", "a@", ">", "<>", "<a@b", "a@b>>", "@@@"} {
+		got, want := domainOf([]byte(a)), slowDomain([]byte(a))
+		if string(got) != string(want) || (got == nil) != (want == nil) {
+			t.Errorf("domainOf(%q) = %q, want %q", a, got, want)
+		}
+	}
+}

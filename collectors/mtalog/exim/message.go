@@ -30,32 +30,32 @@ items:
 			break
 		}
 		at = next
-		v := rest[vs:ve]
+		// The value is sliced only for the items read.
 		switch key {
 		case 0:
-			if string(v) == "for" {
+			if string(rest[vs:ve]) == "for" {
 				// +received_recipients: the rest is the recipients.
 				ev.Nrcpt = countWords(restAt(rest, next))
 				break items
 			}
 		case keyH:
-			ev.Client = v
+			ev.Client = rest[vs:ve]
 		case keyP:
-			proto = v
+			proto = rest[vs:ve]
 		case keyS:
-			if n := atoi(v); n >= 0 {
+			if n := atoi(rest[vs:ve]); n >= 0 {
 				ev.Size = n
 			}
 		case keyID:
-			ev.MessageID = v
+			ev.MessageID = rest[vs:ve]
 		case keyA:
 			auth = true
 		case keyX:
 			ev.TLSDirection = event.DirectionInbound
-			tlsCipher(v, ev)
+			tlsCipher(rest[vs:ve], ev)
 		case keyR:
 			if bounce {
-				ev.ParentID = v
+				ev.ParentID = rest[vs:ve]
 			}
 		}
 	}
