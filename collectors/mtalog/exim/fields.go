@@ -292,6 +292,7 @@ var (
 	inRetryTimeoutExceeded        = newNeedle("retry timeout exceeded")
 	inSetID                       = newNeedle(" (set_id=")
 	inTCPIPConnectionCount        = newNeedle(" (TCP/IP connection count")
+	inTCPIP                       = newNeedle(" (TCP/IP")
 	inTLS                         = newNeedle("TLS ")
 )
 

@@ -105,24 +105,24 @@ func afterFrom(s []byte) []byte {
 // count = 1)", "... closed by QUIT", "... lost D=0.1s" and "... lost
 // while reading message data".
 func parseConnection(s []byte, ev *event.Event) bool {
-	switch {
-	case inTCPIPConnectionCount.in(s) >= 0:
+	// The client is what comes before the first " (TCP/IP", " closed by
+	// QUIT" or " lost": found by their rarest bytes, not by their space.
+	if i := inTCPIPConnectionCount.in(s); i >= 0 {
 		ev.Kind = event.KindConnect
-		ev.Client, _, _ = cut(s, " (TCP/IP")
-	case inClosedByQUIT.in(s) >= 0:
+		ev.Client = s[:inTCPIP.in(s[:i+len(" (TCP/IP")])]
+	} else if i := inClosedByQUIT.in(s); i >= 0 {
 		ev.Kind = event.KindDisconnect
-		ev.Client, _, _ = cut(s, " closed by QUIT")
-	case inClosedByDROP.in(s) >= 0:
+		ev.Client = s[:i]
+	} else if i := inClosedByDROP.in(s); i >= 0 {
 		ev.Kind = event.KindDisconnect
-		ev.Client, _, _ = cut(s, " closed by DROP")
-	case inLost.in(s) >= 0:
+		ev.Client = s[:i]
+	} else if i := inLost.in(s); i >= 0 {
 		ev.Kind = event.KindLostConnection
-		var rest []byte
-		ev.Client, rest, _ = cut(s, " lost")
-		if inMessageData.in(rest) >= 0 {
+		ev.Client = s[:i]
+		if inMessageData.in(s[i+len(" lost"):]) >= 0 {
 			ev.Stage = event.StageData
 		}
-	default:
+	} else {
 		ev.Kind = event.KindInfo
 	}
 	return true
