@@ -32,6 +32,10 @@ lint: ## gofmt, go vet, staticcheck and the module's source-text checks (test/li
 bench: ## benchmarks; record results in docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: pgo
+pgo: ## take cmd/mailscope/default.pgo again, the profile go build optimises the agent with (docs/development.md)
+	./bench/pgo-profile.sh
+
 .PHONY: bench-dnsbl
 bench-dnsbl: ## the blocklist sweep against a real rbldnsd on loopback (docs/benchmarks.md)
 	GO=$(GO) ./bench/dnsbl-rbldnsd.sh

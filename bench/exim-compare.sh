@@ -17,7 +17,9 @@ big=$tmp/mainlog
 for _ in $(seq "$repeat"); do
   cat "$here/../collectors/mtalog/exim/testdata/exim-rich.log" "$here/../collectors/mtalog/exim/testdata/exim-default.log"
 done > "$big"
-(cd "$here/.." && go build -o "$tmp/postfixbench" ./bench/postfixbench)
+# Built as the agent is: with its profile for profile-guided optimisation
+# (bench/pgo-profile.sh), which go build of cmd/mailscope uses by itself.
+(cd "$here/.." && go build -pgo="$here/../cmd/mailscope/default.pgo" -o "$tmp/postfixbench" ./bench/postfixbench)
 one=()
 command -v taskset >/dev/null && one=(taskset -c 0)
 echo "file: $(wc -l < "$big") lines, $(du -h "$big" | cut -f1)"

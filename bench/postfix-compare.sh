@@ -51,7 +51,9 @@ trap 'exit 143' TERM INT
 one=(env GOMAXPROCS=1 taskset -c "$CPU")
 
 echo "== building"
-(cd "$root" && go build -o "$w/mailscope" ./cmd/mailscope && go build -o "$w/postfixbench" ./bench/postfixbench)
+# postfixbench is built as the agent is, with cmd/mailscope/default.pgo
+# (bench/pgo-profile.sh), which go build of cmd/mailscope uses by itself.
+(cd "$root" && go build -o "$w/mailscope" ./cmd/mailscope && go build -pgo="$root/cmd/mailscope/default.pgo" -o "$w/postfixbench" ./bench/postfixbench)
 echo "go: $(go version | cut -d' ' -f3-)  mtail: $(mtail --version 2>&1 | head -1 | cut -d' ' -f3)  postfix_exporter: $(dpkg-query -W -f='${Version}' prometheus-postfix-exporter 2>/dev/null || echo '?')  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== corpus: $CORPUS x $REPEAT, queue IDs renumbered"
