@@ -321,7 +321,12 @@ var rareness = func() (r [256]uint8) {
 	return r
 }()
 
-func hasPrefix(s []byte, p string) bool { return len(s) >= len(p) && string(s[:len(p)]) == p }
+// hasPrefix is bytes.HasPrefix for a constant p. The first bytes are
+// compared before the rest: the long chains of prefixes a line is tried
+// against then cost a byte compare each, not a call to compare memory.
+func hasPrefix(s []byte, p string) bool {
+	return len(s) >= len(p) && (len(p) == 0 || s[0] == p[0]) && string(s[:len(p)]) == p
+}
 
 // domainOf is the domain of an address ("a@b.example" or "<a@b.example>"),
 // after its last '@'; nil when it has none. The '@' is looked for from

@@ -340,6 +340,10 @@ func parseMessageNote(s []byte, ev *event.Event) bool {
 	case hasPrefix(s, "Completed"):
 		ev.Kind = event.KindRemoved
 		return true
+	case hasPrefix(s, "H="):
+		// Before the notes below, which it is none of: the sending
+		// side's errors are common.
+		return parseMessageHostLine(s, ev)
 	case hasPrefix(s, "Frozen"), hasPrefix(s, "frozen by "):
 		// deliver.c "Frozen (delivery error message)", "Frozen" after a
 		// failed bounce or a filter's freeze; exim -Mf "frozen by USER".
@@ -353,8 +357,6 @@ func parseMessageNote(s []byte, ev *event.Event) bool {
 		hasPrefix(s, "Error "), hasPrefix(s, "Warning:"), hasPrefix(s, "Delivery suppressed"):
 		ev.Kind = event.KindInfo
 		return true
-	case hasPrefix(s, "H="):
-		return parseMessageHostLine(s, ev)
 	}
 	if addr, rest := word(s); endsColon(addr) && string(rest) == "error ignored" {
 		// deliver.c: a bounce that failed after ignore_bounce_errors_after
