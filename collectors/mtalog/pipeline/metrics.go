@@ -78,131 +78,131 @@ func newMetrics(mu *sync.Mutex, mta string, held, futureDated func() float64) *m
 	m.deliveries = s.family(desc("mailscope_mta_deliveries_total", "Delivery attempts per recipient by transport, status (sent, deferred, bounced, expired) and destination provider.",
 		"transport", "status", "provider"), nil,
 		func(k seriesKey) []string {
-			return []string{event.Daemon(k.a).String(), event.Status(k.b).String(), k.s}
+			return []string{event.Daemon(k.a()).String(), event.Status(k.b()).String(), s.label(k)}
 		})
 	m.delay = s.family(desc("mailscope_mta_delivery_delay_seconds", "Time from arrival to a delivery attempt's end (Postfix delay=), by status and provider.",
 		"status", "provider"), delayBuckets,
-		func(k seriesKey) []string { return []string{event.Status(k.a).String(), k.s} })
+		func(k seriesKey) []string { return []string{event.Status(k.a()).String(), s.label(k)} })
 	m.failures = s.family(desc("mailscope_mta_delivery_failures_total", "Deferred, bounced and expired deliveries by classified reason and provider.",
 		"status", "reason", "provider"), nil,
 		func(k seriesKey) []string {
-			return []string{event.Status(k.a).String(), mailclass.Reason(k.b).String(), k.s}
+			return []string{event.Status(k.a()).String(), mailclass.Reason(k.b()).String(), s.label(k)}
 		})
 	m.bounces = s.family(desc("mailscope_mta_bounces_total", "Bounced deliveries by provider and DSN class.",
 		"provider", "dsn_class"), nil,
-		func(k seriesKey) []string { return []string{k.s, mailclass.DSN{Class: k.a}.DSNClass()} })
+		func(k seriesKey) []string { return []string{s.label(k), mailclass.DSN{Class: k.a()}.DSNClass()} })
 	m.connections = s.single(desc("mailscope_mta_smtpd_connections_total", "SMTP server connections accepted (smtpd connect)."), nil)
 	m.rejects = s.family(desc("mailscope_mta_smtpd_rejects_total", "SMTP server rejects (smtpd and postscreen, 4xx and 5xx) by classified reason.",
 		"reason"), nil,
-		func(k seriesKey) []string { return []string{mailclass.Reason(k.a).String()} })
+		func(k seriesKey) []string { return []string{mailclass.Reason(k.a()).String()} })
 	m.rejectStages = s.family(desc("mailscope_mta_smtpd_reject_actions_total", "SMTP server restriction actions (reject, defer, discard, hold, ...) by daemon and protocol stage.",
 		"daemon", "action", "stage"), nil,
 		func(k seriesKey) []string {
-			return []string{event.Daemon(k.a).String(), event.Action(k.b).String(), event.Stage(k.c).String()}
+			return []string{event.Daemon(k.a()).String(), event.Action(k.b()).String(), event.Stage(k.c()).String()}
 		})
 	m.authFailures = s.single(desc("mailscope_mta_auth_failures_total", "SASL authentication failures on the SMTP server."), nil)
 	m.authByMech = s.family(desc("mailscope_mta_auth_failures_by_mechanism_total", "SASL authentication failures by mechanism.",
 		"mechanism"), nil,
-		func(k seriesKey) []string { return []string{event.SASLMechanism(k.a).String()} })
+		func(k seriesKey) []string { return []string{event.SASLMechanism(k.a()).String()} })
 	m.tls = s.family(desc("mailscope_mta_tls_connections_total", "TLS sessions established, by direction (inbound, outbound) and protocol.",
 		"direction", "protocol"), nil,
 		func(k seriesKey) []string {
-			return []string{event.Direction(k.a).String(), event.TLSProtocol(k.b).String()}
+			return []string{event.Direction(k.a()).String(), event.TLSProtocol(k.b()).String()}
 		})
 	m.postscreen = s.family(desc("mailscope_mta_postscreen_results_total", "postscreen verdicts and test failures.",
 		"result"), nil,
-		func(k seriesKey) []string { return []string{event.PostscreenResult(k.a).String()} })
+		func(k seriesKey) []string { return []string{event.PostscreenResult(k.a()).String()} })
 	m.drops = s.family(desc("mailscope_mta_smtpd_connection_drops_total", "SMTP server sessions ended abnormally (lost_connection, timeout, too_many_errors) by stage.",
 		"kind", "stage"), nil,
-		func(k seriesKey) []string { return []string{dropKind(event.Kind(k.a)), event.Stage(k.b).String()} })
+		func(k seriesKey) []string { return []string{dropKind(event.Kind(k.a())), event.Stage(k.b()).String()} })
 	m.diagnostics = s.family(desc("mailscope_mta_log_diagnostics_total", "warning, error, fatal and panic lines by daemon.",
 		"daemon", "severity"), nil,
-		func(k seriesKey) []string { return []string{event.Daemon(k.a).String(), event.Severity(k.b).String()} })
+		func(k seriesKey) []string { return []string{event.Daemon(k.a()).String(), event.Severity(k.b()).String()} })
 	m.contentActions = s.family(desc("mailscope_mta_content_actions_total", "cleanup header/body check and milter actions.",
 		"action"), nil,
-		func(k seriesKey) []string { return []string{event.Action(k.a).String()} })
+		func(k seriesKey) []string { return []string{event.Action(k.a()).String()} })
 	m.notifications = s.family(desc("mailscope_mta_notifications_total", "Delivery status notifications Postfix generated (non-delivery: bounced, delay: deferred, success: sent).",
 		"status"), nil,
-		func(k seriesKey) []string { return []string{event.Status(k.a).String()} })
+		func(k seriesKey) []string { return []string{event.Status(k.a()).String()} })
 	m.verifications = s.family(desc("mailscope_mta_address_verifications_total", "Address verification probe results (deliverable, undeliverable).",
 		"status"), nil,
-		func(k seriesKey) []string { return []string{event.Status(k.a).String()} })
+		func(k seriesKey) []string { return []string{event.Status(k.a()).String()} })
 	m.messageTime = s.family(desc("mailscope_mta_message_queue_time_seconds", "Per message: time from first sight to removal, by outcome.",
 		"outcome"), delayBuckets,
-		func(k seriesKey) []string { return []string{k.s} })
+		func(k seriesKey) []string { return []string{s.label(k)} })
 	m.attempts = s.single(desc("mailscope_mta_message_delivery_attempts", "Per completed message: delivery attempts (all recipients)."), attemptBuckets)
 	m.ended = s.family(desc("mailscope_mta_correlator_messages_ended_total", "Messages that left the correlator, by end: removed (completed), capacity and ttl (evicted), flush.",
 		"end"), nil,
-		func(k seriesKey) []string { return []string{correlate.End(k.a).String()} })
+		func(k seriesKey) []string { return []string{correlate.End(k.a()).String()} })
 	return m
 }
 
 // The key constructors, one per family with labels: each fills the fields
-// its family's labels function reads. pid is provider's labelID, or 0 to
-// look it up.
+// its family's labels function reads. pid is the provider's
+// store.labelID, which the caller has (the provider cache keeps it).
 
-func (m *metrics) deliveryKey(transport event.Daemon, st event.Status, provider string, pid uint32) seriesKey {
-	return seriesKey{fam: m.deliveries, a: uint8(transport), b: uint8(st), s: provider, sid: pid}
+func (m *metrics) deliveryKey(transport event.Daemon, st event.Status, pid uint32) seriesKey {
+	return newSeriesKey(m.deliveries, uint8(transport), uint8(st), 0, pid)
 }
 
-func (m *metrics) delayKey(st event.Status, provider string, pid uint32) seriesKey {
-	return seriesKey{fam: m.delay, a: uint8(st), s: provider, sid: pid}
+func (m *metrics) delayKey(st event.Status, pid uint32) seriesKey {
+	return newSeriesKey(m.delay, uint8(st), 0, 0, pid)
 }
 
-func (m *metrics) failureKey(st event.Status, reason mailclass.Reason, provider string, pid uint32) seriesKey {
-	return seriesKey{fam: m.failures, a: uint8(st), b: uint8(reason), s: provider, sid: pid}
+func (m *metrics) failureKey(st event.Status, reason mailclass.Reason, pid uint32) seriesKey {
+	return newSeriesKey(m.failures, uint8(st), uint8(reason), 0, pid)
 }
 
-func (m *metrics) bounceKey(dsn mailclass.DSN, provider string, pid uint32) seriesKey {
-	return seriesKey{fam: m.bounces, a: dsn.Class, s: provider, sid: pid}
+func (m *metrics) bounceKey(dsn mailclass.DSN, pid uint32) seriesKey {
+	return newSeriesKey(m.bounces, dsn.Class, 0, 0, pid)
 }
 
 func (m *metrics) rejectKey(reason mailclass.Reason) seriesKey {
-	return seriesKey{fam: m.rejects, a: uint8(reason)}
+	return newSeriesKey(m.rejects, uint8(reason), 0, 0, 0)
 }
 
 func (m *metrics) rejectStageKey(d event.Daemon, a event.Action, st event.Stage) seriesKey {
-	return seriesKey{fam: m.rejectStages, a: uint8(d), b: uint8(a), c: uint8(st)}
+	return newSeriesKey(m.rejectStages, uint8(d), uint8(a), uint8(st), 0)
 }
 
 func (m *metrics) authMechanismKey(mech event.SASLMechanism) seriesKey {
-	return seriesKey{fam: m.authByMech, a: uint8(mech)}
+	return newSeriesKey(m.authByMech, uint8(mech), 0, 0, 0)
 }
 
 func (m *metrics) tlsKey(dir event.Direction, proto event.TLSProtocol) seriesKey {
-	return seriesKey{fam: m.tls, a: uint8(dir), b: uint8(proto)}
+	return newSeriesKey(m.tls, uint8(dir), uint8(proto), 0, 0)
 }
 
 func (m *metrics) postscreenKey(r event.PostscreenResult) seriesKey {
-	return seriesKey{fam: m.postscreen, a: uint8(r)}
+	return newSeriesKey(m.postscreen, uint8(r), 0, 0, 0)
 }
 
 func (m *metrics) dropKey(k event.Kind, st event.Stage) seriesKey {
-	return seriesKey{fam: m.drops, a: uint8(k), b: uint8(st)}
+	return newSeriesKey(m.drops, uint8(k), uint8(st), 0, 0)
 }
 
 func (m *metrics) diagnosticKey(d event.Daemon, sev event.Severity) seriesKey {
-	return seriesKey{fam: m.diagnostics, a: uint8(d), b: uint8(sev)}
+	return newSeriesKey(m.diagnostics, uint8(d), uint8(sev), 0, 0)
 }
 
 func (m *metrics) contentActionKey(a event.Action) seriesKey {
-	return seriesKey{fam: m.contentActions, a: uint8(a)}
+	return newSeriesKey(m.contentActions, uint8(a), 0, 0, 0)
 }
 
 func (m *metrics) notificationKey(st event.Status) seriesKey {
-	return seriesKey{fam: m.notifications, a: uint8(st)}
+	return newSeriesKey(m.notifications, uint8(st), 0, 0, 0)
 }
 
 func (m *metrics) verificationKey(st event.Status) seriesKey {
-	return seriesKey{fam: m.verifications, a: uint8(st)}
+	return newSeriesKey(m.verifications, uint8(st), 0, 0, 0)
 }
 
 func (m *metrics) queueTimeKey(outcome string) seriesKey {
-	return seriesKey{fam: m.messageTime, s: outcome}
+	return newSeriesKey(m.messageTime, 0, 0, 0, m.store.labelID(outcome))
 }
 
 func (m *metrics) endedKey(e correlate.End) seriesKey {
-	return seriesKey{fam: m.ended, a: uint8(e)}
+	return newSeriesKey(m.ended, uint8(e), 0, 0, 0)
 }
 
 // endedCell is the series of messages that ended by e.

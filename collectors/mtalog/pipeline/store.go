@@ -4,15 +4,17 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // store holds the series of the pipeline's cell families: plain integers
 // and sums the pipeline adds to under its own lock, found by a packed
-// integer key (see seriesKey.packed) through a small direct-mapped table
+// integer key (see seriesKey) through a small direct-mapped table
 // in front of a map. It is not safe for concurrent use.
 type store struct {
-	cells map[uint64]*cell
+	cells map[seriesKey]*cell
 	slots [1 << cellSlotBits]cellSlot
 	// labels numbers the string label values of keys (see labelID);
 	// lastLabel is the last one looked up, as local deliveries come in
 	// runs ("local" has no provider-cache slot to carry its ID).
-	labels      map[string]uint32
+	labels map[string]uint32
+	// labelNames are the label values by labelID-1.
+	labelNames  []string
 	lastLabel   string
 	lastLabelID uint32
 	// families are every family, in the order they are exposed; a
@@ -21,7 +23,11 @@ type store struct {
 }
 
 func newStore() *store {
-	return &store{cells: map[uint64]*cell{}, labels: map[string]uint32{}}
+	s := &store{cells: map[seriesKey]*cell{}, labels: map[string]uint32{}}
+	for i := range s.slots {
+		s.slots[i].k = noSeries
+	}
+	return s
 }
 
 // family is one metric family of cells.
@@ -48,6 +54,9 @@ type cell struct {
 // family adds a family of cells; the order of the calls is the order of
 // exposition.
 func (s *store) family(desc *prometheus.Desc, buckets []float64, labels func(seriesKey) []string) *family {
+	if len(s.families) >= int(noSeries.family()) {
+		panic("pipeline: too many metric families for a seriesKey")
+	}
 	f := &family{id: uint8(len(s.families)), desc: desc, buckets: buckets, labels: labels}
 	s.families = append(s.families, f)
 	return f
@@ -79,31 +88,32 @@ func (c *cell) observe(v float64, bounds []float64) {
 	c.buckets[i]++
 }
 
-// seriesKey identifies a series of a family by small integers, so the hot
-// path finds it without building label strings. Keys are made only by the
+// seriesKey identifies a series of a family by small integers packed in
+// one word, so the hot path finds it without building label strings and
+// a map keyed by it hashes 8 bytes (a key holding the string would hash
+// the string on every lookup): the family's id in the low byte, three
+// small enum values above it, and a bounded string label (provider,
+// outcome) as its labelID in the high 32 bits. Keys are made only by the
 // family's constructor (metrics.deliveryKey, ...), which fills the fields
 // its labels function reads: the family travels in the key, so a key
 // cannot be looked up in another family.
-type seriesKey struct {
-	fam     *family
-	a, b, c uint8
-	s       string // a bounded string label (provider, outcome)
-	// sid is s's labelID when the caller has it (a delivery's provider,
-	// kept in the provider cache), 0 to look it up.
-	sid uint32
+type seriesKey uint64
+
+// newSeriesKey packs a key of family f; labelID is a string label's
+// store.labelID, 0 for none.
+func newSeriesKey(f *family, a, b, c uint8, labelID uint32) seriesKey {
+	return seriesKey(uint64(f.id) | uint64(a)<<8 | uint64(b)<<16 | uint64(c)<<24 | uint64(labelID)<<32)
 }
 
-// packed is the key as one integer: a map keyed by it hashes 8 bytes,
-// where a key holding the string would hash the string on every lookup.
-// The string becomes its index in s.labels, a bounded set (providers,
-// outcomes).
-func (s *store) packed(k seriesKey) uint64 {
-	id := k.sid
-	if id == 0 && k.s != "" {
-		id = s.labelID(k.s)
-	}
-	return uint64(k.fam.id) | uint64(k.a)<<8 | uint64(k.b)<<16 | uint64(k.c)<<24 | uint64(id)<<32
-}
+// noSeries is the key of an empty slot: no family has the id 255 (a
+// family's id is a byte, and there are far fewer).
+const noSeries = ^seriesKey(0)
+
+func (k seriesKey) family() uint8   { return uint8(k) }
+func (k seriesKey) a() uint8        { return uint8(k >> 8) }
+func (k seriesKey) b() uint8        { return uint8(k >> 16) }
+func (k seriesKey) c() uint8        { return uint8(k >> 24) }
+func (k seriesKey) labelID() uint32 { return uint32(k >> 32) }
 
 // labelID is a label value's index in s.labels, given on first sight
 // (from 1).
@@ -115,23 +125,40 @@ func (s *store) labelID(v string) uint32 {
 	if !ok {
 		id = uint32(len(s.labels)) + 1
 		s.labels[v] = id
+		s.labelNames = append(s.labelNames, v)
 	}
 	s.lastLabel, s.lastLabelID = v, id
 	return id
 }
 
+// label is the string label of a key, "" for none.
+func (s *store) label(k seriesKey) string {
+	if id := k.labelID(); id > 0 {
+		return s.labelNames[id-1]
+	}
+	return ""
+}
+
 // cell returns the key's series, made on first use with its family's
 // label values for it. The most recent cells are found by a hash of the
-// packed key in front of the map (see slotOf).
-func (s *store) cell(key seriesKey) *cell {
-	k := s.packed(key)
-	slot := &s.slots[slotOf(k, cellSlotBits)]
-	if slot.c != nil && slot.k == k {
+// key in front of the map (see slotOf); this part is small enough for the
+// compiler to inline, so a hit costs no call. An empty slot holds
+// noSeries, which matches no key, so a hit needs no check for an empty
+// slot.
+func (s *store) cell(k seriesKey) *cell {
+	if slot := s.slots[k*fibonacci>>(64-cellSlotBits)]; slot.k == k {
 		return slot.c
 	}
+	return s.fill(k)
+}
+
+// fill puts the key's series in slot, from the map or made.
+func (s *store) fill(k seriesKey) *cell {
+	slot := &s.slots[slotOf(uint64(k), cellSlotBits)]
 	c, ok := s.cells[k]
 	if !ok {
-		c = key.fam.newCell(key.fam.labels(key))
+		f := s.families[k.family()]
+		c = f.newCell(f.labels(k))
 		s.cells[k] = c
 	}
 	slot.k, slot.c = k, c
@@ -144,13 +171,17 @@ func (s *store) cell(key seriesKey) *cell {
 const cellSlotBits = 8
 
 type cellSlot struct {
-	k uint64
+	k seriesKey
 	c *cell
 }
 
+// fibonacci is 2^64 over the golden ratio, the multiplier of Fibonacci
+// hashing.
+const fibonacci = 0x9E3779B97F4A7C15
+
 // slotOf is a Fibonacci hash of a packed key to bits bits.
 func slotOf(k uint64, bits uint) uint64 {
-	return (k * 0x9E3779B97F4A7C15) >> (64 - bits)
+	return (k * fibonacci) >> (64 - bits)
 }
 
 // collect appends every cell's value as a constant metric.

@@ -15,7 +15,7 @@ import (
 
 // TestSeriesLookupMatchesMap looks up 200,000 random keys of every family
 // (300 provider names, more than the slots; families whose keys share
-// their small integers; labelIDs given by the caller and not) in the store
+// their small integers) in the store
 // and in a plain map keyed by family and label values: the same series
 // for the same labels, a new one for new labels, with its family's label
 // values, and no series in a family it was not made for.
@@ -32,17 +32,14 @@ func TestSeriesLookupMatchesMap(t *testing.T) {
 	status := func() event.Status { return event.Status(rng.IntN(4)) }
 	keys := []func() seriesKey{
 		func() seriesKey {
-			p, pid := provider(m, rng, providers)
-			return m.deliveryKey(event.Daemon(small()), status(), p, pid)
+			return m.deliveryKey(event.Daemon(small()), status(), provider(m, rng, providers))
 		},
-		func() seriesKey { p, pid := provider(m, rng, providers); return m.delayKey(status(), p, pid) },
+		func() seriesKey { return m.delayKey(status(), provider(m, rng, providers)) },
 		func() seriesKey {
-			p, pid := provider(m, rng, providers)
-			return m.failureKey(status(), mailclass.Reason(small()), p, pid)
+			return m.failureKey(status(), mailclass.Reason(small()), provider(m, rng, providers))
 		},
 		func() seriesKey {
-			p, pid := provider(m, rng, providers)
-			return m.bounceKey(mailclass.DSN{Class: uint8(4 + rng.IntN(2))}, p, pid)
+			return m.bounceKey(mailclass.DSN{Class: uint8(4 + rng.IntN(2))}, provider(m, rng, providers))
 		},
 		func() seriesKey { return m.rejectKey(mailclass.Reason(small())) },
 		func() seriesKey {
@@ -63,8 +60,9 @@ func TestSeriesLookupMatchesMap(t *testing.T) {
 	owner := map[*cell]*family{}
 	for range 200_000 {
 		k := keys[rng.IntN(len(keys))]()
-		labels := k.fam.labels(k)
-		id := k.fam.desc.String() + "|" + strings.Join(labels, "|")
+		fam := m.store.families[k.family()]
+		labels := fam.labels(k)
+		id := fam.desc.String() + "|" + strings.Join(labels, "|")
 		c := m.store.cell(k)
 		want, seen := ref[id]
 		switch {
@@ -75,8 +73,8 @@ func TestSeriesLookupMatchesMap(t *testing.T) {
 		case !slices.Equal(c.labels, labels):
 			t.Fatalf("%s: series labelled %v", id, c.labels)
 		}
-		ref[id], owner[c] = c, k.fam
-		if owner[c] != k.fam || !slices.Contains(k.fam.cells, c) {
+		ref[id], owner[c] = c, fam
+		if owner[c] != fam || !slices.Contains(fam.cells, c) {
 			t.Fatalf("%s: series not in its family", id)
 		}
 	}
@@ -91,12 +89,7 @@ func TestSeriesLookupMatchesMap(t *testing.T) {
 	}
 }
 
-// provider picks a provider name and, half the time, its labelID as the
-// provider cache would hand it over.
-func provider(m *metrics, rng *rand.Rand, names []string) (string, uint32) {
-	p := names[rng.IntN(len(names))]
-	if rng.IntN(2) == 0 {
-		return p, m.store.labelID(p)
-	}
-	return p, 0
+// provider picks a provider name and returns its labelID.
+func provider(m *metrics, rng *rand.Rand, names []string) uint32 {
+	return m.store.labelID(names[rng.IntN(len(names))])
 }
