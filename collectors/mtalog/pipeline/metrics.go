@@ -117,7 +117,9 @@ func newMetrics(mu *sync.Mutex, mta string, held, futureDated func() float64) *m
 		func(k seriesKey) []string { return []string{dropKind(event.Kind(k.a())), event.Stage(k.b()).String()} })
 	m.diagnostics = s.family(desc("mailscope_mta_log_diagnostics_total", "warning, error, fatal and panic lines by daemon.",
 		"daemon", "severity"), nil,
-		func(k seriesKey) []string { return []string{event.Daemon(k.a()).String(), event.Severity(k.b()).String()} })
+		func(k seriesKey) []string {
+			return []string{event.Daemon(k.a()).String(), event.Severity(k.b()).String()}
+		})
 	m.contentActions = s.family(desc("mailscope_mta_content_actions_total", "cleanup header/body check and milter actions.",
 		"action"), nil,
 		func(k seriesKey) []string { return []string{event.Action(k.a()).String()} })
