@@ -112,6 +112,28 @@ func TestTTL(t *testing.T) {
 	}
 }
 
+// TestTTLOfAReusedHead: the expiry check keeps the oldest message's
+// deadline while it stays the oldest (see expire). A message that ends
+// is reused for the next queue ID; when that one is the oldest again and
+// first seen earlier (a log whose time went back: a replay of an older
+// file), it must expire by its own first sight, not by the deadline of
+// the message it replaced.
+func TestTTLOfAReusedHead(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TTL = 2 * time.Hour
+	var ends []string
+	c := New(cfg, func(m *Message) { ends = append(ends, m.QueueID()+" "+m.End.String()) })
+	c.Observe(ev(event.KindQueued, "LATE1", 10*time.Hour), "", 0)
+	c.Observe(ev(event.KindRemoved, "LATE1", 10*time.Hour), "", 0)
+	// The same storage, first seen 10 h earlier.
+	c.Observe(ev(event.KindQueued, "EARLY", 0), "", 0)
+	// 3 h after EARLY: past its TTL, not past LATE1's.
+	c.Observe(ev(event.KindQueued, "NEXT1", 3*time.Hour), "", 0)
+	if want := []string{"LATE1 removed", "EARLY ttl"}; fmt.Sprint(ends) != fmt.Sprint(want) || c.Len() != 1 {
+		t.Errorf("ended %v, %d held; want %v, 1 held", ends, c.Len(), want)
+	}
+}
+
 // TestBoundedMemory floods the table with a million queue IDs that never
 // complete: it holds at most MaxMessages, evicts the oldest, counts every
 // eviction, and the heap stays under a fixed bound.

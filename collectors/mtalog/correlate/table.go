@@ -70,11 +70,31 @@ func (t *idTable) get(id []byte) *Message {
 		if m == nil {
 			return nil
 		}
-		if m.hash == h && string(m.queueID()) == string(id) {
+		if m.hash == h && m.hasQueueID(id) {
 			return m
 		}
 	}
 }
+
+// hasQueueID reports whether m's queue ID is id. get compares one on
+// nearly every line: for an ID held inline (up to shortQueueID bytes:
+// Postfix's short and long IDs, Exim's 16-character ones) of at least 8
+// bytes, two or three word compares (the first, middle and last 8 bytes,
+// overlapping) do it without a call to the runtime's memequal.
+func (m *Message) hasQueueID(id []byte) bool {
+	n := len(id)
+	if n != int(m.idLen) || n < 8 {
+		// A different length, a long ID (idLen 0) or a short one.
+		return string(m.queueID()) == string(id)
+	}
+	held := m.id[:n]
+	return load64(held, 0) == load64(id, 0) && load64(held, n-8) == load64(id, n-8) &&
+		(n <= 16 || load64(held, 8) == load64(id, 8))
+}
+
+// Three words cover an inline ID: this fails to compile if shortQueueID
+// grows past 24.
+var _ [24 - shortQueueID]struct{}
 
 // put adds m, whose queue ID is not in the table.
 func (t *idTable) put(m *Message) {

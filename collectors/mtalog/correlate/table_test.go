@@ -100,3 +100,27 @@ func TestIDTableSeeds(t *testing.T) {
 		t.Fatalf("%d of 100 IDs hash alike in two tables", same)
 	}
 }
+
+// TestHasQueueID compares IDs of every length up to past shortQueueID
+// (inline and long) with themselves, with each one-byte change at every
+// position, and with their one-byte-shorter and -longer neighbours: the
+// word compares must see a difference wherever it is.
+func TestHasQueueID(t *testing.T) {
+	base := []byte("1xa79Z-0006sl-1SABCDEFGHIJKLMN")
+	for n := 1; n <= len(base); n++ {
+		m := withID(string(base[:n]), &Message{})
+		if !m.hasQueueID(base[:n]) {
+			t.Fatalf("%q: not equal to itself", base[:n])
+		}
+		for i := range n {
+			other := []byte(string(base[:n]))
+			other[i] ^= 0x20
+			if m.hasQueueID(other) {
+				t.Fatalf("%q equal to %q (byte %d differs)", base[:n], other, i)
+			}
+		}
+		if m.hasQueueID(base[:n-1]) || n < len(base) && m.hasQueueID(base[:n+1]) {
+			t.Fatalf("%q equal to a neighbour of another length", base[:n])
+		}
+	}
+}
