@@ -305,8 +305,10 @@ type Correlator struct {
 	head, tail *Message
 	done       func(*Message)
 	evictions  [4]uint64
-	relays     map[string]string
-	lastRelay  string
+	// relays interns relay names (see intern); recentRelays are the
+	// ones last used, in front of it.
+	relays       map[string]string
+	recentRelays [1 << recentRelayBits]string
 	// traceIDs is set by NameTraces, with the delays= parser.
 	traceIDs    bool
 	parseDelays func([]byte) [4]float64
@@ -476,21 +478,41 @@ func (c *Correlator) intern(b []byte) string {
 		// A local delivery names no relay (all of Exim's local ones).
 		return ""
 	}
-	// Deliveries come in runs to one relay: a compare with the last one
-	// saves the map's hash of the name.
-	if c.lastRelay == string(b) {
-		return c.lastRelay
+	// A server delivers to a few relays over and over: a small table of
+	// the recent ones, found by the name's length and last bytes, answers
+	// with one compare where the map hashes the whole name.
+	slot := &c.recentRelays[recentRelaySlot(b)]
+	if *slot == string(b) {
+		return *slot
 	}
-	if s, ok := c.relays[string(b)]; ok {
-		c.lastRelay = s
-		return s
+	s, ok := c.relays[string(b)]
+	if !ok {
+		s = string(b)
+		if len(c.relays) < 4096 {
+			c.relays[s] = s
+		}
 	}
-	s := string(b)
-	c.lastRelay = s
-	if len(c.relays) < 4096 {
-		c.relays[s] = s
-	}
+	*slot = s
 	return s
+}
+
+// recentRelayBits sizes Correlator.recentRelays.
+const recentRelayBits = 6
+
+// recentRelaySlot hashes a relay name's length and last 8 bytes (where
+// host names differ most; "mx1."/"mx2." prefixes of one domain still
+// differ in length or share a slot, which only costs a map lookup).
+func recentRelaySlot(b []byte) uint64 {
+	n := len(b)
+	var w uint64
+	if n >= 8 {
+		w = load64(b, n-8)
+	} else {
+		for _, c := range b {
+			w = w<<8 | uint64(c)
+		}
+	}
+	return ((w ^ uint64(n)) * 0x9E3779B97F4A7C15) >> (64 - recentRelayBits)
 }
 
 // Flush ends every message still held (end of a replay), oldest first.

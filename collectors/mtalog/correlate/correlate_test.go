@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -216,4 +217,35 @@ func TestReusedMessageStartsClean(t *testing.T) {
 func withID(id string, m *Message) *Message {
 	m.setQueueID([]byte(id))
 	return m
+}
+
+// TestInternRecentRelays interns relay names that share a slot of the
+// recent-relay table (same length and last bytes, a different first
+// byte), short names, and a name in a reused buffer: each answer is the
+// name asked for, and a name seen before is the same shared string.
+func TestInternRecentRelays(t *testing.T) {
+	c := New(DefaultConfig(), nil)
+	names := []string{"mx1.example.com", "mx2.example.com", "mx3.example.com", "a", "b", "mail.example.net", "mx1.example.com"}
+	first := map[string]string{}
+	buf := make([]byte, 0, 64)
+	for range 3 {
+		for _, n := range names {
+			buf = append(buf[:0], n...)
+			got := c.intern(buf)
+			if got != n {
+				t.Fatalf("intern(%q) = %q", n, got)
+			}
+			if f, ok := first[n]; ok && unsafe.StringData(f) != unsafe.StringData(got) {
+				t.Errorf("intern(%q) made a new string for a name it holds", n)
+			}
+			first[n] = got
+			buf[0] = 'X' // the line buffer is reused: the string must be a copy
+			if got != n {
+				t.Fatalf("intern(%q) shares the caller's buffer", n)
+			}
+		}
+	}
+	if recentRelaySlot([]byte(names[0])) != recentRelaySlot([]byte(names[1])) {
+		t.Errorf("the colliding names do not share a slot: the test no longer covers a collision")
+	}
 }

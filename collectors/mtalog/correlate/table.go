@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -32,7 +33,7 @@ func newIDTable() idTable {
 // hash mixes the ID's bytes: queue IDs are 10 to 20 characters, so the
 // first and last 8 bytes (overlapping when shorter than 16) cover all but
 // the longest, whose middle is folded in word by word.
-func hash[T ~string | ~[]byte](t *idTable, id T) uint64 {
+func (t *idTable) hash(id []byte) uint64 {
 	n := len(id)
 	var a, b uint64
 	if n >= 8 {
@@ -49,11 +50,9 @@ func hash[T ~string | ~[]byte](t *idTable, id T) uint64 {
 	return mix(a^t.seed1, b^t.seed2^uint64(n))
 }
 
-// load64 reads 8 bytes of s at i, little-endian.
-func load64[T ~string | ~[]byte](s T, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+// load64 reads 8 bytes of s at i, little-endian (one load).
+func load64(s []byte, i int) uint64 {
+	return binary.LittleEndian.Uint64(s[i:])
 }
 
 // mix is the 128-bit product of a and b folded to 64 bits (wyhash's mum).
@@ -64,7 +63,7 @@ func mix(a, b uint64) uint64 {
 
 // get returns the message with this queue ID, or nil.
 func (t *idTable) get(id []byte) *Message {
-	h := hash(t, id)
+	h := t.hash(id)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		m := t.slots[i]
 		if m == nil {
@@ -101,7 +100,7 @@ func (t *idTable) put(m *Message) {
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow()
 	}
-	m.hash = hash(t, m.queueID())
+	m.hash = t.hash(m.queueID())
 	t.place(m)
 	t.n++
 }

@@ -91,8 +91,8 @@ func TestIDTableSeeds(t *testing.T) {
 	a, b := newIDTable(), newIDTable()
 	same := 0
 	for i := range 100 {
-		id := fmt.Sprintf("%011X", i)
-		if hash(&a, id) == hash(&b, id) {
+		id := fmt.Appendf(nil, "%011X", i)
+		if a.hash(id) == b.hash(id) {
 			same++
 		}
 	}
