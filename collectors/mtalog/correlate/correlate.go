@@ -314,7 +314,7 @@ type Correlator struct {
 	parseDelays func([]byte) [4]float64
 	// deadline is when the oldest message expires (its FirstSeen plus
 	// TTL), computed for deadlineOf, the head at the time: see expire.
-	deadline   time.Time
+	deadline   wallDeadline
 	deadlineOf *Message
 	// latest, when set, is the latest event time believed (LimitTime).
 	latest time.Time
@@ -554,18 +554,19 @@ func (c *Correlator) append(m *Message) {
 
 // expire drops messages first seen more than TTL before now (log time).
 // Nearly every line calls it and nearly none expires anything, so the
-// check is one time compare with the deadline of the head (the oldest
-// message, the only one checked), computed once per head rather than the
-// limit once per line (time.Time.Add costs about 60 instructions); remove
-// forgets it when the head goes.
+// check is one compare of the log time with the deadline of the head (the
+// oldest message, the only one checked), computed once per head rather
+// than the limit once per line (time.Time.Add costs about 60
+// instructions), and held as integers (see wallDeadline); remove forgets
+// it when the head goes.
 func (c *Correlator) expire(now time.Time) {
 	if c.head == nil || now.IsZero() {
 		return
 	}
 	if c.deadlineOf != c.head {
-		c.deadlineOf, c.deadline = c.head, c.head.FirstSeen.Add(c.cfg.TTL)
+		c.deadlineOf, c.deadline = c.head, newWallDeadline(c.head.FirstSeen.Add(c.cfg.TTL))
 	}
-	if now.After(c.deadline) {
+	if c.deadline.after(now) {
 		c.expireBefore(now.Add(-c.cfg.TTL))
 	}
 }

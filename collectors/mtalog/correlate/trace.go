@@ -49,7 +49,7 @@ func (s Sampling) Keep(m *Message) bool { return s.Priority(m) != PriorityNone }
 
 // Priority says whether and why m is traced.
 func (s Sampling) Priority(m *Message) int {
-	if m.Failed() || (s.Slow > 0 && m.LastSeen.Sub(m.FirstSeen) >= s.Slow) {
+	if m.Failed() || (s.Slow > 0 && m.QueueTime() >= s.Slow) {
 		return PriorityKept
 	}
 	if s.Ratio <= 0 {

@@ -131,7 +131,7 @@ func (p *Pipeline) messageDone(msg *correlate.Message) {
 	if msg.End == correlate.EndRemoved {
 		oi := msg.OutcomeIndex()
 		out := correlate.Outcomes[oi]
-		m.queueTimeCell(oi).observe(msg.LastSeen.Sub(msg.FirstSeen).Seconds(), delayBuckets)
+		m.queueTimeCell(oi).observe(msg.QueueTime().Seconds(), delayBuckets)
 		m.attempts.observe(float64(msg.AttemptCount), attemptBuckets)
 		// A message the MTA gave up on: a missing seed can say so.
 		if p.bounces != nil && msg.MessageIDHash != 0 && (out == "bounced" || out == "expired" || out == "mixed") {
