@@ -58,7 +58,7 @@ func (p *Pipeline) count(ev *event.Event) {
 		default:
 			reason = p.classify(ev.DSN, ev.Text)
 		}
-		p.delivery(ev.Daemon, ev.Status, pid, reason, ev.DSN, ev.Delay, true)
+		p.deliveries.get(m, ev.Daemon, ev.Status, pid, reason, ev.DSN).add(ev.Delay)
 	}
 	if ev.TLSDirection != event.DirectionNone && ev.Kind != event.KindTLS {
 		// Exim has no TLS line: an arrival or a delivery says which
@@ -78,24 +78,8 @@ func (p *Pipeline) count(ev *event.Event) {
 		if prov == "" {
 			prov = mailclass.ProviderOther
 		}
-		p.delivery(ev.Daemon, event.StatusExpired, m.store.labelID(prov), mailclass.ReasonExpired, ev.DSN, 0, false)
-	}
-}
-
-// delivery counts one delivery outcome to the provider whose
-// store.labelID is pid.
-func (p *Pipeline) delivery(transport event.Daemon, st event.Status, pid uint32, reason mailclass.Reason, dsn mailclass.DSN, delay float64, hasDelay bool) {
-	m := p.m
-	m.store.cell(m.deliveryKey(transport, st, pid)).n++
-	if hasDelay {
-		m.store.cell(m.delayKey(st, pid)).observe(delay, delayBuckets)
-	}
-	if st == event.StatusSent {
-		return
-	}
-	m.store.cell(m.failureKey(st, reason, pid)).n++
-	if st == event.StatusBounced {
-		m.store.cell(m.bounceKey(dsn, pid)).n++
+		dc := m.deliveryCellsOf(ev.Daemon, event.StatusExpired, m.store.labelID(prov), mailclass.ReasonExpired, ev.DSN, false)
+		dc.add(0)
 	}
 }
 

@@ -99,8 +99,10 @@ type Pipeline struct {
 	providers  *mailclass.Providers
 	// providerCache is in front of providers (see providerCache).
 	providerCache providerCache
-	corr          *correlate.Correlator
-	tracer        trace.Tracer
+	// deliveries finds a delivery line's series (see deliveryCache).
+	deliveries deliveryCache
+	corr       *correlate.Correlator
+	tracer     trace.Tracer
 	// emitter hands kept messages to tracer (nil without one).
 	emitter *correlate.Emitter
 	logger  *slog.Logger
