@@ -21,7 +21,7 @@ type reasonSlot struct {
 	reason mailclass.Reason
 }
 
-const reasonSlotBits = 6
+const reasonSlotBits = 8
 
 // reasonCache remembers the reasons of recent replies (see classify).
 type reasonCache struct {
