@@ -95,12 +95,12 @@ func (p *Pipeline) providerOf(ev *event.Event) (string, uint32) {
 	if string(relay) == "none" {
 		relay = nil
 	}
-	prov, id, slot := p.providerCache.get(ev.Domain, relay)
-	if prov != "" {
-		return prov, id
+	slot := p.providerCache.slot(ev.Domain, relay)
+	if slot != nil && slot.holds(ev.Domain, relay) {
+		return slot.provider, slot.id
 	}
-	prov = p.providers.Lookup(ev.Domain, relay)
-	id = p.m.store.labelID(prov)
+	prov := p.providers.Lookup(ev.Domain, relay)
+	id := p.m.store.labelID(prov)
 	if slot != nil {
 		slot.put(ev.Domain, relay, prov, id)
 	}

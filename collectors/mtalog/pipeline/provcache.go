@@ -32,22 +32,21 @@ type providerSlot struct {
 	relay      [providerNameMax]byte
 }
 
-// get returns the cached provider of the pair and its label ID, or ""
-// and the slot a lookup's result should be put in (nil when the names are
-// too long).
-func (c *providerCache) get(domain, relay []byte) (string, uint32, *providerSlot) {
+// slot returns the pair's slot, or nil when a name is too long to cache.
+// The slot may hold another pair: see holds.
+func (c *providerCache) slot(domain, relay []byte) *providerSlot {
 	if len(domain) > providerNameMax || len(relay) > providerNameMax {
-		return "", 0, nil
+		return nil
 	}
-	s := &c.slots[providerSlotOf(domain, relay)]
-	if s.provider != "" && int(s.dlen) == len(domain) && int(s.rlen) == len(relay) &&
-		string(s.domain[:s.dlen]) == string(domain) && string(s.relay[:s.rlen]) == string(relay) {
-		return s.provider, s.id, nil
-	}
-	return "", 0, s
+	return &c.slots[providerSlotOf(domain, relay)]
 }
 
-// put fills the slot get returned.
+// holds reports whether the slot holds the pair's provider.
+func (s *providerSlot) holds(domain, relay []byte) bool {
+	return s.provider != "" && string(s.domain[:s.dlen]) == string(domain) && string(s.relay[:s.rlen]) == string(relay)
+}
+
+// put fills the slot with the pair's provider and its label ID.
 func (s *providerSlot) put(domain, relay []byte, provider string, id uint32) {
 	s.provider, s.id = provider, id
 	s.dlen, s.rlen = uint8(copy(s.domain[:], domain)), uint8(copy(s.relay[:], relay))
