@@ -366,8 +366,8 @@ type Observation struct {
 	// FirstQueued is set on the first qmgr size line of a message, so a
 	// message retried N times is received once.
 	FirstQueued bool
-	// Provider is the last attempt's provider, for lines (qmgr expired)
-	// that name no recipient.
+	// Provider is the last attempt's provider, for the lines that name
+	// no recipient: set on qmgr's expired line only.
 	Provider string
 }
 
@@ -464,9 +464,9 @@ func (c *Correlator) Observe(ev *event.Event, provider string, reason mailclass.
 		}
 	case event.KindExpired:
 		m.Expired = true
-	}
-	if n := len(m.Attempts); n > 0 {
-		obs.Provider = m.Attempts[n-1].Provider
+		if n := len(m.Attempts); n > 0 {
+			obs.Provider = m.Attempts[n-1].Provider
+		}
 	}
 	return obs
 }
@@ -566,7 +566,7 @@ func (c *Correlator) expire(now time.Time) {
 	if c.deadlineOf != c.head {
 		c.deadlineOf, c.deadline = c.head, newWallDeadline(c.head.FirstSeen.Add(c.cfg.TTL))
 	}
-	if c.deadline.after(now) {
+	if c.deadline.maybeAfter(now) && now.After(c.deadline.t) {
 		c.expireBefore(now.Add(-c.cfg.TTL))
 	}
 }

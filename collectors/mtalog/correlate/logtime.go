@@ -1,6 +1,9 @@
 package correlate
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // The correlator compares and subtracts log times on nearly every line
 // (expiry) and for every message (its queue time). time.Time's own
@@ -16,27 +19,29 @@ import "time"
 // Round(0) strips it, which changes t's internal encoding.
 func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
 
-// wallDeadline is a time kept for a cheap after test (see after).
+// wallDeadline is a time kept for a cheap test of whether a log time is
+// past it (see maybeAfter).
 type wallDeadline struct {
 	t    time.Time
-	sec  int64 // t.Unix()
+	sec  int64 // t.Unix(), or math.MinInt64 when t has a monotonic reading
 	nsec int   // t.Nanosecond()
-	// mono is set when t has a monotonic reading: after then asks
-	// time.Time.After, which compares those readings when both times
-	// have one.
-	mono bool
 }
 
 func newWallDeadline(t time.Time) wallDeadline {
-	return wallDeadline{t: t, sec: t.Unix(), nsec: t.Nanosecond(), mono: hasMonotonic(t)}
+	d := wallDeadline{t: t, sec: t.Unix(), nsec: t.Nanosecond()}
+	if hasMonotonic(t) {
+		// time.Time.After compares monotonic readings when both times
+		// have one: leave the answer to it.
+		d.sec = math.MinInt64
+	}
+	return d
 }
 
-// after reports now.After(d.t). Without a monotonic reading in d.t,
-// After compares wall times: seconds, then nanoseconds.
-func (d *wallDeadline) after(now time.Time) bool {
-	if d.mono {
-		return now.After(d.t)
-	}
+// maybeAfter reports whether now may be after the deadline: false only
+// when now.After(d.t) is false. Without a monotonic reading in d.t, After
+// compares wall times, seconds then nanoseconds, and so does this;
+// small enough to be inlined.
+func (d *wallDeadline) maybeAfter(now time.Time) bool {
 	s := now.Unix()
 	return s > d.sec || s == d.sec && now.Nanosecond() > d.nsec
 }
