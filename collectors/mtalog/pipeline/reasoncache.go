@@ -34,16 +34,24 @@ func newReasonCache() reasonCache { return reasonCache{m: map[reasonKey]reasonSl
 // classify is Classifier.Classify with a bounded cache: a busy server
 // logs the same few replies (one per remote server and failure) over and
 // over, and a lookup costs a hash of the text where classifying it tries
-// every rule. In front of the map, a small direct-mapped table found by
-// the reply's length, code and last bytes answers a repeat with one
-// compare of the text, without the map's hash of all of it (a struct key
-// with a string is hashed field by field). Neither lookup allocates; only
-// a miss copies the text.
+// every rule. In front of the map, a small table found by the reply's
+// length, code and last bytes answers a repeat with one compare of the
+// text, without the map's hash of all of it (a struct key with a string
+// is hashed field by field). The table is two-way: a reply is looked for
+// in its slot and in that slot's pair, so two replies that share a slot
+// (one server's replies naming different recipients, same length and
+// ending) do not push each other out on every line. Neither lookup
+// allocates; only a miss copies the text.
 func (p *Pipeline) classify(dsn mailclass.DSN, text []byte) mailclass.Reason {
 	c := &p.reasons
-	slot := &c.slots[reasonSlotOf(dsn, text)]
-	if slot.key.dsn == dsn && slot.key.text == string(text) && slot.reason != mailclass.ReasonNone {
+	i := reasonSlotOf(dsn, text)
+	slot := &c.slots[i]
+	if slot.holds(dsn, text) {
 		return slot.reason
+	}
+	pair := &c.slots[i^1]
+	if pair.holds(dsn, text) {
+		return pair.reason
 	}
 	v, ok := c.m[reasonKey{dsn, string(text)}]
 	if !ok {
@@ -53,8 +61,14 @@ func (p *Pipeline) classify(dsn mailclass.DSN, text []byte) mailclass.Reason {
 		v = reasonSlot{key: reasonKey{dsn, string(text)}, reason: p.classifier.Classify(dsn, text)}
 		c.m[v.key] = v
 	}
-	*slot = v
+	// The slot's reply moves to the pair, where it is still found.
+	*pair, *slot = *slot, v
 	return v.reason
+}
+
+// holds reports whether the slot holds the reason of this reply.
+func (s *reasonSlot) holds(dsn mailclass.DSN, text []byte) bool {
+	return s.key.dsn == dsn && s.key.text == string(text) && s.reason != mailclass.ReasonNone
 }
 
 // reasonSlotOf hashes what tells replies apart cheaply.
