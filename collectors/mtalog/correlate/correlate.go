@@ -560,13 +560,15 @@ func (c *Correlator) append(m *Message) {
 // instructions), and held as integers (see wallDeadline); remove forgets
 // it when the head goes.
 func (c *Correlator) expire(now time.Time) {
-	if c.head == nil || now.IsZero() {
+	if c.head == nil {
 		return
 	}
 	if c.deadlineOf != c.head {
 		c.deadlineOf, c.deadline = c.head, newWallDeadline(c.head.FirstSeen.Add(c.cfg.TTL))
 	}
-	if c.deadline.maybeAfter(now) && now.After(c.deadline.t) {
+	// A line without a time (zero) expires nothing; asked only past the
+	// cheap test.
+	if c.deadline.maybeAfter(now) && !now.IsZero() && now.After(c.deadline.t) {
 		c.expireBefore(now.Add(-c.cfg.TTL))
 	}
 }
