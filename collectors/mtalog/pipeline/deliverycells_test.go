@@ -3,7 +3,6 @@ package pipeline
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/mailscope/mailscope/collectors/mtalog/event"
@@ -16,9 +15,7 @@ import (
 // each of the line's labels, and nothing for the series the line does
 // not count.
 func TestDeliveryCacheAgreesWithTheStore(t *testing.T) {
-	var mu sync.Mutex
-	zero := func() float64 { return 0 }
-	m := newMetrics(&mu, "postfix", zero, zero)
+	m := newTestMetrics()
 	var c deliveryCache
 	rng := rand.New(rand.NewPCG(7, 8))
 	reused := 0

@@ -15,14 +15,12 @@ import (
 
 // TestSeriesLookupMatchesMap looks up 200,000 random keys of every family
 // (300 provider names, more than the slots; families whose keys share
-// their small integers) in the store
-// and in a plain map keyed by family and label values: the same series
-// for the same labels, a new one for new labels, with its family's label
-// values, and no series in a family it was not made for.
+// their small integers) in the store and in a plain map keyed by family
+// and label values: the same series for the same labels, a new one for
+// new labels, with its family's label values, and no series in a family
+// it was not made for.
 func TestSeriesLookupMatchesMap(t *testing.T) {
-	var mu sync.Mutex
-	zero := func() float64 { return 0 }
-	m := newMetrics(&mu, "postfix", zero, zero)
+	m := newTestMetrics()
 	providers := make([]string, 300)
 	for i := range providers {
 		providers[i] = fmt.Sprintf("provider%d", i)
@@ -87,6 +85,13 @@ func TestSeriesLookupMatchesMap(t *testing.T) {
 	if n != len(ref) {
 		t.Errorf("%d series made for %d label sets", n, len(ref))
 	}
+}
+
+// newTestMetrics returns metrics with a store of their own, registered
+// nowhere.
+func newTestMetrics() *metrics {
+	zero := func() float64 { return 0 }
+	return newMetrics(&sync.Mutex{}, "postfix", zero, zero)
 }
 
 // provider picks a provider name and returns its labelID.
