@@ -55,7 +55,7 @@ type deliveryCache struct {
 	cells [1 << deliveryCacheBits]deliveryCells
 }
 
-const deliveryCacheBits = 6
+const deliveryCacheBits = 8
 
 // get returns the series of a delivery line with a delay.
 func (c *deliveryCache) get(m *metrics, transport event.Daemon, st event.Status, pid uint32, reason mailclass.Reason, dsn mailclass.DSN) *deliveryCells {
