@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -159,6 +158,10 @@ func openLog(path string) (io.Reader, os.FileInfo, func(), error) {
 // known, else from a guess. It returns the file's right start year and
 // whether the lines got it; when not, it stops handing lines on as soon as
 // the guess is certainly wrong and reads on only to count the rollovers.
+//
+// This loop runs on every line of a replay: it calls blockLines and the
+// walker directly and keeps First and Last as numbers (timeSpan), so a
+// line costs little more than the search for its newline.
 func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, start int, known bool, st *ReplayStats) (int, bool, error) {
 	r, fi, closeFn, err := o.open(path)
 	if err != nil {
@@ -166,8 +169,10 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 	}
 	defer closeFn()
 	walker := newYearWalker(fi.ModTime(), o.Location, start, known)
-	batch := &Batch{Source: o.Name}
+	batch := &Batch{Source: o.Name, Lines: make([]Line, 0, replayBatchLines)}
 	var size int // bytes of the lines in batch
+	// The lines stay in the blockLines buffer until flush hands them on,
+	// which fill has it do before the buffer is reused: no copy per line.
 	flush := func() error {
 		if len(batch.Lines) > 0 {
 			sink.HandleBatch(batch)
@@ -175,31 +180,36 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 		}
 		return ctx.Err()
 	}
-	// The lines stay in eachLineInPlace's buffer until flush hands them
-	// on, which it does before the buffer is reused: no copy per line.
-	batch.Lines = make([]Line, 0, replayBatchLines)
-	err = eachLineInPlace(r, o.MaxLineBytes, func(line []byte, oversize bool, n int, nul bool) error {
+	span := spanOf(st)
+	lines := newBlockLines(r, o.MaxLineBytes)
+	for {
+		line, oversize, n, nul, ok := lines.next()
+		if !ok {
+			more, err := lines.fill(flush)
+			if err != nil {
+				return 0, false, err
+			}
+			if !more {
+				break
+			}
+			continue
+		}
 		// NUL bytes (a preallocated or crashed log) are dropped, as the
 		// live follower drops them, so the line after a run of them
-		// reads as itself. Only a line eachLineInPlace saw one in is
+		// reads as itself. Only a line blockLines saw one in is
 		// searched.
 		if nul && bytes.IndexByte(line, 0) >= 0 {
 			line = withoutNULs(line)
 		}
-		t, fresh := walker.lineTimeFresh(line)
+		t, stampLen, fresh := walker.lineTimeFresh(line)
 		if walker.wrong {
 			// The sink will be dropped: only the walk goes on.
-			return nil
+			continue
 		}
 		// A time the walker repeats from the line before is already in
 		// First and Last; most lines of a busy log repeat it.
 		if fresh && !t.IsZero() {
-			if st.First.IsZero() || t.Before(st.First) {
-				st.First = t
-			}
-			if t.After(st.Last) {
-				st.Last = t
-			}
+			span.add(t, st)
 		}
 		st.Lines++
 		st.Bytes += int64(n)
@@ -215,145 +225,51 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 			batch.Lines = batch.Lines[:k+1]
 		}
 		l := &batch.Lines[k]
-		l.Time, l.Text, l.StampLen = t, line, walker.stampLen
+		l.Time, l.Text, l.StampLen = t, line, stampLen
 		size += len(line)
 		if len(batch.Lines) >= replayBatchLines || size >= replayBatchBytes {
-			return flush()
+			if err := flush(); err != nil {
+				return 0, false, err
+			}
 		}
-		return nil
-	}, flush)
-	if err == nil {
-		err = flush()
 	}
-	if err != nil {
+	if err := flush(); err != nil {
 		return 0, false, err
 	}
 	right, ok := walker.startYear()
 	return right, ok, nil
 }
 
-// eachLineInPlace calls fn for every line of r without its terminator
-// (CRLF or LF), truncating lines longer than max bytes (or than 15, for a
-// smaller max) to max and flagging them oversize; n is the line's bytes as
-// read. It reads r in large blocks and hands fn slices of its buffer, no
-// copy per line. A line stays valid until eachLineInPlace calls release,
-// which it does before it overwrites the buffer (and after an oversize line
-// that did not fit in it, whose kept part is in a buffer of its own), so a
-// caller can collect lines and hand them on in release. The lines, flags,
-// counts and errors are those of a bufio.Reader of max+1 bytes read a line
-// at a time (eachLine in the tests, the reference it is checked against).
-func eachLineInPlace(r io.Reader, max int, fn func(line []byte, oversize bool, n int, nul bool) error, release func() error) error {
-	// A bufio.Reader holds at least 16 bytes, so there a line is
-	// oversize when it is longer than lim, and then cut to max bytes.
-	lim := maxInt(max, 15)
-	// Room for a batch's worth of lines plus a partial line of up to lim
-	// bytes moved to the front.
-	buf := make([]byte, replayBatchBytes+2*(lim+1))
-	start, end := 0, 0 // the bytes not handed on yet
-	var long []byte    // the kept part of an oversize line that outgrew buf
-	skipping := false  // reading past the kept part of such a line
-	longN := 0         // that line's bytes so far
-	// nul is the index in buf of the first NUL byte at or after start,
-	// -1 when buf[start:end] has none: one search per block read, not one
-	// per line, tells fn which lines may hold one.
-	nul := -1
-	nextNUL := func() {
-		if nul >= 0 && nul < start {
-			nul = bytes.IndexByte(buf[start:end], 0)
-			if nul >= 0 {
-				nul += start
-			}
-		}
+// timeSpan keeps ReplayStats.First and Last as Unix seconds and
+// nanoseconds too: every dated line is compared with both, and comparing
+// two integers costs a few instructions where time.Time.Before and After
+// are a call each, with six words of arguments. The order is theirs:
+// an instant strictly before First (after Last) replaces it, so of equal
+// instants in different zones the first seen stays.
+type timeSpan struct {
+	firstSec, lastSec int64
+	firstNs, lastNs   int
+	// haveFirst is !First.IsZero(): a zero First is no bound yet.
+	haveFirst bool
+}
+
+// spanOf is the span of st's First and Last.
+func spanOf(st *ReplayStats) timeSpan {
+	return timeSpan{
+		firstSec: st.First.Unix(), firstNs: st.First.Nanosecond(),
+		lastSec: st.Last.Unix(), lastNs: st.Last.Nanosecond(),
+		haveFirst: !st.First.IsZero(),
 	}
-	// hand hands on the complete lines in buf[start:end], and at EOF the
-	// last one without its newline.
-	hand := func(atEOF bool) error {
-		for start < end {
-			i := bytes.IndexByte(buf[start:end], '\n')
-			n := i + 1
-			if i < 0 {
-				switch {
-				case atEOF:
-					i, n = end-start, end-start
-				case skipping:
-					longN += end - start
-					start = end
-					return nil
-				case end-start > lim:
-					// Longer than max and not ended yet: keep its
-					// first max bytes, count the rest as it comes.
-					long = append(long[:0], buf[start:start+max]...)
-					skipping, longN = true, end-start
-					start = end
-					return nil
-				default:
-					return nil
-				}
-			}
-			line := buf[start : start+i]
-			hasNUL := nul >= 0 && nul < start+i
-			start += n
-			nextNUL()
-			if skipping {
-				skipping = false
-				if err := fn(bytes.TrimSuffix(long, []byte("\r")), true, longN+n, true); err != nil {
-					return err
-				}
-				// long is reused by the next such line.
-				if err := release(); err != nil {
-					return err
-				}
-				continue
-			}
-			oversize := i > lim
-			if oversize {
-				line = line[:max]
-			}
-			if k := len(line); k > 0 && line[k-1] == '\r' {
-				line = line[:k-1]
-			}
-			if err := fn(line, oversize, n, hasNUL); err != nil {
-				return err
-			}
-		}
-		if atEOF && skipping {
-			skipping = false
-			return fn(bytes.TrimSuffix(long, []byte("\r")), true, longN, true)
-		}
-		return nil
+}
+
+// add widens st's First and Last to t, a line's nonzero time.
+func (s *timeSpan) add(t time.Time, st *ReplayStats) {
+	sec, ns := t.Unix(), t.Nanosecond()
+	if !s.haveFirst || sec < s.firstSec || sec == s.firstSec && ns < s.firstNs {
+		st.First, s.firstSec, s.firstNs, s.haveFirst = t, sec, ns, true
 	}
-	for empty := 0; ; {
-		if err := hand(false); err != nil {
-			return err
-		}
-		// Every complete line is handed on: release them, move the
-		// partial line to the front and read more.
-		if err := release(); err != nil {
-			return err
-		}
-		end = copy(buf, buf[start:end])
-		start = 0
-		n, err := r.Read(buf[end:])
-		end += n
-		nul = bytes.IndexByte(buf[start:end], 0)
-		switch {
-		case err == nil && n == 0:
-			// As bufio does for a reader that never makes progress.
-			if empty++; empty >= 100 {
-				return io.ErrNoProgress
-			}
-		case err == nil:
-			empty = 0
-		case errors.Is(err, io.EOF):
-			return hand(true)
-		default:
-			// As a bufio.Reader: the lines before the error, not
-			// the partial one.
-			if herr := hand(false); herr != nil {
-				return herr
-			}
-			return err
-		}
+	if sec > s.lastSec || sec == s.lastSec && ns > s.lastNs {
+		st.Last, s.lastSec, s.lastNs = t, sec, ns
 	}
 }
 

@@ -45,10 +45,6 @@ type yearWalker struct {
 	last     [2]uint64 // as two words, bytes 0-7 and 7-14: a compare is two loads
 	lastTime time.Time
 	cached   bool
-	// stampLen is the last line's StampLen when lineTimeFresh read its
-	// stamp, 0 when it did not (a repeated RFC 3164 time) or there is
-	// none (Line.StampLen).
-	stampLen int
 }
 
 // newYearWalker returns a walker for a file modified at mtime whose first
@@ -65,29 +61,28 @@ func stampWords(text []byte) [2]uint64 {
 }
 
 func (w *yearWalker) lineTime(text []byte) time.Time {
-	t, _ := w.lineTimeFresh(text)
+	t, _, _ := w.lineTimeFresh(text)
 	return t
 }
 
-// lineTimeFresh is lineTime, and whether the time was worked out for this
-// line rather than repeated from the line before (same first 15 bytes).
-func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
-	w.stampLen = 0
+// lineTimeFresh is lineTime, the line's StampLen when its stamp was read
+// (Line.StampLen: 0 for a repeated RFC 3164 time, or no stamp), and
+// whether the time was worked out for this line rather than repeated
+// from the line before (same first 15 bytes).
+func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, int, bool) {
 	if w.cached && len(text) >= rfc3164Len && stampWords(text) == w.last {
-		return w.lastTime, false
+		return w.lastTime, 0, false
 	}
 	if t, n, ok := w.seconds.repeat(text); ok {
-		w.stampLen = n
-		return t, true
+		return t, n, true
 	}
 	var s stamp
 	n, ok := parseStampInto(text, &s)
 	if !ok {
-		return time.Time{}, true
+		return time.Time{}, 0, true
 	}
-	w.stampLen = n
 	if s.hasYear {
-		return w.seconds.time(text, s, w.loc, &w.zones), true
+		return w.seconds.time(text, s, w.loc, &w.zones), n, true
 	}
 	switch {
 	case w.lastMonth == 0:
@@ -106,7 +101,7 @@ func (w *yearWalker) lineTimeFresh(text []byte) (time.Time, bool) {
 	t := s.time(w.loc, &w.zones)
 	w.last = stampWords(text)
 	w.lastTime, w.cached = t, true
-	return t, true
+	return t, n, true
 }
 
 // startYear is, once the whole file was walked, the year of its first RFC

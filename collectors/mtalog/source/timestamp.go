@@ -69,17 +69,11 @@ func parseExim(b []byte, s *stamp) (int, bool) {
 // b[19]): the fraction and zone, if any, which must end the stamp.
 func eximTail(b []byte, s *stamp) (int, bool) {
 	s.local = true
-	// The two common shapes first: no fraction, or +millisec's ".mmm",
-	// then a space and no zone. The general reading below gives the
+	// The two common shapes first. The general reading below gives the
 	// same for them.
-	if len(b) > eximStampLen+1 && b[eximStampLen] == ' ' && b[eximStampLen+1] != '+' && b[eximStampLen+1] != '-' {
-		return eximStampLen, true
-	}
-	if len(b) > eximStampLen+5 && b[eximStampLen] == '.' && b[eximStampLen+4] == ' ' && b[eximStampLen+5] != '+' && b[eximStampLen+5] != '-' {
-		if d, ok := digits3(b[eximStampLen+1], b[eximStampLen+2], b[eximStampLen+3]); ok {
-			s.nsec = d * 1000000
-			return eximStampLen + 4, true
-		}
+	if n, nsec, ok := eximLocalTail(b); ok {
+		s.nsec = nsec
+		return n, true
 	}
 	i := eximStampLen
 	if i < len(b) && b[i] == '.' {
@@ -104,6 +98,22 @@ func eximTail(b []byte, s *stamp) (int, bool) {
 		return 0, false
 	}
 	return i, true
+}
+
+// eximLocalTail reads the two common tails of Exim's timestamp (at b[19]):
+// none, or +millisec's ".mmm", then a space and no zone. It returns the
+// stamp's length and the fraction in nanoseconds; false for any other
+// tail, which eximTail reads.
+func eximLocalTail(b []byte) (n, nsec int, ok bool) {
+	if len(b) > eximStampLen+1 && b[eximStampLen] == ' ' && b[eximStampLen+1] != '+' && b[eximStampLen+1] != '-' {
+		return eximStampLen, 0, true
+	}
+	if len(b) > eximStampLen+5 && b[eximStampLen] == '.' && b[eximStampLen+4] == ' ' && b[eximStampLen+5] != '+' && b[eximStampLen+5] != '-' {
+		if d, ok := digits3(b[eximStampLen+1], b[eximStampLen+2], b[eximStampLen+3]); ok {
+			return eximStampLen + 4, d * 1000000, true
+		}
+	}
+	return 0, 0, false
 }
 
 // StampLen is the length of the timestamp a line starts with, by the rules
@@ -389,6 +399,9 @@ type secondCache struct {
 	unix int64
 	loc  *time.Location
 	ok   bool
+	// second is the cached second's time, at(0): the time of every line
+	// of that second without a fraction, returned as it is.
+	second time.Time
 }
 
 // at is the cached second plus ns nanoseconds (under a second).
@@ -410,6 +423,7 @@ func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCa
 	t := s.time(local, z)
 	c.key = key
 	c.offset, c.local, c.utc, c.unix, c.loc, c.ok = s.offset, s.local, s.utc, t.Unix(), t.Location(), true
+	c.second = c.at(0)
 	return c.at(ns)
 }
 
@@ -419,9 +433,22 @@ func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCa
 // false when the line starts otherwise, its stamp does not parse, or its
 // zone is not the cached one; time then decides. n is the stamp's length
 // (StampLen).
+//
+// A cached stamp that is local is Exim's own without a zone (only
+// eximTail sets local); a line of the same second in one of that form's
+// two common shapes (eximLocalTail) has that zone too, and its time is
+// worked out here without a stamp filled: most lines of an Exim log.
 func (c *secondCache) repeat(text []byte) (time.Time, int, bool) {
 	if !c.ok || len(text) < eximStampLen || dateKeyOf(text) != c.key {
 		return time.Time{}, 0, false
+	}
+	if c.local {
+		if n, nsec, ok := eximLocalTail(text); ok {
+			if nsec == 0 {
+				return c.second, n, true
+			}
+			return c.at(nsec), n, true
+		}
 	}
 	var s stamp
 	n, ok := c.key.tail(text, &s)
