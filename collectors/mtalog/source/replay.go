@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 )
@@ -209,7 +210,9 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 		// A time the walker repeats from the line before is already in
 		// First and Last; most lines of a busy log repeat it.
 		if fresh && !t.IsZero() {
-			span.add(t, st)
+			if sec, ns := t.Unix(), t.Nanosecond(); span.outside(sec, ns) {
+				span.widen(t, sec, ns, st)
+			}
 		}
 		st.Lines++
 		st.Bytes += int64(n)
@@ -242,31 +245,40 @@ func replayFile(ctx context.Context, path string, sink Sink, o ReplayOptions, st
 
 // timeSpan keeps ReplayStats.First and Last as Unix seconds and
 // nanoseconds too: every dated line is compared with both, and comparing
-// two integers costs a few instructions where time.Time.Before and After
-// are a call each, with six words of arguments. The order is theirs:
-// an instant strictly before First (after Last) replaces it, so of equal
+// integers costs a few instructions where time.Time.Before and After are
+// a call each, with six words of arguments. The order is theirs: an
+// instant strictly before First (after Last) replaces it, so of equal
 // instants in different zones the first seen stays.
 type timeSpan struct {
+	// firstSec is math.MaxInt64 while First is zero (no bound yet), so
+	// the first time is before it.
 	firstSec, lastSec int64
 	firstNs, lastNs   int
-	// haveFirst is !First.IsZero(): a zero First is no bound yet.
-	haveFirst bool
 }
 
 // spanOf is the span of st's First and Last.
 func spanOf(st *ReplayStats) timeSpan {
-	return timeSpan{
+	s := timeSpan{
 		firstSec: st.First.Unix(), firstNs: st.First.Nanosecond(),
 		lastSec: st.Last.Unix(), lastNs: st.Last.Nanosecond(),
-		haveFirst: !st.First.IsZero(),
 	}
+	if st.First.IsZero() {
+		s.firstSec = math.MaxInt64
+	}
+	return s
 }
 
-// add widens st's First and Last to t, a line's nonzero time.
-func (s *timeSpan) add(t time.Time, st *ReplayStats) {
-	sec, ns := t.Unix(), t.Nanosecond()
-	if !s.haveFirst || sec < s.firstSec || sec == s.firstSec && ns < s.firstNs {
-		st.First, s.firstSec, s.firstNs, s.haveFirst = t, sec, ns, true
+// outside reports whether the time sec, ns (Unix) is before First or
+// after Last. Most lines are within the span already, or just after it:
+// the check is small enough to be inlined in the replay's loop.
+func (s *timeSpan) outside(sec int64, ns int) bool {
+	return sec > s.lastSec || sec < s.firstSec || sec == s.lastSec && ns > s.lastNs || sec == s.firstSec && ns < s.firstNs
+}
+
+// widen moves First or Last of st to t, at sec, ns, if outside them.
+func (s *timeSpan) widen(t time.Time, sec int64, ns int, st *ReplayStats) {
+	if sec < s.firstSec || sec == s.firstSec && ns < s.firstNs {
+		st.First, s.firstSec, s.firstNs = t, sec, ns
 	}
 	if sec > s.lastSec || sec == s.lastSec && ns > s.lastNs {
 		st.Last, s.lastSec, s.lastNs = t, sec, ns

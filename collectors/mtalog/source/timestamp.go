@@ -71,9 +71,12 @@ func eximTail(b []byte, s *stamp) (int, bool) {
 	s.local = true
 	// The two common shapes first. The general reading below gives the
 	// same for them.
-	if n, nsec, ok := eximLocalTail(b); ok {
-		s.nsec = nsec
-		return n, true
+	if eximPlainTail(b) {
+		return eximStampLen, true
+	}
+	if ms, ok := eximMilliTail(b); ok {
+		s.nsec = ms * 1000000
+		return eximStampLen + 4, true
 	}
 	i := eximStampLen
 	if i < len(b) && b[i] == '.' {
@@ -100,20 +103,25 @@ func eximTail(b []byte, s *stamp) (int, bool) {
 	return i, true
 }
 
-// eximLocalTail reads the two common tails of Exim's timestamp (at b[19]):
-// none, or +millisec's ".mmm", then a space and no zone. It returns the
-// stamp's length and the fraction in nanoseconds; false for any other
-// tail, which eximTail reads.
-func eximLocalTail(b []byte) (n, nsec int, ok bool) {
-	if len(b) > eximStampLen+1 && b[eximStampLen] == ' ' && b[eximStampLen+1] != '+' && b[eximStampLen+1] != '-' {
-		return eximStampLen, 0, true
+// eximPlainTail reports whether Exim's timestamp in b has the common tail
+// without a fraction: its 19 bytes, then a space and no zone. It is small
+// enough to be inlined where a line's time is repeated.
+func eximPlainTail(b []byte) bool {
+	return len(b) > eximStampLen+1 && b[eximStampLen] == ' ' && b[eximStampLen+1] != '+' && b[eximStampLen+1] != '-'
+}
+
+// eximMilliTail reads the common tail of Exim's timestamp in b with
+// +millisec: ".mmm", then a space and no zone. It returns the
+// milliseconds, or false for any other tail (the number is then
+// meaningless). It is written small enough to be inlined where a line's
+// time is repeated.
+func eximMilliTail(b []byte) (int, bool) {
+	const n = eximStampLen
+	if len(b) <= n+5 || b[n] != '.' || b[n+4] != ' ' || b[n+5] == '+' || b[n+5] == '-' {
+		return 0, false
 	}
-	if len(b) > eximStampLen+5 && b[eximStampLen] == '.' && b[eximStampLen+4] == ' ' && b[eximStampLen+5] != '+' && b[eximStampLen+5] != '-' {
-		if d, ok := digits3(b[eximStampLen+1], b[eximStampLen+2], b[eximStampLen+3]); ok {
-			return eximStampLen + 4, d * 1000000, true
-		}
-	}
-	return 0, 0, false
+	d1, d2, d3 := b[n+1]-'0', b[n+2]-'0', b[n+3]-'0'
+	return int(d1)*100 + int(d2)*10 + int(d3), max(d1, d2, d3) <= 9
 }
 
 // StampLen is the length of the timestamp a line starts with, by the rules
@@ -436,18 +444,19 @@ func (c *secondCache) time(text []byte, s stamp, local *time.Location, z *zoneCa
 //
 // A cached stamp that is local is Exim's own without a zone (only
 // eximTail sets local); a line of the same second in one of that form's
-// two common shapes (eximLocalTail) has that zone too, and its time is
-// worked out here without a stamp filled: most lines of an Exim log.
+// two common tails has that zone too, and its time is worked out here
+// without a stamp filled: most lines of an Exim log. Without a fraction
+// the time is the second's, with no call at all.
 func (c *secondCache) repeat(text []byte) (time.Time, int, bool) {
 	if !c.ok || len(text) < eximStampLen || dateKeyOf(text) != c.key {
 		return time.Time{}, 0, false
 	}
 	if c.local {
-		if n, nsec, ok := eximLocalTail(text); ok {
-			if nsec == 0 {
-				return c.second, n, true
-			}
-			return c.at(nsec), n, true
+		if eximPlainTail(text) {
+			return c.second, eximStampLen, true
+		}
+		if ms, ok := eximMilliTail(text); ok {
+			return c.at(ms * 1000000), eximStampLen + 4, true
 		}
 	}
 	var s stamp
