@@ -412,9 +412,16 @@ type secondCache struct {
 	second time.Time
 }
 
-// at is the cached second plus ns nanoseconds (under a second).
+// at is the cached second plus ns nanoseconds (under a second). time.Unix
+// gives a time in time.Local, the zone a replay dates Exim's stamps in
+// unless told otherwise: In is called only for another zone (it cost more
+// than the rest together).
 func (c *secondCache) at(ns int) time.Time {
-	return time.Unix(c.unix, int64(ns)).In(c.loc)
+	t := time.Unix(c.unix, int64(ns))
+	if c.loc == time.Local {
+		return t
+	}
+	return t.In(c.loc)
 }
 
 // time is s.time(local, z) for the stamp at the start of text.
