@@ -211,3 +211,40 @@ func (s *shortReader) Read(p []byte) (int, error) {
 	}
 	return s.r.Read(p)
 }
+
+// TestFractionMatchesDigitLoop holds fraction (with its six-digit
+// shortcut, micros) to the plain reading: every run of digits, up to its
+// ninth, scaled to nanoseconds. The inputs put a non-digit (including the
+// bytes just below '0' and above '9') at each place around six digits.
+func TestFractionMatchesDigitLoop(t *testing.T) {
+	slow := func(b []byte) (int, int, bool) {
+		n, k := 0, 0
+		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			if k < 9 {
+				n = n*10 + int(b[k]-'0')
+			}
+			k++
+		}
+		for d := k; d < 9; d++ {
+			n *= 10
+		}
+		return n, k, k > 0
+	}
+	for _, base := range []string{"1234567", "0000000", "9999999", "0123456789"} {
+		for _, c := range []byte{'/', ':', ' ', 'a', '+', 'Z', '.'} {
+			for p := 0; p <= len(base); p++ {
+				for _, in := range []string{base[:p], base[:p] + string(c), base[:p] + string(c) + "1"} {
+					for _, prefix := range []string{"", "2026-12-06T07:54:26."} {
+						b := []byte(prefix + in)
+						var s stamp
+						end, ok := fraction(b, len(prefix), &s)
+						wn, wk, wok := slow([]byte(in))
+						if s.nsec != wn || end != len(prefix)+wk || ok != wok {
+							t.Errorf("fraction(%q at %d) = %d, %d, %v; want %d, %d, %v", b, len(prefix), s.nsec, end, ok, wn, len(prefix)+wk, wok)
+						}
+					}
+				}
+			}
+		}
+	}
+}

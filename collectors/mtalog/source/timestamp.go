@@ -298,6 +298,10 @@ func dateTime(b []byte, s *stamp) bool {
 // s.nsec and returns the index after them; false when there are none.
 // Digits past the ninth (nanoseconds) are read and ignored.
 func fraction(b []byte, i int, s *stamp) (int, bool) {
+	if us, ok := micros(b, i); ok {
+		s.nsec += us * 1000
+		return i + 6, true
+	}
 	start := i
 	n := 0
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
@@ -311,6 +315,22 @@ func fraction(b []byte, i int, s *stamp) (int, bool) {
 	}
 	s.nsec += n
 	return i, i > start
+}
+
+// micros reads a fraction of exactly six digits at b[i], the one rsyslog's
+// high-precision stamps and RFC3339Micro have on every line, as
+// microseconds: six compares and no loop, where fraction's loop cost more
+// than the rest of the stamp. False for any other fraction, or one that
+// ends the text; fraction's loop reads those.
+func micros(b []byte, i int) (int, bool) {
+	if i < 0 || len(b) < i+7 {
+		return 0, false
+	}
+	d := b[i : i+7]
+	if d[0]-'0' > 9 || d[1]-'0' > 9 || d[2]-'0' > 9 || d[3]-'0' > 9 || d[4]-'0' > 9 || d[5]-'0' > 9 || d[6]-'0' <= 9 {
+		return 0, false
+	}
+	return int(d[0]-'0')*100000 + int(d[1]-'0')*10000 + int(d[2]-'0')*1000 + int(d[3]-'0')*100 + int(d[4]-'0')*10 + int(d[5]-'0'), true
 }
 
 // pow10 is 10 to the power of the index.
