@@ -17,10 +17,10 @@ import (
 //
 // It is an iterator rather than a function calling back per line because
 // the replay runs on every line of a file: its loop calls next, a direct
-// call, and keeps its own state in registers. Through a callback, each
-// line cost an indirect call, and every variable the closures shared was
-// read and written through memory; together more than the search for the
-// newline.
+// call, and keeps its own state in its own locals. Through a callback
+// (eachLineInPlace, now only the tests' adapter), each line cost an
+// indirect call, and every variable the closures shared was read and
+// written through memory: together more than the search for the newline.
 //
 // Use: call next until it returns false, then release every line taken
 // (they live in the buffer) through fill's release, and go on while fill
