@@ -46,7 +46,11 @@ func itemAt(s []byte, i int) (key uint32, vs, ve, next int, end, ok bool) {
 		if c, d := s[i], s[i+1]; alnumByte[c]&alnumByte[d] != 0 && !isDigit(c) {
 			key, vs = uint32(c)|uint32(d)<<8, i+3
 		}
-	default:
+	case i+3 < len(s) && s[i+3] == '=', i+4 < len(s) && s[i+4] == '=',
+		i+1 < len(s) && s[i+1] == '=', i+2 < len(s) && s[i+2] == '=':
+		// A key of three or four letters, or one at the end of s. A
+		// bare word ("defer", "(-44)") has no '=' in its first five
+		// bytes and skips the loop.
 		k := 0
 		for k < 4 && i+k < len(s) && alnumByte[s[i+k]] != 0 {
 			k++

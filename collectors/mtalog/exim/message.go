@@ -93,11 +93,11 @@ func countWords(s []byte) int32 {
 func remoteTrouble(text []byte) bool {
 	// One pass over the text: a byte that can start none of the words
 	// costs one table load, and the others are compared as words.
-	for i := 0; i < len(text); i++ {
-		if troubleStart[text[i]] == 0 {
+	for i, c := range text {
+		if troubleStart[c] == 0 {
 			continue
 		}
-		switch t := text[i:]; t[0] {
+		switch t := text[i:]; c {
 		case 'C':
 			if hasPrefix(t, "Connection ") {
 				return true
