@@ -8,7 +8,8 @@
 # Usage: bench/exim-compare.sh [REPEAT]   (the two real-Exim corpora of
 # collectors/mtalog/exim/testdata, concatenated REPEAT times, default 1000:
 # 2,791,000 lines). EXIMSTATS=path overrides
-# bench/out/exim-root/usr/sbin/eximstats (bench/exim-corpus.sh unpacks it).
+# bench/out/exim-root/usr/sbin/eximstats (bench/exim-corpus.sh unpacks it);
+# ROUNDS=n sets the rounds of read, parse and pipeline (default 5).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repeat=${1:-1000}
@@ -23,12 +24,30 @@ done > "$big"
 (cd "$here/.." && go build -pgo="$here/../cmd/mailscope/default.pgo" -o "$tmp/postfixbench" ./bench/postfixbench)
 one=()
 command -v taskset >/dev/null && one=(taskset -c 0)
-echo "file: $(wc -l < "$big") lines, $(du -h "$big" | cut -f1)"
-for round in 1 2 3; do
+echo "file: $(wc -l < "$big") lines, $(du -h "$big" | cut -f1)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# ROUNDS rounds (default 5) of read, parse and pipeline in turn, each on
+# one core (taskset, GOMAXPROCS=1, as bench/postfix-compare.sh); then the
+# pipeline's share of the read's speed round by round, fastest against
+# fastest and median against median (this shared machine's speed drifts
+# between rounds, so one round says little).
+for round in $(seq "${ROUNDS:-5}"); do
   for mode in read parse pipeline; do
-    "${one[@]}" "$tmp/postfixbench" -mta=exim -mode=$mode "$big"
+    GOMAXPROCS=1 "${one[@]}" "$tmp/postfixbench" -mta=exim -mode=$mode "$big" | tee -a "$tmp/rounds"
   done
 done
+python3 - "$tmp/rounds" <<'EOF'
+import re, statistics, sys
+t = {"read": [], "parse": [], "pipeline": []}
+for line in open(sys.argv[1]):
+    m = re.match(r"mode=(\w+) .*seconds=([0-9.]+)", line)
+    if m:
+        t[m.group(1)].append(float(m.group(2)))
+r, p = t["read"], t["pipeline"]
+print("pipeline / read, round by round: " + ", ".join("%.1f%%" % (100 * a / b) for a, b in zip(r, p)))
+print("fastest: read %.3f s, pipeline %.3f s: %.1f%%; median: read %.3f s, pipeline %.3f s: %.1f%%" % (
+    min(r), min(p), 100 * min(r) / min(p), statistics.median(r), statistics.median(p),
+    100 * statistics.median(r) / statistics.median(p)))
+EOF
 es=${EXIMSTATS:-$here/out/exim-root/usr/sbin/eximstats}
 if [ -f "$es" ]; then
   s=$(date +%s.%N)
