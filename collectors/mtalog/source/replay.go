@@ -25,7 +25,8 @@ const (
 	// (512 KiB on the benchmark machine) through all of that, where a
 	// 1 MiB block was evicted before its last lines were parsed and read
 	// again from memory. Same instructions, about 10% less time for the
-	// Exim pipeline (docs/benchmarks.md, "Third round").
+	// Exim pipeline (docs/benchmarks.md, Exim pipeline, "Third round:
+	// 15% reached").
 	replayBatchBytes = 128 << 10
 )
 
