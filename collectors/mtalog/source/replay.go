@@ -20,14 +20,14 @@ const (
 	replayBatchLines          = 512
 	// replayBatchBytes is also the block the replay reads at a time. A
 	// block is copied in by the kernel, searched for NULs and newlines,
-	// then its lines are dated and parsed: at 128 KiB (with the two
-	// line-sized margins, 256 KiB) it stays in a core's L2 cache
-	// (512 KiB on the benchmark machine) through all of that, where a
-	// 1 MiB block was evicted before its last lines were parsed and read
-	// again from memory. Same instructions, about 10% less time for the
-	// Exim pipeline (docs/benchmarks.md, Exim pipeline, "Third round:
-	// 15% reached").
-	replayBatchBytes = 128 << 10
+	// then its lines are dated and parsed: at 64 KiB (with the two
+	// line-sized margins, a 192 KiB buffer) it stays in a core's L2
+	// cache through all of that, even when a sibling hardware thread
+	// takes half of it, where a 1 MiB block was evicted before its last
+	// lines were parsed and read again from memory. Same instructions,
+	// about a fifth less time for the Exim pipeline (docs/benchmarks.md,
+	// Exim pipeline, "Third round: 15% reached").
+	replayBatchBytes = 64 << 10
 )
 
 // ReplayStats says what a replay read.
