@@ -26,7 +26,7 @@ const (
 	// takes half of it, where a 1 MiB block was evicted before its last
 	// lines were parsed and read again from memory. Same instructions,
 	// about a fifth less time for the Exim pipeline (docs/benchmarks.md,
-	// Exim pipeline, "Third round: 15% reached").
+	// Exim pipeline, "Third round").
 	replayBatchBytes = 64 << 10
 )
 
