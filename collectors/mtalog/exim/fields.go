@@ -69,8 +69,7 @@ func itemAt(s []byte, i int) (key uint32, vs, ve, next int, end, ok bool) {
 		return key, vs + 1, e, next, end, true
 	}
 	// The word's end: its first space, looked for eight bytes at a time
-	// (the lowest zero byte of x^0x20..20 is the first space).
-	const ones, highs, spaces = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
+	// as indexSpace does, here without its call.
 	ve, next = len(s), -1
 	for j := vs; ; j += 8 {
 		if j+8 > len(s) {
@@ -82,8 +81,8 @@ func itemAt(s []byte, i int) (key uint32, vs, ve, next int, end, ok bool) {
 			}
 			break
 		}
-		x := binary.LittleEndian.Uint64(s[j:]) ^ spaces
-		if t := (x - ones) &^ x & highs; t != 0 {
+		x := binary.LittleEndian.Uint64(s[j:]) ^ eightSpaces
+		if t := (x - eightOnes) &^ x & eightHighs; t != 0 {
 			j += bits.TrailingZeros64(t) >> 3
 			ve, next = j, j+1
 			break
@@ -191,11 +190,10 @@ func word(s []byte) (w, rest []byte) {
 // word (the lowest zero byte of x^0x20..20 is the first space), and
 // IndexByte takes over for a long one.
 func indexSpace(s []byte) int {
-	const ones, highs, spaces = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
 	i := 0
 	for ; i+8 <= len(s) && i < 32; i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:]) ^ spaces
-		if t := (x - ones) &^ x & highs; t != 0 {
+		x := binary.LittleEndian.Uint64(s[i:]) ^ eightSpaces
+		if t := (x - eightOnes) &^ x & eightHighs; t != 0 {
 			return i + bits.TrailingZeros64(t)>>3
 		}
 	}
@@ -212,6 +210,15 @@ func indexSpace(s []byte) int {
 	}
 	return -1
 }
+
+// The words of the eight-bytes-at-a-time search for a space: in
+// (x^eightSpaces - eightOnes) &^ (x^eightSpaces) & eightHighs, the lowest
+// set high bit marks the first space among x's bytes.
+const (
+	eightOnes   = 0x0101010101010101
+	eightHighs  = 0x8080808080808080
+	eightSpaces = 0x2020202020202020
+)
 
 // cut returns s before and after the first sep, and whether sep was found.
 func cut(s []byte, sep string) (before, after []byte, ok bool) {

@@ -124,3 +124,20 @@ func TestClosingQuoteAndDomainOf(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteTrouble: remoteTrouble says whether a text contains one of
+// its four words, as bytes.Contains does, wherever they stand.
+func TestRemoteTrouble(t *testing.T) {
+	words := []string{"Connection ", "host", "SMTP ", "connect"}
+	for _, s := range []string{"", "retry time not reached", "Connection refused", "all hosts failing", "localhost",
+		"SMTP error from remote mail server", "connection timed out", "connect() failed", "Connection", "SMTP", "hos",
+		"conne", "mailbox moving", "xConnection y", "ghost"} {
+		want := false
+		for _, w := range words {
+			want = want || strings.Contains(s, w)
+		}
+		if got := remoteTrouble([]byte(s)); got != want {
+			t.Errorf("remoteTrouble(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
