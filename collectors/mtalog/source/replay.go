@@ -24,9 +24,10 @@ const (
 	// line-sized margins, a 192 KiB buffer) it stays in a core's L2
 	// cache through all of that, even when a sibling hardware thread
 	// takes half of it, where a 1 MiB block was evicted before its last
-	// lines were parsed and read again from memory. Same instructions,
-	// about a fifth less time for the Exim pipeline (docs/benchmarks.md,
-	// Exim pipeline, "Third round").
+	// lines were parsed and read again from memory. Same instructions; a
+	// 128 KiB block took about a fifth off the Exim pipeline's time in
+	// alternating runs, and 64 KiB misses the cache half as often again
+	// (docs/benchmarks.md, Exim pipeline, "Third round").
 	replayBatchBytes = 64 << 10
 )
 
